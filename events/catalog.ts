@@ -1,0 +1,195 @@
+// The ledger's vocabulary: past-tense facts. A changed shape is a new schemaVersion plus an upcaster.
+import type { EventMetadata } from './metadata.js';
+
+export type SystemRole = 'admin' | 'user';
+export type WorkspaceRole = 'owner' | 'admin' | 'member' | 'auditor';
+export type KeyFormat = 'opaque' | 'jwt';
+export type Presentation = 'bearer' | 'api-key' | 'apitoken' | 'api-key-header' | 'url' | 'direct';
+
+/** AES-256-GCM ciphertext of a retrievable token; never the token itself. */
+export interface SealedSecret {
+  readonly alg: 'A256GCM';
+  readonly kid: string;
+  readonly iv: string;
+  readonly ct: string;
+  readonly tag: string;
+}
+
+export interface UserRegistered {
+  type: 'UserRegistered';
+  data: { userId: string; email: string; name: string; passwordHash: string; systemRole: SystemRole };
+}
+export interface UserPasswordChanged {
+  type: 'UserPasswordChanged';
+  data: { userId: string; passwordHash: string };
+}
+export interface UserDeactivated {
+  type: 'UserDeactivated';
+  data: { userId: string; reason: string | null };
+}
+export interface UserReactivated {
+  type: 'UserReactivated';
+  data: { userId: string };
+}
+export interface UserLoginSucceeded {
+  type: 'UserLoginSucceeded';
+  data: { userId: string; sessionId: string; expiresAt: string };
+}
+export interface UserLoginFailed {
+  type: 'UserLoginFailed';
+  data: { userId: string | null; email: string; reason: 'unknown_user' | 'bad_password' | 'inactive' | 'throttled' };
+}
+export interface UserLoggedOut {
+  type: 'UserLoggedOut';
+  data: { userId: string; sessionId: string };
+}
+
+export interface WorkspaceCreated {
+  type: 'WorkspaceCreated';
+  data: { workspaceId: string; name: string; ownerId: string };
+}
+export interface WorkspaceMemberRoleSet {
+  type: 'WorkspaceMemberRoleSet';
+  data: { workspaceId: string; userId: string; role: WorkspaceRole };
+}
+export interface WorkspaceMemberRemoved {
+  type: 'WorkspaceMemberRemoved';
+  data: { workspaceId: string; userId: string };
+}
+export interface WorkspacePolicySet {
+  type: 'WorkspacePolicySet';
+  data: { workspaceId: string; maxTtlSeconds: number | null; requireExpiry: boolean; maxGraceSeconds: number | null };
+}
+
+export interface ApiKeyCreated {
+  type: 'ApiKeyCreated';
+  data: {
+    keyId: string;
+    userId: string;
+    workspaceId: string;
+    name: string;
+    description: string | null;
+    handle: string | null;
+    alias: string | null;
+    scopes: string[] | null;
+    format: KeyFormat;
+    digest: string; // SHA-256 of the token, hex
+    start: string; // short display prefix
+    expiresAt: string | null;
+    sealed: SealedSecret | null;
+    rotatedFrom: string | null;
+  };
+}
+export interface ApiKeyUsed {
+  type: 'ApiKeyUsed';
+  data: {
+    keyId: string;
+    count: number;
+    firstAt: string;
+    lastAt: string;
+    lastIp: string | null;
+    lastUserAgent: string | null;
+    presentation: Presentation;
+  };
+}
+export interface ApiKeyUpdated {
+  type: 'ApiKeyUpdated';
+  data: { keyId: string; name?: string; description?: string | null; alias?: string | null };
+}
+export interface ApiKeySecretRevealed {
+  type: 'ApiKeySecretRevealed';
+  data: { keyId: string };
+}
+export interface ApiKeyRotated {
+  type: 'ApiKeyRotated';
+  data: { keyId: string; successorId: string; graceEndsAt: string };
+}
+export interface ApiKeyExpired {
+  type: 'ApiKeyExpired';
+  data: { keyId: string; expiredAt: string; reason: 'ttl' | 'rotated' };
+}
+export interface ApiKeyRevoked {
+  type: 'ApiKeyRevoked';
+  data: { keyId: string; reason: string | null; revokedBy: { type: string; id: string } };
+}
+
+/** Uniqueness guard for e-mails and per-user key handles (one stream per value). */
+export interface UniqueValueClaimed {
+  type: 'UniqueValueClaimed';
+  data: { scope: string; value: string; ownerId: string };
+}
+export interface UniqueValueReleased {
+  type: 'UniqueValueReleased';
+  data: { scope: string; value: string; ownerId: string };
+}
+
+/** Signed tamper-evidence checkpoint over the hash chain. */
+export interface LedgerCheckpointed {
+  type: 'LedgerCheckpointed';
+  data: { position: number; chain: string; at: string; kid: string; signature: string };
+}
+
+export type UserEvent =
+  | UserRegistered
+  | UserPasswordChanged
+  | UserDeactivated
+  | UserReactivated
+  | UserLoginSucceeded
+  | UserLoginFailed
+  | UserLoggedOut;
+export type WorkspaceEvent = WorkspaceCreated | WorkspaceMemberRoleSet | WorkspaceMemberRemoved | WorkspacePolicySet;
+export type ApiKeyEvent =
+  | ApiKeyCreated
+  | ApiKeyUsed
+  | ApiKeyUpdated
+  | ApiKeySecretRevealed
+  | ApiKeyRotated
+  | ApiKeyExpired
+  | ApiKeyRevoked;
+export type UniqueEvent = UniqueValueClaimed | UniqueValueReleased;
+
+export type LedgerEvent = UserEvent | WorkspaceEvent | ApiKeyEvent | UniqueEvent | LedgerCheckpointed;
+export type LedgerEventType = LedgerEvent['type'];
+
+export const EVENT_TYPES: readonly LedgerEventType[] = [
+  'UserRegistered',
+  'UserPasswordChanged',
+  'UserDeactivated',
+  'UserReactivated',
+  'UserLoginSucceeded',
+  'UserLoginFailed',
+  'UserLoggedOut',
+  'WorkspaceCreated',
+  'WorkspaceMemberRoleSet',
+  'WorkspaceMemberRemoved',
+  'WorkspacePolicySet',
+  'ApiKeyCreated',
+  'ApiKeyUsed',
+  'ApiKeyUpdated',
+  'ApiKeySecretRevealed',
+  'ApiKeyRotated',
+  'ApiKeyExpired',
+  'ApiKeyRevoked',
+  'UniqueValueClaimed',
+  'UniqueValueReleased',
+  'LedgerCheckpointed',
+];
+
+export const CURRENT_SCHEMA_VERSION = 1;
+
+/** An event as the ledger hands it to projections: typed data, metadata and its place in the log. */
+export type StoredEvent<E extends LedgerEvent = LedgerEvent> = E & {
+  readonly metadata: EventMetadata;
+  readonly streamId: string;
+  readonly revision: number;
+  readonly position: number;
+};
+
+export const streams = {
+  user: (id: string) => `user-${id}`,
+  workspace: (id: string) => `workspace-${id}`,
+  apiKey: (id: string) => `apikey-${id}`,
+  unique: (scope: string, valueDigest: string) => `unique-${scope}-${valueDigest}`,
+  checkpoints: 'ledger-checkpoints',
+  loginFailures: (emailDigest: string) => `loginfail-${emailDigest}`,
+} as const;

@@ -1,0 +1,60 @@
+// Generic catch-up-then-live subscription over any paged readAll; shared by adapters that poll or get woken.
+import type { EventHandler, ReadAllPage, Subscription } from './types.js';
+
+export interface CatchUpSource {
+  readAll(opts: { after: number; maxCount: number }): Promise<ReadAllPage>;
+  /** Resolves when new events may exist (an in-process append, or a poll tick). */
+  waitForChange(signal: AbortSignal): Promise<void>;
+}
+
+export function catchUpSubscription(
+  source: CatchUpSource,
+  handler: EventHandler,
+  after: number,
+  onError: (err: unknown) => void,
+  pageSize = 1000,
+): Subscription {
+  const abort = new AbortController();
+  let resolveCaughtUp!: () => void;
+  let rejectCaughtUp!: (e: unknown) => void;
+  const caughtUp = new Promise<void>((res, rej) => {
+    resolveCaughtUp = res;
+    rejectCaughtUp = rej;
+  });
+  caughtUp.catch(() => undefined);
+  let isCaughtUp = false;
+  let cursor = after;
+
+  const run = async (): Promise<void> => {
+    while (!abort.signal.aborted) {
+      // Arm the wake-up before reading, so an append between read and wait is not missed.
+      const changed = source.waitForChange(abort.signal);
+      const page = await source.readAll({ after: cursor, maxCount: pageSize });
+      for (const ev of page.events) {
+        if (abort.signal.aborted) return;
+        const r = handler(ev);
+        if (r !== undefined) await r;
+        cursor = ev.position;
+      }
+      if (page.events.length > 0 && !page.isEnd) continue;
+      if (!isCaughtUp) {
+        isCaughtUp = true;
+        resolveCaughtUp();
+      }
+      await changed;
+    }
+  };
+  const done = run().catch((err: unknown) => {
+    if (abort.signal.aborted) return;
+    rejectCaughtUp(err);
+    onError(err);
+  });
+
+  return {
+    caughtUp,
+    async close() {
+      abort.abort();
+      await done;
+    },
+  };
+}
