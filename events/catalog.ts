@@ -116,7 +116,7 @@ export interface ApiKeyRevoked {
 /** Uniqueness guard for e-mails and per-user key handles (one stream per value). */
 export interface UniqueValueClaimed {
   type: 'UniqueValueClaimed';
-  data: { scope: string; value: string; ownerId: string };
+  data: { scope: string; value: string; ownerId: string; claimedAt: string };
 }
 export interface UniqueValueReleased {
   type: 'UniqueValueReleased';

@@ -1,0 +1,124 @@
+// Writes ApiKeyExpired when a key's time passes: a min-heap and one timer, never a periodic full scan.
+import type { StoredEvent } from '../events/catalog.js';
+
+interface Due {
+  at: number;
+  keyId: string;
+}
+
+export class MinHeap {
+  private readonly a: Due[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  peek(): Due | undefined {
+    return this.a[0];
+  }
+  push(x: Due): void {
+    const a = this.a;
+    a.push(x);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]!.at <= x.at) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = x;
+  }
+  pop(): Due | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const r = l + 1;
+      const c = r < a.length && a[r]!.at < a[l]!.at ? r : l;
+      if (a[c]!.at >= last.at) break;
+      a[i] = a[c]!;
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+}
+
+const MAX_TIMER = 2 ** 31 - 1;
+
+export class ExpiryScheduler {
+  private readonly heap = new MinHeap();
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: () => Date,
+    private readonly expire: (keyId: string) => Promise<void>,
+    private readonly onError: (err: unknown, keyId: string) => void,
+    private readonly autoTimer = true,
+  ) {}
+
+  observe(e: StoredEvent): void {
+    if (e.type === 'ApiKeyCreated' && e.data.expiresAt !== null) this.add(Date.parse(e.data.expiresAt), e.data.keyId);
+    else if (e.type === 'ApiKeyRotated') this.add(Date.parse(e.data.graceEndsAt), e.data.keyId);
+  }
+
+  get pending(): number {
+    return this.heap.size;
+  }
+
+  private add(at: number, keyId: string): void {
+    this.heap.push({ at, keyId });
+    if (at < this.timerAt) this.arm();
+  }
+
+  private arm(): void {
+    if (!this.autoTimer || this.stopped) return;
+    const next = this.heap.peek();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    if (!next) return;
+    const delay = Math.max(0, Math.min(MAX_TIMER, next.at - this.clock().getTime()));
+    this.timerAt = next.at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      void this.runDue();
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** Expires every key whose time has come; tests with a frozen clock call this directly. */
+  async runDue(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    let n = 0;
+    try {
+      const now = this.clock().getTime();
+      for (let top = this.heap.peek(); top && top.at <= now; top = this.heap.peek()) {
+        this.heap.pop();
+        try {
+          await this.expire(top.keyId);
+          n++;
+        } catch (err) {
+          this.onError(err, top.keyId);
+        }
+      }
+    } finally {
+      this.running = false;
+      this.arm();
+    }
+    return n;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,336 @@
+// In-memory lookup/revocation read model: pure evolve over ledger events, plus the verify hot path.
+import { hash } from 'node:crypto';
+import type { StoredEvent } from '../events/catalog.js';
+import { assertNever } from '../services/domain/decider.js';
+import { allows } from '../services/domain/permissions.js';
+import { isWellFormedOpaque, looksLikeJwt } from '../services/crypto/tokens.js';
+import { KeyStatus, type KeyView, type Membership, type UserView, type VerifyResult, type WorkspaceView } from './views.js';
+
+const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED', key: null });
+const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', key: null });
+
+/** Constant-time equality of two equal-length hex digests. */
+function sameDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+export interface VerifyOptions {
+  readonly scopes?: readonly string[] | undefined;
+  readonly now?: number | undefined;
+}
+
+export class ReadModel {
+  position = -1;
+  readonly users = new Map<string, UserView>();
+  readonly usersByEmail = new Map<string, UserView>();
+  readonly workspaces = new Map<string, WorkspaceView>();
+  readonly keysByDigest = new Map<string, KeyView>();
+  readonly keysById = new Map<string, KeyView>();
+  /** userId → handle → key id (live handles only). */
+  readonly handles = new Map<string, Map<string, string>>();
+  /** userId → their keys, newest last. */
+  readonly keysByUser = new Map<string, KeyView[]>();
+  readonly revokedSessions = new Map<string, number>(); // sessionId → session expiry (ms)
+  private readonly scopeSets = new Map<string, ReadonlySet<string>>();
+  private readonly listeners = new Set<(e: StoredEvent) => void>();
+
+  /** Observe each event after it is applied (expiry scheduler, metrics). */
+  onApplied(fn: (e: StoredEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  verify(token: string, opts: VerifyOptions = {}): VerifyResult {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return MALFORMED;
+    if (!isWellFormedOpaque(token) && !looksLikeJwt(token)) return MALFORMED;
+    const digest = hash('sha256', token, 'hex');
+    const key = this.keysByDigest.get(digest);
+    if (key === undefined || !sameDigest(key.digest, digest)) return NOT_FOUND;
+    return this.check(key, opts);
+  }
+
+  /** The same rules as verify, for a key found by other means (e.g. a JWT's jti). */
+  check(key: KeyView, opts: VerifyOptions = {}): VerifyResult {
+    if (key.status === KeyStatus.Revoked) return { valid: false, code: 'REVOKED', key };
+    const now = opts.now ?? Date.now();
+    if (key.status === KeyStatus.Expired || now >= key.expiresAt) return { valid: false, code: 'EXPIRED', key };
+    if (!key.owner.active) return { valid: false, code: 'OWNER_INACTIVE', key };
+    const role = key.membership.role;
+    if (role === null) return { valid: false, code: 'NOT_A_MEMBER', key };
+    const wanted = opts.scopes;
+    if (wanted !== undefined) {
+      for (const s of wanted) if (!allows(role, key.scopes, s)) return { valid: false, code: 'INSUFFICIENT_SCOPE', key };
+    }
+    return { valid: true, code: 'VALID', key };
+  }
+
+  membership(workspaceId: string, userId: string): Membership {
+    let ws = this.workspaces.get(workspaceId);
+    if (ws === undefined) {
+      // A key may name a workspace whose events are not applied yet only in corrupt logs; keep a placeholder.
+      ws = { id: workspaceId, name: '', ownerId: '', maxTtlSeconds: null, requireExpiry: false, maxGraceSeconds: null, members: new Map(), createdAt: 0 };
+      this.workspaces.set(workspaceId, ws);
+    }
+    let m = ws.members.get(userId);
+    if (m === undefined) {
+      m = { role: null };
+      ws.members.set(userId, m);
+    }
+    return m;
+  }
+
+  private internScopes(scopes: string[] | null): ReadonlySet<string> | null {
+    if (scopes === null) return null;
+    const k = [...scopes].sort().join(' ');
+    let s = this.scopeSets.get(k);
+    if (s === undefined) {
+      s = new Set(scopes);
+      this.scopeSets.set(k, s);
+    }
+    return s;
+  }
+
+  apply(e: StoredEvent): void {
+    this.evolve(e);
+    this.position = e.position;
+    for (const l of this.listeners) l(e);
+  }
+
+  private evolve(e: StoredEvent): void {
+    const at = Date.parse(e.metadata.occurredAt);
+    switch (e.type) {
+      case 'UserRegistered': {
+        const d = e.data;
+        const u: UserView = {
+          id: d.userId,
+          email: d.email,
+          name: d.name,
+          systemRole: d.systemRole,
+          active: true,
+          passwordHash: d.passwordHash,
+          sessionsNotBefore: 0,
+          defaultWorkspaceId: null,
+          createdAt: at,
+        };
+        this.users.set(u.id, u);
+        this.usersByEmail.set(u.email.toLowerCase(), u);
+        return;
+      }
+      case 'UserPasswordChanged': {
+        const u = this.users.get(e.data.userId);
+        if (u) {
+          u.passwordHash = e.data.passwordHash;
+          u.sessionsNotBefore = at;
+        }
+        return;
+      }
+      case 'UserDeactivated': {
+        const u = this.users.get(e.data.userId);
+        if (u) {
+          u.active = false;
+          u.sessionsNotBefore = at;
+        }
+        return;
+      }
+      case 'UserReactivated': {
+        const u = this.users.get(e.data.userId);
+        if (u) u.active = true;
+        return;
+      }
+      case 'UserLoggedOut': {
+        // Kept until the session's own expiry; sessions are short, so this set stays small.
+        this.revokedSessions.set(e.data.sessionId, at + 24 * 3600_000);
+        return;
+      }
+      case 'UserLoginSucceeded':
+      case 'UserLoginFailed':
+        return;
+      case 'WorkspaceCreated': {
+        const d = e.data;
+        const existing = this.workspaces.get(d.workspaceId);
+        const ws: WorkspaceView = existing ?? {
+          id: d.workspaceId,
+          name: d.name,
+          ownerId: d.ownerId,
+          maxTtlSeconds: null,
+          requireExpiry: false,
+          maxGraceSeconds: null,
+          members: new Map(),
+          createdAt: at,
+        };
+        ws.name = d.name;
+        ws.ownerId = d.ownerId;
+        ws.createdAt = at;
+        this.workspaces.set(ws.id, ws);
+        return;
+      }
+      case 'WorkspaceMemberRoleSet': {
+        this.membership(e.data.workspaceId, e.data.userId).role = e.data.role;
+        const u = this.users.get(e.data.userId);
+        if (u && u.defaultWorkspaceId === null) u.defaultWorkspaceId = e.data.workspaceId;
+        return;
+      }
+      case 'WorkspaceMemberRemoved': {
+        this.membership(e.data.workspaceId, e.data.userId).role = null;
+        const u = this.users.get(e.data.userId);
+        if (u && u.defaultWorkspaceId === e.data.workspaceId) {
+          u.defaultWorkspaceId = null;
+          for (const ws of this.workspaces.values()) {
+            if (ws.members.get(u.id)?.role) {
+              u.defaultWorkspaceId = ws.id;
+              break;
+            }
+          }
+        }
+        return;
+      }
+      case 'WorkspacePolicySet': {
+        const ws = this.workspaces.get(e.data.workspaceId);
+        if (ws) {
+          ws.maxTtlSeconds = e.data.maxTtlSeconds;
+          ws.requireExpiry = e.data.requireExpiry;
+          ws.maxGraceSeconds = e.data.maxGraceSeconds;
+        }
+        return;
+      }
+      case 'ApiKeyCreated': {
+        const d = e.data;
+        const owner = this.users.get(d.userId);
+        if (owner === undefined) return; // a key of an unknown user can never verify
+        const expiresAt = d.expiresAt === null ? null : Date.parse(d.expiresAt);
+        const k: KeyView = {
+          id: d.keyId,
+          digest: d.digest,
+          owner,
+          workspaceId: d.workspaceId,
+          membership: this.membership(d.workspaceId, d.userId),
+          scopes: this.internScopes(d.scopes),
+          format: d.format,
+          start: d.start,
+          createdAt: at,
+          expiresAt: expiresAt ?? Infinity,
+          requestedExpiresAt: expiresAt,
+          status: KeyStatus.Active,
+          name: d.name,
+          description: d.description,
+          handle: d.handle,
+          alias: d.alias,
+          retrievable: d.sealed !== null,
+          rotatedFrom: d.rotatedFrom,
+          rotatedTo: null,
+          graceEndsAt: null,
+          lastUsedAt: null,
+          useCount: 0,
+          revokedAt: null,
+          revokeReason: null,
+          expiredAt: null,
+        };
+        this.keysByDigest.set(k.digest, k);
+        this.keysById.set(k.id, k);
+        let list = this.keysByUser.get(d.userId);
+        if (list === undefined) this.keysByUser.set(d.userId, (list = []));
+        list.push(k);
+        if (d.handle !== null) this.handleMap(d.userId).set(d.handle, k.id);
+        if (d.rotatedFrom !== null) {
+          const prev = this.keysById.get(d.rotatedFrom);
+          if (prev) prev.rotatedTo = k.id;
+        }
+        return;
+      }
+      case 'ApiKeyUsed': {
+        const k = this.keysById.get(e.data.keyId);
+        if (k) {
+          k.useCount += e.data.count;
+          const last = Date.parse(e.data.lastAt);
+          if (k.lastUsedAt === null || last > k.lastUsedAt) k.lastUsedAt = last;
+        }
+        return;
+      }
+      case 'ApiKeyUpdated': {
+        const k = this.keysById.get(e.data.keyId);
+        if (k) {
+          if (e.data.name !== undefined) k.name = e.data.name;
+          if (e.data.description !== undefined) k.description = e.data.description;
+          if (e.data.alias !== undefined) k.alias = e.data.alias;
+        }
+        return;
+      }
+      case 'ApiKeySecretRevealed':
+        return;
+      case 'ApiKeyRotated': {
+        const k = this.keysById.get(e.data.keyId);
+        if (k) {
+          k.rotatedTo = e.data.successorId;
+          k.graceEndsAt = Date.parse(e.data.graceEndsAt);
+          if (k.graceEndsAt < k.expiresAt) k.expiresAt = k.graceEndsAt;
+        }
+        return;
+      }
+      case 'ApiKeyExpired': {
+        const k = this.keysById.get(e.data.keyId);
+        if (k && k.status === KeyStatus.Active) {
+          k.status = KeyStatus.Expired;
+          k.expiredAt = Date.parse(e.data.expiredAt);
+          this.releaseHandle(k);
+        }
+        return;
+      }
+      case 'ApiKeyRevoked': {
+        const k = this.keysById.get(e.data.keyId);
+        if (k && k.status !== KeyStatus.Revoked) {
+          k.status = KeyStatus.Revoked;
+          k.revokedAt = at;
+          k.revokeReason = e.data.reason;
+          this.releaseHandle(k);
+        }
+        return;
+      }
+      case 'UniqueValueClaimed':
+      case 'UniqueValueReleased':
+      case 'LedgerCheckpointed':
+        return;
+      default:
+        assertNever(e);
+    }
+  }
+
+  private handleMap(userId: string): Map<string, string> {
+    let m = this.handles.get(userId);
+    if (m === undefined) this.handles.set(userId, (m = new Map()));
+    return m;
+  }
+
+  private releaseHandle(k: KeyView): void {
+    if (k.handle === null) return;
+    const m = this.handles.get(k.owner.id);
+    if (m?.get(k.handle) === k.id) m.delete(k.handle);
+  }
+
+  /** A key by id, or by one of the user's live handles. */
+  findKey(userId: string, idOrHandle: string): KeyView | undefined {
+    const byId = this.keysById.get(idOrHandle);
+    if (byId) return byId;
+    const id = this.handles.get(userId)?.get(idOrHandle);
+    return id === undefined ? undefined : this.keysById.get(id);
+  }
+
+  /** Plain-data image for rebuild-equality checks. */
+  snapshot(): unknown {
+    const keys = [...this.keysById.values()].map((k) => ({
+      ...k,
+      owner: k.owner.id,
+      membership: k.membership.role,
+      scopes: k.scopes === null ? null : [...k.scopes].sort(),
+      expiresAt: Number.isFinite(k.expiresAt) ? k.expiresAt : null,
+    }));
+    const workspaces = [...this.workspaces.values()].map((w) => ({
+      ...w,
+      members: [...w.members.entries()].map(([u, m]) => [u, m.role]).sort(),
+    }));
+    const handles = [...this.handles.entries()].map(([u, m]) => [u, [...m.entries()].sort()]).sort();
+    return { position: this.position, users: [...this.users.values()], workspaces, keys, handles, sessions: [...this.revokedSessions.keys()].sort() };
+  }
+}

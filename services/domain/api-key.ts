@@ -1,0 +1,242 @@
+// API key aggregate: creation rules, expiry fixed at birth, permanent revocation, rotation with grace.
+import type { ApiKeyEvent, KeyFormat, Presentation, SealedSecret } from '../../events/catalog.js';
+import { DomainError } from '../../events/errors.js';
+import { assertNever, type Decider } from './decider.js';
+
+export interface WorkspacePolicy {
+  readonly maxTtlSeconds: number | null;
+  readonly requireExpiry: boolean;
+  readonly maxGraceSeconds: number | null;
+}
+
+export type ApiKeyCommand =
+  | {
+      type: 'CreateApiKey';
+      now: Date;
+      keyId: string;
+      userId: string;
+      workspaceId: string;
+      name: string;
+      description: string | null;
+      handle: string | null;
+      alias: string | null;
+      scopes: string[] | null;
+      format: KeyFormat;
+      digest: string;
+      start: string;
+      expiresAt: Date | null;
+      sealed: SealedSecret | null;
+      rotatedFrom: string | null;
+      policy: WorkspacePolicy;
+    }
+  | {
+      type: 'RecordApiKeyUse';
+      count: number;
+      firstAt: Date;
+      lastAt: Date;
+      lastIp: string | null;
+      lastUserAgent: string | null;
+      presentation: Presentation;
+    }
+  | { type: 'UpdateApiKey'; name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown }
+  | { type: 'RevealApiKeySecret'; now: Date }
+  | { type: 'RotateApiKey'; now: Date; successorId: string; graceSeconds: number; maxGraceSeconds: number }
+  | { type: 'ExpireApiKey'; now: Date }
+  | { type: 'RevokeApiKey'; now: Date; reason: string | null; by: { type: string; id: string } };
+
+export type ApiKeyStatus = 'active' | 'expired' | 'revoked';
+
+export type ApiKeyState =
+  | { readonly exists: false }
+  | {
+      readonly exists: true;
+      readonly keyId: string;
+      readonly userId: string;
+      readonly workspaceId: string;
+      readonly status: ApiKeyStatus;
+      readonly expiresAt: number | null; // ms
+      readonly retrievable: boolean;
+      readonly successorId: string | null;
+      readonly graceEndsAt: number | null;
+      readonly name: string;
+      readonly description: string | null;
+      readonly alias: string | null;
+    };
+
+const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
+
+function requireLive(state: ApiKeyState, what: string): asserts state is Extract<ApiKeyState, { exists: true }> {
+  if (!state.exists) throw new DomainError('KEY_NOT_FOUND', `cannot ${what}: the key does not exist`);
+  if (state.status === 'revoked') throw new DomainError('KEY_REVOKED', `cannot ${what}: the key is revoked`);
+  if (state.status === 'expired') throw new DomainError('KEY_EXPIRED', `cannot ${what}: the key has expired`);
+}
+
+/** The instant a live key stops working: its own expiry or the end of its rotation grace, whichever is first. */
+export function endOfLife(state: ApiKeyState): number | null {
+  if (!state.exists) return null;
+  const a = state.expiresAt;
+  const b = state.graceEndsAt;
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
+  switch (cmd.type) {
+    case 'CreateApiKey': {
+      if (state.exists) throw new DomainError('KEY_EXISTS', `key ${cmd.keyId} already exists`);
+      const now = cmd.now.getTime();
+      const p = cmd.policy;
+      if (cmd.expiresAt === null) {
+        if (p.requireExpiry || p.maxTtlSeconds !== null) {
+          throw new DomainError('EXPIRY_REQUIRED', 'the workspace policy requires keys to expire', { attr: 'expiresAt' });
+        }
+      } else {
+        const ttl = (cmd.expiresAt.getTime() - now) / 1000;
+        if (!(ttl > 0)) throw new DomainError('EXPIRY_IN_PAST', 'expiresAt must be in the future', { attr: 'expiresAt' });
+        if (ttl > MAX_TTL_SECONDS) throw new DomainError('EXPIRY_TOO_FAR', 'expiresAt is more than 100 years away', { attr: 'expiresAt' });
+        if (p.maxTtlSeconds !== null && ttl > p.maxTtlSeconds) {
+          throw new DomainError('EXPIRY_BEYOND_POLICY', `the workspace allows at most ${p.maxTtlSeconds}s of lifetime`, {
+            attr: 'expiresAt',
+            maxTtlSeconds: p.maxTtlSeconds,
+          });
+        }
+      }
+      return [
+        {
+          type: 'ApiKeyCreated',
+          data: {
+            keyId: cmd.keyId,
+            userId: cmd.userId,
+            workspaceId: cmd.workspaceId,
+            name: cmd.name,
+            description: cmd.description,
+            handle: cmd.handle,
+            alias: cmd.alias,
+            scopes: cmd.scopes,
+            format: cmd.format,
+            digest: cmd.digest,
+            start: cmd.start,
+            expiresAt: cmd.expiresAt === null ? null : cmd.expiresAt.toISOString(),
+            sealed: cmd.sealed,
+            rotatedFrom: cmd.rotatedFrom,
+          },
+        },
+      ];
+    }
+    case 'RecordApiKeyUse': {
+      if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot record use of an unknown key');
+      if (!(cmd.count >= 1)) throw new TypeError('use count must be at least 1');
+      return [
+        {
+          type: 'ApiKeyUsed',
+          data: {
+            keyId: state.keyId,
+            count: cmd.count,
+            firstAt: cmd.firstAt.toISOString(),
+            lastAt: cmd.lastAt.toISOString(),
+            lastIp: cmd.lastIp,
+            lastUserAgent: cmd.lastUserAgent,
+            presentation: cmd.presentation,
+          },
+        },
+      ];
+    }
+    case 'UpdateApiKey': {
+      if (cmd.expiresAt !== undefined) {
+        throw new DomainError('EXPIRY_IMMUTABLE', 'expiry can be set only when a key is created', { attr: 'expiresAt' });
+      }
+      requireLive(state, 'update');
+      const data: { keyId: string; name?: string; description?: string | null; alias?: string | null } = { keyId: state.keyId };
+      if (cmd.name !== undefined && cmd.name !== state.name) data.name = cmd.name;
+      if (cmd.description !== undefined && cmd.description !== state.description) data.description = cmd.description;
+      if (cmd.alias !== undefined && cmd.alias !== state.alias) data.alias = cmd.alias;
+      return Object.keys(data).length > 1 ? [{ type: 'ApiKeyUpdated', data }] : [];
+    }
+    case 'RevealApiKeySecret': {
+      requireLive(state, 'reveal the secret');
+      if (!state.retrievable) throw new DomainError('KEY_NOT_RETRIEVABLE', 'this key was not created as retrievable');
+      return [{ type: 'ApiKeySecretRevealed', data: { keyId: state.keyId } }];
+    }
+    case 'RotateApiKey': {
+      requireLive(state, 'rotate');
+      if (state.successorId !== null) throw new DomainError('KEY_ALREADY_ROTATED', 'the key was already rotated', { successorId: state.successorId });
+      if (!(cmd.graceSeconds >= 0) || !Number.isFinite(cmd.graceSeconds)) throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
+      if (cmd.graceSeconds > cmd.maxGraceSeconds) {
+        throw new DomainError('GRACE_TOO_LONG', `gracePeriod may be at most ${cmd.maxGraceSeconds}s`, { attr: 'gracePeriod', maxGraceSeconds: cmd.maxGraceSeconds });
+      }
+      const graceEnds = cmd.now.getTime() + cmd.graceSeconds * 1000;
+      const events: ApiKeyEvent[] = [
+        { type: 'ApiKeyRotated', data: { keyId: state.keyId, successorId: cmd.successorId, graceEndsAt: new Date(graceEnds).toISOString() } },
+      ];
+      if (cmd.graceSeconds === 0) {
+        events.push({ type: 'ApiKeyExpired', data: { keyId: state.keyId, expiredAt: cmd.now.toISOString(), reason: 'rotated' } });
+      }
+      return events;
+    }
+    case 'ExpireApiKey': {
+      if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot expire an unknown key');
+      if (state.status !== 'active') return []; // already settled: expiry is written once
+      const eol = endOfLife(state);
+      if (eol === null || eol > cmd.now.getTime()) return [];
+      const rotated = state.graceEndsAt !== null && state.graceEndsAt === eol;
+      return [{ type: 'ApiKeyExpired', data: { keyId: state.keyId, expiredAt: new Date(eol).toISOString(), reason: rotated ? 'rotated' : 'ttl' } }];
+    }
+    case 'RevokeApiKey': {
+      if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot revoke an unknown key');
+      if (state.status === 'revoked') return []; // revocation is permanent and idempotent
+      return [{ type: 'ApiKeyRevoked', data: { keyId: state.keyId, reason: cmd.reason, revokedBy: cmd.by } }];
+    }
+    default:
+      return assertNever(cmd);
+  }
+}
+
+function evolve(state: ApiKeyState, event: ApiKeyEvent): ApiKeyState {
+  switch (event.type) {
+    case 'ApiKeyCreated': {
+      const d = event.data;
+      return {
+        exists: true,
+        keyId: d.keyId,
+        userId: d.userId,
+        workspaceId: d.workspaceId,
+        status: 'active',
+        expiresAt: d.expiresAt === null ? null : Date.parse(d.expiresAt),
+        retrievable: d.sealed !== null,
+        successorId: null,
+        graceEndsAt: null,
+        name: d.name,
+        description: d.description,
+        alias: d.alias,
+      };
+    }
+    case 'ApiKeyUpdated': {
+      if (!state.exists) return state;
+      const d = event.data;
+      return {
+        ...state,
+        name: d.name ?? state.name,
+        description: d.description === undefined ? state.description : d.description,
+        alias: d.alias === undefined ? state.alias : d.alias,
+      };
+    }
+    case 'ApiKeyRotated':
+      return state.exists ? { ...state, successorId: event.data.successorId, graceEndsAt: Date.parse(event.data.graceEndsAt) } : state;
+    case 'ApiKeyExpired':
+      return state.exists && state.status === 'active' ? { ...state, status: 'expired' } : state;
+    case 'ApiKeyRevoked':
+      return state.exists ? { ...state, status: 'revoked' } : state;
+    case 'ApiKeyUsed':
+    case 'ApiKeySecretRevealed':
+      return state;
+    default:
+      return assertNever(event);
+  }
+}
+
+export const apiKeyDecider: Decider<ApiKeyCommand, ApiKeyState, ApiKeyEvent> = {
+  initialState: () => ({ exists: false }),
+  decide,
+  evolve,
+};

@@ -1,0 +1,459 @@
+// The ledger's service layer: domain operations over deciders, the read model, expiry and usage.
+import { createHash } from 'node:crypto';
+import type { KeyFormat, Presentation, SystemRole, WorkspaceRole } from '../events/catalog.js';
+import { streams } from '../events/catalog.js';
+import { DomainError, NotFoundError } from '../events/errors.js';
+import { SYSTEM_ACTOR } from '../events/metadata.js';
+import { toStoredEvent } from '../events/serialization.js';
+import type { EventStore, Subscription } from '../events/store/types.js';
+import { ExpiryScheduler } from '../projections/expiry-scheduler.js';
+import { ReadModel, type VerifyOptions } from '../projections/read-model.js';
+import { UsageRecorder, type PendingUse } from '../projections/usage-recorder.js';
+import { KeyStatus, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from '../projections/views.js';
+import { CommandBus, type CommandContext } from './command-bus.js';
+import type { JwtService } from './crypto/jwt.js';
+import { hashPassword } from './crypto/passwords.js';
+import type { Sealer } from './crypto/sealing.js';
+import { digestHex, displayStart, mintOpaqueToken } from './crypto/tokens.js';
+import { apiKeyDecider, type ApiKeyState, type WorkspacePolicy } from './domain/api-key.js';
+import { uniqueValueDecider } from './domain/unique-value.js';
+import { userDecider } from './domain/user.js';
+import { workspaceDecider } from './domain/workspace.js';
+import { randomIds, type IdGenerator } from './ids.js';
+
+export interface LedgerOptions {
+  readonly store: EventStore;
+  readonly sealer: Sealer;
+  readonly jwt: JwtService;
+  readonly tokenPrefix?: string;
+  readonly clock?: () => Date;
+  readonly ids?: IdGenerator;
+  readonly usageFlushMs?: number;
+  /** Upper bound for a rotation grace period when the workspace sets none. */
+  readonly maxGraceSeconds?: number;
+  /** false: tests drive expiry with runDue() under a frozen clock. */
+  readonly expiryTimer?: boolean;
+  readonly log?: (msg: string, err?: unknown) => void;
+}
+
+export interface CreateKeyInput {
+  userId: string;
+  workspaceId?: string | null | undefined;
+  name: string;
+  description?: string | null | undefined;
+  handle?: string | null | undefined;
+  alias?: string | null | undefined;
+  scopes?: string[] | null | undefined;
+  expiresAt?: Date | null | undefined;
+  expiresInSeconds?: number | null | undefined;
+  format?: KeyFormat | undefined;
+  retrievable?: boolean | undefined;
+}
+
+export interface CreatedKey {
+  readonly key: KeyView;
+  readonly token: string;
+}
+
+const emailDigest = (email: string): string => createHash('sha256').update(email.trim().toLowerCase()).digest('hex').slice(0, 32);
+const handleDigest = (userId: string, handle: string): string => createHash('sha256').update(`${userId}\n${handle}`).digest('hex').slice(0, 32);
+
+const CLAIM_IN_PROGRESS_MS = 60_000;
+
+export const SYSTEM: CommandContext = { actor: SYSTEM_ACTOR };
+
+export class Ledger {
+  readonly store: EventStore;
+  readonly readModel = new ReadModel();
+  readonly bus: CommandBus;
+  readonly expiry: ExpiryScheduler;
+  readonly usage: UsageRecorder;
+  readonly tokenPrefix: string;
+  readonly jwt: JwtService;
+  readonly clock: () => Date;
+  readonly ids: IdGenerator;
+  readonly maxGraceSeconds: number;
+  private readonly sealer: Sealer;
+  private readonly log: (msg: string, err?: unknown) => void;
+  private sub: Subscription | null = null;
+  private waiters: Array<{ position: number; resolve: () => void }> = [];
+  private caughtUp = false;
+
+  constructor(opts: LedgerOptions) {
+    this.store = opts.store;
+    this.sealer = opts.sealer;
+    this.jwt = opts.jwt;
+    this.tokenPrefix = opts.tokenPrefix ?? 'tl';
+    this.clock = opts.clock ?? (() => new Date());
+    this.ids = opts.ids ?? randomIds;
+    this.maxGraceSeconds = opts.maxGraceSeconds ?? 30 * 24 * 3600;
+    this.log = opts.log ?? ((m, e) => console.error(m, e));
+    this.bus = new CommandBus(this.store, this.ids, this.clock, (p) => this.waitFor(p));
+    this.expiry = new ExpiryScheduler(
+      this.clock,
+      (keyId) => this.expireKey(keyId),
+      (err, keyId) => this.log(`expiring ${keyId} failed`, err),
+      opts.expiryTimer ?? true,
+    );
+    this.usage = new UsageRecorder((uses) => this.writeUses(uses), (err) => this.log('writing key use failed', err), opts.usageFlushMs ?? 10_000);
+    this.readModel.onApplied((e) => this.expiry.observe(e));
+  }
+
+  /** Builds the read model from the log, then stays live. */
+  async start(): Promise<void> {
+    if (this.sub) return;
+    this.sub = this.store.subscribeAll(
+      (r) => {
+        const e = toStoredEvent(r);
+        if (e) this.readModel.apply(e);
+        else this.readModel.position = r.position;
+        if (this.waiters.length > 0) this.release();
+      },
+      { onError: (err) => this.log('read model subscription failed', err) },
+    );
+    await this.sub.caughtUp;
+    this.caughtUp = true;
+    this.usage.start();
+    await this.expiry.runDue();
+  }
+
+  get isCaughtUp(): boolean {
+    return this.caughtUp;
+  }
+
+  private release(): void {
+    const pos = this.readModel.position;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.position <= pos) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Read-your-writes: resolves once this process's read model has applied `position`. */
+  waitFor(position: number): Promise<void> {
+    if (this.readModel.position >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  async stop(): Promise<void> {
+    this.expiry.stop();
+    await this.usage.stop();
+    await this.sub?.close();
+    this.sub = null;
+  }
+
+  // ---------------------------------------------------------------- verify
+
+  verify(token: string, opts: VerifyOptions = {}): VerifyResult {
+    return this.readModel.verify(token, { scopes: opts.scopes, now: opts.now ?? this.clock().getTime() });
+  }
+
+  /** Verify and, when valid, record the use (coalesced, never on the caller's latency). */
+  verifyAndRecord(token: string, presentation: Presentation, opts: VerifyOptions & { ip?: string | null; userAgent?: string | null } = {}): VerifyResult {
+    const now = opts.now ?? this.clock().getTime();
+    const r = this.readModel.verify(token, { scopes: opts.scopes, now });
+    if (r.valid && r.key) this.usage.record(r.key.id, presentation, now, opts.ip ?? null, opts.userAgent ?? null);
+    return r;
+  }
+
+  private async writeUses(uses: PendingUse[]): Promise<void> {
+    const results = await Promise.allSettled(
+      uses.map((u) => {
+        const k = this.readModel.keysById.get(u.keyId);
+        if (!k) return Promise.resolve();
+        const state: ApiKeyState = this.keyState(k);
+        const events = apiKeyDecider.decide(
+          {
+            type: 'RecordApiKeyUse',
+            count: u.count,
+            firstAt: new Date(u.firstAt),
+            lastAt: new Date(u.lastAt),
+            lastIp: u.lastIp,
+            lastUserAgent: u.lastUserAgent,
+            presentation: u.presentation,
+          },
+          state,
+        );
+        const ctx: CommandContext = { actor: { type: 'key', id: u.keyId }, request: { ip: u.lastIp ?? undefined, userAgent: u.lastUserAgent ?? undefined } };
+        // Use facts do not depend on the key's revision, so they never conflict with other commands.
+        return this.store.append(streams.apiKey(u.keyId), this.bus.envelope(events, ctx, this.clock()), 'stream_exists');
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  private keyState(k: KeyView): ApiKeyState {
+    return {
+      exists: true,
+      keyId: k.id,
+      userId: k.owner.id,
+      workspaceId: k.workspaceId,
+      status: k.status === KeyStatus.Active ? 'active' : k.status === KeyStatus.Revoked ? 'revoked' : 'expired',
+      expiresAt: k.requestedExpiresAt,
+      retrievable: k.retrievable,
+      successorId: k.rotatedTo,
+      graceEndsAt: k.graceEndsAt,
+      name: k.name,
+      description: k.description,
+      alias: k.alias,
+    };
+  }
+
+  // ---------------------------------------------------------------- users
+
+  user(userId: string): UserView {
+    const u = this.readModel.users.get(userId);
+    if (!u) throw new NotFoundError('user', userId);
+    return u;
+  }
+
+  async registerUser(
+    input: { email: string; name: string; password: string; systemRole?: SystemRole; workspaceId?: string | null; role?: WorkspaceRole },
+    ctx: CommandContext,
+  ): Promise<UserView> {
+    const email = input.email.trim();
+    const userId = this.ids.id('usr');
+    await this.claim('email', emailDigest(email), email, userId, (holder) => (this.readModel.users.has(holder) ? true : undefined), 'EMAIL_TAKEN');
+    const passwordHash = await hashPassword(input.password);
+    await this.bus.execute(
+      userDecider,
+      streams.user(userId),
+      { type: 'RegisterUser', userId, email, name: input.name, passwordHash, systemRole: input.systemRole ?? 'user' },
+      ctx,
+    );
+    if (input.workspaceId) await this.setMemberRole(input.workspaceId, userId, input.role ?? 'member', ctx);
+    return this.user(userId);
+  }
+
+  /** `alive` answers undefined when the holder is not in the read model (yet). */
+  private async claim(scope: string, digest: string, value: string, ownerId: string, alive: (holder: string) => boolean | undefined, takenCode: string): Promise<void> {
+    try {
+      await this.bus.execute(
+        uniqueValueDecider,
+        streams.unique(scope, digest),
+        // A fresh claim whose owner is not in the read model yet is a creation in progress, not a stale one.
+        (s, now) => ({
+          type: 'ClaimValue' as const,
+          now,
+          scope,
+          value,
+          ownerId,
+          holderAlive: s.holder !== null && (alive(s.holder) ?? now.getTime() - s.claimedAt < CLAIM_IN_PROGRESS_MS),
+        }),
+        ctx(SYSTEM, ownerId),
+        { waitForReadModel: false },
+      );
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'VALUE_TAKEN') throw new DomainError(takenCode, `${scope} is already taken`, { attr: scope });
+      throw err;
+    }
+  }
+
+  async changePassword(userId: string, password: string, c: CommandContext): Promise<void> {
+    this.user(userId);
+    const passwordHash = await hashPassword(password);
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'ChangePassword', passwordHash }, c);
+  }
+
+  async deactivateUser(userId: string, reason: string | null, c: CommandContext): Promise<void> {
+    this.user(userId);
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'DeactivateUser', reason }, c);
+  }
+
+  async reactivateUser(userId: string, c: CommandContext): Promise<void> {
+    this.user(userId);
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'ReactivateUser' }, c);
+  }
+
+  async recordLoginSuccess(userId: string, sessionId: string, expiresAt: Date, c: CommandContext): Promise<void> {
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'RecordLoginSuccess', sessionId, expiresAt }, c);
+  }
+
+  async recordLoginFailure(email: string, reason: 'unknown_user' | 'bad_password' | 'inactive' | 'throttled', c: CommandContext): Promise<void> {
+    const u = this.readModel.usersByEmail.get(email.trim().toLowerCase());
+    if (u && reason !== 'unknown_user') {
+      await this.bus.execute(userDecider, streams.user(u.id), { type: 'RecordLoginFailure', email, reason }, c, { waitForReadModel: false });
+      return;
+    }
+    // Unknown e-mails have no user stream; their failures go to a stream per e-mail digest.
+    const events = [{ type: 'UserLoginFailed' as const, data: { userId: null, email, reason } }];
+    await this.store.append(streams.loginFailures(emailDigest(email)), this.bus.envelope(events, c, this.clock()), 'any');
+  }
+
+  async logout(userId: string, sessionId: string, c: CommandContext): Promise<void> {
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'Logout', sessionId }, c);
+  }
+
+  // ---------------------------------------------------------------- workspaces
+
+  workspace(workspaceId: string): WorkspaceView {
+    const w = this.readModel.workspaces.get(workspaceId);
+    if (!w || w.ownerId === '') throw new NotFoundError('workspace', workspaceId);
+    return w;
+  }
+
+  async createWorkspace(name: string, ownerId: string, c: CommandContext): Promise<WorkspaceView> {
+    this.user(ownerId);
+    const workspaceId = this.ids.id('ws');
+    await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'CreateWorkspace', workspaceId, name, ownerId }, c);
+    return this.workspace(workspaceId);
+  }
+
+  async setMemberRole(workspaceId: string, userId: string, role: WorkspaceRole, c: CommandContext): Promise<void> {
+    this.workspace(workspaceId);
+    this.user(userId);
+    await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'SetMemberRole', userId, role }, c);
+  }
+
+  async removeMember(workspaceId: string, userId: string, c: CommandContext): Promise<void> {
+    this.workspace(workspaceId);
+    await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'RemoveMember', userId }, c);
+  }
+
+  async setPolicy(workspaceId: string, policy: WorkspacePolicy, c: CommandContext): Promise<WorkspaceView> {
+    this.workspace(workspaceId);
+    await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'SetPolicy', ...policy }, c);
+    return this.workspace(workspaceId);
+  }
+
+  roleOf(workspaceId: string, userId: string): WorkspaceRole | null {
+    return this.readModel.workspaces.get(workspaceId)?.members.get(userId)?.role ?? null;
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  key(keyId: string): KeyView {
+    const k = this.readModel.keysById.get(keyId);
+    if (!k) throw new NotFoundError('key', keyId);
+    return k;
+  }
+
+  async createKey(input: CreateKeyInput, c: CommandContext, rotatedFrom: string | null = null, keyId = this.ids.id('key')): Promise<CreatedKey> {
+    const owner = this.user(input.userId);
+    if (!owner.active) throw new DomainError('USER_INACTIVE', 'the owner is deactivated');
+    const workspaceId = input.workspaceId ?? owner.defaultWorkspaceId;
+    if (!workspaceId) throw new DomainError('NO_WORKSPACE', 'the user belongs to no workspace; pass workspaceId', { attr: 'workspaceId' });
+    const ws = this.workspace(workspaceId);
+    if (!ws.members.get(owner.id)?.role) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
+    const now = this.clock();
+    let expiresAt = input.expiresAt ?? null;
+    if (input.expiresInSeconds !== undefined && input.expiresInSeconds !== null) {
+      if (expiresAt !== null) throw new DomainError('EXPIRY_AMBIGUOUS', 'give expiresAt or expiresIn, not both', { attr: 'expiresIn' });
+      expiresAt = new Date(now.getTime() + input.expiresInSeconds * 1000);
+    }
+    const format = input.format ?? 'opaque';
+    const scopes = input.scopes ? [...new Set(input.scopes)].sort() : null;
+    const handle = input.handle ?? null;
+    if (handle !== null) {
+      // A successor takes its predecessor's handle over; anyone else needs the handle to be free.
+      const alive = (holder: string): boolean | undefined => {
+        if (holder === rotatedFrom) return false;
+        if (!this.readModel.keysById.has(holder)) return undefined;
+        return this.readModel.handles.get(owner.id)?.get(handle) === holder;
+      };
+      await this.claim('handle', handleDigest(owner.id, handle), handle, keyId, alive, 'HANDLE_TAKEN');
+    }
+    const token =
+      format === 'jwt'
+        ? await this.jwt.signKey({ keyId, userId: owner.id, workspaceId, scopes, issuedAt: now, expiresAt })
+        : mintOpaqueToken(this.tokenPrefix);
+    const sealed = input.retrievable ? this.sealer.seal(token, keyId) : null;
+    await this.bus.execute(
+      apiKeyDecider,
+      streams.apiKey(keyId),
+      {
+        type: 'CreateApiKey',
+        now,
+        keyId,
+        userId: owner.id,
+        workspaceId,
+        name: input.name,
+        description: input.description ?? null,
+        handle,
+        alias: input.alias ?? null,
+        scopes,
+        format,
+        digest: digestHex(token),
+        start: displayStart(token, format),
+        expiresAt,
+        sealed,
+        rotatedFrom,
+        policy: { maxTtlSeconds: ws.maxTtlSeconds, requireExpiry: ws.requireExpiry, maxGraceSeconds: ws.maxGraceSeconds },
+      },
+      c,
+    );
+    return { key: this.key(keyId), token };
+  }
+
+  async updateKey(keyId: string, patch: { name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown }, c: CommandContext): Promise<KeyView> {
+    this.key(keyId);
+    await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), { type: 'UpdateApiKey', ...patch }, c);
+    return this.key(keyId);
+  }
+
+  /** Returns a retrievable key's token and records the reveal. */
+  async revealKey(keyId: string, c: CommandContext): Promise<string> {
+    this.key(keyId);
+    await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'RevealApiKeySecret' as const, now }), c);
+    const created = (await this.store.readStream(streams.apiKey(keyId), { maxCount: 1 }))[0];
+    const e = created ? toStoredEvent(created) : null;
+    if (!e || e.type !== 'ApiKeyCreated' || e.data.sealed === null) throw new DomainError('KEY_NOT_RETRIEVABLE', 'this key was not created as retrievable');
+    return this.sealer.open(e.data.sealed, keyId);
+  }
+
+  async revokeKey(keyId: string, reason: string | null, c: CommandContext): Promise<KeyView> {
+    this.key(keyId);
+    await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'RevokeApiKey' as const, now, reason, by: c.actor }), c);
+    return this.key(keyId);
+  }
+
+  async revokeAllKeys(userId: string, reason: string | null, c: CommandContext): Promise<number> {
+    const keys = (this.readModel.keysByUser.get(userId) ?? []).filter((k) => k.status !== KeyStatus.Revoked);
+    for (const k of keys) await this.revokeKey(k.id, reason, c);
+    return keys.length;
+  }
+
+  async expireKey(keyId: string, c: CommandContext = SYSTEM): Promise<void> {
+    await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'ExpireApiKey' as const, now }), c);
+  }
+
+  /** Creates the successor first-class key, links both ways, and retires the old one after the grace period. */
+  async rotateKey(keyId: string, graceSeconds: number, c: CommandContext): Promise<CreatedKey> {
+    const old = this.key(keyId);
+    const ws = this.workspace(old.workspaceId);
+    const successorId = this.ids.id('key');
+    const maxGrace = ws.maxGraceSeconds ?? this.maxGraceSeconds;
+    await this.bus.execute(
+      apiKeyDecider,
+      streams.apiKey(keyId),
+      (_s, now) => ({ type: 'RotateApiKey' as const, now, successorId, graceSeconds, maxGraceSeconds: maxGrace }),
+      c,
+    );
+    // The successor gets the same lifetime length, within the workspace's current maximum.
+    const ttl = old.requestedExpiresAt === null ? null : Math.round((old.requestedExpiresAt - old.createdAt) / 1000);
+    return this.createKey(
+      {
+        userId: old.owner.id,
+        workspaceId: old.workspaceId,
+        name: old.name,
+        description: old.description,
+        handle: old.handle,
+        alias: old.alias,
+        scopes: old.scopes === null ? null : [...old.scopes],
+        expiresInSeconds: ttl === null ? null : Math.min(ttl, ws.maxTtlSeconds ?? ttl),
+        format: old.format,
+        retrievable: old.retrievable,
+      },
+      ctx(c, keyId),
+      keyId,
+      successorId,
+    );
+  }
+}
+
+function ctx(c: CommandContext, causationId: string): CommandContext {
+  return { ...c, causationId };
+}
