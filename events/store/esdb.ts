@@ -56,6 +56,8 @@ export interface EsdbStoreOptions {
   readonly scanChunk?: number;
   /** Consecutive failed (re)subscribe attempts before a subscription gives up and reports through onError. */
   readonly maxResubscribeAttempts?: number;
+  /** Test seam: use this client instead of connecting to `url`. */
+  readonly client?: EventStoreDBClient;
 }
 
 /** Node socket errors that mean "could not reach the server / connection dropped". */
@@ -74,7 +76,7 @@ const NETWORK_CODES = new Set([
 // gRPC status codes: 1 CANCELLED, 4 DEADLINE_EXCEEDED, 10 ABORTED, 14 UNAVAILABLE.
 const RETRIABLE_GRPC_CODES = new Set([1, 4, 10, 14]);
 
-function describe(v: unknown): string {
+function revisionText(v: unknown): string {
   return typeof v === 'bigint' ? v.toString(10) : String(v);
 }
 
@@ -92,7 +94,7 @@ export function translateEsdbError(err: unknown, what: string): LedgerError {
   // Raw gRPC ServiceErrors (e.g. from the client's feature probe) become typed client errors first.
   const e = err instanceof Error ? convertToCommandError(err) : err;
   if (e instanceof WrongExpectedVersionError) {
-    return new ConcurrencyError(e.streamName, describe(e.expectedVersion), describe(e.actualVersion), err);
+    return new ConcurrencyError(e.streamName, revisionText(e.expectedVersion), revisionText(e.actualVersion), err);
   }
   if (
     e instanceof UnavailableError ||
@@ -194,6 +196,11 @@ function toRecorded(raw: EsdbRecordedEvent, position: number): RecordedEvent {
   };
 }
 
+/** Same ids and types, in order, as the batch we tried to write. */
+function matches(written: readonly EsdbRecordedEvent[], events: readonly NewEvent[]): boolean {
+  return written.length === events.length && events.every((ev, i) => written[i]!.id === ev.id && written[i]!.type === ev.type);
+}
+
 interface ScanItem {
   readonly position: number;
   /** null for system events, which are skipped but still advance the cursor. */
@@ -215,7 +222,7 @@ export class EsdbEventStore implements EventStore {
 
   constructor(url: string, opts: EsdbStoreOptions = {}) {
     try {
-      this.client = EventStoreDBClient.connectionString(url);
+      this.client = opts.client ?? EventStoreDBClient.connectionString(url);
     } catch (err) {
       throw new StoreUnavailableError(`invalid EventStoreDB connection string: ${messageOf(err)}`, err, false);
     }
@@ -231,8 +238,10 @@ export class EsdbEventStore implements EventStore {
   /**
    * ESDB dedupes retries by event id (fully for exact/no_stream/stream_exists expectations, best-effort for `any`),
    * reporting the revision of the already-written batch. The result is always computed by reading the written
-   * events back, so a first write and its retry return the same AppendResult, and a "success" whose ids or types do
-   * not match what is in the stream is refused as an idempotency conflict.
+   * events back (the append response's position is not relied on: it need not be the last event's), so a first
+   * write and its retry return the same AppendResult. If the reported revision does not hold the batch, it is looked
+   * for among the stream's last 1000 events; a "success" whose ids or types do not match what is in the stream is
+   * refused as an idempotency conflict.
    *
    * ESDB does not enforce event-id uniqueness across streams; this adapter refuses re-use of an id in a different
    * stream only for ids it wrote recently itself (in this process).
@@ -257,15 +266,30 @@ export class EsdbEventStore implements EventStore {
       throw translateEsdbError(err, 'append');
     }
     const first = lastRevision - BigInt(events.length - 1);
-    const written = first < 0n ? [] : await this.readStreamRaw(streamId, first, events.length);
-    if (written.length !== events.length) throw new IdempotencyError(streamId, events[0]!.id);
-    events.forEach((ev, i) => {
-      const w = written[i]!;
-      if (w.id !== ev.id || w.type !== ev.type) throw new IdempotencyError(streamId, ev.id);
-    });
+    let written = first < 0n ? [] : await this.readStreamRaw(streamId, first, events.length);
+    if (!matches(written, events)) {
+      // The server reported a revision that does not hold this batch (possible for a deduplicated retry):
+      // look for the batch among the stream's most recent events before calling it a conflict.
+      written = await this.locateBatch(streamId, events);
+    }
     for (const ev of events) this.remember(ev.id, streamId);
     const last = written[written.length - 1]!;
-    return { nextRevision: toNumber(lastRevision, 'revision'), position: positionOf(last) };
+    return { nextRevision: toNumber(last.revision, 'revision'), position: positionOf(last) };
+  }
+
+  private async locateBatch(streamId: string, events: readonly NewEvent[]): Promise<EsdbRecordedEvent[]> {
+    const recent: EsdbRecordedEvent[] = [];
+    try {
+      const stream = this.client.readStream(streamId, { fromRevision: END, maxCount: 1000, direction: BACKWARDS });
+      for await (const resolved of stream) if (resolved.event) recent.push(resolved.event);
+    } catch (err) {
+      if (!(err instanceof StreamNotFoundError)) throw translateEsdbError(err, 'readStream');
+    }
+    recent.reverse();
+    const at = recent.findIndex((r) => r.id === events[0]!.id);
+    const candidate = at < 0 ? [] : recent.slice(at, at + events.length);
+    if (!matches(candidate, events)) throw new IdempotencyError(streamId, events[0]!.id);
+    return candidate;
   }
 
   private remember(eventId: string, streamId: string): void {
@@ -375,7 +399,10 @@ export class EsdbEventStore implements EventStore {
         cursor = item.position;
         progressed = true;
       }
-      if (rawCount < chunk || !progressed) return -1;
+      if (rawCount < chunk) return -1;
+      if (!progressed) {
+        throw new StoreUnavailableError(`eventstoredb headPosition cannot move back past position ${cursor}`, null, false);
+      }
       from = toReadPosition(cursor);
     }
   }

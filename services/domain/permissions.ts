@@ -1,4 +1,5 @@
 // Roles map to named permissions; a key's effective permissions are its owner's role ∩ its scopes.
+// Owners and admins hold the same permissions; only an owner may make someone an owner.
 import type { WorkspaceRole } from '../../events/catalog.js';
 
 export const PERMISSIONS = [
@@ -18,7 +19,7 @@ const LEDGER_NAMESPACES = new Set(['keys', 'audit', 'users', 'workspaces']);
 
 export const ROLE_PERMISSIONS: Readonly<Record<WorkspaceRole, ReadonlySet<string>>> = {
   owner: new Set<string>(PERMISSIONS),
-  admin: new Set<string>(PERMISSIONS.filter((p) => p !== 'workspaces:manage')),
+  admin: new Set<string>(PERMISSIONS),
   member: new Set<string>(['keys:create', 'keys:read', 'keys:revoke', 'keys:verify']),
   auditor: new Set<string>(['keys:read', 'audit:read', 'audit:export']),
 };

@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+// token-ledger CLI: serve, manage users and keys, rebuild projections.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { LedgerError } from '../../events/errors.js';
+import { createLogger } from '../logger.js';
+import { startServer, type PluginFactory } from '../server.js';
+import { openLedger } from '../open-ledger.js';
+import type { Ledger } from '../ledger.js';
+import { parseDuration } from '../duration.js';
+import { keyStatus } from '../http/views.js';
+import { ReadModel } from '../../projections/read-model.js';
+import { toStoredEvent } from '../../events/serialization.js';
+import { progressBar } from './progress.js';
+import { plugins } from './plugins.js';
+
+const USAGE = `token-ledger <command>
+
+  serve                                   run the HTTP service (same as npm start)
+  users create --email E --name N [--password P] [--admin] [--workspace WS] [--role R]
+  users list
+  keys create --user EMAIL|ID --name N [--expires-in 30d] [--scopes a:b,c:d] [--handle H] [--format opaque|jwt] [--retrievable]
+  keys list --user EMAIL|ID
+  keys revoke KEY_ID [--reason TEXT]
+  rebuild                                 rebuild every projection from the event log
+  help
+
+Configuration comes from the environment (see README).`;
+
+const CLI = { actor: { type: 'service' as const, id: 'cli' } };
+
+function out(obj: unknown): void {
+  process.stdout.write(`${typeof obj === 'string' ? obj : JSON.stringify(obj, null, 2)}\n`);
+}
+
+async function withLedger<T>(config: Config, fn: (l: Ledger) => Promise<T>): Promise<T> {
+  const { ledger } = await openLedger(config, { expiryTimer: false, log: () => undefined });
+  await ledger.start();
+  try {
+    return await fn(ledger);
+  } finally {
+    await ledger.stop();
+    await ledger.store.close();
+  }
+}
+
+function findUser(ledger: Ledger, ref: string | undefined) {
+  if (!ref) throw new ConfigError('--user is required');
+  const u = ledger.readModel.users.get(ref) ?? ledger.readModel.usersByEmail.get(ref.toLowerCase());
+  if (!u) throw new ConfigError(`no user ${ref}`);
+  return u;
+}
+
+export async function run(argv: string[], extra: PluginFactory[] = plugins): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  const config = loadConfig();
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+      out(USAGE);
+      return 0;
+    case 'serve': {
+      const logger = createLogger(config.logLevel);
+      const running = await startServer(config, logger, extra);
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        running.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      return new Promise<number>(() => undefined);
+    }
+    case 'users': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { email: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' }, admin: { type: 'boolean' }, workspace: { type: 'string' }, role: { type: 'string' } },
+      });
+      return withLedger(config, async (ledger) => {
+        if (sub === 'create') {
+          if (!values.email || !values.name) throw new ConfigError('--email and --name are required');
+          const password = values.password ?? (await import('node:crypto')).randomBytes(18).toString('base64url');
+          const u = await ledger.registerUser(
+            {
+              email: values.email,
+              name: values.name,
+              password,
+              systemRole: values.admin ? 'admin' : 'user',
+              workspaceId: values.workspace ?? [...ledger.readModel.workspaces.keys()][0] ?? null,
+              role: (values.role as 'member' | undefined) ?? 'member',
+            },
+            CLI,
+          );
+          out({ id: u.id, email: u.email, ...(values.password ? {} : { password }) });
+          return 0;
+        }
+        if (sub === 'list') {
+          for (const u of ledger.readModel.users.values()) out(`${u.id}\t${u.email}\t${u.systemRole}\t${u.active ? 'active' : 'deactivated'}`);
+          return 0;
+        }
+        out(USAGE);
+        return 2;
+      });
+    }
+    case 'keys': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          user: { type: 'string' },
+          name: { type: 'string' },
+          'expires-in': { type: 'string' },
+          scopes: { type: 'string' },
+          handle: { type: 'string' },
+          format: { type: 'string' },
+          retrievable: { type: 'boolean' },
+          reason: { type: 'string' },
+        },
+      });
+      return withLedger(config, async (ledger) => {
+        if (sub === 'create') {
+          const u = findUser(ledger, values.user);
+          const ttl = values['expires-in'] === undefined ? null : parseDuration(values['expires-in']);
+          if (values['expires-in'] !== undefined && ttl === null) throw new ConfigError('--expires-in must be like 3600, 12h or 30d');
+          const { key, token } = await ledger.createKey(
+            {
+              userId: u.id,
+              name: values.name ?? 'cli key',
+              handle: values.handle ?? null,
+              scopes: values.scopes ? values.scopes.split(',') : null,
+              expiresInSeconds: ttl,
+              format: values.format === 'jwt' ? 'jwt' : 'opaque',
+              retrievable: values.retrievable === true,
+            },
+            CLI,
+          );
+          out({ id: key.id, token, expiresAt: key.requestedExpiresAt === null ? null : new Date(key.requestedExpiresAt).toISOString() });
+          return 0;
+        }
+        if (sub === 'list') {
+          const u = findUser(ledger, values.user);
+          const now = ledger.clock().getTime();
+          for (const k of ledger.readModel.keysByUser.get(u.id) ?? []) out(`${k.id}\t${k.start}\t${keyStatus(k, now)}\t${k.name}`);
+          return 0;
+        }
+        if (sub === 'revoke') {
+          const id = positionals[0];
+          if (!id) throw new ConfigError('keys revoke needs a key id');
+          const k = await ledger.revokeKey(id, values.reason ?? null, CLI);
+          out({ id: k.id, status: 'revoked' });
+          return 0;
+        }
+        out(USAGE);
+        return 2;
+      });
+    }
+    case 'rebuild': {
+      const { openStore } = await import('../open-ledger.js');
+      const store = await openStore(config);
+      try {
+        const head = await store.headPosition();
+        const model = new ReadModel();
+        const bar = progressBar('read model', head);
+        let after = -1;
+        let n = 0;
+        for (;;) {
+          const page = await store.readAll({ after, maxCount: 5000 });
+          for (const r of page.events) {
+            const e = toStoredEvent(r);
+            if (e) model.apply(e);
+            n++;
+          }
+          after = page.lastPosition;
+          bar.update(after);
+          if (page.isEnd) break;
+        }
+        bar.done();
+        for (const r of rebuilders) await r(config, store);
+        out(`rebuilt from ${n} events: ${model.users.size} users, ${model.workspaces.size} workspaces, ${model.keysById.size} keys`);
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
+    default:
+      out(USAGE);
+      return 2;
+  }
+}
+
+/** Persistent projections (e.g. the audit database) register their rebuild here. */
+export const rebuilders: Array<(config: Config, store: import('../../events/store/types.js').EventStore) => Promise<void>> = [];
+
+const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof ConfigError) process.stderr.write(`token-ledger: ${err.message}\n`);
+      else if (err instanceof LedgerError) process.stderr.write(`token-ledger: ${err.code}: ${err.message}\n`);
+      else process.stderr.write(`token-ledger: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

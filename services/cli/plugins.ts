@@ -1,0 +1,4 @@
+// Optional modules that add routes and background work to the server (Kafka publisher, audit, feeds).
+import type { PluginFactory } from '../server.js';
+
+export const plugins: PluginFactory[] = [];

@@ -1,0 +1,169 @@
+// createApp(deps) builds the Koa app; main listens. Small composable middleware, one error mapper.
+import Router from '@koa/router';
+import Koa, { type Context, type Next } from 'koa';
+import type { Logger } from 'pino';
+import type { JWK } from 'jose';
+import type { Config } from '../config.js';
+import type { Ledger } from '../ledger.js';
+import { authenticate, type Caller } from './auth.js';
+import { readBody } from './body.js';
+import { extractCredential } from './credentials.js';
+import { authRequired, errorMiddleware, HttpError } from './errors.js';
+import { Metrics } from './metrics.js';
+import type { RouteDef } from './route.js';
+import { validate } from './schema.js';
+import { authRoutes } from './routes/auth.js';
+import { keyRoutes } from './routes/keys.js';
+import { opsRoutes } from './routes/ops.js';
+import { oauthRoutes } from './routes/oauth.js';
+import { userRoutes } from './routes/users.js';
+import { workspaceRoutes } from './routes/workspaces.js';
+import { Throttle } from './throttle.js';
+import { buildOpenApi } from './openapi.js';
+import { sanitizeUrl } from './redact.js';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  check(): { ok: boolean; detail?: unknown };
+}
+
+export interface AppDeps {
+  readonly ledger: Ledger;
+  readonly config: Pick<Config, 'authSchemes' | 'sessionTtlSeconds'>;
+  readonly logger: Logger;
+  readonly publicJwks: () => JWK[];
+  readonly metrics?: Metrics;
+  readonly readiness?: ReadinessCheck[];
+  /** Routes contributed by other modules (audit, revocation feeds). */
+  readonly extraRoutes?: RouteDef[];
+}
+
+export interface AppContext {
+  readonly deps: AppDeps;
+  readonly loginThrottleAccount: Throttle;
+  readonly loginThrottleIp: Throttle;
+  readonly metrics: Metrics;
+  readonly routes: RouteDef[];
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: false });
+  const metrics = deps.metrics ?? new Metrics();
+  const env: AppContext = {
+    deps,
+    loginThrottleAccount: new Throttle(5, 15 * 60_000),
+    loginThrottleIp: new Throttle(50, 15 * 60_000),
+    metrics,
+    routes: [],
+  };
+  const routes: RouteDef[] = [
+    ...authRoutes(env),
+    ...userRoutes(env),
+    ...workspaceRoutes(env),
+    ...keyRoutes(env),
+    ...oauthRoutes(env),
+    ...opsRoutes(env),
+    ...(deps.extraRoutes ?? []),
+  ];
+  env.routes.push(...routes);
+  const openapi = buildOpenApi(routes);
+  metrics.gauge('ledger_read_model_position', 'Global position the read model has applied', () => deps.ledger.readModel.position);
+  metrics.gauge('ledger_keys', 'API keys in the read model', () => deps.ledger.readModel.keysById.size);
+  metrics.gauge('ledger_usage_pending', 'Coalesced key uses waiting to be written', () => deps.ledger.usage.pendingCount);
+
+  app.use(accessLog(deps.logger, metrics));
+  app.use(errorMiddleware((err, ctx) => deps.logger.error({ err, reqId: ctx.state.requestId as string }, 'request failed')));
+  // The verify hot path skips router matching; it runs the very same route definition.
+  const verify = routes.find((r) => r.method === 'POST' && r.path === '/v1/keys/verify');
+  if (verify) {
+    const handler = bind(env, verify);
+    app.use(async (ctx, next) => {
+      if (ctx.method !== 'POST' || ctx.path !== '/v1/keys/verify') return next();
+      (ctx as Context & { _matchedRoute?: string })._matchedRoute = verify.path;
+      await handler(ctx);
+    });
+  }
+  const router = new Router();
+  for (const def of routes) {
+    const handler = bind(env, def);
+    router.register(def.path, [def.method], handler);
+  }
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openapi;
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}
+
+function accessLog(logger: Logger, metrics: Metrics) {
+  let seq = 0;
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const start = process.hrtime.bigint();
+    const incoming = ctx.get('x-request-id');
+    const requestId = /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : `req_${Date.now().toString(36)}${(seq++).toString(36)}`;
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const routePath = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      metrics.observe('http_request_duration_seconds', 'HTTP request latency', { method: ctx.method, route: String(routePath), status: String(ctx.status) }, seconds);
+      // Never log headers or raw URLs: credentials travel in both.
+      if (logger.isLevelEnabled('info')) {
+        logger.info({ reqId: requestId, method: ctx.method, url: sanitizeUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3, ip: ctx.ip }, 'request');
+      }
+    }
+  };
+}
+
+export function requestMeta(ctx: Context): { ip: string; userAgent: string | null; requestId: string } {
+  const ua = ctx.get('user-agent');
+  return { ip: ctx.ip, userAgent: ua === '' ? null : ua.slice(0, 512), requestId: ctx.state.requestId as string };
+}
+
+function bind(env: AppContext, def: RouteDef) {
+  return async (ctx: Context): Promise<void> => {
+    const meta = requestMeta(ctx);
+    let caller: Caller | null = null;
+    const cred = extractCredential(ctx, def.urlToken === true, env.deps.config.authSchemes);
+    if (def.auth === 'required') {
+      if (cred === null) throw authRequired();
+      caller = await authenticate(env.deps.ledger, cred, meta);
+    }
+    const query: Record<string, string> = {};
+    for (const [k, v] of Object.entries(ctx.query)) {
+      if (k === 'api_token' || k === 'user_id') continue;
+      if (def.query?.[k] === undefined) throw new HttpError(400, 'unknown_parameter', `Unknown query parameter ${k}.`, { attr: k, type: 'validation_error' });
+      if (typeof v !== 'string') throw new HttpError(400, 'invalid', `Query parameter ${k} may appear once.`, { attr: k, type: 'validation_error' });
+      validate(def.query[k], v, k);
+      query[k] = v;
+    }
+    let body: unknown = undefined;
+    if (def.body) {
+      body = await readBody(ctx, { form: def.form === true });
+      if (body === undefined) {
+        if (def.bodyRequired !== false) throw new HttpError(400, 'required', 'A JSON body is required.', { type: 'validation_error' });
+        body = {};
+      }
+      validate(def.body, body);
+    }
+    const result = await def.handler({
+      ctx,
+      body,
+      query,
+      params: ctx.params as Record<string, string>,
+      caller: caller as Caller,
+      command: {
+        actor: caller ? (caller.key ? { type: 'key', id: caller.key.id } : { type: 'user', id: caller.user.id }) : { type: 'service', id: 'anonymous' },
+        request: { ip: meta.ip, userAgent: meta.userAgent ?? undefined, requestId: meta.requestId },
+        correlationId: meta.requestId,
+      },
+    });
+    if (result !== undefined) {
+      ctx.body = result;
+      if (ctx.status === 404) ctx.status = 200;
+    }
+  };
+}

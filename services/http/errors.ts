@@ -1,0 +1,130 @@
+// The one error envelope (seed 001) and the mapping from stable codes to HTTP statuses.
+import type { Context, Next } from 'koa';
+import { LedgerError } from '../../events/errors.js';
+
+export type ErrorType = 'client_error' | 'validation_error' | 'server_error';
+
+export interface ErrorItem {
+  code: string;
+  detail: string;
+  attr: string | null;
+  extra: Record<string, unknown> | null;
+}
+
+export interface Envelope {
+  type: ErrorType;
+  errors: ErrorItem[];
+}
+
+/** An error meant for the HTTP client, with its status and public code. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly opts: { attr?: string | null; extra?: Record<string, unknown> | null; type?: ErrorType; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+  }
+}
+
+export const INVALID_TOKEN_DETAIL = 'The provided token is expired or invalid.';
+
+export function invalidToken(): HttpError {
+  return new HttpError(401, 'invalid_token', INVALID_TOKEN_DETAIL, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+}
+
+export function authRequired(): HttpError {
+  return new HttpError(401, 'not_authenticated', 'Authentication credentials were not provided.', { headers: { 'WWW-Authenticate': 'Bearer' } });
+}
+
+export function permissionDenied(permission: string): HttpError {
+  return new HttpError(403, 'permission_denied', `You do not have permission to perform this action (${permission}).`, { extra: { permission } });
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  NOT_FOUND: 404,
+  KEY_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  WORKSPACE_NOT_FOUND: 404,
+  HANDLE_TAKEN: 409,
+  EMAIL_TAKEN: 409,
+  CONCURRENCY: 409,
+  KEY_EXISTS: 409,
+  USER_EXISTS: 409,
+  WORKSPACE_EXISTS: 409,
+  KEY_ALREADY_ROTATED: 409,
+  KEY_REVOKED: 409,
+  KEY_EXPIRED: 409,
+  LAST_OWNER: 409,
+  IDEMPOTENCY_CONFLICT: 409,
+  STORE_UNAVAILABLE: 503,
+};
+
+function envelope(type: ErrorType, item: ErrorItem): Envelope {
+  return { type, errors: [item] };
+}
+
+export function toResponse(err: unknown): { status: number; body: Envelope; headers: Record<string, string>; internal: boolean } {
+  if (err instanceof HttpError) {
+    const type = err.opts.type ?? (err.status >= 500 ? 'server_error' : 'client_error');
+    return {
+      status: err.status,
+      body: envelope(type, { code: err.code, detail: err.detail, attr: err.opts.attr ?? null, extra: err.opts.extra ?? null }),
+      headers: err.opts.headers ?? {},
+      internal: false,
+    };
+  }
+  if (err instanceof LedgerError) {
+    const status = STATUS_BY_CODE[err.code] ?? 400;
+    if (status >= 500) {
+      return {
+        status,
+        body: envelope('server_error', { code: 'service_unavailable', detail: 'The service is temporarily unavailable; retry later.', attr: null, extra: null }),
+        headers: err.retriable ? { 'Retry-After': '1' } : {},
+        internal: true,
+      };
+    }
+    const attr = typeof err.fields.attr === 'string' ? err.fields.attr : null;
+    const isValidation = err.name === 'ValidationError' || (status === 400 && attr !== null);
+    const extra = Object.fromEntries(Object.entries(err.fields).filter(([k]) => k !== 'attr' && k !== 'streamId' && k !== 'what'));
+    return {
+      status,
+      body: envelope(isValidation ? 'validation_error' : 'client_error', {
+        code: err.code.toLowerCase(),
+        detail: err.message,
+        attr,
+        extra: Object.keys(extra).length > 0 && status !== 409 ? extra : null,
+      }),
+      headers: {},
+      internal: false,
+    };
+  }
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
+    const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status === 405 ? 'method_not_allowed' : 'bad_request';
+    return { status, body: envelope('client_error', { code, detail: (err as Error).message, attr: null, extra: null }), headers: {}, internal: false };
+  }
+  return {
+    status: 500,
+    body: envelope('server_error', { code: 'internal_error', detail: 'An internal error occurred.', attr: null, extra: null }),
+    headers: {},
+    internal: true,
+  };
+}
+
+/** Maps every thrown error to the envelope; 5xx details go to the log only. */
+export function errorMiddleware(log: (err: unknown, ctx: Context) => void) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new HttpError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}.`);
+    } catch (err) {
+      const r = toResponse(err);
+      if (r.internal) log(err, ctx);
+      ctx.status = r.status;
+      for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
+      ctx.body = r.body;
+    }
+  };
+}

@@ -1,0 +1,83 @@
+// RFC 7662 introspection and RFC 7009 revocation, form-encoded or JSON.
+import type { AppContext } from '../app.js';
+import { demand } from '../auth.js';
+import { route, type RouteDef } from '../route.js';
+import { bool, int, obj, str } from '../schema.js';
+import { looksLikeJwt } from '../../crypto/tokens.js';
+import { keyStatus } from '../views.js';
+
+const tokenBody = obj({ token: str({ maxLength: 8192 }), token_type_hint: str({ maxLength: 64 }) }, ['token']);
+
+export function oauthRoutes(env: AppContext): RouteDef[] {
+  const { ledger } = env.deps;
+  return [
+    route({
+      method: 'POST',
+      path: '/oauth/introspect',
+      summary: 'RFC 7662 token introspection (needs keys:verify); an inactive token gets only {"active":false}',
+      tag: 'verification',
+      auth: 'required',
+      form: true,
+      body: tokenBody,
+      responses: { 200: { description: 'introspection result', schema: obj({ active: bool(), scope: str(), sub: str(), exp: int(), token_type: str() }) } },
+      handler: async ({ ctx, caller, body }) => {
+        demand(ledger, caller, 'keys:verify');
+        ctx.set('Cache-Control', 'no-store');
+        const token = body.token as string;
+        const now = ledger.clock().getTime();
+        const r = ledger.verifyAndRecord(token, 'direct', { now });
+        if (r.valid && r.key) {
+          const k = r.key;
+          return {
+            active: true,
+            token_type: 'api_key',
+            scope: (k.scopes === null ? [] : [...k.scopes]).join(' '),
+            client_id: k.id,
+            username: k.owner.email,
+            sub: k.owner.id,
+            iss: ledger.jwt.settings.issuer,
+            aud: ledger.jwt.settings.audience,
+            jti: k.id,
+            iat: Math.floor(k.createdAt / 1000),
+            ...(Number.isFinite(k.expiresAt) ? { exp: Math.floor(k.expiresAt / 1000) } : {}),
+            workspace_id: k.workspaceId,
+          };
+        }
+        if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
+          const s = await ledger.jwt.verifySession(token, new Date(now));
+          const user = s.ok ? ledger.readModel.users.get(s.claims.sub) : undefined;
+          if (s.ok && user?.active && !ledger.readModel.revokedSessions.has(s.claims.sid) && s.claims.iat * 1000 >= Math.floor(user.sessionsNotBefore / 1000) * 1000) {
+            return { active: true, token_type: 'session', sub: user.id, username: user.email, exp: s.claims.exp, iat: s.claims.iat, iss: s.claims.iss, aud: s.claims.aud, jti: s.claims.sid };
+          }
+        }
+        return { active: false };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/oauth/revoke',
+      summary: 'RFC 7009 revocation: whoever holds a token may revoke it; 200 even for unknown tokens',
+      tag: 'verification',
+      auth: 'none',
+      form: true,
+      body: tokenBody,
+      responses: { 200: { description: 'revoked, or nothing to revoke' } },
+      handler: async ({ ctx, body, command }) => {
+        const token = body.token as string;
+        const now = ledger.clock().getTime();
+        const r = ledger.verify(token, { now });
+        if (r.key && keyStatus(r.key, now) !== 'revoked') {
+          await ledger.revokeKey(r.key.id, 'revoked by token holder (RFC 7009)', { ...command, actor: { type: 'key', id: r.key.id } });
+        } else if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
+          const s = await ledger.jwt.verifySession(token, new Date(now));
+          if (s.ok && ledger.readModel.users.has(s.claims.sub) && !ledger.readModel.revokedSessions.has(s.claims.sid)) {
+            await ledger.logout(s.claims.sub, s.claims.sid, { ...command, actor: { type: 'user', id: s.claims.sub } });
+          }
+        }
+        ctx.status = 200;
+        ctx.body = '';
+        return undefined;
+      },
+    }),
+  ];
+}

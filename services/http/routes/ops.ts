@@ -1,0 +1,119 @@
+// Operations: health, readiness, metrics, JWKS and the docs UI (served from installed npm assets).
+import { createReadStream, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, normalize } from 'node:path';
+import type { AppContext } from '../app.js';
+import { HttpError } from '../errors.js';
+import { route, type RouteDef } from '../route.js';
+import { arr, bool, obj, str } from '../schema.js';
+
+const require = createRequire(import.meta.url);
+const SWAGGER_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
+const TYPES: Record<string, string> = { '.js': 'application/javascript', '.css': 'text/css', '.png': 'image/png', '.html': 'text/html', '.map': 'application/json' };
+const ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'favicon-32x32.png', 'favicon-16x16.png']);
+
+const DOCS_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>token-ledger API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"><link rel="icon" href="/docs/assets/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script></body></html>`;
+
+// A separate script file so a strict Content-Security-Policy (no inline scripts) holds.
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', persistAuthorization: true, deepLinking: true });`;
+
+export function opsRoutes(env: AppContext): RouteDef[] {
+  const { ledger } = env.deps;
+  return [
+    route({
+      method: 'GET',
+      path: '/healthz',
+      summary: 'Liveness',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'alive', schema: obj({ status: str() }) } },
+      handler: () => ({ status: 'ok' }),
+    }),
+    route({
+      method: 'GET',
+      path: '/readyz',
+      summary: 'Readiness: the read model has caught up, and every named dependency is healthy',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'ready', schema: obj({ ready: bool(), checks: arr(obj({ name: str(), ok: bool() })) }) }, 503: { description: 'not ready' } },
+      handler: ({ ctx }) => {
+        const checks = [
+          { name: 'read_model', ok: ledger.isCaughtUp, detail: { position: ledger.readModel.position } },
+          ...(env.deps.readiness ?? []).map((c) => ({ name: c.name, ...c.check() })),
+        ];
+        const ready = checks.every((c) => c.ok);
+        ctx.status = ready ? 200 : 503;
+        return { ready, checks };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/metrics',
+      summary: 'Prometheus metrics',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'text exposition format', contentType: 'text/plain' } },
+      handler: ({ ctx }) => {
+        ctx.type = 'text/plain; version=0.0.4';
+        return env.metrics.render();
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/.well-known/jwks.json',
+      summary: 'Public keys for JWT-format keys, sessions and signed exports',
+      tag: 'verification',
+      auth: 'none',
+      responses: { 200: { description: 'JWK set', schema: obj({ keys: arr(obj({})) }) } },
+      handler: ({ ctx }) => {
+        ctx.set('Cache-Control', 'public, max-age=300');
+        return { keys: env.deps.publicJwks() };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/docs',
+      summary: 'Interactive API documentation (Swagger UI, with an Authorize button)',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+      handler: ({ ctx }) => {
+        ctx.type = 'text/html';
+        return DOCS_HTML;
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/docs/init.js',
+      summary: 'Docs bootstrap script',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'JavaScript', contentType: 'application/javascript' } },
+      handler: ({ ctx }) => {
+        ctx.type = 'application/javascript';
+        return DOCS_INIT;
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/docs/assets/:file',
+      summary: 'Docs UI assets from the installed swagger-ui-dist package',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: { description: 'asset' } },
+      handler: ({ ctx, params }) => {
+        const file = normalize(params.file ?? '');
+        const path = join(SWAGGER_DIR, file);
+        if (!ASSETS.has(file) || !existsSync(path)) throw new HttpError(404, 'not_found', 'No such asset.');
+        ctx.type = TYPES[extname(file)] ?? 'application/octet-stream';
+        ctx.set('Cache-Control', 'public, max-age=86400');
+        return createReadStream(path);
+      },
+    }),
+  ];
+}

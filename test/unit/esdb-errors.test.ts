@@ -1,0 +1,148 @@
+import {
+  AccessDeniedError,
+  CancelledError,
+  DeadlineExceededError,
+  StreamDeletedError,
+  UnavailableError,
+  UnknownError,
+  WrongExpectedVersionError,
+} from '@eventstore/db-client';
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../../events/errors.js';
+import { EsdbEventStore, translateEsdbError } from '../../events/store/esdb.js';
+
+// Nothing listens on port 1: every call fails with "connection refused" quickly and deterministically.
+const DEAD_URL = 'esdb://127.0.0.1:1?tls=false';
+
+describe('EventStoreDB adapter: error translation', () => {
+  it('maps WrongExpectedVersionError to a retriable ConcurrencyError with readable revisions', () => {
+    const raw = new WrongExpectedVersionError(undefined, { streamName: 'token-1', expected: 3n, current: 5n });
+    const e = translateEsdbError(raw, 'append');
+    expect(e).to.be.instanceOf(ConcurrencyError);
+    expect(e.code).to.equal('CONCURRENCY');
+    expect(e.retriable).to.equal(true);
+    expect(e.fields).to.deep.equal({ streamId: 'token-1', expected: '3', actual: '5' });
+    expect(e.cause).to.equal(raw);
+  });
+
+  it('reports a missing stream as actual no_stream', () => {
+    const raw = new WrongExpectedVersionError(undefined, { streamName: 's', expected: 'stream_exists', current: 'no_stream' });
+    const e = translateEsdbError(raw, 'append');
+    expect(e.fields).to.deep.equal({ streamId: 's', expected: 'stream_exists', actual: 'no_stream' });
+  });
+
+  for (const [name, make] of [
+    ['UnavailableError', () => new UnavailableError(undefined, 'no connection')],
+    ['DeadlineExceededError', () => new DeadlineExceededError()],
+    ['CancelledError', () => new CancelledError()],
+  ] as const) {
+    it(`maps ${name} to a retriable StoreUnavailableError`, () => {
+      const raw = make();
+      const e = translateEsdbError(raw, 'readAll');
+      expect(e).to.be.instanceOf(StoreUnavailableError);
+      expect(e.code).to.equal('STORE_UNAVAILABLE');
+      expect(e.retriable).to.equal(true);
+      expect(e.cause).to.equal(raw);
+    });
+  }
+
+  it('maps a raw gRPC UNAVAILABLE service error (not yet converted by the client) to retriable', () => {
+    const raw = Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+      code: 14,
+      details: 'No connection established',
+      metadata: { getMap: () => ({}) },
+    });
+    const e = translateEsdbError(raw, 'append');
+    expect(e).to.be.instanceOf(StoreUnavailableError);
+    expect(e.retriable).to.equal(true);
+    expect(e.cause).to.equal(raw);
+  });
+
+  it('maps discovery failures and socket errors to retriable', () => {
+    expect(translateEsdbError(new Error('Failed to discover after 10 attempts.'), 'append').retriable).to.equal(true);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:2113'), { code: 'ECONNREFUSED' });
+    expect(translateEsdbError(refused, 'append').retriable).to.equal(true);
+  });
+
+  for (const [name, make] of [
+    ['StreamDeletedError', () => StreamDeletedError.fromStreamName('gone')],
+    ['AccessDeniedError', () => new AccessDeniedError()],
+    ['UnknownError', () => new UnknownError(undefined, 'boom')],
+    ['a plain Error', () => new Error('something else')],
+  ] as const) {
+    it(`maps ${name} to a non-retriable StoreUnavailableError carrying the cause`, () => {
+      const raw = make();
+      const e = translateEsdbError(raw, 'append');
+      expect(e).to.be.instanceOf(StoreUnavailableError);
+      expect(e.retriable).to.equal(false);
+      expect(e.cause).to.equal(raw);
+    });
+  }
+
+  it('passes our own errors through untouched', () => {
+    const own = new IdempotencyError('s', 'e');
+    expect(translateEsdbError(own, 'append')).to.equal(own);
+  });
+});
+
+describe('EventStoreDB adapter: unreachable server', () => {
+  let store: EsdbEventStore;
+  beforeEach(() => {
+    store = new EsdbEventStore(DEAD_URL, { maxResubscribeAttempts: 0 });
+  });
+  afterEach(() => store.close());
+
+  const expectUnavailable = async (p: Promise<unknown>): Promise<void> => {
+    try {
+      await p;
+    } catch (e) {
+      expect(e).to.be.instanceOf(LedgerError);
+      expect((e as LedgerError).code).to.equal('STORE_UNAVAILABLE');
+      expect((e as LedgerError).retriable).to.equal(true);
+      return;
+    }
+    throw new Error('expected a rejection');
+  };
+
+  it('rejects every call with a retriable STORE_UNAVAILABLE and no client error types', async () => {
+    await expectUnavailable(store.append('s', [{ id: randomUUID(), type: 'T', data: {}, metadata: {} }]));
+    await expectUnavailable(store.readStream('s'));
+    await expectUnavailable(store.readAll({ after: -1, maxCount: 10 }));
+    await expectUnavailable(store.headPosition());
+  });
+
+  it('a subscription reports the failure through onError and rejects caughtUp', async () => {
+    const errors: unknown[] = [];
+    const sub = store.subscribeAll(() => undefined, { onError: (e) => errors.push(e) });
+    await expectUnavailable(sub.caughtUp);
+    await sub.close();
+    expect(errors).to.have.length(1);
+    expect((errors[0] as LedgerError).code).to.equal('STORE_UNAVAILABLE');
+  });
+
+  it('close() stops a subscription that is waiting to resubscribe', async () => {
+    const retrying = new EsdbEventStore(DEAD_URL, { maxResubscribeAttempts: 1000 });
+    const errors: unknown[] = [];
+    const sub = retrying.subscribeAll(() => undefined, { onError: (e) => errors.push(e) });
+    await new Promise((r) => setTimeout(r, 300));
+    await sub.close();
+    await retrying.close();
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('refuses an invalid connection string with a non-retriable error', () => {
+    expect(() => new EsdbEventStore('not a url')).to.throw(StoreUnavailableError);
+  });
+
+  it('refuses use after close', async () => {
+    await store.close();
+    try {
+      await store.readStream('s');
+      throw new Error('expected a rejection');
+    } catch (e) {
+      expect((e as LedgerError).code).to.equal('STORE_UNAVAILABLE');
+      expect((e as LedgerError).retriable).to.equal(false);
+    }
+  });
+});
