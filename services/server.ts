@@ -6,7 +6,7 @@ import { bootstrapAdmin } from './bootstrap.js';
 import { createApp, type AppDeps, type ReadinessCheck } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import type { RouteDef } from './http/route.js';
-import type { Ledger } from './ledger.js';
+import type { Ledger, LedgerOptions } from './ledger.js';
 import { openLedger } from './open-ledger.js';
 import type { SigningKey } from './crypto/key-material.js';
 
@@ -27,8 +27,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger, plugins: PluginFactory[] = []): Promise<RunningServer> {
-  const { ledger, signingKey } = await openLedger(config, { log: (msg, err) => logger.error({ err }, msg) });
+export async function startServer(config: Config, logger: Logger, plugins: PluginFactory[] = [], overrides: Partial<LedgerOptions> = {}): Promise<RunningServer> {
+  const { ledger, signingKey } = await openLedger(config, { log: (msg, err) => logger.error({ err }, msg), ...overrides });
   await ledger.start();
   await bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`));
   const metrics = new Metrics();

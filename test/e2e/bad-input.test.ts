@@ -1,0 +1,125 @@
+// Bad input on every route gets a clear error in the envelope: never a 500, never a crash.
+import { expect } from 'chai';
+import { startTestServer, type TestServer, type Res } from '../support/server.js';
+
+function expectEnvelope(r: Res, status?: number): void {
+  if (status !== undefined) expect(r.status, r.text).to.equal(status);
+  expect(r.status, r.text).to.be.within(400, 499);
+  expect(r.body).to.have.property('type').that.is.oneOf(['client_error', 'validation_error']);
+  expect(r.body.errors).to.be.an('array').with.length.greaterThan(0);
+  expect(r.body.errors[0]).to.have.all.keys('code', 'detail', 'attr', 'extra');
+}
+
+describe('e2e: bad input', () => {
+  let s: TestServer;
+  let session: string;
+  let routes: Array<{ method: string; path: string; hasBody: boolean }>;
+  before(async () => {
+    s = await startTestServer();
+    session = await s.login();
+    const spec = (await s.request('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    routes = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, 'zz-unknown'), hasBody: op.requestBody !== undefined })),
+    );
+  });
+  after(async () => s.dispose());
+
+  it('covers every route with a body: malformed JSON → 400', async () => {
+    for (const r of routes.filter((x) => x.hasBody)) {
+      const res = await s.request(r.method, r.path, { token: session, raw: '{"name":', headers: { 'content-type': 'application/json' } });
+      expect(res.status, `${r.method} ${r.path}`).to.be.within(400, 404);
+      expect(res.status, `${r.method} ${r.path}`).not.to.equal(500);
+    }
+  });
+
+  it('bodies over 64 KiB → 413 on every route with a body', async () => {
+    const big = JSON.stringify({ name: 'x'.repeat(70 * 1024) });
+    for (const r of routes.filter((x) => x.hasBody && !x.path.includes('zz-unknown'))) {
+      const res = await s.request(r.method, r.path, { token: session, raw: big, headers: { 'content-type': 'application/json' } });
+      expect(res.status, `${r.method} ${r.path}`).to.equal(413);
+      expectEnvelope(res, 413);
+    }
+  });
+
+  it('wrong types, unknown fields and unknown enum values → 400 validation_error naming the field', async () => {
+    const cases: Array<[string, string, unknown, string]> = [
+      ['POST', '/v1/keys', { name: 42 }, 'name'],
+      ['POST', '/v1/keys', { name: 'x', format: 'rsa' }, 'format'],
+      ['POST', '/v1/keys', { name: 'x', expiresIn: '3 weeks' }, 'expiresIn'],
+      ['POST', '/v1/keys', { name: 'x', expiresAt: 'tomorrow' }, 'expiresAt'],
+      ['POST', '/v1/keys', { name: 'x', scopes: 'keys:read' }, 'scopes'],
+      ['POST', '/v1/keys', { name: 'x', scopes: ['NOT A SCOPE'] }, 'scopes[0]'],
+      ['POST', '/v1/keys', { name: 'x', handle: 'Has Spaces' }, 'handle'],
+      ['POST', '/v1/keys', { name: 'x', colour: 'red' }, 'colour'],
+      ['POST', '/v1/keys', { name: 'x', expiresAt: '2001-01-01T00:00:00Z' }, 'expiresAt'],
+      ['POST', '/v1/keys', { name: 'x', expiresAt: new Date(Date.now() + 1e6).toISOString(), expiresIn: 60 }, 'expiresIn'],
+      ['POST', '/v1/keys', [], ''],
+      ['POST', '/v1/auth/login', { email: 'a@b.c' }, 'password'],
+      ['POST', '/v1/users', { email: 'not-an-email', name: 'x', password: 'long enough password' }, 'email'],
+      ['POST', '/v1/users', { email: 'x@example.com', name: 'x', password: 'short' }, 'password'],
+      ['POST', '/v1/workspaces', { name: '' }, 'name'],
+      ['POST', '/v1/keys/verify', { token: 7 }, 'token'],
+    ];
+    for (const [method, path, body, attr] of cases) {
+      const res = await s.request(method, path, { token: session, body });
+      expect(res.status, `${method} ${path} ${JSON.stringify(body)}: ${res.text}`).to.equal(400);
+      expect(res.body.errors[0].attr, `${method} ${path} ${JSON.stringify(body)}`).to.equal(attr === '' ? null : attr);
+    }
+  });
+
+  it('unknown resources → 404, unknown routes → 404, wrong methods → 405', async () => {
+    expectEnvelope(await s.request('GET', '/v1/keys/key_doesnotexist', { token: session }), 404);
+    expectEnvelope(await s.request('GET', '/v1/users/usr_doesnotexist', { token: session }), 404);
+    expectEnvelope(await s.request('PUT', '/v1/workspaces/ws_nope/policy', { token: session, body: {} }), 404);
+    expectEnvelope(await s.request('GET', '/v1/nothing-here'), 404);
+    expectEnvelope(await s.request('PUT', '/v1/keys/verify', { token: session, body: {} }), 405);
+  });
+
+  it('non-JSON content types are refused with 415', async () => {
+    const res = await s.request('POST', '/v1/keys', { token: session, raw: 'name=x', headers: { 'content-type': 'text/plain' } });
+    expectEnvelope(res, 415);
+  });
+
+  it('unknown or repeated query parameters are refused', async () => {
+    expectEnvelope(await s.request('GET', '/v1/keys?colour=red', { token: session }), 400);
+    expectEnvelope(await s.request('GET', '/v1/keys?limit=1&limit=2', { token: session }), 400);
+    expectEnvelope(await s.request('GET', '/v1/keys?limit=0', { token: session }), 400);
+    expectEnvelope(await s.request('GET', '/v1/keys?status=gone', { token: session }), 400);
+    expectEnvelope(await s.request('GET', '/v1/keys?cursor=key_nope', { token: session }), 400);
+  });
+
+  it('random junk on every route never yields a 5xx', async () => {
+    const junk = ['null', '"str"', '123', '{"a":{"b":{"c":[1,2,{"d":null}]}}}', '\u0000\u0001', '{"name":"\ud800"}', '[[[[[[[[[[]]]]]]]]]]'];
+    for (const r of routes) {
+      for (const raw of r.method === 'GET' ? [] : junk) {
+        const res = await s.request(r.method, r.path, { token: session, raw, headers: { 'content-type': 'application/json' } });
+        expect(res.status, `${r.method} ${r.path} ${JSON.stringify(raw)}: ${res.text}`).to.be.below(500);
+      }
+      const res = await s.request(r.method, `${r.path}${r.path.includes('?') ? '&' : '?'}x=%ZZ`, { token: session });
+      expect(res.status, `${r.method} ${r.path} bad query`).to.be.below(500);
+    }
+  });
+
+  it('too many failed logins → 429 with Retry-After, recorded as events', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await s.request('POST', '/v1/auth/login', { body: { email: 'admin@example.com', password: `wrong password ${i}` } });
+      expect(r.status).to.equal(401);
+      expect(r.body.errors[0].code).to.equal('invalid_credentials');
+    }
+    const locked = await s.request('POST', '/v1/auth/login', { body: { email: 'admin@example.com', password: 'correct horse battery staple' } });
+    expect(locked.status).to.equal(429);
+    expect(Number(locked.headers.get('retry-after'))).to.be.greaterThan(0);
+    const unknown = await s.request('POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever it is' } });
+    expect(unknown.status).to.equal(401);
+    const failures: string[] = [];
+    let after = -1;
+    for (;;) {
+      const page = await s.running.ledger.store.readAll({ after, maxCount: 500 });
+      for (const e of page.events) if (e.type === 'UserLoginFailed') failures.push((e.data as { reason: string }).reason);
+      after = page.lastPosition;
+      if (page.isEnd) break;
+    }
+    expect(failures.filter((f) => f === 'bad_password')).to.have.length(5);
+    expect(failures).to.include.members(['throttled', 'unknown_user']);
+  });
+});
