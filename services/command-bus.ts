@@ -96,7 +96,7 @@ export class CommandBus {
       const expected = revision === -1 ? 'no_stream' : revision;
       try {
         const res = await this.store.append(streamId, this.envelope(events, ctx, now), expected);
-        const next = events.reduce(decider.evolve, state);
+        const next = events.reduce((s, e) => decider.evolve(s, e), state);
         this.remember(streamId, { state: next, revision: res.nextRevision });
         if (opts.waitForReadModel !== false) await this.applied(res.position);
         return { events, state: next, position: res.position };

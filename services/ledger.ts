@@ -182,7 +182,7 @@ export class Ledger {
       }),
     );
     const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (failed?.status === 'rejected') throw failed.reason;
   }
 
   private keyState(k: KeyView): ApiKeyState {

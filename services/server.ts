@@ -1,9 +1,9 @@
 // main: open the ledger, build the app, listen; SIGTERM drains in-flight requests, flushes usage, closes the store.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { bootstrapAdmin } from './bootstrap.js';
-import { createApp, type AppDeps, type ReadinessCheck } from './http/app.js';
+import { createHandler, type AppDeps, type ReadinessCheck } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import type { RouteDef } from './http/route.js';
 import type { Ledger, LedgerOptions } from './ledger.js';
@@ -43,9 +43,9 @@ export async function startServer(config: Config, logger: Logger, plugins: Plugi
     readiness: loaded.flatMap((p) => p.readiness?.() ?? []),
     extraRoutes: loaded.flatMap((p) => p.routes?.() ?? []),
   };
-  const app = createApp(deps);
+  const server = createServer(createHandler(deps));
   for (const p of loaded) await p.start?.();
-  const server = app.listen(config.port, config.host);
+  server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

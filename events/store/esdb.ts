@@ -454,8 +454,10 @@ export class EsdbEventStore implements EventStore {
       s.destroy();
     };
 
-    class HandlerFailure {
-      constructor(readonly error: unknown) {}
+    class HandlerFailure extends Error {
+      constructor(readonly error: unknown) {
+        super('subscription handler failed');
+      }
     }
 
     const run = async (): Promise<void> => {

@@ -14,6 +14,7 @@ import { keyStatus } from '../http/views.js';
 import { ReadModel } from '../../projections/read-model.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { progressBar } from './progress.js';
+import type { EventStore } from '../../events/store/types.js';
 import { plugins } from './plugins.js';
 
 const USAGE = `token-ledger <command>
@@ -197,7 +198,7 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
 }
 
 /** Persistent projections (e.g. the audit database) register their rebuild here. */
-export const rebuilders: Array<(config: Config, store: import('../../events/store/types.js').EventStore) => Promise<void>> = [];
+export const rebuilders: Array<(config: Config, store: EventStore) => Promise<void>> = [];
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Ledger } from '../ledger.js';
 import { authenticate, type Caller } from './auth.js';
 import { readBody } from './body.js';
-import { extractCredential } from './credentials.js';
+import { extractCredential, offeredByKoa } from './credentials.js';
 import { authRequired, errorMiddleware, HttpError } from './errors.js';
 import { Metrics } from './metrics.js';
 import type { RouteDef } from './route.js';
@@ -21,6 +21,8 @@ import { workspaceRoutes } from './routes/workspaces.js';
 import { Throttle } from './throttle.js';
 import { buildOpenApi } from './openapi.js';
 import { sanitizeUrl } from './redact.js';
+import { rawVerify, VERIFY_PATH } from './raw-verify.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -46,6 +48,17 @@ export interface AppContext {
   readonly routes: RouteDef[];
 }
 
+/** The node:http request listener: the raw verify hot path, and the Koa app for everything else. */
+export function createHandler(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const app = createApp(deps);
+  const koa = app.callback();
+  const verify = rawVerify(app.context.env as AppContext, deps.logger);
+  return (req, res) => {
+    if (req.method === 'POST' && (req.url === VERIFY_PATH || req.url?.startsWith(`${VERIFY_PATH}?`))) void verify(req, res);
+    else void koa(req, res);
+  };
+}
+
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   const metrics = deps.metrics ?? new Metrics();
@@ -66,6 +79,7 @@ export function createApp(deps: AppDeps): Koa {
     ...(deps.extraRoutes ?? []),
   ];
   env.routes.push(...routes);
+  app.context.env = env;
   const openapi = buildOpenApi(routes);
   metrics.gauge('ledger_read_model_position', 'Global position the read model has applied', () => deps.ledger.readModel.position);
   metrics.gauge('ledger_keys', 'API keys in the read model', () => deps.ledger.readModel.keysById.size);
@@ -73,16 +87,6 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(accessLog(deps.logger, metrics));
   app.use(errorMiddleware((err, ctx) => deps.logger.error({ err, reqId: ctx.state.requestId as string }, 'request failed')));
-  // The verify hot path skips router matching; it runs the very same route definition.
-  const verify = routes.find((r) => r.method === 'POST' && r.path === '/v1/keys/verify');
-  if (verify) {
-    const handler = bind(env, verify);
-    app.use(async (ctx, next) => {
-      if (ctx.method !== 'POST' || ctx.path !== '/v1/keys/verify') return next();
-      (ctx as Context & { _matchedRoute?: string })._matchedRoute = verify.path;
-      await handler(ctx);
-    });
-  }
   const router = new Router();
   for (const def of routes) {
     const handler = bind(env, def);
@@ -109,7 +113,7 @@ function accessLog(logger: Logger, metrics: Metrics) {
     } finally {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const routePath = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      metrics.observe('http_request_duration_seconds', 'HTTP request latency', { method: ctx.method, route: String(routePath), status: String(ctx.status) }, seconds);
+      metrics.observeRequest(ctx.method, String(routePath), ctx.status, seconds);
       // Never log headers or raw URLs: credentials travel in both.
       if (logger.isLevelEnabled('info')) {
         logger.info({ reqId: requestId, method: ctx.method, url: sanitizeUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3, ip: ctx.ip }, 'request');
@@ -127,7 +131,7 @@ function bind(env: AppContext, def: RouteDef) {
   return async (ctx: Context): Promise<void> => {
     const meta = requestMeta(ctx);
     let caller: Caller | null = null;
-    const cred = extractCredential(ctx, def.urlToken === true, env.deps.config.authSchemes);
+    const cred = extractCredential(offeredByKoa(ctx), def.urlToken === true, env.deps.config.authSchemes);
     if (def.auth === 'required') {
       if (cred === null) throw authRequired();
       caller = await authenticate(env.deps.ledger, cred, meta);

@@ -34,6 +34,20 @@ export class Metrics {
     s.count++;
   }
 
+  private readonly requestSeries = new Map<string, { buckets: number[]; sum: number; count: number }>();
+
+  /** The per-request histogram, keyed cheaply: this runs on every request. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const k = `method="${method}",route="${route}",status="${status}"`;
+    let s = this.requestSeries.get(k);
+    if (!s) this.requestSeries.set(k, (s = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 }));
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    if (i < BUCKETS.length) s.buckets[i]!++;
+    s.sum += seconds;
+    s.count++;
+  }
+
   render(): string {
     const out: string[] = [];
     for (const [name, c] of this.counters) {
@@ -52,6 +66,15 @@ export class Metrics {
         const pre = k ? `${k},` : '';
         BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${pre}le="${b}"} ${s.buckets[i]}`));
         out.push(`${name}_bucket{${pre}le="+Inf"} ${s.count}`, `${name}_sum${k ? `{${k}}` : ''} ${s.sum}`, `${name}_count${k ? `{${k}}` : ''} ${s.count}`);
+      }
+    }
+    if (this.requestSeries.size > 0) {
+      const name = 'http_request_duration_seconds';
+      out.push(`# HELP ${name} HTTP request latency`, `# TYPE ${name} histogram`);
+      for (const [k, s] of this.requestSeries) {
+        let cum = 0;
+        BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${k},le="${b}"} ${(cum += s.buckets[i]!)}`));
+        out.push(`${name}_bucket{${k},le="+Inf"} ${s.count}`, `${name}_sum{${k}} ${s.sum}`, `${name}_count{${k}} ${s.count}`);
       }
     }
     return out.join('\n') + '\n';

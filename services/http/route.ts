@@ -31,7 +31,7 @@ export interface RouteDef {
   readonly query?: Record<string, Schema>;
   readonly responses: Record<number, { description: string; schema?: Schema; contentType?: string }>;
   /** Returns the JSON body (status 200 unless the handler set ctx.status); undefined leaves ctx.body alone. */
-  readonly handler: (input: RouteInput & { caller: Caller }) => Promise<unknown> | unknown;
+  readonly handler: (input: RouteInput & { caller: Caller }) => unknown;
 }
 
 export function route(def: RouteDef): RouteDef {

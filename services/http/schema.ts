@@ -93,7 +93,7 @@ function join(path: string, k: string): string {
 
 /** OpenAPI 3.1 form of a schema (`nullable` becomes a type union). */
 export function toOpenApi(schema: Schema): Record<string, unknown> {
-  const { nullable: isNullable, ...rest } = schema as Schema & { nullable?: boolean };
+  const { nullable: isNullable, ...rest } = schema;
   let out: Record<string, unknown>;
   if ('oneOf' in rest) out = { ...rest, oneOf: rest.oneOf.map(toOpenApi) };
   else if (rest.type === 'array') out = { ...rest, items: toOpenApi(rest.items) };

@@ -42,8 +42,8 @@ export async function startTestServer(
     LEDGER_USAGE_FLUSH_MS: '50',
     ...env,
   });
-  const origWrite = process.stdout.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write; // keep bootstrap lines out of the test report
+  const origWrite = process.stdout.write.bind(process.stdout);
+  process.stdout.write = () => true; // keep bootstrap lines out of the test report
   let running: RunningServer;
   try {
     running = await startServer(config, createLogger('silent'), plugins, overrides);

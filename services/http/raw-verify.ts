@@ -1,0 +1,59 @@
+// POST /v1/keys/verify straight on node:http: the hot path for services that check a token per request.
+// It runs the same credential, validation, permission and verdict functions as the Koa route.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { AppContext } from './app.js';
+import { authenticate, demand } from './auth.js';
+import { parseBody, readRequest } from './body.js';
+import { extractCredential } from './credentials.js';
+import { authRequired, HttpError, toResponse } from './errors.js';
+import { sanitizeUrl } from './redact.js';
+import { validate } from './schema.js';
+import { verifyBodySchema, verifyResponse } from './routes/keys.js';
+
+export const VERIFY_PATH = '/v1/keys/verify';
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), ...headers }).end(json);
+}
+
+export function rawVerify(env: AppContext, logger: Logger) {
+  const { ledger } = env.deps;
+  let seq = 0;
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const start = process.hrtime.bigint();
+    const requestId = `req_${Date.now().toString(36)}v${(seq++).toString(36)}`;
+    try {
+      const q = req.url!.indexOf('?');
+      const params = q < 0 ? null : new URLSearchParams(req.url!.slice(q + 1));
+      const cred = extractCredential(
+        {
+          authorization: req.headers.authorization,
+          apiKey: req.headers['api-key'] as string | undefined,
+          urlToken: params?.get('api_token') ?? undefined,
+          userId: params?.get('user_id') ?? undefined,
+        },
+        false,
+        env.deps.config.authSchemes,
+      );
+      if (cred === null) throw authRequired();
+      const ua = req.headers['user-agent'];
+      const caller = await authenticate(ledger, cred, { ip: req.socket.remoteAddress ?? '', userAgent: ua ? ua.slice(0, 512) : null });
+      const body = parseBody(await readRequest(req), req.headers['content-type']);
+      if (body === undefined) throw new HttpError(400, 'required', 'A JSON body is required.', { type: 'validation_error' });
+      validate(verifyBodySchema, body);
+      demand(ledger, caller, 'keys:verify');
+      const b = body as { token: string; scopes?: string[] };
+      send(res, 200, verifyResponse(ledger, b.token, b.scopes, caller), { 'x-request-id': requestId });
+    } catch (err) {
+      const r = toResponse(err);
+      if (r.internal) logger.error({ err, reqId: requestId }, 'request failed');
+      send(res, r.status, r.body, { ...r.headers, 'x-request-id': requestId });
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      env.metrics.observeRequest('POST', VERIFY_PATH, res.statusCode, seconds);
+      if (logger.isLevelEnabled('info')) logger.info({ reqId: requestId, method: 'POST', url: sanitizeUrl(req.url ?? ''), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
+    }
+  };
+}
