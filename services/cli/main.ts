@@ -65,19 +65,24 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
       return 0;
     case 'serve': {
       const logger = createLogger(config.logLevel);
-      const running = await startServer(config, logger, extra);
-      const shutdown = (signal: string) => {
+      // Handlers first: a SIGTERM during start-up still shuts down cleanly once the server is up.
+      const starting = startServer(config, logger, extra);
+      const shutdown = (signal: string): void => {
         logger.info({ signal }, 'shutting down');
-        running.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            logger.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
+        starting
+          .then((running) => running.close())
+          .then(
+            () => process.exit(0),
+            (err: unknown) => {
+              logger.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
+      const running = await starting;
+      process.stdout.write(`token-ledger listening on ${running.url} (store: ${running.ledger.store.kind})\n`);
       return new Promise<number>(() => undefined);
     }
     case 'users': {
@@ -100,6 +105,8 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
             },
             CLI,
           );
+          // The very first user gets a workspace of their own, so they can hold keys.
+          if (ledger.readModel.workspaces.size === 0) await ledger.createWorkspace('default', u.id, CLI);
           out({ id: u.id, email: u.email, ...(values.password ? {} : { password }) });
           return 0;
         }
