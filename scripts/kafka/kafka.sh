@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka (KRaft, combined broker+controller) without Docker.
+#
+#   bash scripts/kafka/kafka.sh start     # resolve jars (once), format (once), start, wait until ready
+#   bash scripts/kafka/kafka.sh stop      # SIGTERM, bounded wait, SIGKILL; idempotent
+#   bash scripts/kafka/kafka.sh status    # prints "running ..." (exit 0) or "stopped" (exit 3)
+#   bash scripts/kafka/kafka.sh tool <main-class> [args...]
+#                                         # run a Kafka CLI class from the same jars, e.g.
+#       tool kafka.tools.ConsoleProducer --bootstrap-server 127.0.0.1:19092 --topic t
+#       tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server 127.0.0.1:19092 --topic t --from-beginning
+#       tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:19092 --list
+#
+# Needs java (17) and, the first time only, mvn with access to Maven Central.
+#
+# Environment:
+#   KAFKA_HOME_DIR         state folder (default: <repo>/.kafka) holding jars/ data/ logs/
+#                          server.properties log4j.properties kafka.pid
+#   KAFKA_PORT             client listener on 127.0.0.1 (default 19092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (default 19093)
+#   KAFKA_FRESH=1          on start: stop a running broker and wipe data/ (jars are kept)
+#   KAFKA_HEAP_OPTS        default "-Xmx512m -Xms256m"
+#   KAFKA_START_TIMEOUT    seconds to wait for readiness (default 90)
+#   KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM before SIGKILL (default 30)
+#   JAVA, MVN              binaries to use (default: java, mvn from PATH)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
+POM="$SCRIPT_DIR/pom.xml"
+
+HOME_DIR="${KAFKA_HOME_DIR:-$REPO/.kafka}"
+JARS_DIR="$HOME_DIR/jars"
+DATA_DIR="$HOME_DIR/data"
+LOGS_DIR="$HOME_DIR/logs"
+PROPS="$HOME_DIR/server.properties"
+LOG4J="$HOME_DIR/log4j.properties"
+TOOLS_LOG4J="$HOME_DIR/tools-log4j.properties"
+PID_FILE="$HOME_DIR/kafka.pid"
+LOCK_FILE="$HOME_DIR/.lock"
+
+HOST=127.0.0.1
+PORT="${KAFKA_PORT:-19092}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
+JAVA="${JAVA:-java}"
+MVN="${MVN:-mvn}"
+
+log() { printf '[kafka] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- process helpers ---------------------------------------------------------
+
+# pid from the pid file, only if that process is alive and really our broker
+# (guards against a stale file whose pid was recycled by something else).
+running_pid() {
+  [[ -f "$PID_FILE" ]] || return 1
+  local pid
+  pid="$(tr -dc '0-9' <"$PID_FILE")"
+  [[ -n "$pid" ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka' || return 1
+  fi
+  echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# "Kafka Server started" is logged by KafkaRaftServer only after the controller
+# quorum is up and this broker has been unfenced, i.e. it can serve requests.
+server_started() { [[ -f "$LOGS_DIR/server.log" ]] && grep -q 'Kafka Server started' "$LOGS_DIR/server.log"; }
+
+ready() { port_open "$PORT" && server_started; }
+
+log_tail() {
+  local f
+  for f in "$LOGS_DIR/kafka.out" "$LOGS_DIR/server.log"; do
+    [[ -s "$f" ]] || continue
+    echo "----- tail -n 40 $f -----" >&2
+    tail -n 40 "$f" >&2
+  done
+}
+
+with_lock() {
+  mkdir -p "$HOME_DIR"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$LOCK_FILE"
+    flock -w "$((START_TIMEOUT + STOP_TIMEOUT + 600))" 9 || die "could not lock $LOCK_FILE"
+  fi
+}
+
+# --- setup steps --------------------------------------------------------------
+
+resolve_jars() {
+  # Re-resolve only if the pom changed since the last successful copy.
+  local stamp want
+  want="$(sha256sum "$POM" | cut -d' ' -f1)"
+  stamp="$JARS_DIR/.pom.sha256"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && compgen -G "$JARS_DIR/kafka_2.13-*.jar" >/dev/null; then
+    return 0
+  fi
+  command -v "$MVN" >/dev/null 2>&1 || die "mvn not found (needed once to fetch the Kafka jars)"
+  log "resolving Kafka jars with Maven into $JARS_DIR (one-time)..."
+  local tmp="$HOME_DIR/jars.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp" "$LOGS_DIR"
+  if ! "$MVN" -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+      -DoutputDirectory="$tmp" >"$LOGS_DIR/maven.log" 2>&1; then
+    tail -n 40 "$LOGS_DIR/maven.log" >&2
+    rm -rf "$tmp"
+    die "maven dependency resolution failed (full output: $LOGS_DIR/maven.log)"
+  fi
+  echo "$want" >"$tmp/.pom.sha256"
+  rm -rf "$JARS_DIR"
+  mv "$tmp" "$JARS_DIR"
+  log "jars ready ($(ls "$JARS_DIR"/*.jar | wc -l) files)"
+}
+
+write_config() {
+  mkdir -p "$DATA_DIR" "$LOGS_DIR"
+  cat >"$PROPS" <<EOF
+# Generated by scripts/kafka/kafka.sh; rewritten on every start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+EOF
+
+  cat >"$LOG4J" <<EOF
+# Generated by scripts/kafka/kafka.sh. Broker logs go to files only.
+log4j.rootLogger=INFO, serverFile
+log4j.appender.serverFile=org.apache.log4j.FileAppender
+log4j.appender.serverFile.File=$LOGS_DIR/server.log
+log4j.appender.serverFile.Append=false
+log4j.appender.serverFile.layout=org.apache.log4j.PatternLayout
+log4j.appender.serverFile.layout.ConversionPattern=[%d] %p %m (%c)%n
+
+log4j.appender.controllerFile=org.apache.log4j.FileAppender
+log4j.appender.controllerFile.File=$LOGS_DIR/controller.log
+log4j.appender.controllerFile.Append=false
+log4j.appender.controllerFile.layout=org.apache.log4j.PatternLayout
+log4j.appender.controllerFile.layout.ConversionPattern=[%d] %p %m (%c)%n
+
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka=INFO
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel\$=WARN
+log4j.logger.kafka.controller=INFO, controllerFile
+log4j.additivity.kafka.controller=false
+log4j.logger.org.apache.kafka.controller=INFO, controllerFile
+log4j.additivity.org.apache.kafka.controller=false
+log4j.logger.state.change.logger=WARN, controllerFile
+log4j.additivity.state.change.logger=false
+log4j.logger.kafka.authorizer.logger=WARN
+log4j.logger.org.apache.zookeeper=WARN
+EOF
+
+  cat >"$TOOLS_LOG4J" <<'EOF'
+# Generated by scripts/kafka/kafka.sh. CLI tools: warnings only, on stderr.
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+}
+
+# 22-char base64url of 16 random bytes, as Kafka's Uuid.toString produces.
+# Kafka's own random-uuid never starts with '-' (it would look like a CLI flag).
+random_cluster_id() {
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    [[ "$id" != -* && ${#id} -eq 22 ]] && { echo "$id"; return; }
+  done
+}
+
+format_storage() {
+  [[ -f "$DATA_DIR/meta.properties" ]] && return 0
+  local id
+  id="$(random_cluster_id)"
+  log "formatting $DATA_DIR (cluster id $id)"
+  if ! "$JAVA" -Xmx256m -Dlog4j.configuration="file:$TOOLS_LOG4J" -cp "$JARS_DIR/*" \
+      kafka.tools.StorageTool format -t "$id" -c "$PROPS" --ignore-formatted \
+      >"$LOGS_DIR/format.log" 2>&1; then
+    cat "$LOGS_DIR/format.log" >&2
+    die "kafka storage format failed"
+  fi
+}
+
+wait_ready() {
+  local pid="$1" deadline=$((SECONDS + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log_tail
+      rm -f "$PID_FILE"
+      die "broker process $pid exited during startup"
+    fi
+    ready && return 0
+    sleep 0.25
+  done
+  log_tail
+  die "broker not ready on $HOST:$PORT after ${START_TIMEOUT}s (pid $pid still running; run 'stop' to kill it)"
+}
+
+# --- commands -------------------------------------------------------------------
+
+do_stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f "$PID_FILE"
+    echo "stopped"
+    return 0
+  fi
+  log "stopping broker (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "still alive after ${STOP_TIMEOUT}s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$PID_FILE"
+  echo "stopped"
+}
+
+do_start() {
+  local pid t0=$SECONDS
+  if pid="$(running_pid)"; then
+    if [[ "${KAFKA_FRESH:-0}" == 1 ]]; then
+      do_stop >/dev/null
+    else
+      wait_ready "$pid"
+      echo "running (pid $pid, $HOST:$PORT) [already running]"
+      return 0
+    fi
+  fi
+  rm -f "$PID_FILE"
+
+  command -v "$JAVA" >/dev/null 2>&1 || die "java not found"
+  port_open "$PORT" && die "$HOST:$PORT is already in use by another process"
+  port_open "$CONTROLLER_PORT" && die "$HOST:$CONTROLLER_PORT is already in use by another process"
+
+  if [[ "${KAFKA_FRESH:-0}" == 1 ]]; then
+    log "KAFKA_FRESH=1: wiping $DATA_DIR"
+    rm -rf "$DATA_DIR"
+  fi
+
+  resolve_jars
+  write_config
+  format_storage
+
+  [[ -f "$LOGS_DIR/server.log" ]] && mv -f "$LOGS_DIR/server.log" "$LOGS_DIR/server.log.prev"
+  [[ -f "$LOGS_DIR/kafka.out" ]] && mv -f "$LOGS_DIR/kafka.out" "$LOGS_DIR/kafka.out.prev"
+
+  # Own session (setsid) so the broker survives the caller's terminal/job
+  # control; the inner shell records its own pid, then execs java in place.
+  # 9>&- keeps the start/stop lock fd out of the long-lived broker.
+  # shellcheck disable=SC2086
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
+    "$JAVA" $HEAP_OPTS \
+    -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$LOG4J" -Dkafka.logs.dir="$LOGS_DIR" \
+    -cp "$JARS_DIR/*" kafka.Kafka "$PROPS" \
+    </dev/null >"$LOGS_DIR/kafka.out" 2>&1 9>&- &
+
+  local i
+  for i in $(seq 1 50); do [[ -s "$PID_FILE" ]] && break; sleep 0.1; done
+  pid="$(tr -dc '0-9' <"$PID_FILE" 2>/dev/null || true)"
+  [[ -n "$pid" ]] || die "failed to launch java"
+  log "started pid $pid, waiting for $HOST:$PORT (up to ${START_TIMEOUT}s)..."
+  wait_ready "$pid"
+  echo "running (pid $pid, $HOST:$PORT) [ready in $((SECONDS - t0))s]"
+}
+
+do_status() {
+  local pid
+  if pid="$(running_pid)"; then
+    if ready; then
+      echo "running (pid $pid, $HOST:$PORT)"
+    else
+      echo "running (pid $pid, $HOST:$PORT) [starting, not ready yet]"
+    fi
+    return 0
+  fi
+  echo "stopped"
+  return 3
+}
+
+do_tool() {
+  (($# >= 1)) || die "usage: $0 tool <main-class> [args...]"
+  compgen -G "$JARS_DIR/kafka_2.13-*.jar" >/dev/null || { mkdir -p "$HOME_DIR"; resolve_jars; }
+  [[ -f "$TOOLS_LOG4J" ]] || write_config
+  local cls="$1"; shift
+  exec "$JAVA" -Xmx256m -Dlog4j.configuration="file:$TOOLS_LOG4J" -cp "$JARS_DIR/*" "$cls" "$@"
+}
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+  start) with_lock; do_start ;;
+  stop) with_lock; do_stop ;;
+  status) do_status ;;
+  tool) do_tool "$@" ;;
+  *) echo "usage: $0 {start|stop|status|tool <main-class> [args...]}" >&2; exit 2 ;;
+esac
