@@ -33,7 +33,9 @@ export class ReadModel {
   readonly handles = new Map<string, Map<string, string>>();
   /** userId → their keys, newest last. */
   readonly keysByUser = new Map<string, KeyView[]>();
-  readonly revokedSessions = new Map<string, number>(); // sessionId → session expiry (ms)
+  /** Login sessions known to the ledger; a session JWT is honoured only while its entry is live. */
+  readonly sessions = new Map<string, { userId: string; expiresAt: number; ended: boolean }>();
+  private readonly userSessions = new Map<string, Set<string>>();
   private readonly scopeSets = new Map<string, ReadonlySet<string>>();
   private readonly listeners = new Set<(e: StoredEvent) => void>();
 
@@ -111,7 +113,6 @@ export class ReadModel {
           systemRole: d.systemRole,
           active: true,
           passwordHash: d.passwordHash,
-          sessionsNotBefore: 0,
           defaultWorkspaceId: null,
           createdAt: at,
         };
@@ -121,18 +122,14 @@ export class ReadModel {
       }
       case 'UserPasswordChanged': {
         const u = this.users.get(e.data.userId);
-        if (u) {
-          u.passwordHash = e.data.passwordHash;
-          u.sessionsNotBefore = at;
-        }
+        if (u) u.passwordHash = e.data.passwordHash;
+        this.endSessions(e.data.userId);
         return;
       }
       case 'UserDeactivated': {
         const u = this.users.get(e.data.userId);
-        if (u) {
-          u.active = false;
-          u.sessionsNotBefore = at;
-        }
+        if (u) u.active = false;
+        this.endSessions(e.data.userId);
         return;
       }
       case 'UserReactivated': {
@@ -141,11 +138,24 @@ export class ReadModel {
         return;
       }
       case 'UserLoggedOut': {
-        // Kept until the session's own expiry; sessions are short, so this set stays small.
-        this.revokedSessions.set(e.data.sessionId, at + 24 * 3600_000);
+        const s = this.sessions.get(e.data.sessionId);
+        if (s) s.ended = true;
         return;
       }
-      case 'UserLoginSucceeded':
+      case 'UserLoginSucceeded': {
+        let mine = this.userSessions.get(e.data.userId);
+        if (mine === undefined) this.userSessions.set(e.data.userId, (mine = new Set()));
+        // Sessions are short-lived: forget this user's expired ones as new ones arrive.
+        for (const sid of mine) {
+          if ((this.sessions.get(sid)?.expiresAt ?? 0) <= at) {
+            mine.delete(sid);
+            this.sessions.delete(sid);
+          }
+        }
+        mine.add(e.data.sessionId);
+        this.sessions.set(e.data.sessionId, { userId: e.data.userId, expiresAt: Date.parse(e.data.expiresAt), ended: false });
+        return;
+      }
       case 'UserLoginFailed':
         return;
       case 'WorkspaceCreated': {
@@ -297,6 +307,19 @@ export class ReadModel {
     }
   }
 
+  private endSessions(userId: string): void {
+    for (const sid of this.userSessions.get(userId) ?? []) {
+      const s = this.sessions.get(sid);
+      if (s) s.ended = true;
+    }
+  }
+
+  /** A session JWT is honoured only if the ledger recorded its login, it has not ended, and its user is active. */
+  sessionActive(sessionId: string, userId: string, now: number): boolean {
+    const s = this.sessions.get(sessionId);
+    return s !== undefined && !s.ended && s.userId === userId && now < s.expiresAt && this.users.get(userId)?.active === true;
+  }
+
   private handleMap(userId: string): Map<string, string> {
     let m = this.handles.get(userId);
     if (m === undefined) this.handles.set(userId, (m = new Map()));
@@ -331,6 +354,6 @@ export class ReadModel {
       members: [...w.members.entries()].map(([u, m]) => [u, m.role]).sort(),
     }));
     const handles = [...this.handles.entries()].map(([u, m]) => [u, [...m.entries()].sort()]).sort();
-    return { position: this.position, users: [...this.users.values()], workspaces, keys, handles, sessions: [...this.revokedSessions.keys()].sort() };
+    return { position: this.position, users: [...this.users.values()], workspaces, keys, handles, sessions: [...this.sessions.entries()].sort() };
   }
 }

@@ -9,8 +9,6 @@ export interface UserView {
   systemRole: SystemRole;
   active: boolean;
   passwordHash: string;
-  /** Sessions issued before this instant (ms) are void: password change or deactivation. */
-  sessionsNotBefore: number;
   defaultWorkspaceId: string | null;
   createdAt: number;
 }

@@ -37,8 +37,7 @@ export async function authenticate(ledger: Ledger, cred: Credential, req: { ip: 
     const s = await ledger.jwt.verifySession(cred.token, new Date(now));
     if (s.ok) {
       const user = ledger.readModel.users.get(s.claims.sub);
-      const revoked = ledger.readModel.revokedSessions.has(s.claims.sid);
-      if (user && user.active && !revoked && s.claims.iat * 1000 >= Math.floor(user.sessionsNotBefore / 1000) * 1000) {
+      if (user && ledger.readModel.sessionActive(s.claims.sid, user.id, now)) {
         return { kind: 'session', user, scheme: 'bearer', key: null, sessionId: s.claims.sid, sessionExpiresAt: s.claims.exp * 1000 };
       }
     }

@@ -46,7 +46,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
         if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
           const s = await ledger.jwt.verifySession(token, new Date(now));
           const user = s.ok ? ledger.readModel.users.get(s.claims.sub) : undefined;
-          if (s.ok && user?.active && !ledger.readModel.revokedSessions.has(s.claims.sid) && s.claims.iat * 1000 >= Math.floor(user.sessionsNotBefore / 1000) * 1000) {
+          if (s.ok && user && ledger.readModel.sessionActive(s.claims.sid, user.id, now)) {
             return { active: true, token_type: 'session', sub: user.id, username: user.email, exp: s.claims.exp, iat: s.claims.iat, iss: s.claims.iss, aud: s.claims.aud, jti: s.claims.sid };
           }
         }
@@ -70,7 +70,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
           await ledger.revokeKey(r.key.id, 'revoked by token holder (RFC 7009)', { ...command, actor: { type: 'key', id: r.key.id } });
         } else if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
           const s = await ledger.jwt.verifySession(token, new Date(now));
-          if (s.ok && ledger.readModel.users.has(s.claims.sub) && !ledger.readModel.revokedSessions.has(s.claims.sid)) {
+          if (s.ok && ledger.readModel.sessionActive(s.claims.sid, s.claims.sub, now)) {
             await ledger.logout(s.claims.sub, s.claims.sid, { ...command, actor: { type: 'user', id: s.claims.sub } });
           }
         }
