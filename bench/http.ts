@@ -44,7 +44,7 @@ function load(url: string, opts: { method: 'GET' | 'POST'; path: string; token: 
         body: opts.body,
         ...(opts.rate ? { overallRate: opts.rate } : {}),
       },
-      (err, res) => (err ? reject(err) : resolve(res)),
+      (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)),
     );
   });
 }

@@ -1,25 +1,101 @@
 // Opaque token format: <prefix>_<43 base62 chars of 32 CSPRNG bytes><6 base62 chars of CRC32>, as GitHub does.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { base62, base62Uint32, isBase62 } from './base62.js';
+import { isBase62 } from './base62.js';
 
 export const RANDOM_BYTES = 32; // 256 bits, above the 192-bit floor
 export const BODY_CHARS = 43; // ceil(256 / log2(62))
 export const CHECKSUM_CHARS = 6;
 const PREFIX_RE = /^[a-z][a-z0-9]{0,15}$/;
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 export function assertPrefix(prefix: string): void {
   if (!PREFIX_RE.test(prefix)) throw new TypeError(`token prefix must match ${PREFIX_RE.source}`);
 }
 
-export function checksum(body: string): string {
-  return base62Uint32(crc32(body));
+// CRC-32 (IEEE, as zlib) over char codes: equal to zlib's crc32 of the UTF-8 bytes for ASCII input,
+// which is all a base62 body can hold. Computed in JS so the verify path needs no native call or allocation.
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+function crc32Ascii(s: string, from: number, to: number): number {
+  let c = -1;
+  for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ s.charCodeAt(i)) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
 }
 
-export function mintOpaqueToken(prefix: string, random: Uint8Array = randomBytes(RANDOM_BYTES)): string {
+/** 6 base62 chars of a 32-bit value, most significant first (fixed width). */
+function base62Checksum(value: number): string {
+  let n = value >>> 0;
+  let s = '';
+  for (let i = 0; i < CHECKSUM_CHARS; i++) {
+    s = ALPHABET[n % 62]! + s;
+    n = Math.floor(n / 62);
+  }
+  return s;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+export function checksum(body: string): string {
+  return base62Checksum(isAscii(body) ? crc32Ascii(body, 0, body.length) : crc32(body));
+}
+
+/** Fixed-width base62 of a big-endian byte string, by long division on 16-bit limbs (no BigInt). */
+function base62Fixed(bytes: Uint8Array, width: number): string {
+  const limbs = new Array<number>(Math.ceil(bytes.length / 2));
+  const skew = bytes.length % 2;
+  for (let i = 0, j = 0; i < limbs.length; i++) {
+    if (i === 0 && skew === 1) limbs[i] = bytes[j++]!;
+    else {
+      limbs[i] = (bytes[j]! << 8) | bytes[j + 1]!;
+      j += 2;
+    }
+  }
+  const out = new Array<string>(width);
+  let first = 0;
+  for (let w = width - 1; w >= 0; w--) {
+    let rem = 0;
+    for (let i = first; i < limbs.length; i++) {
+      const cur = rem * 65536 + limbs[i]!;
+      limbs[i] = Math.floor(cur / 62);
+      rem = cur % 62;
+    }
+    while (first < limbs.length && limbs[first] === 0) first++;
+    out[w] = ALPHABET[rem]!;
+  }
+  if (first < limbs.length) throw new TypeError(`value does not fit in ${width} base62 chars`);
+  return out.join('');
+}
+
+// CSPRNG bytes drawn in blocks (one native call per 64 tokens, as randomUUID does); each slice is wiped once used.
+const POOL = Buffer.alloc(RANDOM_BYTES * 64);
+let poolAt = POOL.length;
+function freshRandom(): Uint8Array {
+  if (poolAt + RANDOM_BYTES > POOL.length) {
+    randomFillSync(POOL);
+    poolAt = 0;
+  }
+  const out = Uint8Array.from(POOL.subarray(poolAt, poolAt + RANDOM_BYTES));
+  POOL.fill(0, poolAt, poolAt + RANDOM_BYTES);
+  poolAt += RANDOM_BYTES;
+  return out;
+}
+
+export function mintOpaqueToken(prefix: string, random: Uint8Array = freshRandom()): string {
   assertPrefix(prefix);
   if (random.length < 24) throw new TypeError('a token needs at least 24 random bytes');
-  const body = base62(random, BODY_CHARS);
+  const body = base62Fixed(random, BODY_CHARS);
   return `${prefix}_${body}${checksum(body)}`;
 }
 
@@ -28,10 +104,16 @@ export function isWellFormedOpaque(token: string): boolean {
   const sep = token.indexOf('_');
   if (sep < 1 || sep > 16) return false;
   const bodyStart = sep + 1;
-  if (token.length !== bodyStart + BODY_CHARS + CHECKSUM_CHARS) return false;
+  const sumStart = bodyStart + BODY_CHARS;
+  if (token.length !== sumStart + CHECKSUM_CHARS) return false;
   if (!isBase62(token, bodyStart, token.length)) return false;
-  const body = token.slice(bodyStart, bodyStart + BODY_CHARS);
-  return token.endsWith(checksum(body));
+  // Compare the checksum digit by digit, least significant last, without building a string.
+  let n = crc32Ascii(token, bodyStart, sumStart);
+  for (let i = token.length - 1; i >= sumStart; i--) {
+    if (token.charCodeAt(i) !== ALPHABET.charCodeAt(n % 62)) return false;
+    n = Math.floor(n / 62);
+  }
+  return true;
 }
 
 /** JWT compact serialization shape: three base64url segments. */
@@ -40,7 +122,7 @@ export function looksLikeJwt(token: string): boolean {
 }
 
 export function digestHex(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** Short display prefix kept in events and listings (like Unkey's `start`). */

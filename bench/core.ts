@@ -1,0 +1,403 @@
+// Core performance figures of the ledger, each against its target and, where meaningful, a baseline
+// measured in the same run. `npm run bench`; BENCH_SCALE=0.1 for a quick run. See bench/README-core.md.
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, hash } from 'node:crypto';
+import { cpus, arch, availableParallelism, platform, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StoredEvent } from '../events/catalog.js';
+import { toStoredEvent } from '../events/serialization.js';
+import { SqliteEventStore } from '../events/store/sqlite.js';
+import type { NewEvent, RecordedEvent } from '../events/store/types.js';
+import { ReadModel } from '../projections/read-model.js';
+import { JwtService } from '../services/crypto/jwt.js';
+import { loadSigningKey } from '../services/crypto/key-material.js';
+import { Sealer } from '../services/crypto/sealing.js';
+import { digestHex, displayStart, mintOpaqueToken } from '../services/crypto/tokens.js';
+import { Ledger, SYSTEM } from '../services/ledger.js';
+import { tempDir } from '../test/support/tmp.js';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+if (!(SCALE > 0)) throw new TypeError('BENCH_SCALE must be a positive number');
+const scaled = (n: number, min = 1000): number => Math.max(min, Math.round(n * SCALE));
+
+// ------------------------------------------------------------------ output
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fix = (n: number, d = 2): string => n.toFixed(d);
+let misses = 0;
+function figure(label: string, value: string, target: string, pass: boolean | null, extra = ''): void {
+  if (pass === false) misses++;
+  const verdict = pass === null ? '     ' : pass ? 'PASS ' : 'MISS ';
+  console.log(`  ${label.padEnd(34)} ${value.padStart(18)}   ${target.padEnd(22)} ${verdict}${extra}`);
+}
+
+// ------------------------------------------------------------------ synthetic events
+
+/** Deterministic PRNG (mulberry32) so runs are comparable. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const ALPHA = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function idOf(rnd: () => number, prefix: string): string {
+  let s = prefix + '_';
+  for (let i = 0; i < 22; i++) s += ALPHA[Math.floor(rnd() * 62)]!;
+  return s;
+}
+function uuidOf(rnd: () => number): string {
+  const h = (n: number): string => {
+    let s = '';
+    for (let i = 0; i < n; i++) s += Math.floor(rnd() * 16).toString(16);
+    return s;
+  };
+  return `${h(8)}-${h(4)}-4${h(3)}-a${h(3)}-${h(12)}`;
+}
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+/** A small fixed population of users and workspaces the synthetic keys belong to. */
+function population(rnd: () => number, users = 8, workspaces = 3): { events: Array<{ streamId: string; type: string; data: unknown }>; userIds: string[]; wsIds: string[] } {
+  const userIds = Array.from({ length: users }, () => idOf(rnd, 'usr'));
+  const wsIds = Array.from({ length: workspaces }, () => idOf(rnd, 'ws'));
+  const events: Array<{ streamId: string; type: string; data: unknown }> = [];
+  userIds.forEach((userId, i) =>
+    events.push({
+      streamId: `user-${userId}`,
+      type: 'UserRegistered',
+      data: { userId, email: `user${i}@example.com`, name: `User ${i}`, passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo', systemRole: 'user' },
+    }),
+  );
+  wsIds.forEach((workspaceId, i) => {
+    events.push({ streamId: `workspace-${workspaceId}`, type: 'WorkspaceCreated', data: { workspaceId, name: `Workspace ${i}`, ownerId: userIds[i]! } });
+    for (const userId of userIds) {
+      events.push({ streamId: `workspace-${workspaceId}`, type: 'WorkspaceMemberRoleSet', data: { workspaceId, userId, role: userId === userIds[i] ? 'owner' : 'member' } });
+    }
+  });
+  return { events, userIds, wsIds };
+}
+
+/** JSON of an ApiKeyCreated as the ledger writes it (same fields, realistic sizes). */
+function keyCreatedJson(rnd: () => number, keyId: string, userId: string, workspaceId: string, digest: string, start: string, i: number): string {
+  const expires = rnd() < 0.5 ? null : new Date(T0 + 86_400_000 * (1 + Math.floor(rnd() * 365))).toISOString();
+  const scopes = rnd() < 0.3 ? '["data:read","data:write"]' : 'null';
+  return `{"keyId":"${keyId}","userId":"${userId}","workspaceId":"${workspaceId}","name":"service key ${i}","description":null,"handle":null,"alias":null,"scopes":${scopes},"format":"opaque","digest":"${digest}","start":"${start}","expiresAt":${expires === null ? 'null' : `"${expires}"`},"sealed":null,"rotatedFrom":null}`;
+}
+function metadataJson(rnd: () => number, at: number): string {
+  return `{"eventId":"${uuidOf(rnd)}","occurredAt":"${new Date(at).toISOString()}","actor":{"type":"user","id":"usr_4f8Q2mZkP0aXy7LbN3cVt1"},"request":{"ip":"10.1.2.3","userAgent":"curl/8.5.0","requestId":"req_9hGfT2kLm4Pq8RsW1xYz3A"},"correlationId":"${uuidOf(rnd)}","causationId":null,"schemaVersion":1}`;
+}
+
+/** Read model holding the population, applied the way a rebuild does (records → toStoredEvent → apply). */
+function seededModel(rnd: () => number): { rm: ReadModel; userIds: string[]; wsIds: string[]; position: number } {
+  const rm = new ReadModel();
+  const pop = population(rnd);
+  let position = 0;
+  for (const e of pop.events) {
+    position++;
+    rm.apply(stored({ id: uuidOf(rnd), streamId: e.streamId, revision: 0, position, type: e.type, data: e.data, metadata: JSON.parse(metadataJson(rnd, T0)) as unknown }));
+  }
+  return { rm, userIds: pop.userIds, wsIds: pop.wsIds, position };
+}
+
+function stored(r: RecordedEvent): StoredEvent {
+  const e = toStoredEvent(r);
+  if (!e) throw new TypeError(`unknown event type ${r.type}`);
+  return e;
+}
+
+// ------------------------------------------------------------------ 1. verify
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function benchVerify(): void {
+  const keys = scaled(100_000, 10_000);
+  const rnd = prng(1);
+  const { rm, userIds, wsIds, position } = seededModel(rnd);
+  const tokens: string[] = [];
+  const digests: string[] = [];
+  let pos = position;
+  for (let i = 0; i < keys; i++) {
+    const token = mintOpaqueToken('tl');
+    const digest = digestHex(token);
+    const keyId = idOf(rnd, 'key');
+    const data = JSON.parse(keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, displayStart(token, 'opaque'), i)) as { expiresAt: string | null };
+    data.expiresAt = null; // every token stays valid
+    rm.apply(stored({ id: uuidOf(rnd), streamId: `apikey-${keyId}`, revision: 0, position: ++pos, type: 'ApiKeyCreated', data, metadata: JSON.parse(metadataJson(rnd, T0)) as unknown }));
+    tokens.push(token);
+    digests.push(digest);
+  }
+  // Visit keys in a shuffled order so lookups are not cache-friendly sequential walks.
+  const order = Array.from({ length: keys }, (_, i) => i);
+  for (let i = keys - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const toks = order.map((i) => tokens[i]!);
+  const digs = order.map((i) => digests[i]!);
+  const map = new Map<string, unknown>(digests.map((d, i) => [d, i]));
+  const opts = { now: T0 + 1000 };
+  const iters = scaled(3_000_000, 200_000);
+
+  const rate = (fn: (i: number) => number): number => {
+    let sink = 0;
+    for (let i = 0; i < Math.min(iters, 200_000); i++) sink += fn(i % keys); // warm up
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iters; i++) sink += fn(i % keys);
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (sink === -1) console.log(sink);
+    return iters / (ns / 1e9);
+  };
+  const verifyRate = rate((i) => (rm.verify(toks[i]!, opts).valid ? 1 : 0));
+  const mapRate = rate((i) => (map.get(digs[i]!) === undefined ? 0 : 1));
+  const hashRate = rate((i) => hash('sha256', toks[i]!, 'hex').length);
+  const allValid = toks.every((t) => rm.verify(t, opts).code === 'VALID');
+  if (!allValid) throw new Error('benchmark tokens do not verify');
+
+  // Latency: time single calls; subtract the cost of the timer itself (median of empty timings).
+  const samples = scaled(1_000_000, 100_000);
+  const lat = new Float64Array(samples);
+  const empty = new Float64Array(samples);
+  for (let i = 0; i < samples; i++) {
+    const a = process.hrtime.bigint();
+    const b = process.hrtime.bigint();
+    empty[i] = Number(b - a);
+  }
+  empty.sort();
+  const overhead = percentile(empty, 0.5);
+  let sink = 0;
+  for (let i = 0; i < samples; i++) {
+    const tok = toks[i % keys]!;
+    const a = process.hrtime.bigint();
+    sink += rm.verify(tok, opts).valid ? 1 : 0;
+    const b = process.hrtime.bigint();
+    lat[i] = Number(b - a) - overhead;
+  }
+  if (sink === -1) console.log(sink);
+  lat.sort();
+  const p50 = percentile(lat, 0.5) / 1000;
+  const p99 = percentile(lat, 0.99) / 1000;
+  const p999 = percentile(lat, 0.999) / 1000;
+
+  console.log(`\nin-process verify — ReadModel.verify on valid opaque tokens, ${int(keys)} keys, ${int(iters)} calls, one core`);
+  figure('throughput', `${int(verifyRate)} /s`, '≥ 1,000,000 /s', verifyRate >= 1_000_000, `  baselines: bare Map.get ${int(mapRate)}/s (verify ×${fix(verifyRate / mapRate, 3)}), crypto.hash alone ${int(hashRate)}/s (×${fix(verifyRate / hashRate)})`);
+  figure('latency p99 (per call)', `${fix(p99)} µs`, '≤ 5 µs', p99 <= 5, `  p50 ${fix(p50)} µs, p99.9 ${fix(p999)} µs, timer overhead ${fix(overhead / 1000, 3)} µs subtracted`);
+}
+
+// ------------------------------------------------------------------ 2. memory per key (child with --expose-gc)
+
+function memoryChild(n: number): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc');
+  const rnd = prng(2);
+  const { rm, userIds, wsIds, position } = seededModel(rnd);
+  const full = (): number => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const before = full();
+  let pos = position;
+  for (let i = 0; i < n; i++) {
+    const keyId = idOf(rnd, 'key');
+    const digest = hash('sha256', `token-${i}`, 'hex');
+    // Decoded from JSON exactly like a rebuild, so the retained strings are flat, as they would be.
+    const data = JSON.parse(keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i)) as unknown;
+    rm.apply(stored({ id: uuidOf(rnd), streamId: `apikey-${keyId}`, revision: 0, position: ++pos, type: 'ApiKeyCreated', data, metadata: JSON.parse(metadataJson(rnd, T0 + i)) as unknown }));
+  }
+  const after = full();
+  process.stdout.write(JSON.stringify({ keys: rm.keysById.size, bytes: after - before }) + '\n');
+}
+
+async function benchMemory(): Promise<void> {
+  const n = scaled(1_000_000, 10_000);
+  const self = fileURLToPath(import.meta.url);
+  const out = await new Promise<string>((resolve, reject) => {
+    const c = spawn(process.execPath, ['--expose-gc', self, '--memory-child', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
+    c.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`memory child exited with ${code}`))));
+  });
+  const r = JSON.parse(out) as { keys: number; bytes: number };
+  const per = r.bytes / r.keys;
+  console.log(`\nread model memory — ${int(r.keys)} ApiKeyCreated applied to one ReadModel (8 users, 3 workspaces), heapUsed delta after full GC`);
+  figure('bytes per key', `${int(per)} B`, '≤ 300 B', per <= 300, `  total ${fix(r.bytes / 1e6, 1)} MB`);
+}
+
+// ------------------------------------------------------------------ 3. rebuild from SQLite
+
+/** Writes `total` events through the store's own append API: whole key streams, thousands of appends per group commit. */
+async function writeLog(file: string, total: number): Promise<{ events: number; keys: number; seconds: number }> {
+  const store = new SqliteEventStore(file);
+  const rnd = prng(3);
+  const pop = population(rnd);
+  const t0 = performance.now();
+  let at = T0;
+  const ev = (type: string, data: unknown, dataJson?: string): NewEvent => ({
+    id: uuidOf(rnd),
+    type,
+    data: dataJson === undefined ? data : (JSON.parse(dataJson) as unknown),
+    metadata: JSON.parse(metadataJson(rnd, (at += 7))) as unknown,
+  });
+  let written = 0;
+  for (const e of pop.events) {
+    await store.append(e.streamId, [ev(e.type, e.data)], 'any');
+    written++;
+  }
+  let keys = 0;
+  let wave: Array<Promise<unknown>> = [];
+  while (written < total) {
+    const keyId = idOf(rnd, 'key');
+    const digest = hash('sha256', keyId, 'hex');
+    const i = keys++;
+    const events = [ev('ApiKeyCreated', null, keyCreatedJson(rnd, keyId, pop.userIds[i % pop.userIds.length]!, pop.wsIds[i % pop.wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i))];
+    // A realistic tail on some streams: use, renames, rotation, revocation.
+    const x = rnd();
+    if (x < 0.4) events.push(ev('ApiKeyUsed', { keyId, count: 1 + Math.floor(rnd() * 500), firstAt: new Date(at).toISOString(), lastAt: new Date(at + 5000).toISOString(), lastIp: '10.1.2.3', lastUserAgent: 'curl/8.5.0', presentation: 'bearer' }));
+    if (x < 0.1) events.push(ev('ApiKeyUpdated', { keyId, name: `renamed ${i}` }));
+    if (x < 0.05) events.push(ev('ApiKeyRevoked', { keyId, reason: 'rotated out', revokedBy: { type: 'user', id: pop.userIds[0] } }));
+    const take = events.slice(0, total - written);
+    written += take.length;
+    wave.push(store.append(`apikey-${keyId}`, take, 'no_stream'));
+    if (wave.length >= 5000) {
+      await Promise.all(wave);
+      wave = [];
+    }
+  }
+  await Promise.all(wave);
+  await store.close();
+  return { events: written, keys, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function benchRebuild(dir: string): Promise<void> {
+  const total = scaled(1_000_000, 20_000);
+  const file = join(dir, 'rebuild.db');
+  const w = await writeLog(file, total);
+
+  // Baseline: just reading the rows (no JSON, no projection).
+  const raw = new SqliteEventStore(file);
+  let t0 = performance.now();
+  let rows = 0;
+  for (let after = -1; ; ) {
+    const page = raw.readAllRaw(after, 1000);
+    rows += page.length;
+    if (page.length < 1000) break;
+    after = page[page.length - 1]!.position;
+  }
+  const rawSec = (performance.now() - t0) / 1000;
+  await raw.close();
+
+  // The rebuild: readAll pages → toStoredEvent → ReadModel.apply, as Ledger.start() does.
+  const store = new SqliteEventStore(file);
+  const rm = new ReadModel();
+  t0 = performance.now();
+  let n = 0;
+  for (let after = -1; ; ) {
+    const page = await store.readAll({ after, maxCount: 1000 });
+    for (const r of page.events) {
+      const e = toStoredEvent(r);
+      if (e) rm.apply(e);
+      n++;
+    }
+    after = page.lastPosition;
+    if (page.isEnd) break;
+  }
+  const sec = (performance.now() - t0) / 1000;
+  await store.close();
+  if (n !== w.events || rows !== w.events) throw new Error(`rebuild read ${n} events, raw ${rows}, wrote ${w.events}`);
+
+  // The same through a whole Ledger (subscription catch-up, expiry scheduler observing).
+  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const ledger = new Ledger({
+    store: new SqliteEventStore(file),
+    sealer: new Sealer(Buffer.alloc(32, 1)),
+    jwt: new JwtService(await loadSigningKey(dir, pem), { issuer: 'bench', audience: 'bench' }),
+    expiryTimer: false,
+    usageFlushMs: 0,
+    clock: () => new Date(T0),
+    log: () => undefined,
+  });
+  t0 = performance.now();
+  await ledger.start();
+  const ledgerSec = (performance.now() - t0) / 1000;
+  await ledger.stop();
+  await ledger.store.close();
+
+  const rate = n / sec;
+  console.log(`\nrebuild from SQLite — ${int(n)} events (${int(w.keys)} key streams; written through SqliteEventStore.append, 5,000 appends per group commit, in ${fix(w.seconds, 1)} s)`);
+  figure('readAll → toStoredEvent → apply', `${int(rate)} ev/s`, '≥ 200,000 ev/s', rate >= 200_000, `  ${fix(sec)} s; baseline raw row read ${int(rows / rawSec)} rows/s (rebuild ×${fix(rate / (rows / rawSec))})`);
+  figure('Ledger.start() on the same file', `${int(n / ledgerSec)} ev/s`, '', null, `  ${fix(ledgerSec)} s, ${int(rm.keysById.size)} keys`);
+}
+
+// ------------------------------------------------------------------ 4. durable key creation
+
+async function benchCreate(dir: string): Promise<void> {
+  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const signing = await loadSigningKey(dir, pem);
+  const run = async (label: string, inFlight: number, count: number): Promise<number> => {
+    const file = join(dir, `create-${label}.db`);
+    const ledger = new Ledger({
+      store: new SqliteEventStore(file),
+      sealer: new Sealer(Buffer.alloc(32, 1)),
+      jwt: new JwtService(signing, { issuer: 'bench', audience: 'bench' }),
+      expiryTimer: false,
+      usageFlushMs: 0,
+      log: () => undefined,
+    });
+    await ledger.start();
+    const u = await ledger.registerUser({ email: `${label}@example.com`, name: 'Bench', password: 'correct horse battery staple' }, SYSTEM);
+    await ledger.createWorkspace('Bench', u.id, SYSTEM);
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < count) {
+          const i = next++;
+          await ledger.createKey({ userId: u.id, name: `k${i}`, expiresInSeconds: 86_400, scopes: i % 3 === 0 ? ['data:read'] : null }, SYSTEM);
+        }
+      }),
+    );
+    const sec = (performance.now() - t0) / 1000;
+    if (ledger.readModel.keysById.size !== count) throw new Error('not every key was created');
+    await ledger.stop();
+    await ledger.store.close();
+    return count / sec;
+  };
+  const n64 = scaled(30_000, 3000);
+  const n1 = scaled(2_000, 300);
+  const r1 = await run('serial', 1, n1);
+  const r64 = await run('concurrent', 64, n64);
+  console.log(`\ndurable key creation — Ledger.createKey, SQLite WAL + synchronous=FULL, group commit`);
+  figure('64 in flight', `${int(r64)} keys/s`, '≥ 10,000 keys/s', r64 >= 10_000, `  ${int(n64)} keys; baseline 1 in flight ${int(r1)} keys/s (×${fix(r64 / r1, 1)})`);
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const cpu = cpus();
+  console.log(`token-ledger core benchmark (BENCH_SCALE=${SCALE})`);
+  console.log(`machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores (${availableParallelism()} available), ${fix(totalmem() / 2 ** 30, 1)} GiB, node ${process.version}, ${platform()} ${arch()}`);
+  console.log(`  ${'figure'.padEnd(34)} ${'value'.padStart(18)}   ${'target'.padEnd(22)} verdict`);
+  const dir = tempDir('bench');
+  try {
+    // BENCH_ONLY=verify,memory,rebuild,create runs a subset.
+    const only = new Set((process.env.BENCH_ONLY ?? 'verify,memory,rebuild,create').split(','));
+    if (only.has('verify')) benchVerify();
+    if (only.has('memory')) await benchMemory();
+    if (only.has('rebuild')) await benchRebuild(dir.path);
+    if (only.has('create')) await benchCreate(dir.path);
+  } finally {
+    dir.cleanup();
+  }
+  console.log(misses === 0 ? '\nall targets met' : `\n${misses} target(s) missed`);
+}
+
+if (process.argv[2] === '--memory-child') memoryChild(Number(process.argv[3]));
+else await main();

@@ -1,0 +1,138 @@
+// Ledger events → CloudEvents 1.0 (structured JSON value + binary-mode ce_* headers). Secrets never leave:
+// digests, sealed secrets and password hashes are stripped, and tokens are never part of an event.
+import type { StoredEvent } from '../../events/catalog.js';
+import {
+  CLOUDEVENTS_CONTENT_TYPE,
+  REVOCATION_TYPES,
+  formatCursor,
+  type CloudEvent,
+  type RevocationData,
+  type RevocationEvent,
+  type RevocationType,
+} from '../../clients/protocol.js';
+import type { OutgoingMessage } from './bus.js';
+import type { RevocationItem } from './fanout.js';
+
+export const DEFAULT_SOURCE = '/token-ledger';
+
+/** Field names that hold secret material or a digest of it, anywhere in an event's data. */
+const SECRET_FIELDS: ReadonlySet<string> = new Set(['digest', 'sealed', 'passwordHash', 'token', 'secret', 'password']);
+
+/** A deep copy of `data` without secret-bearing fields. */
+export function stripSecrets(data: unknown): unknown {
+  if (Array.isArray(data)) return data.map(stripSecrets);
+  if (data === null || typeof data !== 'object') return data;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+    if (SECRET_FIELDS.has(k)) continue;
+    out[k] = stripSecrets(v);
+  }
+  return out;
+}
+
+const STREAM_PREFIXES = ['apikey-', 'user-', 'workspace-'] as const;
+
+/** The aggregate an event belongs to (key, user or workspace id); other streams are named by their stream id. */
+export function aggregateId(streamId: string): string {
+  for (const p of STREAM_PREFIXES) if (streamId.startsWith(p)) return streamId.slice(p.length);
+  return streamId;
+}
+
+/** CloudEvent type of a ledger event on the all-events topic: `io.token-ledger.<LedgerEventType>`. */
+export function ledgerEventType(type: string): string {
+  return `io.token-ledger.${type}`;
+}
+
+const actorOf = (e: StoredEvent): string | undefined => (e.metadata.actor ? `${e.metadata.actor.type}:${e.metadata.actor.id}` : undefined);
+
+/** The all-events topic's CloudEvent for one ledger event. */
+export function ledgerCloudEvent(e: StoredEvent, source = DEFAULT_SOURCE): CloudEvent<Record<string, unknown>> {
+  const actor = actorOf(e);
+  return {
+    specversion: '1.0',
+    id: e.metadata.eventId,
+    source,
+    type: ledgerEventType(e.type),
+    subject: aggregateId(e.streamId),
+    time: e.metadata.occurredAt,
+    datacontenttype: 'application/json',
+    data: stripSecrets(e.data) as Record<string, unknown>,
+    ledgerposition: e.position,
+    ledgercursor: String(e.position),
+    ...(actor === undefined ? {} : { ledgeractor: actor }),
+  };
+}
+
+function revocationType(it: RevocationItem): RevocationType {
+  if (it.action === 'reinstate') return REVOCATION_TYPES.reinstated;
+  switch (it.cause) {
+    case 'revoked':
+      return REVOCATION_TYPES.revoked;
+    case 'expired':
+      return REVOCATION_TYPES.expired;
+    case 'rotated':
+      return REVOCATION_TYPES.retired;
+    default:
+      return REVOCATION_TYPES.suspended;
+  }
+}
+
+/** True for ledger events that address one key directly (their CloudEvent id is the ledger event id). */
+const isKeyEvent = (e: StoredEvent): boolean => e.type === 'ApiKeyRevoked' || e.type === 'ApiKeyExpired';
+
+/**
+ * The revocation-class CloudEvents of one ledger event, one per affected key. Ids are stable across replays:
+ * the ledger event id for a key's own event, `${eventId}:${keyId}` for a per-key fan-out.
+ */
+export function revocationCloudEvents(e: StoredEvent, items: readonly RevocationItem[], source = DEFAULT_SOURCE): RevocationEvent[] {
+  const actor = actorOf(e);
+  return items.map((it, i) => {
+    const data: RevocationData = {
+      keyId: it.keyId,
+      userId: it.userId,
+      workspaceId: it.workspaceId,
+      action: it.action,
+      cause: it.cause,
+      terminal: it.terminal,
+      reason: it.reason,
+      ledgerEventId: e.metadata.eventId,
+      ledgerEventType: e.type,
+      occurredAt: e.metadata.occurredAt,
+    };
+    return {
+      specversion: '1.0',
+      id: isKeyEvent(e) && items.length === 1 ? e.metadata.eventId : `${e.metadata.eventId}:${it.keyId}`,
+      source,
+      type: revocationType(it),
+      subject: it.keyId,
+      time: e.metadata.occurredAt,
+      datacontenttype: 'application/json',
+      data,
+      ledgerposition: e.position,
+      ledgercursor: formatCursor({ position: e.position, index: i === items.length - 1 ? null : i }),
+      ...(actor === undefined ? {} : { ledgeractor: actor }),
+    };
+  });
+}
+
+/** Binary-mode CloudEvents headers for Kafka (`ce_<attribute>`), next to the structured JSON value. */
+export function cloudEventHeaders(ce: CloudEvent): Record<string, string> {
+  const h: Record<string, string> = {
+    'content-type': CLOUDEVENTS_CONTENT_TYPE,
+    ce_specversion: ce.specversion,
+    ce_id: ce.id,
+    ce_source: ce.source,
+    ce_type: ce.type,
+    ce_subject: ce.subject,
+    ce_time: ce.time,
+    ce_datacontenttype: ce.datacontenttype,
+    ce_ledgerposition: String(ce.ledgerposition),
+    ce_ledgercursor: ce.ledgercursor,
+  };
+  if (ce.ledgeractor !== undefined) h.ce_ledgeractor = ce.ledgeractor;
+  return h;
+}
+
+export function toMessage(topic: string, ce: CloudEvent): OutgoingMessage {
+  return { topic, key: ce.subject, value: JSON.stringify(ce), headers: cloudEventHeaders(ce) };
+}

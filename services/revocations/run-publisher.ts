@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// The Kafka publisher as a process of its own (node dist/services/revocations/run-publisher.js), for running it
+// apart from the API, e.g. next to an EventStoreDB-backed ledger. Same configuration as the server; same
+// checkpoint file. SIGTERM/SIGINT stop it cleanly; after a crash it resumes from its checkpoint.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { openStore } from '../open-ledger.js';
+import { createPublisher, pinoLog, revocationsOptionsFromEnv } from './plugin.js';
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = loadConfig(env);
+  const logger = createLogger(config.logLevel).child({ component: 'publisher' });
+  if (config.kafkaBrokers === null) throw new Error('LEDGER_KAFKA_BROKERS is not set');
+  const store = await openStore(config);
+  const pub = await createPublisher(store, config, revocationsOptionsFromEnv(env), pinoLog(logger));
+  if (pub === null) throw new Error('publishing is off');
+  pub.publisher.start();
+  logger.info({ brokers: config.kafkaBrokers, events: config.kafkaEventsTopic, revocations: config.kafkaRevocationsTopic }, 'publisher running');
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'publisher stopping');
+    pub
+      .close()
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'publisher stop failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+const invoked = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invoked) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
