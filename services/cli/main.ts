@@ -205,7 +205,25 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
 }
 
 /** Persistent projections (e.g. the audit database) register their rebuild here. */
-export const rebuilders: Array<(config: Config, store: EventStore) => Promise<void>> = [];
+export const rebuilders: Array<(config: Config, store: EventStore) => Promise<void>> = [
+  async (config, store) => {
+    const [{ AuditDb }, { rebuildAudit }, { auditDbFile }, { auditExtensions }] = await Promise.all([
+      import('../audit/audit-db.js'),
+      import('../audit/projection.js'),
+      import('../audit/plugin.js'),
+      import('../audit/timeline.js'),
+    ]);
+    const db = new AuditDb(auditDbFile(config.dataDir), auditExtensions);
+    try {
+      const bar = progressBar('audit trail', await store.headPosition());
+      const n = await rebuildAudit(db, store, (p) => bar.update(p));
+      bar.done();
+      out(`audit trail rebuilt from ${n} events (chain ${db.checkpoint.chain.slice(0, 16)}…)`);
+    } finally {
+      db.close();
+    }
+  },
+];
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {

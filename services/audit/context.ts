@@ -1,0 +1,18 @@
+// What every audit module gets: the ledger, its signing key and the audit database with its projection.
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { SigningKey } from '../crypto/key-material.js';
+import type { Metrics } from '../http/metrics.js';
+import type { Ledger } from '../ledger.js';
+import type { AuditDb } from './audit-db.js';
+import type { AuditProjection } from './projection.js';
+
+export interface AuditContext {
+  readonly ledger: Ledger;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly signingKey: SigningKey;
+  readonly db: AuditDb;
+  readonly projection: AuditProjection;
+}
