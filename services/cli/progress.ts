@@ -8,7 +8,7 @@ export function progressBar(label: string, total: number): { update(n: number): 
     const fill = Math.round((pct / 100) * width);
     const line = `${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% (${Math.max(0, n)}/${Math.max(0, total)})`;
     if (tty) process.stderr.write(`\r${line}`);
-    else if (pct >= last + 10 || pct === 100) {
+    else if (pct >= last + 10 || (pct === 100 && last < 100)) {
       process.stderr.write(`${line}\n`);
       last = pct;
     }
