@@ -26,9 +26,17 @@ export function catchUpSubscription(
   let cursor = after;
 
   const run = async (): Promise<void> => {
+    // One armed wake-up at a time: re-arming per page would pile up waiters during a long catch-up.
+    let changed: Promise<void> | null = null;
+    let fired = false;
     while (!abort.signal.aborted) {
       // Arm the wake-up before reading, so an append between read and wait is not missed.
-      const changed = source.waitForChange(abort.signal);
+      if (changed === null || fired) {
+        fired = false;
+        changed = source.waitForChange(abort.signal).then(() => {
+          fired = true;
+        });
+      }
       const page = await source.readAll({ after: cursor, maxCount: pageSize });
       for (const ev of page.events) {
         if (abort.signal.aborted) return;
@@ -42,6 +50,7 @@ export function catchUpSubscription(
         resolveCaughtUp();
       }
       await changed;
+      changed = null;
     }
   };
   const done = run().catch((err: unknown) => {
