@@ -16,6 +16,7 @@ import { Sealer } from '../services/crypto/sealing.js';
 import { digestHex, displayStart, mintOpaqueToken } from '../services/crypto/tokens.js';
 import { Ledger, SYSTEM } from '../services/ledger.js';
 import { tempDir } from '../test/support/tmp.js';
+import { prng } from '../test/support/prng.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 if (!(SCALE > 0)) throw new TypeError('BENCH_SCALE must be a positive number');
@@ -34,17 +35,6 @@ function figure(label: string, value: string, target: string, pass: boolean | nu
 
 // ------------------------------------------------------------------ synthetic events
 
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const ALPHA = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 function idOf(rnd: () => number, prefix: string): string {
   let s = prefix + '_';

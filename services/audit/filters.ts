@@ -25,7 +25,7 @@ export const auditFilterQuery: Record<string, Schema> = {
   workspaceId: str({ pattern: ID, description: 'events about this workspace' }),
   actorId: str({ pattern: ID, description: 'events done by this actor (user, key, service or system id)' }),
   type: str({ maxLength: 1000, description: 'event type, or several separated by commas (e.g. ApiKeyRevoked,ApiKeyExpired)' }),
-  tokenDigest: str({ pattern: '^[0-9a-fA-F]{64}$', description: "SHA-256 hex of a token: finds the key it belonged to" }),
+  tokenDigest: str({ pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 hex of a token: finds the key it belonged to' }),
   from: str({ format: 'date-time', description: 'occurredAt ≥ from (ISO-8601)' }),
   to: str({ format: 'date-time', description: 'occurredAt < to (ISO-8601)' }),
 };
@@ -72,10 +72,14 @@ export function parseAuditFilters(query: Record<string, string>): AuditFilters {
 export function auditWhere(f: AuditFilters): { sql: string; params: Array<string | number> } {
   const parts: string[] = [];
   const params: Array<string | number> = [];
-  if (f.keyId !== undefined) (parts.push('key_id = ?'), params.push(f.keyId));
-  if (f.userId !== undefined) (parts.push('user_id = ?'), params.push(f.userId));
-  if (f.workspaceId !== undefined) (parts.push('workspace_id = ?'), params.push(f.workspaceId));
-  if (f.actorId !== undefined) (parts.push('actor_id = ?'), params.push(f.actorId));
+  const add = (clause: string, value: string | number): void => {
+    parts.push(clause);
+    params.push(value);
+  };
+  if (f.keyId !== undefined) add('key_id = ?', f.keyId);
+  if (f.userId !== undefined) add('user_id = ?', f.userId);
+  if (f.workspaceId !== undefined) add('workspace_id = ?', f.workspaceId);
+  if (f.actorId !== undefined) add('actor_id = ?', f.actorId);
   if (f.type !== undefined && f.type.length > 0) {
     parts.push(`type IN (${f.type.map(() => '?').join(', ')})`);
     params.push(...f.type);
@@ -84,7 +88,7 @@ export function auditWhere(f: AuditFilters): { sql: string; params: Array<string
     parts.push("key_id IN (SELECT key_id FROM audit_events WHERE token_digest = ? AND type = 'ApiKeyCreated')");
     params.push(f.tokenDigest);
   }
-  if (f.from !== undefined) (parts.push('occurred_ms >= ?'), params.push(Date.parse(f.from)));
-  if (f.to !== undefined) (parts.push('occurred_ms < ?'), params.push(Date.parse(f.to)));
+  if (f.from !== undefined) add('occurred_ms >= ?', Date.parse(f.from));
+  if (f.to !== undefined) add('occurred_ms < ?', Date.parse(f.to));
   return { sql: parts.length === 0 ? '1=1' : parts.join(' AND '), params };
 }

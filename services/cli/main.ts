@@ -26,6 +26,7 @@ const USAGE = `token-ledger <command>
   keys list --user EMAIL|ID
   keys revoke KEY_ID [--reason TEXT]
   rebuild                                 rebuild every projection from the event log
+  audit verify --store [--jwks F] | FILE [--jwks F] [--manifest F]   verify the hash chain and signed checkpoints
   help
 
 Configuration comes from the environment (see README).`;
@@ -197,6 +198,10 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
       } finally {
         await store.close();
       }
+    }
+    case 'audit': {
+      const { runAuditCli } = await import('../audit/cli.js');
+      return runAuditCli(sub === undefined ? rest : [sub, ...rest], config);
     }
     default:
       out(USAGE);

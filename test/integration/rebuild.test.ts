@@ -9,21 +9,11 @@ import { ReadModel } from '../../projections/read-model.js';
 import type { IdGenerator } from '../../services/ids.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
+import { prng } from '../support/prng.js';
 
 const SEED = Number(process.env.REBUILD_SEED ?? 0x5eed1e5);
 const OPS = Number(process.env.REBUILD_OPS ?? 600);
 
-/** mulberry32: small, fast, good enough to drive a reproducible history. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Deterministic ids so a failing seed replays the same streams. */
 function seededIds(seed: number): IdGenerator {

@@ -11,6 +11,7 @@ import { parseDuration } from '../../duration.js';
 import { isValidScope } from '../../domain/permissions.js';
 import type { Ledger } from '../../ledger.js';
 import { page, paginationQuery } from './pagination.js';
+import { auditKey, keyAsOf, parseAsOf } from '../../audit/point-in-time.js';
 
 const HANDLE = '^[a-z0-9][a-z0-9._-]{0,62}$';
 const scopeList = arr(str({ maxLength: 100 }), { maxItems: 100 });
@@ -137,11 +138,16 @@ export function keyRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'GET',
       path: '/v1/keys/:idOrHandle',
-      summary: 'One key by id or handle; never includes the token',
+      summary: 'One key by id or handle; never includes the token. With ?asOf, the key as it was then (needs audit:read)',
       tag: 'keys',
       auth: 'required',
-      responses: { 200: { description: 'the key', schema: keySchema }, 404: { description: 'unknown key' } },
-      handler: ({ caller, params }) => keyJson(ledger, visibleKey(ledger, caller, params.idOrHandle!)),
+      query: { asOf: str({ maxLength: 64, description: 'ISO-8601 instant or ledger position: the key as it was then, with phase and at' }) },
+      responses: { 200: { description: 'the key', schema: keySchema }, 404: { description: 'unknown key, or not yet created at asOf' } },
+      handler: async ({ caller, params, query }) => {
+        if (query.asOf === undefined) return keyJson(ledger, visibleKey(ledger, caller, params.idOrHandle!));
+        // Point in time: the key's own stream replayed up to asOf (services/audit/point-in-time.ts).
+        return keyAsOf(ledger, auditKey(ledger, caller, params.idOrHandle!).id, parseAsOf(query.asOf));
+      },
     }),
     route({
       method: 'GET',

@@ -1,0 +1,177 @@
+// A key as it was at an instant or ledger position: its own stream replayed up to then with the real decider,
+// rendered by the same view as today's answer. Needs only the ledger, so GET /v1/keys/:id?asOf works without audit.db.
+import type { ApiKeyEvent, StoredEvent } from '../../events/catalog.js';
+import { streams } from '../../events/catalog.js';
+import { NotFoundError } from '../../events/errors.js';
+import { toStoredEvent } from '../../events/serialization.js';
+import { KeyStatus, type KeyView, type UserView, type WorkspaceView } from '../../projections/views.js';
+import { apiKeyDecider, endOfLife, type ApiKeyState } from '../domain/api-key.js';
+import { demand, roleIn, type Caller } from '../http/auth.js';
+import { HttpError } from '../http/errors.js';
+import { keyJson } from '../http/views.js';
+import type { Ledger } from '../ledger.js';
+
+export type AsOf = { readonly kind: 'time'; readonly ms: number } | { readonly kind: 'position'; readonly position: number };
+
+/** What a key was doing at that instant; `rotation_grace` is a rotated key still working until its grace ends. */
+export type KeyPhase = 'active' | 'rotation_grace' | 'expired' | 'revoked';
+
+function badAsOf(detail: string, attr = 'asOf'): HttpError {
+  return new HttpError(400, 'invalid', detail, { attr, type: 'validation_error' });
+}
+
+/** An ISO-8601 date-time, or a whole ledger position. */
+export function parseAsOf(raw: string, attr = 'asOf'): AsOf {
+  if (/^[0-9]{1,15}$/.test(raw)) return { kind: 'position', position: Number(raw) };
+  const t = Date.parse(raw);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(t)) throw badAsOf(`${attr} must be an ISO-8601 date-time or a ledger position (a whole number).`, attr);
+  return { kind: 'time', ms: t };
+}
+
+/** An instant for time-only answers (validAt): ISO-8601 only. */
+export function parseInstant(raw: string, attr: string): number {
+  const t = Date.parse(raw);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(t)) throw badAsOf(`${attr} must be an ISO-8601 date-time.`, attr);
+  return t;
+}
+
+/** The key addressed by id or one of the caller's live handles (the resolver GET /v1/keys/:idOrHandle uses), for auditing. */
+export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string): KeyView {
+  const k = ledger.readModel.findKey(caller.user.id, idOrHandle);
+  // Outside every workspace the caller belongs to, a key is not even acknowledged.
+  if (!k || roleIn(ledger, caller, k.workspaceId) === null) throw new NotFoundError('key', idOrHandle);
+  demand(ledger, caller, 'audit:read', k.workspaceId);
+  return k;
+}
+
+/** A workspace the caller may audit: unknown or foreign → 404, member without audit:read → 403. */
+export function auditWorkspace(ledger: Ledger, caller: Caller, id: string): WorkspaceView {
+  const ws = ledger.readModel.workspaces.get(id);
+  if (!ws || ws.ownerId === '' || roleIn(ledger, caller, id) === null) throw new NotFoundError('workspace', id);
+  demand(ledger, caller, 'audit:read', id);
+  return ws;
+}
+
+const occurred = (e: StoredEvent): number => Date.parse(e.metadata.occurredAt);
+
+/** The instant the ledger was at `position`: when the event there (or, on stores with gaps, the next one) happened. */
+async function instantOf(ledger: Ledger, position: number): Promise<number> {
+  const head = await ledger.store.headPosition();
+  if (position > head) throw new HttpError(400, 'invalid', 'asOf is beyond the ledger head.', { attr: 'asOf', type: 'validation_error', extra: { head } });
+  const page = await ledger.store.readAll({ after: position - 1, maxCount: 1 });
+  const e = page.events[0] ? toStoredEvent(page.events[0]) : null;
+  return e ? occurred(e) : ledger.clock().getTime();
+}
+
+interface Folded {
+  state: ApiKeyState;
+  created: StoredEvent<Extract<ApiKeyEvent, { type: 'ApiKeyCreated' }>> | null;
+  useCount: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  revokeReason: string | null;
+  expiredAt: number | null;
+}
+
+/** Replays the key's events with the decider's evolve, collecting what the view shows beyond the decision state. */
+function fold(events: readonly StoredEvent[]): Folded {
+  const f: Folded = { state: apiKeyDecider.initialState(), created: null, useCount: 0, lastUsedAt: null, revokedAt: null, revokeReason: null, expiredAt: null };
+  for (const e of events) {
+    if (!e.type.startsWith('ApiKey')) continue;
+    const ke = e as StoredEvent<ApiKeyEvent>;
+    f.state = apiKeyDecider.evolve(f.state, ke);
+    switch (ke.type) {
+      case 'ApiKeyCreated':
+        f.created ??= ke;
+        break;
+      case 'ApiKeyUsed': {
+        f.useCount += ke.data.count;
+        const last = Date.parse(ke.data.lastAt);
+        if (f.lastUsedAt === null || last > f.lastUsedAt) f.lastUsedAt = last;
+        break;
+      }
+      case 'ApiKeyRevoked':
+        if (f.revokedAt === null) {
+          f.revokedAt = occurred(ke);
+          f.revokeReason = ke.data.reason;
+        }
+        break;
+      case 'ApiKeyExpired':
+        f.expiredAt ??= Date.parse(ke.data.expiredAt);
+        break;
+      default:
+        break;
+    }
+  }
+  return f;
+}
+
+export function phaseAt(state: Extract<ApiKeyState, { exists: true }>, at: number): KeyPhase {
+  if (state.status === 'revoked') return 'revoked';
+  const eol = endOfLife(state);
+  if (state.status === 'expired' || (eol !== null && eol <= at)) return 'expired';
+  return state.successorId !== null ? 'rotation_grace' : 'active';
+}
+
+/** The JSON of GET /v1/keys/:idOrHandle as it would have been at `asOf`, plus `asOf`, `at` and `phase`. */
+export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promise<Record<string, unknown>> {
+  const at = asOf.kind === 'time' ? asOf.ms : await instantOf(ledger, asOf.position);
+  const all = (await ledger.store.readStream(streams.apiKey(keyId))).map(toStoredEvent).filter((e): e is StoredEvent => e !== null);
+  const upTo = all.filter((e) => (asOf.kind === 'position' ? e.position <= asOf.position : occurred(e) <= asOf.ms));
+  const f = fold(upTo);
+  const c = f.created;
+  if (!f.state.exists || c === null) {
+    const when = asOf.kind === 'time' ? new Date(asOf.ms).toISOString() : `ledger position ${asOf.position}`;
+    const born = all[0] ? ` (it was created at ${all[0].metadata.occurredAt}, position ${all[0].position})` : '';
+    throw new HttpError(404, 'not_found', `Key ${keyId} did not exist yet at ${when}${born}.`, { extra: { keyId } });
+  }
+  const s = f.state;
+  const phase = phaseAt(s, at);
+  const owner: UserView = ledger.readModel.users.get(s.userId) ?? {
+    id: s.userId,
+    email: '',
+    name: '',
+    systemRole: 'user',
+    active: false,
+    passwordHash: '',
+    defaultWorkspaceId: null,
+    createdAt: 0,
+  };
+  const view: KeyView = {
+    id: s.keyId,
+    digest: c.data.digest,
+    owner,
+    workspaceId: s.workspaceId,
+    membership: { role: null },
+    scopes: c.data.scopes === null ? null : new Set(c.data.scopes),
+    format: c.data.format,
+    start: c.data.start,
+    createdAt: occurred(c),
+    expiresAt: endOfLife(s) ?? Infinity,
+    requestedExpiresAt: s.expiresAt,
+    status: phase === 'revoked' ? KeyStatus.Revoked : phase === 'expired' ? KeyStatus.Expired : KeyStatus.Active,
+    name: s.name,
+    description: s.description,
+    handle: c.data.handle,
+    alias: s.alias,
+    retrievable: s.retrievable,
+    rotatedFrom: c.data.rotatedFrom,
+    rotatedTo: s.successorId,
+    graceEndsAt: s.graceEndsAt,
+    lastUsedAt: f.lastUsedAt,
+    useCount: f.useCount,
+    revokedAt: f.revokedAt,
+    revokeReason: f.revokeReason,
+    expiredAt: f.expiredAt,
+  };
+  // keyJson judges status against today's clock and adds unflushed uses: both are overridden with the state then.
+  return {
+    ...keyJson(ledger, view),
+    status: phase === 'revoked' ? 'revoked' : phase === 'expired' ? 'expired' : 'active',
+    lastUsedAt: f.lastUsedAt === null ? null : new Date(f.lastUsedAt).toISOString(),
+    useCount: f.useCount,
+    phase,
+    asOf: asOf.kind === 'position' ? asOf.position : new Date(asOf.ms).toISOString(),
+    at: new Date(at).toISOString(),
+  };
+}
