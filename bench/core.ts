@@ -53,7 +53,11 @@ function uuidOf(rnd: () => number): string {
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
 /** A small fixed population of users and workspaces the synthetic keys belong to. */
-function population(rnd: () => number, users = 8, workspaces = 3): { events: Array<{ streamId: string; type: string; data: unknown }>; userIds: string[]; wsIds: string[] } {
+function population(
+  rnd: () => number,
+  users = 8,
+  workspaces = 3,
+): { events: Array<{ streamId: string; type: string; data: unknown }>; userIds: string[]; wsIds: string[] } {
   const userIds = Array.from({ length: users }, () => idOf(rnd, 'usr'));
   const wsIds = Array.from({ length: workspaces }, () => idOf(rnd, 'ws'));
   const events: Array<{ streamId: string; type: string; data: unknown }> = [];
@@ -61,13 +65,23 @@ function population(rnd: () => number, users = 8, workspaces = 3): { events: Arr
     events.push({
       streamId: `user-${userId}`,
       type: 'UserRegistered',
-      data: { userId, email: `user${i}@example.com`, name: `User ${i}`, passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo', systemRole: 'user' },
+      data: {
+        userId,
+        email: `user${i}@example.com`,
+        name: `User ${i}`,
+        passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo',
+        systemRole: 'user',
+      },
     }),
   );
   wsIds.forEach((workspaceId, i) => {
     events.push({ streamId: `workspace-${workspaceId}`, type: 'WorkspaceCreated', data: { workspaceId, name: `Workspace ${i}`, ownerId: userIds[i]! } });
     for (const userId of userIds) {
-      events.push({ streamId: `workspace-${workspaceId}`, type: 'WorkspaceMemberRoleSet', data: { workspaceId, userId, role: userId === userIds[i] ? 'owner' : 'member' } });
+      events.push({
+        streamId: `workspace-${workspaceId}`,
+        type: 'WorkspaceMemberRoleSet',
+        data: { workspaceId, userId, role: userId === userIds[i] ? 'owner' : 'member' },
+      });
     }
   });
   return { events, userIds, wsIds };
@@ -90,7 +104,17 @@ function seededModel(rnd: () => number): { rm: ReadModel; userIds: string[]; wsI
   let position = 0;
   for (const e of pop.events) {
     position++;
-    rm.apply(stored({ id: uuidOf(rnd), streamId: e.streamId, revision: 0, position, type: e.type, data: e.data, metadata: JSON.parse(metadataJson(rnd, T0)) as unknown }));
+    rm.apply(
+      stored({
+        id: uuidOf(rnd),
+        streamId: e.streamId,
+        revision: 0,
+        position,
+        type: e.type,
+        data: e.data,
+        metadata: JSON.parse(metadataJson(rnd, T0)) as unknown,
+      }),
+    );
   }
   return { rm, userIds: pop.userIds, wsIds: pop.wsIds, position };
 }
@@ -118,9 +142,21 @@ function benchVerify(): void {
     const token = mintOpaqueToken('tl');
     const digest = digestHex(token);
     const keyId = idOf(rnd, 'key');
-    const data = JSON.parse(keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, displayStart(token, 'opaque'), i)) as { expiresAt: string | null };
+    const data = JSON.parse(keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, displayStart(token, 'opaque'), i)) as {
+      expiresAt: string | null;
+    };
     data.expiresAt = null; // every token stays valid
-    rm.apply(stored({ id: uuidOf(rnd), streamId: `apikey-${keyId}`, revision: 0, position: ++pos, type: 'ApiKeyCreated', data, metadata: JSON.parse(metadataJson(rnd, T0)) as unknown }));
+    rm.apply(
+      stored({
+        id: uuidOf(rnd),
+        streamId: `apikey-${keyId}`,
+        revision: 0,
+        position: ++pos,
+        type: 'ApiKeyCreated',
+        data,
+        metadata: JSON.parse(metadataJson(rnd, T0)) as unknown,
+      }),
+    );
     tokens.push(token);
     digests.push(digest);
   }
@@ -177,8 +213,20 @@ function benchVerify(): void {
   const p999 = percentile(lat, 0.999) / 1000;
 
   console.log(`\nin-process verify — ReadModel.verify on valid opaque tokens, ${int(keys)} keys, ${int(iters)} calls, one core`);
-  figure('throughput', `${int(verifyRate)} /s`, '≥ 1,000,000 /s', verifyRate >= 1_000_000, `  baselines: bare Map.get ${int(mapRate)}/s (verify ×${fix(verifyRate / mapRate, 3)}), crypto.hash alone ${int(hashRate)}/s (×${fix(verifyRate / hashRate)})`);
-  figure('latency p99 (per call)', `${fix(p99)} µs`, '≤ 5 µs', p99 <= 5, `  p50 ${fix(p50)} µs, p99.9 ${fix(p999)} µs, timer overhead ${fix(overhead / 1000, 3)} µs subtracted`);
+  figure(
+    'throughput',
+    `${int(verifyRate)} /s`,
+    '≥ 1,000,000 /s',
+    verifyRate >= 1_000_000,
+    `  baselines: bare Map.get ${int(mapRate)}/s (verify ×${fix(verifyRate / mapRate, 3)}), crypto.hash alone ${int(hashRate)}/s (×${fix(verifyRate / hashRate)})`,
+  );
+  figure(
+    'latency p99 (per call)',
+    `${fix(p99)} µs`,
+    '≤ 5 µs',
+    p99 <= 5,
+    `  p50 ${fix(p50)} µs, p99.9 ${fix(p999)} µs, timer overhead ${fix(overhead / 1000, 3)} µs subtracted`,
+  );
 }
 
 // ------------------------------------------------------------------ 2. memory per key (child with --expose-gc)
@@ -199,8 +247,20 @@ function memoryChild(n: number): void {
     const keyId = idOf(rnd, 'key');
     const digest = hash('sha256', `token-${i}`, 'hex');
     // Decoded from JSON exactly like a rebuild, so the retained strings are flat, as they would be.
-    const data = JSON.parse(keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i)) as unknown;
-    rm.apply(stored({ id: uuidOf(rnd), streamId: `apikey-${keyId}`, revision: 0, position: ++pos, type: 'ApiKeyCreated', data, metadata: JSON.parse(metadataJson(rnd, T0 + i)) as unknown }));
+    const data = JSON.parse(
+      keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i),
+    ) as unknown;
+    rm.apply(
+      stored({
+        id: uuidOf(rnd),
+        streamId: `apikey-${keyId}`,
+        revision: 0,
+        position: ++pos,
+        type: 'ApiKeyCreated',
+        data,
+        metadata: JSON.parse(metadataJson(rnd, T0 + i)) as unknown,
+      }),
+    );
   }
   const after = full();
   process.stdout.write(JSON.stringify({ keys: rm.keysById.size, bytes: after - before }) + '\n');
@@ -247,10 +307,27 @@ async function writeLog(file: string, total: number): Promise<{ events: number; 
     const keyId = idOf(rnd, 'key');
     const digest = hash('sha256', keyId, 'hex');
     const i = keys++;
-    const events = [ev('ApiKeyCreated', null, keyCreatedJson(rnd, keyId, pop.userIds[i % pop.userIds.length]!, pop.wsIds[i % pop.wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i))];
+    const events = [
+      ev(
+        'ApiKeyCreated',
+        null,
+        keyCreatedJson(rnd, keyId, pop.userIds[i % pop.userIds.length]!, pop.wsIds[i % pop.wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i),
+      ),
+    ];
     // A realistic tail on some streams: use, renames, rotation, revocation.
     const x = rnd();
-    if (x < 0.4) events.push(ev('ApiKeyUsed', { keyId, count: 1 + Math.floor(rnd() * 500), firstAt: new Date(at).toISOString(), lastAt: new Date(at + 5000).toISOString(), lastIp: '10.1.2.3', lastUserAgent: 'curl/8.5.0', presentation: 'bearer' }));
+    if (x < 0.4)
+      events.push(
+        ev('ApiKeyUsed', {
+          keyId,
+          count: 1 + Math.floor(rnd() * 500),
+          firstAt: new Date(at).toISOString(),
+          lastAt: new Date(at + 5000).toISOString(),
+          lastIp: '10.1.2.3',
+          lastUserAgent: 'curl/8.5.0',
+          presentation: 'bearer',
+        }),
+      );
     if (x < 0.1) events.push(ev('ApiKeyUpdated', { keyId, name: `renamed ${i}` }));
     if (x < 0.05) events.push(ev('ApiKeyRevoked', { keyId, reason: 'rotated out', revokedBy: { type: 'user', id: pop.userIds[0] } }));
     const take = events.slice(0, total - written);
@@ -275,7 +352,7 @@ async function benchRebuild(dir: string): Promise<void> {
   const raw = new SqliteEventStore(file);
   let t0 = performance.now();
   let rows = 0;
-  for (let after = -1; ; ) {
+  for (let after = -1; ;) {
     const page = raw.readAllRaw(after, 1000);
     rows += page.length;
     if (page.length < 1000) break;
@@ -289,7 +366,7 @@ async function benchRebuild(dir: string): Promise<void> {
   const rm = new ReadModel();
   t0 = performance.now();
   let n = 0;
-  for (let after = -1; ; ) {
+  for (let after = -1; ;) {
     const page = await store.readAll({ after, maxCount: 1000 });
     for (const r of page.events) {
       const e = toStoredEvent(r);
@@ -321,8 +398,16 @@ async function benchRebuild(dir: string): Promise<void> {
   await ledger.store.close();
 
   const rate = n / sec;
-  console.log(`\nrebuild from SQLite — ${int(n)} events (${int(w.keys)} key streams; written through SqliteEventStore.append, 5,000 appends per group commit, in ${fix(w.seconds, 1)} s)`);
-  figure('readAll → toStoredEvent → apply', `${int(rate)} ev/s`, '≥ 200,000 ev/s', rate >= 200_000, `  ${fix(sec)} s; baseline raw row read ${int(rows / rawSec)} rows/s (rebuild ×${fix(rate / (rows / rawSec))})`);
+  console.log(
+    `\nrebuild from SQLite — ${int(n)} events (${int(w.keys)} key streams; written through SqliteEventStore.append, 5,000 appends per group commit, in ${fix(w.seconds, 1)} s)`,
+  );
+  figure(
+    'readAll → toStoredEvent → apply',
+    `${int(rate)} ev/s`,
+    '≥ 200,000 ev/s',
+    rate >= 200_000,
+    `  ${fix(sec)} s; baseline raw row read ${int(rows / rawSec)} rows/s (rebuild ×${fix(rate / (rows / rawSec))})`,
+  );
   figure('Ledger.start() on the same file', `${int(n / ledgerSec)} ev/s`, '', null, `  ${fix(ledgerSec)} s, ${int(rm.keysById.size)} keys`);
 }
 
@@ -365,7 +450,13 @@ async function benchCreate(dir: string): Promise<void> {
   const r1 = await run('serial', 1, n1);
   const r64 = await run('concurrent', 64, n64);
   console.log(`\ndurable key creation — Ledger.createKey, SQLite WAL + synchronous=FULL, group commit`);
-  figure('64 in flight', `${int(r64)} keys/s`, '≥ 10,000 keys/s', r64 >= 10_000, `  ${int(n64)} keys; baseline 1 in flight ${int(r1)} keys/s (×${fix(r64 / r1, 1)})`);
+  figure(
+    '64 in flight',
+    `${int(r64)} keys/s`,
+    '≥ 10,000 keys/s',
+    r64 >= 10_000,
+    `  ${int(n64)} keys; baseline 1 in flight ${int(r1)} keys/s (×${fix(r64 / r1, 1)})`,
+  );
 }
 
 // ------------------------------------------------------------------ main
@@ -373,7 +464,9 @@ async function benchCreate(dir: string): Promise<void> {
 async function main(): Promise<void> {
   const cpu = cpus();
   console.log(`token-ledger core benchmark (BENCH_SCALE=${SCALE})`);
-  console.log(`machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores (${availableParallelism()} available), ${fix(totalmem() / 2 ** 30, 1)} GiB, node ${process.version}, ${platform()} ${arch()}`);
+  console.log(
+    `machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores (${availableParallelism()} available), ${fix(totalmem() / 2 ** 30, 1)} GiB, node ${process.version}, ${platform()} ${arch()}`,
+  );
   console.log(`  ${'figure'.padEnd(34)} ${'value'.padStart(18)}   ${'target'.padEnd(22)} verdict`);
   const dir = tempDir('bench');
   try {

@@ -34,14 +34,7 @@ export const REVOCATION_TYPES = {
 } as const;
 export type RevocationType = (typeof REVOCATION_TYPES)[keyof typeof REVOCATION_TYPES];
 
-export type RevocationCause =
-  | 'revoked'
-  | 'expired'
-  | 'rotated'
-  | 'owner_deactivated'
-  | 'member_removed'
-  | 'owner_reactivated'
-  | 'member_restored';
+export type RevocationCause = 'revoked' | 'expired' | 'rotated' | 'owner_deactivated' | 'member_removed' | 'owner_reactivated' | 'member_restored';
 
 /** `data` of a revocation-class CloudEvent. Never carries a token, a digest or any other secret. */
 export interface RevocationData {

@@ -99,7 +99,12 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     const keyId = ev.data?.keyId ?? ev.subject;
     if (typeof keyId !== 'string') return;
     if (ev.type === REVOCATION_TYPES.reinstated || ev.data?.action === 'reinstate') suspended.delete(keyId);
-    else if (ev.data?.terminal === true || ev.type === REVOCATION_TYPES.revoked || ev.type === REVOCATION_TYPES.expired || ev.type === REVOCATION_TYPES.retired) {
+    else if (
+      ev.data?.terminal === true ||
+      ev.type === REVOCATION_TYPES.revoked ||
+      ev.type === REVOCATION_TYPES.expired ||
+      ev.type === REVOCATION_TYPES.retired
+    ) {
       terminal.add(keyId);
       suspended.delete(keyId);
     } else if (!terminal.has(keyId)) suspended.add(keyId);
@@ -109,10 +114,14 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
       const t = setTimeout(resolve, ms);
-      abort.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
+      abort.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
     });
 
   let source: RunningSource | null = null;
@@ -127,28 +136,32 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
           const headers: Record<string, string> = {};
           if (opts.token) headers.authorization = `Bearer ${opts.token}`;
           if (cursor !== null) headers['last-event-id'] = cursor;
-          await readEventStream(streamUrl, { headers, signal: abort.signal, ...(opts.fetch ? { fetch: opts.fetch } : {}) }, {
-            onOpen: () => {
-              connected = true;
-              delay = backoff.initialMs;
-              alive();
+          await readEventStream(
+            streamUrl,
+            { headers, signal: abort.signal, ...(opts.fetch ? { fetch: opts.fetch } : {}) },
+            {
+              onOpen: () => {
+                connected = true;
+                delay = backoff.initialMs;
+                alive();
+              },
+              onEvent: (e) => {
+                let ev: RevocationEvent;
+                try {
+                  ev = JSON.parse(e.data) as RevocationEvent;
+                } catch (err) {
+                  error(err);
+                  return;
+                }
+                if (e.id !== null && e.id !== '') cursor = e.id;
+                apply(ev, e.id ?? ev.ledgercursor);
+              },
+              onComment: (text) => {
+                if (text.startsWith('caught-up')) markCaughtUp();
+                else alive();
+              },
             },
-            onEvent: (e) => {
-              let ev: RevocationEvent;
-              try {
-                ev = JSON.parse(e.data) as RevocationEvent;
-              } catch (err) {
-                error(err);
-                return;
-              }
-              if (e.id !== null && e.id !== '') cursor = e.id;
-              apply(ev, e.id ?? ev.ledgercursor);
-            },
-            onComment: (text) => {
-              if (text.startsWith('caught-up')) markCaughtUp();
-              else alive();
-            },
-          });
+          );
           if (!closed) error(new Error('event stream ended'));
         } catch (err) {
           if (closed) break;

@@ -129,23 +129,9 @@ export interface LedgerCheckpointed {
   data: { position: number; chain: string; at: string; kid: string; signature: string };
 }
 
-export type UserEvent =
-  | UserRegistered
-  | UserPasswordChanged
-  | UserDeactivated
-  | UserReactivated
-  | UserLoginSucceeded
-  | UserLoginFailed
-  | UserLoggedOut;
+export type UserEvent = UserRegistered | UserPasswordChanged | UserDeactivated | UserReactivated | UserLoginSucceeded | UserLoginFailed | UserLoggedOut;
 export type WorkspaceEvent = WorkspaceCreated | WorkspaceMemberRoleSet | WorkspaceMemberRemoved | WorkspacePolicySet;
-export type ApiKeyEvent =
-  | ApiKeyCreated
-  | ApiKeyUsed
-  | ApiKeyUpdated
-  | ApiKeySecretRevealed
-  | ApiKeyRotated
-  | ApiKeyExpired
-  | ApiKeyRevoked;
+export type ApiKeyEvent = ApiKeyCreated | ApiKeyUsed | ApiKeyUpdated | ApiKeySecretRevealed | ApiKeyRotated | ApiKeyExpired | ApiKeyRevoked;
 export type UniqueEvent = UniqueValueClaimed | UniqueValueReleased;
 
 export type LedgerEvent = UserEvent | WorkspaceEvent | ApiKeyEvent | UniqueEvent | LedgerCheckpointed;

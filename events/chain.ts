@@ -70,10 +70,7 @@ export function redactSecrets(value: unknown): unknown {
 
 /** UTF-8 of canonicalJson([eventId, streamId, revision, type, redactSecrets(data), redactSecrets(metadata)]). */
 export function canonicalBytes(event: ChainedEvent): Buffer {
-  return Buffer.from(
-    canonicalJson([event.id, event.streamId, event.revision, event.type, redactSecrets(event.data), redactSecrets(event.metadata)]),
-    'utf8',
-  );
+  return Buffer.from(canonicalJson([event.id, event.streamId, event.revision, event.type, redactSecrets(event.data), redactSecrets(event.metadata)]), 'utf8');
 }
 
 /** chain_n = SHA-256(chain_{n-1} as 32 raw bytes ‖ canonicalBytes(event_n)), hex. */

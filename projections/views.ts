@@ -61,15 +61,7 @@ export interface KeyView {
   expiredAt: number | null;
 }
 
-export type VerifyCode =
-  | 'VALID'
-  | 'MALFORMED'
-  | 'NOT_FOUND'
-  | 'EXPIRED'
-  | 'REVOKED'
-  | 'OWNER_INACTIVE'
-  | 'NOT_A_MEMBER'
-  | 'INSUFFICIENT_SCOPE';
+export type VerifyCode = 'VALID' | 'MALFORMED' | 'NOT_FOUND' | 'EXPIRED' | 'REVOKED' | 'OWNER_INACTIVE' | 'NOT_A_MEMBER' | 'INSUFFICIENT_SCOPE';
 
 export interface VerifyResult {
   readonly valid: boolean;

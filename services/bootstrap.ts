@@ -3,7 +3,11 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { SYSTEM, type Ledger } from './ledger.js';
 
-export async function bootstrapAdmin(ledger: Ledger, config: Pick<Config, 'bootstrapAdminEmail' | 'bootstrapAdminPassword'>, print: (line: string) => void): Promise<boolean> {
+export async function bootstrapAdmin(
+  ledger: Ledger,
+  config: Pick<Config, 'bootstrapAdminEmail' | 'bootstrapAdminPassword'>,
+  print: (line: string) => void,
+): Promise<boolean> {
   if (ledger.readModel.users.size > 0) return false;
   const email = config.bootstrapAdminEmail ?? 'admin@localhost';
   const generated = config.bootstrapAdminPassword === null;

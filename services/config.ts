@@ -55,7 +55,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const schemes = new Set<Scheme>();
   if (schemesRaw === 'all' || schemesRaw === '') PRESENTATIONS.forEach((s) => schemes.add(s));
   else {
-    for (const part of schemesRaw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of schemesRaw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       if (!(PRESENTATIONS as readonly string[]).includes(part)) {
         throw new ConfigError(`LEDGER_AUTH_SCHEMES: unknown scheme "${part}"; use "all" or a comma list of ${PRESENTATIONS.join(', ')}`);
       }
@@ -97,7 +100,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     usageFlushMs: int(env, 'LEDGER_USAGE_FLUSH_MS', 10_000, 10, 3_600_000),
     maxGraceSeconds: duration(env, 'LEDGER_MAX_GRACE', '30d'),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
-    kafkaBrokers: brokers ? brokers.split(',').map((b) => b.trim()).filter(Boolean) : null,
+    kafkaBrokers: brokers
+      ? brokers
+          .split(',')
+          .map((b) => b.trim())
+          .filter(Boolean)
+      : null,
     kafkaEventsTopic: env.LEDGER_KAFKA_EVENTS_TOPIC?.trim() || 'token-ledger.events',
     kafkaRevocationsTopic: env.LEDGER_KAFKA_REVOCATIONS_TOPIC?.trim() || 'token-ledger.revocations',
     kafkaClientId: env.LEDGER_KAFKA_CLIENT_ID?.trim() || 'token-ledger',

@@ -95,7 +95,11 @@ export class Ledger {
       (err, keyId) => this.log(`expiring ${keyId} failed`, err),
       opts.expiryTimer ?? true,
     );
-    this.usage = new UsageRecorder((uses) => this.writeUses(uses), (err) => this.log('writing key use failed', err), opts.usageFlushMs ?? 10_000);
+    this.usage = new UsageRecorder(
+      (uses) => this.writeUses(uses),
+      (err) => this.log('writing key use failed', err),
+      opts.usageFlushMs ?? 10_000,
+    );
     this.readModel.onApplied((e) => this.expiry.observe(e));
   }
 
@@ -229,7 +233,14 @@ export class Ledger {
   }
 
   /** `alive` answers undefined when the holder is not in the read model (yet). */
-  private async claim(scope: string, digest: string, value: string, ownerId: string, alive: (holder: string) => boolean | undefined, takenCode: string): Promise<void> {
+  private async claim(
+    scope: string,
+    digest: string,
+    value: string,
+    ownerId: string,
+    alive: (holder: string) => boolean | undefined,
+    takenCode: string,
+  ): Promise<void> {
     try {
       await this.bus.execute(
         uniqueValueDecider,
@@ -357,9 +368,7 @@ export class Ledger {
       await this.claim('handle', handleDigest(owner.id, handle), handle, keyId, alive, 'HANDLE_TAKEN');
     }
     const token =
-      format === 'jwt'
-        ? await this.jwt.signKey({ keyId, userId: owner.id, workspaceId, scopes, issuedAt: now, expiresAt })
-        : mintOpaqueToken(this.tokenPrefix);
+      format === 'jwt' ? await this.jwt.signKey({ keyId, userId: owner.id, workspaceId, scopes, issuedAt: now, expiresAt }) : mintOpaqueToken(this.tokenPrefix);
     const sealed = input.retrievable ? this.sealer.seal(token, keyId) : null;
     await this.bus.execute(
       apiKeyDecider,
@@ -388,7 +397,11 @@ export class Ledger {
     return { key: this.key(keyId), token };
   }
 
-  async updateKey(keyId: string, patch: { name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown }, c: CommandContext): Promise<KeyView> {
+  async updateKey(
+    keyId: string,
+    patch: { name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown },
+    c: CommandContext,
+  ): Promise<KeyView> {
     this.key(keyId);
     await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), { type: 'UpdateApiKey', ...patch }, c);
     return this.key(keyId);

@@ -27,7 +27,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger, plugins: PluginFactory[] = [], overrides: Partial<LedgerOptions> = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  plugins: PluginFactory[] = [],
+  overrides: Partial<LedgerOptions> = {},
+): Promise<RunningServer> {
   const { ledger, signingKey } = await openLedger(config, { log: (msg, err) => logger.error({ err }, msg), ...overrides });
   await ledger.start();
   await bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`));

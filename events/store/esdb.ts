@@ -175,11 +175,7 @@ function toEventData(ev: NewEvent): EventData {
 function positionOf(raw: EsdbRecordedEvent, fallback?: bigint): number {
   const commit = raw.position?.commit ?? fallback;
   if (commit === undefined) {
-    throw new StoreUnavailableError(
-      'eventstoredb did not return event positions (EventStoreDB 22.6 or newer is required)',
-      null,
-      false,
-    );
+    throw new StoreUnavailableError('eventstoredb did not return event positions (EventStoreDB 22.6 or newer is required)', null, false);
   }
   return toNumber(commit, 'position');
 }
@@ -246,11 +242,7 @@ export class EsdbEventStore implements EventStore {
    * ESDB does not enforce event-id uniqueness across streams; this adapter refuses re-use of an id in a different
    * stream only for ids it wrote recently itself (in this process).
    */
-  async append(
-    streamId: string,
-    events: readonly NewEvent[],
-    expectedRevision: ExpectedRevision = 'any',
-  ): Promise<AppendResult> {
+  async append(streamId: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
     this.ensureOpen();
     if (events.length === 0) throw new TypeError('append needs at least one event');
     const expected = toEsdbExpected(expectedRevision);
@@ -326,11 +318,7 @@ export class EsdbEventStore implements EventStore {
   }
 
   /** One server read of $all. `rawCount` counts every record returned, system ones included. */
-  private async scan(
-    from: ReadPosition,
-    maxCount: number,
-    direction: Direction,
-  ): Promise<{ items: ScanItem[]; rawCount: number }> {
+  private async scan(from: ReadPosition, maxCount: number, direction: Direction): Promise<{ items: ScanItem[]; rawCount: number }> {
     const items: ScanItem[] = [];
     let rawCount = 0;
     try {
@@ -375,11 +363,7 @@ export class EsdbEventStore implements EventStore {
       if (rawCount < chunk) return { events, lastPosition: cursor, isEnd: true };
       if (events.length === maxCount) return { events, lastPosition: cursor, isEnd: false };
       if (!progressed) {
-        throw new StoreUnavailableError(
-          `eventstoredb readAll cannot advance past position ${cursor} (records sharing a commit position?)`,
-          null,
-          false,
-        );
+        throw new StoreUnavailableError(`eventstoredb readAll cannot advance past position ${cursor} (records sharing a commit position?)`, null, false);
       }
     }
   }

@@ -107,13 +107,9 @@ export class SqliteEventStore implements EventStore {
     this.stmts = {
       streamHead: this.db.prepare('SELECT MAX(revision) AS r FROM events WHERE stream_id = ?'),
       byEventId: this.db.prepare('SELECT * FROM events WHERE event_id = ?'),
-      insert: this.db.prepare(
-        'INSERT INTO events (position, event_id, stream_id, revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
+      insert: this.db.prepare('INSERT INTO events (position, event_id, stream_id, revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       maxPos: this.db.prepare('SELECT MAX(position) AS p FROM events'),
-      readStream: this.db.prepare(
-        'SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
-      ),
+      readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?'),
       readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
     };
   }
@@ -171,11 +167,7 @@ export class SqliteEventStore implements EventStore {
     if (existing) return this.idempotentResult(p, existing);
     const head = this.stmts.streamHead.get(p.streamId)?.r ?? -1;
     const exp = p.expected;
-    const ok =
-      exp === 'any' ||
-      (exp === 'no_stream' && head === -1) ||
-      (exp === 'stream_exists' && head >= 0) ||
-      (typeof exp === 'number' && exp === head);
+    const ok = exp === 'any' || (exp === 'no_stream' && head === -1) || (exp === 'stream_exists' && head >= 0) || (typeof exp === 'number' && exp === head);
     if (!ok) throw new ConcurrencyError(p.streamId, String(exp), head === -1 ? 'no_stream' : String(head));
     let rev = head;
     let pos = nextPos - 1;

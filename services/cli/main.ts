@@ -89,7 +89,14 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
     case 'users': {
       const { values } = parseArgs({
         args: rest,
-        options: { email: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' }, admin: { type: 'boolean' }, workspace: { type: 'string' }, role: { type: 'string' } },
+        options: {
+          email: { type: 'string' },
+          name: { type: 'string' },
+          password: { type: 'string' },
+          admin: { type: 'boolean' },
+          workspace: { type: 'string' },
+          role: { type: 'string' },
+        },
       });
       return withLedger(config, async (ledger) => {
         if (sub === 'create') {

@@ -161,9 +161,13 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
     case 'RotateApiKey': {
       requireLive(state, 'rotate');
       if (state.successorId !== null) throw new DomainError('KEY_ALREADY_ROTATED', 'the key was already rotated', { successorId: state.successorId });
-      if (!(cmd.graceSeconds >= 0) || !Number.isFinite(cmd.graceSeconds)) throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
+      if (!(cmd.graceSeconds >= 0) || !Number.isFinite(cmd.graceSeconds))
+        throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
       if (cmd.graceSeconds > cmd.maxGraceSeconds) {
-        throw new DomainError('GRACE_TOO_LONG', `gracePeriod may be at most ${cmd.maxGraceSeconds}s`, { attr: 'gracePeriod', maxGraceSeconds: cmd.maxGraceSeconds });
+        throw new DomainError('GRACE_TOO_LONG', `gracePeriod may be at most ${cmd.maxGraceSeconds}s`, {
+          attr: 'gracePeriod',
+          maxGraceSeconds: cmd.maxGraceSeconds,
+        });
       }
       const graceEnds = cmd.now.getTime() + cmd.graceSeconds * 1000;
       const events: ApiKeyEvent[] = [

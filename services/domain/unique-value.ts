@@ -5,8 +5,7 @@ import { assertNever, type Decider } from './decider.js';
 
 export type UniqueCommand =
   /** `holderAlive` says whether the current holder still exists (a claim whose owner was never created is stale). */
-  | { type: 'ClaimValue'; now: Date; scope: string; value: string; ownerId: string; holderAlive: boolean }
-  | { type: 'ReleaseValue'; ownerId: string };
+  { type: 'ClaimValue'; now: Date; scope: string; value: string; ownerId: string; holderAlive: boolean } | { type: 'ReleaseValue'; ownerId: string };
 
 export type UniqueState = { readonly holder: string | null; readonly scope: string; readonly value: string; readonly claimedAt: number };
 

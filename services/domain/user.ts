@@ -12,9 +12,7 @@ export type UserCommand =
   | { type: 'RecordLoginFailure'; email: string; reason: 'bad_password' | 'inactive' | 'throttled' }
   | { type: 'Logout'; sessionId: string };
 
-export type UserState =
-  | { readonly exists: false }
-  | { readonly exists: true; readonly userId: string; readonly active: boolean; readonly email: string };
+export type UserState = { readonly exists: false } | { readonly exists: true; readonly userId: string; readonly active: boolean; readonly email: string };
 
 function decide(cmd: UserCommand, state: UserState): UserEvent[] {
   if (cmd.type === 'RegisterUser') {

@@ -10,8 +10,7 @@ export type WorkspaceCommand =
   | { type: 'SetPolicy'; maxTtlSeconds: number | null; requireExpiry: boolean; maxGraceSeconds: number | null };
 
 export type WorkspaceState =
-  | { readonly exists: false }
-  | { readonly exists: true; readonly workspaceId: string; readonly members: ReadonlyMap<string, WorkspaceRole> };
+  { readonly exists: false } | { readonly exists: true; readonly workspaceId: string; readonly members: ReadonlyMap<string, WorkspaceRole> };
 
 function owners(members: ReadonlyMap<string, WorkspaceRole>): number {
   let n = 0;
@@ -47,8 +46,12 @@ function decide(cmd: WorkspaceCommand, state: WorkspaceState): WorkspaceEvent[] 
       return [{ type: 'WorkspaceMemberRemoved', data: { workspaceId, userId: cmd.userId } }];
     }
     case 'SetPolicy': {
-      for (const [attr, v] of [['maxTtl', cmd.maxTtlSeconds], ['maxGracePeriod', cmd.maxGraceSeconds]] as const) {
-        if (v !== null && !(Number.isInteger(v) && v > 0)) throw new DomainError('INVALID_POLICY', `${attr} must be a positive whole number of seconds`, { attr });
+      for (const [attr, v] of [
+        ['maxTtl', cmd.maxTtlSeconds],
+        ['maxGracePeriod', cmd.maxGraceSeconds],
+      ] as const) {
+        if (v !== null && !(Number.isInteger(v) && v > 0))
+          throw new DomainError('INVALID_POLICY', `${attr} must be a positive whole number of seconds`, { attr });
       }
       return [
         {

@@ -116,7 +116,10 @@ function accessLog(logger: Logger, metrics: Metrics) {
       metrics.observeRequest(ctx.method, String(routePath), ctx.status, seconds);
       // Never log headers or raw URLs: credentials travel in both.
       if (logger.isLevelEnabled('info')) {
-        logger.info({ reqId: requestId, method: ctx.method, url: sanitizeUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3, ip: ctx.ip }, 'request');
+        logger.info(
+          { reqId: requestId, method: ctx.method, url: sanitizeUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3, ip: ctx.ip },
+          'request',
+        );
       }
     }
   };

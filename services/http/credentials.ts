@@ -21,7 +21,12 @@ export interface Offered {
 }
 
 export function offeredByKoa(ctx: Context): Offered {
-  return { authorization: ctx.get('authorization') || undefined, apiKey: ctx.get('api-key') || undefined, urlToken: ctx.query.api_token, userId: ctx.query.user_id };
+  return {
+    authorization: ctx.get('authorization') || undefined,
+    apiKey: ctx.get('api-key') || undefined,
+    urlToken: ctx.query.api_token,
+    userId: ctx.query.user_id,
+  };
 }
 
 /** Finds the credential of a request; null when none was sent. Throws 401 for a refused presentation. */

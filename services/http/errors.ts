@@ -80,7 +80,12 @@ export function toResponse(err: unknown): { status: number; body: Envelope; head
     if (status >= 500) {
       return {
         status,
-        body: envelope('server_error', { code: 'service_unavailable', detail: 'The service is temporarily unavailable; retry later.', attr: null, extra: null }),
+        body: envelope('server_error', {
+          code: 'service_unavailable',
+          detail: 'The service is temporarily unavailable; retry later.',
+          attr: null,
+          extra: null,
+        }),
         headers: err.retriable ? { 'Retry-After': '1' } : {},
         internal: true,
       };

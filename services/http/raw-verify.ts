@@ -53,7 +53,11 @@ export function rawVerify(env: AppContext, logger: Logger) {
     } finally {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       env.metrics.observeRequest('POST', VERIFY_PATH, res.statusCode, seconds);
-      if (logger.isLevelEnabled('info')) logger.info({ reqId: requestId, method: 'POST', url: sanitizeUrl(req.url ?? ''), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
+      if (logger.isLevelEnabled('info'))
+        logger.info(
+          { reqId: requestId, method: 'POST', url: sanitizeUrl(req.url ?? ''), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
+          'request',
+        );
     }
   };
 }

@@ -2,7 +2,16 @@
 import { ValidationError } from '../../events/errors.js';
 
 export type Schema =
-  | { type: 'string'; minLength?: number; maxLength?: number; pattern?: string; enum?: readonly string[]; format?: 'date-time' | 'email'; description?: string; nullable?: boolean }
+  | {
+      type: 'string';
+      minLength?: number;
+      maxLength?: number;
+      pattern?: string;
+      enum?: readonly string[];
+      format?: 'date-time' | 'email';
+      description?: string;
+      nullable?: boolean;
+    }
   | { type: 'integer' | 'number'; minimum?: number; maximum?: number; description?: string; nullable?: boolean }
   | { type: 'boolean'; description?: string; nullable?: boolean }
   | { type: 'array'; items: Schema; maxItems?: number; description?: string; nullable?: boolean }
@@ -52,7 +61,8 @@ export function validate(schema: Schema, value: unknown, path = ''): void {
       if (schema.minLength !== undefined && value.length < schema.minLength) fail(path, `${path} must be at least ${schema.minLength} characters`);
       if (schema.maxLength !== undefined && value.length > schema.maxLength) fail(path, `${path} must be at most ${schema.maxLength} characters`);
       if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) fail(path, `${path} has an invalid format`);
-      if (schema.format === 'date-time' && (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(Date.parse(value)))) fail(path, `${path} must be an ISO-8601 date-time`);
+      if (schema.format === 'date-time' && (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(Date.parse(value))))
+        fail(path, `${path} must be an ISO-8601 date-time`);
       if (schema.format === 'email' && !EMAIL_RE.test(value)) fail(path, `${path} must be an e-mail address`);
       return;
     }

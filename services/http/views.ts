@@ -6,7 +6,15 @@ import { arr, bool, int, nullable, obj, str, type Schema } from './schema.js';
 const iso = (ms: number | null): string | null => (ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
 
 export function userJson(u: UserView): Record<string, unknown> {
-  return { id: u.id, email: u.email, name: u.name, systemRole: u.systemRole, active: u.active, defaultWorkspaceId: u.defaultWorkspaceId, createdAt: iso(u.createdAt) };
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    systemRole: u.systemRole,
+    active: u.active,
+    defaultWorkspaceId: u.defaultWorkspaceId,
+    createdAt: iso(u.createdAt),
+  };
 }
 
 export function workspaceJson(w: WorkspaceView, withMembers = false): Record<string, unknown> {

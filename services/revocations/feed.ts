@@ -62,7 +62,10 @@ export class RevocationFeed {
   }
 
   get ready(): { ok: boolean; detail: Record<string, unknown> } {
-    return { ok: this.caughtUp && this.failed === null, detail: { position: this.position, items: this.items.length, subscribers: this.listeners.size, error: this.failed } };
+    return {
+      ok: this.caughtUp && this.failed === null,
+      detail: { position: this.position, items: this.items.length, subscribers: this.listeners.size, error: this.failed },
+    };
   }
 
   get size(): number {

@@ -87,7 +87,9 @@ export class KafkaPublisher {
       m.gauge('ledger_publisher_checkpoint_position', 'Last ledger position the message bus acknowledged', () => this.checkpoint);
       m.gauge('ledger_publisher_lag_events', 'Ledger events not yet acknowledged by the message bus', () => this.lagEvents());
       m.gauge('ledger_publisher_lag_seconds', 'Age of the oldest ledger event waiting for the message bus', () => this.lagSeconds());
-      m.gauge('ledger_publisher_up', '1 while the publisher is connected and its last send succeeded', () => (this.connected && this.lastError === null ? 1 : 0));
+      m.gauge('ledger_publisher_up', '1 while the publisher is connected and its last send succeeded', () =>
+        this.connected && this.lastError === null ? 1 : 0,
+      );
     }
   }
 
@@ -263,7 +265,8 @@ export class KafkaPublisher {
     if (events > 0) m.inc('ledger_publisher_messages_total', help, { topic: this.o.eventsTopic }, events);
     if (revocations > 0) m.inc('ledger_publisher_messages_total', help, { topic: this.o.revocationsTopic }, revocations);
     const now = Date.now();
-    for (const p of batch) m.observe('ledger_publisher_delivery_seconds', 'Time from a ledger event to its acknowledgement by the bus', {}, Math.max(0, now - p.occurredAt) / 1000);
+    for (const p of batch)
+      m.observe('ledger_publisher_delivery_seconds', 'Time from a ledger event to its acknowledgement by the bus', {}, Math.max(0, now - p.occurredAt) / 1000);
   }
 
   private fail(err: unknown, msg: string): void {

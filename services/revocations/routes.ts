@@ -108,7 +108,8 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
       handler: ({ ctx, query, caller }) => {
         demandFeed(ledger, caller);
         const limit = query.limit === undefined ? 100 : Number(query.limit);
-        if (!(limit >= 1 && limit <= 1000)) throw new HttpError(400, 'invalid', 'limit must be between 1 and 1000.', { attr: 'limit', type: 'validation_error' });
+        if (!(limit >= 1 && limit <= 1000))
+          throw new HttpError(400, 'invalid', 'limit must be between 1 and 1000.', { attr: 'limit', type: 'validation_error' });
         const p = feed.page(cursorParam(query.after, 'after'), limit);
         ctx.set('Cache-Control', 'no-store');
         return { items: p.items.map((i) => i.event), nextCursor: p.nextCursor, hasMore: p.hasMore };
@@ -187,15 +188,16 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
               const ok = out.write(`id: ${it.cursor}\ndata: ${it.json}\n\n`);
               cursor = { position: it.position, index: it.index };
               // A slow reader lags (bounded memory) instead of buffering the whole feed.
-              if (!ok) await new Promise<void>((resolve) => {
-                const done = (): void => {
-                  out.off('drain', done);
-                  out.off('close', done);
-                  resolve();
-                };
-                out.once('drain', done);
-                out.once('close', done);
-              });
+              if (!ok)
+                await new Promise<void>((resolve) => {
+                  const done = (): void => {
+                    out.off('drain', done);
+                    out.off('close', done);
+                    resolve();
+                  };
+                  out.once('drain', done);
+                  out.once('close', done);
+                });
             }
           }
         };

@@ -19,7 +19,11 @@ describe('e2e: bad input', () => {
     session = await s.login();
     const spec = (await s.request('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
     routes = Object.entries(spec.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, 'zz-unknown'), hasBody: op.requestBody !== undefined })),
+      Object.entries(ops).map(([method, op]) => ({
+        method: method.toUpperCase(),
+        path: path.replace(/\{[^}]+\}/g, 'zz-unknown'),
+        hasBody: op.requestBody !== undefined,
+      })),
     );
   });
   after(async () => s.dispose());

@@ -27,10 +27,16 @@ describe('e2e: the token-ledger CLI', function () {
   });
 
   it('creates users and keys, lists and revokes them, and rebuilds', async () => {
-    const u = JSON.parse((await run(process.execPath, [MAIN, 'users', 'create', '--email', 'cli@example.com', '--name', 'Cli', '--admin'], { env: env() })).stdout) as { id: string; password: string };
+    const u = JSON.parse(
+      (await run(process.execPath, [MAIN, 'users', 'create', '--email', 'cli@example.com', '--name', 'Cli', '--admin'], { env: env() })).stdout,
+    ) as { id: string; password: string };
     expect(u.password).to.be.a('string');
-    await run(process.execPath, [MAIN, 'users', 'create', '--email', 'ws@example.com', '--name', 'W', '--password', 'long enough password'], { env: env() }).catch(() => undefined);
-    const k = JSON.parse((await run(process.execPath, [MAIN, 'keys', 'create', '--user', 'cli@example.com', '--name', 'deploy', '--expires-in', '1d'], { env: env() })).stdout) as { id: string; token: string };
+    await run(process.execPath, [MAIN, 'users', 'create', '--email', 'ws@example.com', '--name', 'W', '--password', 'long enough password'], {
+      env: env(),
+    }).catch(() => undefined);
+    const k = JSON.parse(
+      (await run(process.execPath, [MAIN, 'keys', 'create', '--user', 'cli@example.com', '--name', 'deploy', '--expires-in', '1d'], { env: env() })).stdout,
+    ) as { id: string; token: string };
     expect(k.token).to.match(/^tl_/);
     const list = (await run(process.execPath, [MAIN, 'keys', 'list', '--user', u.id], { env: env() })).stdout;
     expect(list).to.include(k.id).and.include('active');
@@ -41,7 +47,10 @@ describe('e2e: the token-ledger CLI', function () {
   });
 
   it('serve prints the one-time admin password, answers, and shuts down gracefully on SIGTERM', async () => {
-    const child = spawn(process.execPath, [MAIN, 'serve'], { env: { ...env(), PORT: '0', LEDGER_USAGE_FLUSH_MS: '3600000' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'serve'], {
+      env: { ...env(), PORT: '0', LEDGER_USAGE_FLUSH_MS: '3600000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -58,7 +67,11 @@ describe('e2e: the token-ledger CLI', function () {
       expect(out).to.match(/Password \(shown once.*\): \S{20,}/);
       const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
       const password = /Password \(shown once.*\): (\S+)/.exec(out)![1]!;
-      const login = await fetch(`${url}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@localhost', password }) });
+      const login = await fetch(`${url}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'admin@localhost', password }),
+      });
       expect(login.status).to.equal(200);
       child.kill('SIGTERM');
       expect(await exited).to.equal(0);

@@ -17,13 +17,47 @@ interface Ctx {
 }
 
 const ACTIONS: Action[] = [
-  { name: 'create a key (keys:create)', allowed: ['owner', 'admin', 'member'], run: async (s, t, c) => (await s.request('POST', '/v1/keys', { token: t, body: { name: 'x', workspaceId: c.ws } })).status },
-  { name: 'list own keys (keys:read)', allowed: ['owner', 'admin', 'member', 'auditor'], run: async (s, t, c) => (await s.request('GET', `/v1/keys?workspaceId=${c.ws}`, { token: t })).status },
-  { name: 'verify a token (keys:verify)', allowed: ['owner', 'admin', 'member'], run: async (s, t, c) => (await s.request('POST', '/v1/keys/verify', { token: t, body: { token: c.verifyToken } })).status },
-  { name: 'introspect a token (keys:verify)', allowed: ['owner', 'admin', 'member'], run: async (s, t, c) => (await s.request('POST', '/oauth/introspect', { token: t, body: { token: c.verifyToken } })).status },
-  { name: 'set a member role (workspaces:manage)', allowed: ['owner', 'admin'], run: async (s, t, c) => (await s.request('PUT', `/v1/workspaces/${c.ws}/members/${c.otherUser}`, { token: t, body: { role: 'member' } })).status },
-  { name: 'set the workspace policy (workspaces:manage)', allowed: ['owner', 'admin'], run: async (s, t, c) => (await s.request('PUT', `/v1/workspaces/${c.ws}/policy`, { token: t, body: { maxTtl: '90d' } })).status },
-  { name: 'create a user (users:manage)', allowed: ['owner', 'admin'], run: async (s, t, c) => (await s.request('POST', '/v1/users', { token: t, body: { email: `u${Math.random()}@example.com`, name: 'U', password: 'long enough password', workspaceId: c.ws } })).status },
+  {
+    name: 'create a key (keys:create)',
+    allowed: ['owner', 'admin', 'member'],
+    run: async (s, t, c) => (await s.request('POST', '/v1/keys', { token: t, body: { name: 'x', workspaceId: c.ws } })).status,
+  },
+  {
+    name: 'list own keys (keys:read)',
+    allowed: ['owner', 'admin', 'member', 'auditor'],
+    run: async (s, t, c) => (await s.request('GET', `/v1/keys?workspaceId=${c.ws}`, { token: t })).status,
+  },
+  {
+    name: 'verify a token (keys:verify)',
+    allowed: ['owner', 'admin', 'member'],
+    run: async (s, t, c) => (await s.request('POST', '/v1/keys/verify', { token: t, body: { token: c.verifyToken } })).status,
+  },
+  {
+    name: 'introspect a token (keys:verify)',
+    allowed: ['owner', 'admin', 'member'],
+    run: async (s, t, c) => (await s.request('POST', '/oauth/introspect', { token: t, body: { token: c.verifyToken } })).status,
+  },
+  {
+    name: 'set a member role (workspaces:manage)',
+    allowed: ['owner', 'admin'],
+    run: async (s, t, c) => (await s.request('PUT', `/v1/workspaces/${c.ws}/members/${c.otherUser}`, { token: t, body: { role: 'member' } })).status,
+  },
+  {
+    name: 'set the workspace policy (workspaces:manage)',
+    allowed: ['owner', 'admin'],
+    run: async (s, t, c) => (await s.request('PUT', `/v1/workspaces/${c.ws}/policy`, { token: t, body: { maxTtl: '90d' } })).status,
+  },
+  {
+    name: 'create a user (users:manage)',
+    allowed: ['owner', 'admin'],
+    run: async (s, t, c) =>
+      (
+        await s.request('POST', '/v1/users', {
+          token: t,
+          body: { email: `u${Math.random()}@example.com`, name: 'U', password: 'long enough password', workspaceId: c.ws },
+        })
+      ).status,
+  },
   { name: 'list users (users:manage)', allowed: ['owner', 'admin'], run: async (s, t) => (await s.request('GET', '/v1/users', { token: t })).status },
 ];
 
@@ -41,7 +75,10 @@ describe('e2e: permission matrix per role', () => {
       expect(r.status, r.text).to.equal(201);
       sessions[role] = await s.login(email, 'long enough password');
     }
-    const other = await s.request('POST', '/v1/users', { token: admin, body: { email: 'other@example.com', name: 'O', password: 'long enough password', workspaceId: ws } });
+    const other = await s.request('POST', '/v1/users', {
+      token: admin,
+      body: { email: 'other@example.com', name: 'O', password: 'long enough password', workspaceId: ws },
+    });
     const key = await s.request('POST', '/v1/keys', { token: admin, body: { name: 'probe', workspaceId: ws } });
     ctx = { ws, otherUser: other.body.id, verifyToken: key.body.token };
   });
@@ -59,7 +96,10 @@ describe('e2e: permission matrix per role', () => {
   }
 
   it("a key's scopes narrow its owner's role", async () => {
-    const key = await s.request('POST', '/v1/keys', { token: sessions.owner, body: { name: 'narrow', workspaceId: ctx.ws, scopes: ['keys:read'], expiresIn: '1d' } });
+    const key = await s.request('POST', '/v1/keys', {
+      token: sessions.owner,
+      body: { name: 'narrow', workspaceId: ctx.ws, scopes: ['keys:read'], expiresIn: '1d' },
+    });
     expect(key.status).to.equal(201);
     expect((await s.request('GET', `/v1/keys?workspaceId=${ctx.ws}`, { token: key.body.token })).status).to.equal(200);
     const denied = await s.request('POST', '/v1/keys', { token: key.body.token, body: { name: 'x', expiresIn: '1d' } });

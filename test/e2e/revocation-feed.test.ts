@@ -25,10 +25,14 @@ function openStream(url: string, headers: Record<string, string>): StreamReader 
       await r.done.catch(() => undefined);
     },
   };
-  r.done = readEventStream(url, { headers, signal: ac.signal }, {
-    onEvent: (e) => r.events.push({ id: e.id, ev: JSON.parse(e.data) as RevocationEvent }),
-    onComment: (c) => r.comments.push(c),
-  }).catch((err: unknown) => {
+  r.done = readEventStream(
+    url,
+    { headers, signal: ac.signal },
+    {
+      onEvent: (e) => r.events.push({ id: e.id, ev: JSON.parse(e.data) as RevocationEvent }),
+      onComment: (c) => r.comments.push(c),
+    },
+  ).catch((err: unknown) => {
     if (!ac.signal.aborted) throw err;
   });
   return r;
@@ -69,7 +73,13 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     expect(first.body.items).to.have.length(2);
     expect(first.body.hasMore).to.equal(true);
     const ev = first.body.items[0] as RevocationEvent;
-    expect(ev).to.include({ specversion: '1.0', type: REVOCATION_TYPES.revoked, subject: keys[0]!.id, source: '/token-ledger', datacontenttype: 'application/json' });
+    expect(ev).to.include({
+      specversion: '1.0',
+      type: REVOCATION_TYPES.revoked,
+      subject: keys[0]!.id,
+      source: '/token-ledger',
+      datacontenttype: 'application/json',
+    });
     expect(ev.data).to.include({ keyId: keys[0]!.id, action: 'revoke', cause: 'revoked', terminal: true, reason: 'test' });
     expect(ev.ledgercursor).to.equal(String(ev.ledgerposition));
     expect(first.body.nextCursor).to.equal(first.body.items[1].ledgercursor);
@@ -144,7 +154,11 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     const fanEvents = b.events.slice(1);
     expect(fanEvents.map((e) => e.ev.type)).to.deep.equal([REVOCATION_TYPES.suspended, REVOCATION_TYPES.suspended, REVOCATION_TYPES.suspended]);
     expect(new Set(fanEvents.map((e) => e.ev.ledgerposition)).size).to.equal(1);
-    expect(fanEvents.map((e) => e.id)).to.deep.equal([`${fanEvents[0]!.ev.ledgerposition}.0`, `${fanEvents[0]!.ev.ledgerposition}.1`, String(fanEvents[0]!.ev.ledgerposition)]);
+    expect(fanEvents.map((e) => e.id)).to.deep.equal([
+      `${fanEvents[0]!.ev.ledgerposition}.0`,
+      `${fanEvents[0]!.ev.ledgerposition}.1`,
+      String(fanEvents[0]!.ev.ledgerposition),
+    ]);
     expect(fanEvents[0]!.ev.id).to.equal(`${fanEvents[0]!.ev.data.ledgerEventId}:${fan[0]}`);
     await b.close();
 

@@ -85,7 +85,10 @@ describe('e2e: the seed flows', () => {
     const admin = await s.login();
     const ws = await s.request('POST', '/v1/workspaces', { token: admin, body: { name: 'Erathos' } });
     expect(ws.status).to.equal(201);
-    const u = await s.request('POST', '/v1/users', { token: admin, body: { email: 'dev@example.com', name: 'Dev', password: 'another long password', workspaceId: ws.body.id, role: 'member' } });
+    const u = await s.request('POST', '/v1/users', {
+      token: admin,
+      body: { email: 'dev@example.com', name: 'Dev', password: 'another long password', workspaceId: ws.body.id, role: 'member' },
+    });
     expect(u.status).to.equal(201);
     const dev = await s.login('dev@example.com', 'another long password');
     const expiresAt = new Date(clock.ms + 7 * 86400_000).toISOString();

@@ -38,15 +38,21 @@ describe('e2e: sessions, introspection and revocation', () => {
 
   it('a password change needs the current password and ends older sessions', async () => {
     const m = await member();
-    const wrong = await s.request('PUT', '/v1/users/me/password', { token: m.session, body: { currentPassword: 'nope nope nope', newPassword: 'brand new long password' } });
+    const wrong = await s.request('PUT', '/v1/users/me/password', {
+      token: m.session,
+      body: { currentPassword: 'nope nope nope', newPassword: 'brand new long password' },
+    });
     expect(wrong.status).to.equal(400);
-    const ok = await s.request('PUT', '/v1/users/me/password', { token: m.session, body: { currentPassword: 'long enough password', newPassword: 'brand new long password' } });
+    const ok = await s.request('PUT', '/v1/users/me/password', {
+      token: m.session,
+      body: { currentPassword: 'long enough password', newPassword: 'brand new long password' },
+    });
     expect(ok.status).to.equal(204);
     expect((await s.request('GET', '/v1/auth/me', { token: m.session })).status).to.equal(401);
     expect((await s.request('POST', '/v1/auth/login', { body: { email: 'm@example.com', password: 'brand new long password' } })).status).to.equal(200);
   });
 
-  it('revoking all of a user\'s keys', async () => {
+  it("revoking all of a user's keys", async () => {
     const m = await member();
     await s.request('POST', '/v1/keys', { token: m.session, body: { name: 'second' } });
     const r = await s.request('POST', `/v1/users/${m.id}/keys/revoke`, { token: admin, body: { reason: 'offboarding' } });
@@ -74,7 +80,11 @@ describe('e2e: sessions, introspection and revocation', () => {
 
   it('RFC 7009: whoever holds a token may revoke it; unknown tokens still get 200', async () => {
     const m = await member();
-    const r = await fetch(`${s.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${m.key.token}` });
+    const r = await fetch(`${s.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${m.key.token}`,
+    });
     expect(r.status).to.equal(200);
     expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(401);
     const key = await s.request('GET', `/v1/keys/${m.key.id}`, { token: m.session });

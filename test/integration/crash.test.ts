@@ -94,7 +94,7 @@ describe('crash: SIGKILL during group-committed appends', () => {
     const store = new SqliteEventStore(file);
     try {
       const all: RecordedEvent[] = [];
-      for (let after = -1; ; ) {
+      for (let after = -1; ;) {
         const page = await store.readAll({ after, maxCount: 500 });
         all.push(...page.events);
         after = page.lastPosition;
@@ -156,7 +156,10 @@ describe('crash: SIGKILL during group-committed appends', () => {
       }
       for (const [key, evs] of groups) {
         const of = (evs[0]!.data as LoadData).of;
-        expect(evs.map((e) => (e.data as LoadData).j), `unacknowledged append ${key} is whole`).to.deep.equal(Array.from({ length: of }, (_, j) => j));
+        expect(
+          evs.map((e) => (e.data as LoadData).j),
+          `unacknowledged append ${key} is whole`,
+        ).to.deep.equal(Array.from({ length: of }, (_, j) => j));
         evs.forEach((e, j) => j > 0 && expect(e.position).to.equal(evs[j - 1]!.position + 1));
       }
 

@@ -42,7 +42,9 @@ function startWorker(tag: string, file: string, env: Record<string, string>): Wo
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 async function readLog(store: SqliteEventStore, after = -1): Promise<RecordedEvent[]> {
@@ -117,7 +119,8 @@ describe('expiry race: two processes, one file', () => {
       }
       if (expiredStreams.size >= KEYS) break;
       for (const w of workers) if (w.proc.exitCode !== null) expect.fail(`worker ${w.tag} died: ${w.stderr()}`);
-      if (Date.now() > deadline) expect.fail(`only ${expiredStreams.size}/${KEYS} keys expired in time; workers said: ${workers.map((w) => w.stderr()).join('')}`);
+      if (Date.now() > deadline)
+        expect.fail(`only ${expiredStreams.size}/${KEYS} keys expired in time; workers said: ${workers.map((w) => w.stderr()).join('')}`);
       await new Promise((r) => setTimeout(r, 25));
     }
 
@@ -139,7 +142,10 @@ describe('expiry race: two processes, one file', () => {
     const twice = [...perStream].filter(([, n]) => n !== 1);
     expect(twice, 'streams with more than one ApiKeyExpired').to.deep.equal([]);
     expect(perStream.size).to.equal(KEYS);
-    expect([...byWorker.keys()].every((t) => (TAGS as readonly string[]).includes(t)), 'only the workers expire keys').to.equal(true);
+    expect(
+      [...byWorker.keys()].every((t) => (TAGS as readonly string[]).includes(t)),
+      'only the workers expire keys',
+    ).to.equal(true);
 
     // Each ApiKeyExpired is the stream's last event and says why.
     for (const s of keyStreams) {
@@ -148,7 +154,7 @@ describe('expiry race: two processes, one file', () => {
       expect(evs[1]!.data).to.deep.include({ reason: 'ttl', expiredAt: (evs[0]!.data as { expiresAt: string }).expiresAt });
     }
     // This process learns of the workers' expiries through polling.
-    await within(ledger.waitFor(await store.headPosition()), 5_000, "test read model catches up");
+    await within(ledger.waitFor(await store.headPosition()), 5_000, 'test read model catches up');
     for (const c of created) expect(ledger.key(c.key.id).status).to.equal(KeyStatus.Expired);
     if (process.env.RACE_DEBUG) console.log(Object.fromEntries(byWorker), workers.map((w) => w.stderr()).join(''));
   });

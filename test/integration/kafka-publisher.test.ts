@@ -58,10 +58,23 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       await reader.waitFor((r) => r.on(topics.revocations).some((m) => m.key === key.id), 15_000, 'the revocation message');
       const msg = reader.on(topics.revocations).find((m) => m.key === key.id)!;
       const ce = msg.value as RevocationEvent;
-      expect(ce).to.include({ specversion: '1.0', id: revokedEvent.metadata.eventId, type: REVOCATION_TYPES.revoked, subject: key.id, source: '/token-ledger' });
+      expect(ce).to.include({
+        specversion: '1.0',
+        id: revokedEvent.metadata.eventId,
+        type: REVOCATION_TYPES.revoked,
+        subject: key.id,
+        source: '/token-ledger',
+      });
       expect(ce.ledgerposition).to.equal(revokedEvent.position);
       expect(ce.data).to.include({ keyId: key.id, action: 'revoke', cause: 'revoked', terminal: true, reason: 'leaked' });
-      expect(msg.headers).to.include({ ce_id: ce.id, ce_type: ce.type, ce_subject: key.id, ce_specversion: '1.0', ce_source: '/token-ledger', ce_ledgerposition: String(ce.ledgerposition) });
+      expect(msg.headers).to.include({
+        ce_id: ce.id,
+        ce_type: ce.type,
+        ce_subject: key.id,
+        ce_specversion: '1.0',
+        ce_source: '/token-ledger',
+        ce_ledgerposition: String(ce.ledgerposition),
+      });
       expect(msg.headers['content-type']).to.match(/^application\/cloudevents\+json/);
 
       // Every ledger event reaches the events topic, keyed by its aggregate, in log order.
@@ -139,7 +152,9 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const users = [];
       for (let i = 0; i < 3; i++) users.push(await seedOwner(ledger, `u${i}@example.com`));
       const keys: Array<{ id: string; userId: string }> = [];
-      for (const u of users) for (let i = 0; i < 4; i++) keys.push({ id: (await ledger.createKey({ userId: u.userId, workspaceId: u.workspaceId, name: `k${i}` }, SYSTEM)).key.id, userId: u.userId });
+      for (const u of users)
+        for (let i = 0; i < 4; i++)
+          keys.push({ id: (await ledger.createKey({ userId: u.userId, workspaceId: u.workspaceId, name: `k${i}` }, SYSTEM)).key.id, userId: u.userId });
       await waitUntil(async () => /ledger_publisher_lag_events 0\b/.test((await s.request('GET', '/metrics')).text), 15_000, 'the publisher to catch up');
 
       expect((await kafkaScript('stop')).code).to.equal(0);
@@ -163,7 +178,13 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       reader = await TopicReader.start(brokers, [topics.revocations]);
       const revokedIds = new Set(keys.map((k) => k.id));
       await reader.waitFor(
-        (r) => new Set(r.on(topics.revocations).filter((m) => m.value.type === REVOCATION_TYPES.revoked).map((m) => m.key)).size === revokedIds.size,
+        (r) =>
+          new Set(
+            r
+              .on(topics.revocations)
+              .filter((m) => m.value.type === REVOCATION_TYPES.revoked)
+              .map((m) => m.key),
+          ).size === revokedIds.size,
         60_000,
         'every revocation after the broker came back',
       );
@@ -273,7 +294,12 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       expect((await verifier.verify(jwtKey.token)).code).to.equal('REVOKED');
       expect(Object.keys(watcher.check().offsets ?? {})).to.not.be.empty;
 
-      const orphanVerifier = createOfflineVerifier({ jwksUrl: `${s.url}/.well-known/jwks.json`, issuer: 'token-ledger', audience: 'token-ledger-api', watcher: orphan });
+      const orphanVerifier = createOfflineVerifier({
+        jwksUrl: `${s.url}/.well-known/jwks.json`,
+        issuer: 'token-ledger',
+        audience: 'token-ledger-api',
+        watcher: orphan,
+      });
       expect(orphan.check().stale).to.equal(true);
       expect(orphan.isRevoked(jwtKey.id)).to.equal(true);
       expect((await orphanVerifier.verify(early.token)).code).to.equal('STALE');

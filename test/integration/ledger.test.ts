@@ -59,8 +59,11 @@ describe('ledger: keys through the domain layer', () => {
     expect(types.filter((x) => x === 'ApiKeyExpired')).to.have.length(1);
   });
 
-  it("deactivating the owner or removing the member stops the keys without touching key streams", async () => {
-    const member = await t.ledger.registerUser({ email: 'm@example.com', name: 'M', password: 'correct horse battery staple', workspaceId: owner.workspaceId }, SYSTEM);
+  it('deactivating the owner or removing the member stops the keys without touching key streams', async () => {
+    const member = await t.ledger.registerUser(
+      { email: 'm@example.com', name: 'M', password: 'correct horse battery staple', workspaceId: owner.workspaceId },
+      SYSTEM,
+    );
     const { key, token } = await t.ledger.createKey({ userId: member.id, name: 'ci' }, SYSTEM);
     const before = (await t.ledger.store.readStream(`apikey-${key.id}`)).length;
     await t.ledger.deactivateUser(member.id, null, SYSTEM);
@@ -73,7 +76,10 @@ describe('ledger: keys through the domain layer', () => {
   });
 
   it("intersects the owner's role with the key's scopes", async () => {
-    const auditor = await t.ledger.registerUser({ email: 'a@example.com', name: 'A', password: 'correct horse battery staple', workspaceId: owner.workspaceId, role: 'auditor' }, SYSTEM);
+    const auditor = await t.ledger.registerUser(
+      { email: 'a@example.com', name: 'A', password: 'correct horse battery staple', workspaceId: owner.workspaceId, role: 'auditor' },
+      SYSTEM,
+    );
     const { token } = await t.ledger.createKey({ userId: auditor.id, name: 'audit', scopes: ['audit:read', 'keys:create'] }, SYSTEM);
     expect(t.ledger.verify(token, { scopes: ['audit:read'] }).code).to.equal('VALID');
     expect(t.ledger.verify(token, { scopes: ['keys:create'] }).code).to.equal('INSUFFICIENT_SCOPE'); // role lacks it
@@ -86,7 +92,10 @@ describe('ledger: keys through the domain layer', () => {
     const { key } = await t.ledger.createKey({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM);
     await refused(t.ledger.createKey({ userId: owner.userId, name: 'ci2', handle: 'ci' }, SYSTEM), 'HANDLE_TAKEN');
     expect(t.ledger.readModel.findKey(owner.userId, 'ci')?.id).to.equal(key.id);
-    const other = await t.ledger.registerUser({ email: 'o@example.com', name: 'O', password: 'correct horse battery staple', workspaceId: owner.workspaceId }, SYSTEM);
+    const other = await t.ledger.registerUser(
+      { email: 'o@example.com', name: 'O', password: 'correct horse battery staple', workspaceId: owner.workspaceId },
+      SYSTEM,
+    );
     await t.ledger.createKey({ userId: other.id, name: 'ci', handle: 'ci' }, SYSTEM);
     await t.ledger.revokeKey(key.id, null, SYSTEM);
     const again = await t.ledger.createKey({ userId: owner.userId, name: 'ci3', handle: 'ci' }, SYSTEM);
@@ -142,8 +151,14 @@ describe('ledger: keys through the domain layer', () => {
   });
 
   it('JWT-format keys carry the claims and verify by digest like any other token', async () => {
-    const { key, token } = await t.ledger.createKey({ userId: owner.userId, name: 'jwt', format: 'jwt', scopes: ['data:read'], expiresInSeconds: 3600 }, SYSTEM);
-    const [h, p] = token.split('.').slice(0, 2).map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()) as Record<string, unknown>);
+    const { key, token } = await t.ledger.createKey(
+      { userId: owner.userId, name: 'jwt', format: 'jwt', scopes: ['data:read'], expiresInSeconds: 3600 },
+      SYSTEM,
+    );
+    const [h, p] = token
+      .split('.')
+      .slice(0, 2)
+      .map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()) as Record<string, unknown>);
     expect(h).to.include({ alg: 'EdDSA', typ: 'key+jwt' });
     expect(p).to.include({ iss: 'test-issuer', aud: 'test-aud', sub: owner.userId, jti: key.id, scope: 'data:read' });
     expect(p).to.have.property('exp');
@@ -157,7 +172,9 @@ describe('ledger: keys through the domain layer', () => {
     for (let i = 0; i < 5; i++) t.ledger.verifyAndRecord(token, 'bearer', { ip: '127.0.0.1', userAgent: 'test' });
     t.ledger.verifyAndRecord(token, 'api-key-header', { ip: '127.0.0.2', userAgent: 'test' });
     await t.ledger.usage.flush();
-    const used = (await t.ledger.store.readStream(`apikey-${key.id}`)).filter((e) => e.type === 'ApiKeyUsed').map((e) => e.data as { count: number; presentation: string });
+    const used = (await t.ledger.store.readStream(`apikey-${key.id}`))
+      .filter((e) => e.type === 'ApiKeyUsed')
+      .map((e) => e.data as { count: number; presentation: string });
     expect(used.map((u) => [u.presentation, u.count]).sort()).to.deep.equal([
       ['api-key-header', 1],
       ['bearer', 5],

@@ -13,7 +13,6 @@ import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
 import { prng } from '../support/prng.js';
 
-
 interface SimKey {
   id: string;
   ws: string;

@@ -14,7 +14,6 @@ import { prng } from '../support/prng.js';
 const SEED = Number(process.env.REBUILD_SEED ?? 0x5eed1e5);
 const OPS = Number(process.env.REBUILD_OPS ?? 600);
 
-
 /** Deterministic ids so a failing seed replays the same streams. */
 function seededIds(seed: number): IdGenerator {
   const r = prng(seed ^ 0x1d5);
@@ -110,7 +109,13 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             ];
           },
         ],
-        [users.length === 0 ? 0 : allowSlow ? 0.3 : 0, () => { const u = anyUser(); return ['changePassword', () => live.changePassword(u, `another long password ${int(0, 99)}`, SYSTEM)]; }],
+        [
+          users.length === 0 ? 0 : allowSlow ? 0.3 : 0,
+          () => {
+            const u = anyUser();
+            return ['changePassword', () => live.changePassword(u, `another long password ${int(0, 99)}`, SYSTEM)];
+          },
+        ],
         [
           users.length === 0 ? 0 : 2,
           () => {
@@ -119,7 +124,15 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return ['createWorkspace', async () => workspaces.push((await live.createWorkspace(name, u, SYSTEM)).id)];
           },
         ],
-        [workspaces.length === 0 ? 0 : 3, () => { const w = anyWs(); const u = anyUser(); const r = pick(ROLES)!; return ['setMemberRole', () => live.setMemberRole(w, u, r, SYSTEM)]; }],
+        [
+          workspaces.length === 0 ? 0 : 3,
+          () => {
+            const w = anyWs();
+            const u = anyUser();
+            const r = pick(ROLES)!;
+            return ['setMemberRole', () => live.setMemberRole(w, u, r, SYSTEM)];
+          },
+        ],
         [
           workspaces.length === 0 ? 0 : 1.5,
           () => {
@@ -130,8 +143,20 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return ['removeMember', () => live.removeMember(w, u, SYSTEM)];
           },
         ],
-        [users.length === 0 ? 0 : 0.6, () => { const u = anyUser(); return ['deactivateUser', () => live.deactivateUser(u, chance(0.5) ? 'left' : null, SYSTEM)]; }],
-        [users.length === 0 ? 0 : 1.5, () => { const u = anyUser(); return ['reactivateUser', () => live.reactivateUser(u, SYSTEM)]; }],
+        [
+          users.length === 0 ? 0 : 0.6,
+          () => {
+            const u = anyUser();
+            return ['deactivateUser', () => live.deactivateUser(u, chance(0.5) ? 'left' : null, SYSTEM)];
+          },
+        ],
+        [
+          users.length === 0 ? 0 : 1.5,
+          () => {
+            const u = anyUser();
+            return ['reactivateUser', () => live.reactivateUser(u, SYSTEM)];
+          },
+        ],
         [
           users.length === 0 ? 0 : 1,
           () => {
@@ -162,7 +187,8 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             let expiresAt: Date | null = null;
             if (e < 0.4) expiresInSeconds = int(10, 3600);
             else if (e < 0.5) expiresAt = new Date(t.clock.ms + int(5, 7200) * 1000);
-            else if (e < 0.53) [expiresInSeconds, expiresAt] = [60, new Date(t.clock.ms + 60_000)]; // EXPIRY_AMBIGUOUS
+            else if (e < 0.53)
+              [expiresInSeconds, expiresAt] = [60, new Date(t.clock.ms + 60_000)]; // EXPIRY_AMBIGUOUS
             else if (e < 0.56) expiresAt = new Date(t.clock.ms - 1000); // EXPIRY_IN_PAST
             const retrievable = chance(0.2);
             const description = chance(0.3) ? `d${int(0, 9)}` : null;
@@ -171,11 +197,22 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return [
               'createKey',
               async () =>
-                minted(await live.createKey({ userId, workspaceId, name, description, alias, handle, scopes, format, expiresInSeconds, expiresAt, retrievable }, SYSTEM)),
+                minted(
+                  await live.createKey(
+                    { userId, workspaceId, name, description, alias, handle, scopes, format, expiresInSeconds, expiresAt, retrievable },
+                    SYSTEM,
+                  ),
+                ),
             ];
           },
         ],
-        [keys.length === 0 ? 0 : 2, () => { const k = anyKey(); return ['revokeKey', () => live.revokeKey(k, chance(0.5) ? 'leaked' : null, { actor: { type: 'user', id: anyUser() } })]; }],
+        [
+          keys.length === 0 ? 0 : 2,
+          () => {
+            const k = anyKey();
+            return ['revokeKey', () => live.revokeKey(k, chance(0.5) ? 'leaked' : null, { actor: { type: 'user', id: anyUser() } })];
+          },
+        ],
         [
           keys.length === 0 ? 0 : 3,
           () => {
@@ -185,9 +222,30 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return ['rotateKey', async () => minted(await live.rotateKey(k, grace, SYSTEM))];
           },
         ],
-        [keys.length === 0 ? 0 : 2, () => { const k = anyKey(); const patch = chance(0.1) ? { expiresAt: '2030-01-01T00:00:00Z' } : { name: `n${int(0, 5)}`, description: chance(0.5) ? null : `d${int(0, 3)}`, alias: chance(0.5) ? undefined : `a${int(0, 3)}` }; return ['updateKey', () => live.updateKey(k, patch, SYSTEM)]; }],
-        [keys.length === 0 ? 0 : 0.7, () => { const k = anyKey(); return ['revealKey', () => live.revealKey(k, SYSTEM)]; }],
-        [users.length === 0 ? 0 : 0.15, () => { const u = anyUser(); return ['revokeAllKeys', () => live.revokeAllKeys(u, 'offboarding', SYSTEM)]; }],
+        [
+          keys.length === 0 ? 0 : 2,
+          () => {
+            const k = anyKey();
+            const patch = chance(0.1)
+              ? { expiresAt: '2030-01-01T00:00:00Z' }
+              : { name: `n${int(0, 5)}`, description: chance(0.5) ? null : `d${int(0, 3)}`, alias: chance(0.5) ? undefined : `a${int(0, 3)}` };
+            return ['updateKey', () => live.updateKey(k, patch, SYSTEM)];
+          },
+        ],
+        [
+          keys.length === 0 ? 0 : 0.7,
+          () => {
+            const k = anyKey();
+            return ['revealKey', () => live.revealKey(k, SYSTEM)];
+          },
+        ],
+        [
+          users.length === 0 ? 0 : 0.15,
+          () => {
+            const u = anyUser();
+            return ['revokeAllKeys', () => live.revokeAllKeys(u, 'offboarding', SYSTEM)];
+          },
+        ],
         [
           workspaces.length === 0 ? 0 : 1.5,
           () => {
@@ -200,7 +258,13 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return ['setPolicy', () => live.setPolicy(w, policy, SYSTEM)];
           },
         ],
-        [3, () => { const s = int(1, 900); return ['advanceClock', () => Promise.resolve(t.clock.advance(s))]; }],
+        [
+          3,
+          () => {
+            const s = int(1, 900);
+            return ['advanceClock', () => Promise.resolve(t.clock.advance(s))];
+          },
+        ],
         [2, () => ['runDue', () => live.expiry.runDue()]],
         [
           tokens.size === 0 ? 0 : 4,
@@ -232,7 +296,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
         bump(ok, name);
       } catch (err) {
         // Domain refusals and unknown ids are part of a realistic history; anything else is a failure.
-        if (err instanceof DomainError || err instanceof NotFoundError) bump(refused, `${name}:${(err).code}`);
+        if (err instanceof DomainError || err instanceof NotFoundError) bump(refused, `${name}:${err.code}`);
         else throw err;
       }
     };
@@ -283,19 +347,40 @@ describe('rebuild: a full rebuild equals the live read model', () => {
     // The history must actually have covered the interesting paths.
     const failures = [...refused.values()].reduce((s, n) => s + n, 0);
     expect(failures, 'some commands were refused').to.be.greaterThan(10);
-    for (const op of ['createKey', 'revokeKey', 'rotateKey', 'runDue', 'setMemberRole', 'removeMember', 'deactivateUser', 'recordUse', 'updateKey', 'setPolicy']) {
+    for (const op of [
+      'createKey',
+      'revokeKey',
+      'rotateKey',
+      'runDue',
+      'setMemberRole',
+      'removeMember',
+      'deactivateUser',
+      'recordUse',
+      'updateKey',
+      'setPolicy',
+    ]) {
       expect(ok.get(op) ?? 0, `${op} succeeded at least once (seed ${SEED})`).to.be.greaterThan(0);
     }
     expect(tokens.size).to.be.greaterThan(40);
     for (const code of ['VALID', 'REVOKED', 'EXPIRED']) expect(codes.get(code) ?? 0, `some keys end ${code}`).to.be.greaterThan(0);
     const types = new Set<string>();
-    for (let after = -1; ; ) {
+    for (let after = -1; ;) {
       const page = await live.store.readAll({ after, maxCount: 1000 });
       for (const e of page.events) types.add(e.type);
       after = page.lastPosition;
       if (page.isEnd) break;
     }
-    for (const type of ['ApiKeyUsed', 'ApiKeyExpired', 'ApiKeyRotated', 'ApiKeyRevoked', 'ApiKeyUpdated', 'WorkspaceMemberRemoved', 'WorkspacePolicySet', 'UserDeactivated', 'UserLoggedOut']) {
+    for (const type of [
+      'ApiKeyUsed',
+      'ApiKeyExpired',
+      'ApiKeyRotated',
+      'ApiKeyRevoked',
+      'ApiKeyUpdated',
+      'WorkspaceMemberRemoved',
+      'WorkspacePolicySet',
+      'UserDeactivated',
+      'UserLoggedOut',
+    ]) {
       expect(types, `the log holds ${type}`).to.include(type);
     }
   });

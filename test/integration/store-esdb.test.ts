@@ -101,10 +101,7 @@ class FakeEsdbClient {
     const cur = s.length - 1;
     const exp = opts.expectedRevision;
     const ok =
-      exp === 'any' ||
-      (exp === 'no_stream' && cur === -1) ||
-      (exp === 'stream_exists' && cur >= 0) ||
-      (typeof exp === 'bigint' && exp === BigInt(cur));
+      exp === 'any' || (exp === 'no_stream' && cur === -1) || (exp === 'stream_exists' && cur >= 0) || (typeof exp === 'bigint' && exp === BigInt(cur));
     if (!ok) {
       throw new WrongExpectedVersionError(undefined, {
         streamName: streamId,
@@ -148,9 +145,7 @@ class FakeEsdbClient {
         recs = from === 'start' ? log : log.filter((r) => typeof from === 'object' && r.position.commit >= from.commit);
       } else {
         const from = opts.fromPosition;
-        recs = (from === 'end' ? log : log.filter((r) => typeof from === 'object' && r.position.commit < from.commit))
-          .slice()
-          .reverse();
+        recs = (from === 'end' ? log : log.filter((r) => typeof from === 'object' && r.position.commit < from.commit)).slice().reverse();
       }
       for (const rec of recs.slice(0, opts.maxCount)) yield { event: rec, commitPosition: rec.position.commit };
     })();

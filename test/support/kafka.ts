@@ -9,7 +9,12 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export function testBrokers(): string[] | null {
   const raw = process.env.LEDGER_TEST_KAFKA_BROKERS?.trim();
-  return raw ? raw.split(',').map((b) => b.trim()).filter(Boolean) : null;
+  return raw
+    ? raw
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean)
+    : null;
 }
 
 export const SKIP_REASON = 'LEDGER_TEST_KAFKA_BROKERS is not set (start a broker with `npm run kafka:start` and set LEDGER_TEST_KAFKA_BROKERS=127.0.0.1:19092)';

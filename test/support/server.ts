@@ -19,7 +19,11 @@ export interface TestServer {
   running: RunningServer;
   url: string;
   dataDir: string;
-  request(method: string, path: string, opts?: { token?: string; scheme?: string; headers?: Record<string, string>; body?: unknown; raw?: string }): Promise<Res>;
+  request(
+    method: string,
+    path: string,
+    opts?: { token?: string; scheme?: string; headers?: Record<string, string>; body?: unknown; raw?: string },
+  ): Promise<Res>;
   login(email?: string, password?: string): Promise<string>;
   restart(): Promise<TestServer>;
   stop(): Promise<void>;

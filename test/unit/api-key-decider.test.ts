@@ -57,22 +57,40 @@ describe('API key decider', () => {
       keys.given([]).when(create()).then([created()]);
     });
     it('creates a key with an expiry in the future', () => {
-      keys.given([]).when(create({ expiresAt: later(3600) })).then([created(later(3600).toISOString())]);
+      keys
+        .given([])
+        .when(create({ expiresAt: later(3600) }))
+        .then([created(later(3600).toISOString())]);
     });
     it('refuses an expiry in the past', () => {
-      keys.given([]).when(create({ expiresAt: later(-1) })).thenRefuses('EXPIRY_IN_PAST');
+      keys
+        .given([])
+        .when(create({ expiresAt: later(-1) }))
+        .thenRefuses('EXPIRY_IN_PAST');
     });
     it('refuses a key without expiry when the policy requires one', () => {
-      keys.given([]).when(create({ policy: { ...noPolicy, requireExpiry: true } })).thenRefuses('EXPIRY_REQUIRED');
+      keys
+        .given([])
+        .when(create({ policy: { ...noPolicy, requireExpiry: true } }))
+        .thenRefuses('EXPIRY_REQUIRED');
     });
     it('refuses a key without expiry when the policy sets a maximum TTL', () => {
-      keys.given([]).when(create({ policy: { ...noPolicy, maxTtlSeconds: 3600 } })).thenRefuses('EXPIRY_REQUIRED');
+      keys
+        .given([])
+        .when(create({ policy: { ...noPolicy, maxTtlSeconds: 3600 } }))
+        .thenRefuses('EXPIRY_REQUIRED');
     });
     it('refuses an expiry beyond the policy maximum TTL', () => {
-      keys.given([]).when(create({ expiresAt: later(3601), policy: { ...noPolicy, maxTtlSeconds: 3600 } })).thenRefuses('EXPIRY_BEYOND_POLICY');
+      keys
+        .given([])
+        .when(create({ expiresAt: later(3601), policy: { ...noPolicy, maxTtlSeconds: 3600 } }))
+        .thenRefuses('EXPIRY_BEYOND_POLICY');
     });
     it('accepts an expiry exactly at the policy maximum', () => {
-      keys.given([]).when(create({ expiresAt: later(3600), policy: { ...noPolicy, maxTtlSeconds: 3600 } })).then([created(later(3600).toISOString())]);
+      keys
+        .given([])
+        .when(create({ expiresAt: later(3600), policy: { ...noPolicy, maxTtlSeconds: 3600 } }))
+        .then([created(later(3600).toISOString())]);
     });
     it('refuses to create the same key twice', () => {
       keys.given([created()]).when(create()).thenRefuses('KEY_EXISTS');
@@ -81,7 +99,10 @@ describe('API key decider', () => {
 
   describe('expiry is set only at creation', () => {
     it('refuses an update that touches expiry', () => {
-      keys.given([created()]).when({ type: 'UpdateApiKey', expiresAt: later(10).toISOString() }).thenRefuses('EXPIRY_IMMUTABLE');
+      keys
+        .given([created()])
+        .when({ type: 'UpdateApiKey', expiresAt: later(10).toISOString() })
+        .thenRefuses('EXPIRY_IMMUTABLE');
     });
     it('updates name, description and alias', () => {
       keys
@@ -96,33 +117,63 @@ describe('API key decider', () => {
 
   describe('revocation', () => {
     it('records who revoked the key and why', () => {
-      keys.given([created()]).when({ type: 'RevokeApiKey', now, reason: 'leak', by: { type: 'user', id: 'usr_9' } }).then([revoked]);
+      keys
+        .given([created()])
+        .when({ type: 'RevokeApiKey', now, reason: 'leak', by: { type: 'user', id: 'usr_9' } })
+        .then([revoked]);
     });
     it('is idempotent: revoking twice writes once', () => {
-      keys.given([created(), revoked]).when({ type: 'RevokeApiKey', now, reason: 'again', by: { type: 'user', id: 'usr_9' } }).thenNothing();
+      keys
+        .given([created(), revoked])
+        .when({ type: 'RevokeApiKey', now, reason: 'again', by: { type: 'user', id: 'usr_9' } })
+        .thenNothing();
     });
     it('a revoked key cannot be updated, rotated or revealed', () => {
-      keys.given([created(null, true), revoked]).when({ type: 'UpdateApiKey', name: 'x' }).thenRefuses('KEY_REVOKED');
-      keys.given([created(null, true), revoked]).when({ type: 'RotateApiKey', now, successorId: 'key_2', graceSeconds: 0, maxGraceSeconds: 60 }).thenRefuses('KEY_REVOKED');
-      keys.given([created(null, true), revoked]).when({ type: 'RevealApiKeySecret', now }).thenRefuses('KEY_REVOKED');
+      keys
+        .given([created(null, true), revoked])
+        .when({ type: 'UpdateApiKey', name: 'x' })
+        .thenRefuses('KEY_REVOKED');
+      keys
+        .given([created(null, true), revoked])
+        .when({ type: 'RotateApiKey', now, successorId: 'key_2', graceSeconds: 0, maxGraceSeconds: 60 })
+        .thenRefuses('KEY_REVOKED');
+      keys
+        .given([created(null, true), revoked])
+        .when({ type: 'RevealApiKeySecret', now })
+        .thenRefuses('KEY_REVOKED');
     });
     it('an expired key can still be revoked, for the record', () => {
-      keys.given([created(now.toISOString()), expired]).when({ type: 'RevokeApiKey', now, reason: 'leak', by: { type: 'user', id: 'usr_9' } }).then([revoked]);
+      keys
+        .given([created(now.toISOString()), expired])
+        .when({ type: 'RevokeApiKey', now, reason: 'leak', by: { type: 'user', id: 'usr_9' } })
+        .then([revoked]);
     });
   });
 
   describe('expiry events', () => {
     it('writes ApiKeyExpired once the time has passed', () => {
-      keys.given([created(now.toISOString())]).when({ type: 'ExpireApiKey', now: later(1) }).then([expired]);
+      keys
+        .given([created(now.toISOString())])
+        .when({ type: 'ExpireApiKey', now: later(1) })
+        .then([expired]);
     });
     it('writes nothing before the time', () => {
-      keys.given([created(later(10).toISOString())]).when({ type: 'ExpireApiKey', now }).thenNothing();
+      keys
+        .given([created(later(10).toISOString())])
+        .when({ type: 'ExpireApiKey', now })
+        .thenNothing();
     });
     it('writes nothing for an already expired key (exactly once)', () => {
-      keys.given([created(now.toISOString()), expired]).when({ type: 'ExpireApiKey', now: later(5) }).thenNothing();
+      keys
+        .given([created(now.toISOString()), expired])
+        .when({ type: 'ExpireApiKey', now: later(5) })
+        .thenNothing();
     });
     it('writes nothing for a revoked key', () => {
-      keys.given([created(now.toISOString()), revoked]).when({ type: 'ExpireApiKey', now: later(5) }).thenNothing();
+      keys
+        .given([created(now.toISOString()), revoked])
+        .when({ type: 'ExpireApiKey', now: later(5) })
+        .thenNothing();
     });
   });
 
@@ -154,13 +205,19 @@ describe('API key decider', () => {
     });
     it('refuses to rotate a key twice', () => {
       const rotated: ApiKeyEvent = { type: 'ApiKeyRotated', data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() } };
-      keys.given([created(), rotated]).when({ type: 'RotateApiKey', now, successorId: 'key_3', graceSeconds: 0, maxGraceSeconds: 60 }).thenRefuses('KEY_ALREADY_ROTATED');
+      keys
+        .given([created(), rotated])
+        .when({ type: 'RotateApiKey', now, successorId: 'key_3', graceSeconds: 0, maxGraceSeconds: 60 })
+        .thenRefuses('KEY_ALREADY_ROTATED');
     });
   });
 
   describe('secret reveal', () => {
     it('is recorded for a retrievable key', () => {
-      keys.given([created(null, true)]).when({ type: 'RevealApiKeySecret', now }).then([{ type: 'ApiKeySecretRevealed', data: { keyId: 'key_1' } }]);
+      keys
+        .given([created(null, true)])
+        .when({ type: 'RevealApiKeySecret', now })
+        .then([{ type: 'ApiKeySecretRevealed', data: { keyId: 'key_1' } }]);
     });
     it('is refused for a key created as not retrievable', () => {
       keys.given([created()]).when({ type: 'RevealApiKeySecret', now }).thenRefuses('KEY_NOT_RETRIEVABLE');
@@ -175,7 +232,15 @@ describe('API key decider', () => {
         .then([
           {
             type: 'ApiKeyUsed',
-            data: { keyId: 'key_1', count: 3, firstAt: now.toISOString(), lastAt: later(5).toISOString(), lastIp: '127.0.0.1', lastUserAgent: 'curl', presentation: 'bearer' },
+            data: {
+              keyId: 'key_1',
+              count: 3,
+              firstAt: now.toISOString(),
+              lastAt: later(5).toISOString(),
+              lastIp: '127.0.0.1',
+              lastUserAgent: 'curl',
+              presentation: 'bearer',
+            },
           },
         ]);
     });

@@ -57,18 +57,35 @@ describe('unit: CloudEvents mapping', () => {
   it('maps a ledger event to a structured CloudEvent keyed by its aggregate', () => {
     const e = created('key_1', 'usr_1', 'ws_1');
     const ce = ledgerCloudEvent(e);
-    expect(ce).to.include({ specversion: '1.0', id: e.metadata.eventId, type: 'io.token-ledger.ApiKeyCreated', subject: 'key_1', source: '/token-ledger', datacontenttype: 'application/json', ledgerposition: e.position, ledgeractor: 'user:usr_admin' });
+    expect(ce).to.include({
+      specversion: '1.0',
+      id: e.metadata.eventId,
+      type: 'io.token-ledger.ApiKeyCreated',
+      subject: 'key_1',
+      source: '/token-ledger',
+      datacontenttype: 'application/json',
+      ledgerposition: e.position,
+      ledgeractor: 'user:usr_admin',
+    });
     expect(ce.time).to.equal(e.metadata.occurredAt);
     expect(ce.data).to.not.have.any.keys('digest', 'sealed');
     expect(ce.data).to.include({ keyId: 'key_1', start: 'tl_abcd' });
     const msg = toMessage('t', ce);
     expect(msg.key).to.equal('key_1');
     expect(msg.value).not.to.match(/digest|sealed|"ct"/);
-    expect(msg.headers).to.include({ ce_id: e.metadata.eventId, ce_type: 'io.token-ledger.ApiKeyCreated', ce_subject: 'key_1', ce_specversion: '1.0', ce_ledgerposition: String(e.position) });
+    expect(msg.headers).to.include({
+      ce_id: e.metadata.eventId,
+      ce_type: 'io.token-ledger.ApiKeyCreated',
+      ce_subject: 'key_1',
+      ce_specversion: '1.0',
+      ce_ledgerposition: String(e.position),
+    });
     expect(aggregateId('user-usr_1')).to.equal('usr_1');
     expect(aggregateId('workspace-ws_1')).to.equal('ws_1');
     expect(aggregateId('ledger-checkpoints')).to.equal('ledger-checkpoints');
-    const reg = ledgerCloudEvent(ev('UserRegistered', { userId: 'usr_9', email: 'a@b.c', name: 'A', passwordHash: '$argon2id$x', systemRole: 'user' }, 'user-usr_9'));
+    const reg = ledgerCloudEvent(
+      ev('UserRegistered', { userId: 'usr_9', email: 'a@b.c', name: 'A', passwordHash: '$argon2id$x', systemRole: 'user' }, 'user-usr_9'),
+    );
     expect(reg.data).to.not.have.key('passwordHash');
     expect(reg.subject).to.equal('usr_9');
   });

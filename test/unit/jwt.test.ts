@@ -39,9 +39,24 @@ describe('session JWTs', () => {
     expect((await jwt.verifySession(await otherAud.signSession('usr_1', 's', now, inAMinute), now)).ok).to.equal(false);
   });
   it('refuses alg=none and HS256 tokens', async () => {
-    const none = new UnsecuredJWT({ sid: 's' }).setSubject('usr_1').setIssuer('iss').setAudience('aud').setJti('s').setIssuedAt().setExpirationTime('1h').encode();
+    const none = new UnsecuredJWT({ sid: 's' })
+      .setSubject('usr_1')
+      .setIssuer('iss')
+      .setAudience('aud')
+      .setJti('s')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .encode();
     expect((await jwt.verifySession(none, new Date())).ok).to.equal(false);
-    const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'session+jwt' }).setSubject('usr_1').setIssuer('iss').setAudience('aud').setJti('s').setIssuedAt().setExpirationTime('1h').sign(new Uint8Array(32));
+    const hs = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', typ: 'session+jwt' })
+      .setSubject('usr_1')
+      .setIssuer('iss')
+      .setAudience('aud')
+      .setJti('s')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new Uint8Array(32));
     expect((await jwt.verifySession(hs, new Date())).ok).to.equal(false);
   });
   it('refuses a session signed by another key', async () => {

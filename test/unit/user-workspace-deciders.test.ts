@@ -11,24 +11,37 @@ const users = spec(userDecider);
 describe('user decider', () => {
   it('registers a user once', () => {
     users.given([]).when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: 'h', systemRole: 'user' }).then([registered]);
-    users.given([registered]).when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: 'h', systemRole: 'user' }).thenRefuses('USER_EXISTS');
+    users
+      .given([registered])
+      .when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: 'h', systemRole: 'user' })
+      .thenRefuses('USER_EXISTS');
   });
   it('deactivates an active user, and only once', () => {
     users.given([registered]).when({ type: 'DeactivateUser', reason: null }).then([deactivated]);
     users.given([registered, deactivated]).when({ type: 'DeactivateUser', reason: null }).thenNothing();
   });
   it('reactivates a deactivated user', () => {
-    users.given([registered, deactivated]).when({ type: 'ReactivateUser' }).then([{ type: 'UserReactivated', data: { userId: 'usr_1' } }]);
+    users
+      .given([registered, deactivated])
+      .when({ type: 'ReactivateUser' })
+      .then([{ type: 'UserReactivated', data: { userId: 'usr_1' } }]);
     users.given([registered]).when({ type: 'ReactivateUser' }).thenNothing();
   });
   it('refuses a login success for a deactivated user', () => {
-    users.given([registered, deactivated]).when({ type: 'RecordLoginSuccess', sessionId: 'ses_1', expiresAt: new Date(0) }).thenRefuses('USER_INACTIVE');
+    users
+      .given([registered, deactivated])
+      .when({ type: 'RecordLoginSuccess', sessionId: 'ses_1', expiresAt: new Date(0) })
+      .thenRefuses('USER_INACTIVE');
   });
   it('records failed logins and password changes', () => {
-    users.given([registered]).when({ type: 'RecordLoginFailure', email: 'a@b.c', reason: 'bad_password' }).then([
-      { type: 'UserLoginFailed', data: { userId: 'usr_1', email: 'a@b.c', reason: 'bad_password' } },
-    ]);
-    users.given([registered]).when({ type: 'ChangePassword', passwordHash: 'h2' }).then([{ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'h2' } }]);
+    users
+      .given([registered])
+      .when({ type: 'RecordLoginFailure', email: 'a@b.c', reason: 'bad_password' })
+      .then([{ type: 'UserLoginFailed', data: { userId: 'usr_1', email: 'a@b.c', reason: 'bad_password' } }]);
+    users
+      .given([registered])
+      .when({ type: 'ChangePassword', passwordHash: 'h2' })
+      .then([{ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'h2' } }]);
   });
   it('refuses commands for unknown users', () => {
     users.given([]).when({ type: 'DeactivateUser', reason: null }).thenRefuses('USER_NOT_FOUND');
@@ -46,9 +59,13 @@ describe('workspace decider', () => {
     ws.given([]).when({ type: 'CreateWorkspace', workspaceId: 'ws_1', name: 'Acme', ownerId: 'usr_1' }).then(wsCreated);
   });
   it('sets and removes member roles', () => {
-    ws.given(wsCreated).when({ type: 'SetMemberRole', userId: 'usr_2', role: 'member' }).then([{ type: 'WorkspaceMemberRoleSet', data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'member' } }]);
+    ws.given(wsCreated)
+      .when({ type: 'SetMemberRole', userId: 'usr_2', role: 'member' })
+      .then([{ type: 'WorkspaceMemberRoleSet', data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'member' } }]);
     const withMember: WorkspaceEvent[] = [...wsCreated, { type: 'WorkspaceMemberRoleSet', data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'member' } }];
-    ws.given(withMember).when({ type: 'RemoveMember', userId: 'usr_2' }).then([{ type: 'WorkspaceMemberRemoved', data: { workspaceId: 'ws_1', userId: 'usr_2' } }]);
+    ws.given(withMember)
+      .when({ type: 'RemoveMember', userId: 'usr_2' })
+      .then([{ type: 'WorkspaceMemberRemoved', data: { workspaceId: 'ws_1', userId: 'usr_2' } }]);
     ws.given(withMember).when({ type: 'SetMemberRole', userId: 'usr_2', role: 'member' }).thenNothing();
   });
   it('keeps at least one owner', () => {
@@ -59,9 +76,9 @@ describe('workspace decider', () => {
     ws.given(wsCreated).when({ type: 'RemoveMember', userId: 'usr_9' }).thenRefuses('NOT_A_MEMBER');
   });
   it('sets a policy with positive limits only', () => {
-    ws.given(wsCreated).when({ type: 'SetPolicy', maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null }).then([
-      { type: 'WorkspacePolicySet', data: { workspaceId: 'ws_1', maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null } },
-    ]);
+    ws.given(wsCreated)
+      .when({ type: 'SetPolicy', maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null })
+      .then([{ type: 'WorkspacePolicySet', data: { workspaceId: 'ws_1', maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null } }]);
     ws.given(wsCreated).when({ type: 'SetPolicy', maxTtlSeconds: -1, requireExpiry: false, maxGraceSeconds: null }).thenRefuses('INVALID_POLICY');
   });
 });
@@ -75,8 +92,9 @@ describe('unique value decider', () => {
     uniq.given([claimed]).when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_2', holderAlive: true }).thenRefuses('VALUE_TAKEN');
   });
   it('lets a value whose holder is gone be claimed again', () => {
-    uniq.given([claimed]).when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_2', holderAlive: false }).then([
-      { type: 'UniqueValueClaimed', data: { scope: 'handle', value: 'ci', ownerId: 'key_2', claimedAt: at.toISOString() } },
-    ]);
+    uniq
+      .given([claimed])
+      .when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_2', holderAlive: false })
+      .then([{ type: 'UniqueValueClaimed', data: { scope: 'handle', value: 'ci', ownerId: 'key_2', claimedAt: at.toISOString() } }]);
   });
 });

@@ -31,7 +31,10 @@ export function authRoutes(env: AppContext): RouteDef[] {
         const wait = Math.max(env.loginThrottleAccount.retryAfter(email, now), env.loginThrottleIp.retryAfter(ip, now));
         if (wait > 0) {
           await ledger.recordLoginFailure(email, 'throttled', command);
-          throw new HttpError(429, 'throttled', 'Too many failed login attempts; try again later.', { headers: { 'Retry-After': String(wait) }, extra: { retryAfter: wait } });
+          throw new HttpError(429, 'throttled', 'Too many failed login attempts; try again later.', {
+            headers: { 'Retry-After': String(wait) },
+            extra: { retryAfter: wait },
+          });
         }
         const user = ledger.readModel.usersByEmail.get(email) ?? null;
         const ok = await verifyPassword(user?.passwordHash ?? null, password);
@@ -105,4 +108,3 @@ export function authRoutes(env: AppContext): RouteDef[] {
     }),
   ];
 }
-

@@ -38,7 +38,8 @@ export const verifyBodySchema = obj({ token: str({ maxLength: 8192 }), scopes: s
 function checkScopes(scopes: unknown): string[] | null {
   if (scopes === undefined || scopes === null) return null;
   for (const [i, s] of (scopes as string[]).entries()) {
-    if (!isValidScope(s)) throw new HttpError(400, 'invalid_scope', `scopes[${i}] must look like "resource:action"`, { attr: `scopes[${i}]`, type: 'validation_error' });
+    if (!isValidScope(s))
+      throw new HttpError(400, 'invalid_scope', `scopes[${i}] must look like "resource:action"`, { attr: `scopes[${i}]`, type: 'validation_error' });
   }
   return scopes as string[];
 }
@@ -63,7 +64,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       body: createKeySchema,
       responses: {
-        201: { description: 'created', schema: obj({ ...((keySchema as { properties: Record<string, Schema> }).properties), token: str() }) },
+        201: { description: 'created', schema: obj({ ...(keySchema as { properties: Record<string, Schema> }).properties, token: str() }) },
         400: { description: 'invalid input or policy violation' },
         409: { description: 'handle taken' },
       },
@@ -80,7 +81,10 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         }
         const expiresInSeconds = body.expiresIn == null ? null : parseDuration(body.expiresIn);
         if (body.expiresIn != null && expiresInSeconds === null) {
-          throw new HttpError(400, 'invalid', 'expiresIn must be seconds or a duration such as 30d, 12h or 15m.', { attr: 'expiresIn', type: 'validation_error' });
+          throw new HttpError(400, 'invalid', 'expiresIn must be seconds or a duration such as 30d, 12h or 15m.', {
+            attr: 'expiresIn',
+            type: 'validation_error',
+          });
         }
         const { key, token } = await ledger.createKey(
           {
@@ -116,7 +120,10 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         const now = ledger.clock().getTime();
         const mine = [...(ledger.readModel.keysByUser.get(caller.user.id) ?? [])]
           .reverse()
-          .filter((k) => (query.status === undefined || keyStatus(k, now) === query.status) && (query.workspaceId === undefined || k.workspaceId === query.workspaceId))
+          .filter(
+            (k) =>
+              (query.status === undefined || keyStatus(k, now) === query.status) && (query.workspaceId === undefined || k.workspaceId === query.workspaceId),
+          )
           .filter((k) => caller.key === null || k.workspaceId === caller.key.workspaceId);
         const p = page(mine, query);
         return { items: p.items.map((k) => keyJson(ledger, k)), nextCursor: p.nextCursor };
@@ -180,7 +187,10 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       responses: { 200: { description: 'updated', schema: keySchema }, 400: { description: 'expiry cannot be changed' } },
       handler: async ({ caller, params, body, command }) => {
         if (body.expiresAt !== undefined || body.expiresIn !== undefined) {
-          throw new HttpError(400, 'expiry_immutable', 'Expiry can be set only when a key is created.', { attr: body.expiresAt !== undefined ? 'expiresAt' : 'expiresIn', type: 'validation_error' });
+          throw new HttpError(400, 'expiry_immutable', 'Expiry can be set only when a key is created.', {
+            attr: body.expiresAt !== undefined ? 'expiresAt' : 'expiresIn',
+            type: 'validation_error',
+          });
         }
         const k = visibleKey(ledger, caller, params.idOrHandle!, 'keys:create');
         const updated = await ledger.updateKey(k.id, { name: body.name, description: body.description, alias: body.alias }, command);
@@ -218,7 +228,8 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         if (k.owner.id !== caller.user.id) throw permissionDenied('rotate another user’s key');
         const raw = body?.gracePeriod as number | string | undefined;
         const grace = raw === undefined || raw === 0 || raw === '0' ? 0 : parseDuration(raw);
-        if (grace === null) throw new HttpError(400, 'invalid', 'gracePeriod must be seconds or a duration such as 1h.', { attr: 'gracePeriod', type: 'validation_error' });
+        if (grace === null)
+          throw new HttpError(400, 'invalid', 'gracePeriod must be seconds or a duration such as 1h.', { attr: 'gracePeriod', type: 'validation_error' });
         const { key, token } = await ledger.rotateKey(k.id, grace, command);
         ctx.status = 201;
         ctx.set('Cache-Control', 'no-store');

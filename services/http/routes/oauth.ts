@@ -47,7 +47,17 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
           const s = await ledger.jwt.verifySession(token, new Date(now));
           const user = s.ok ? ledger.readModel.users.get(s.claims.sub) : undefined;
           if (s.ok && user && ledger.readModel.sessionActive(s.claims.sid, user.id, now)) {
-            return { active: true, token_type: 'session', sub: user.id, username: user.email, exp: s.claims.exp, iat: s.claims.iat, iss: s.claims.iss, aud: s.claims.aud, jti: s.claims.sid };
+            return {
+              active: true,
+              token_type: 'session',
+              sub: user.id,
+              username: user.email,
+              exp: s.claims.exp,
+              iat: s.claims.iat,
+              iss: s.claims.iss,
+              aud: s.claims.aud,
+              jti: s.claims.sid,
+            };
           }
         }
         return { active: false };

@@ -9,7 +9,13 @@ import { arr, bool, obj, str } from '../schema.js';
 
 const require = createRequire(import.meta.url);
 const SWAGGER_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
-const TYPES: Record<string, string> = { '.js': 'application/javascript', '.css': 'text/css', '.png': 'image/png', '.html': 'text/html', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.js': 'application/javascript',
+  '.css': 'text/css',
+  '.png': 'image/png',
+  '.html': 'text/html',
+  '.map': 'application/json',
+};
 const ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'favicon-32x32.png', 'favicon-16x16.png']);
 
 const DOCS_HTML = `<!doctype html>
@@ -40,7 +46,10 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       summary: 'Readiness: the read model has caught up, and every named dependency is healthy',
       tag: 'operations',
       auth: 'none',
-      responses: { 200: { description: 'ready', schema: obj({ ready: bool(), checks: arr(obj({ name: str(), ok: bool() })) }) }, 503: { description: 'not ready' } },
+      responses: {
+        200: { description: 'ready', schema: obj({ ready: bool(), checks: arr(obj({ name: str(), ok: bool() })) }) },
+        503: { description: 'not ready' },
+      },
       handler: ({ ctx }) => {
         const checks = [
           { name: 'read_model', ok: ledger.isCaughtUp, detail: { position: ledger.readModel.position } },

@@ -12,7 +12,6 @@ import type { Caller } from '../auth.js';
 import type { UserView } from '../../../projections/views.js';
 import type { Ledger } from '../../ledger.js';
 
-
 /** A non-system-admin manages only users who share a workspace where they hold users:manage. */
 function manageable(ledger: Ledger, caller: Caller, user: UserView): boolean {
   if (caller.user.systemRole === 'admin') return can(ledger, caller, 'users:manage');
@@ -59,7 +58,8 @@ export function userRoutes(env: AppContext): RouteDef[] {
         const workspaceId = (body.workspaceId as string | undefined) ?? currentWorkspaceId(caller);
         demand(ledger, caller, 'users:manage', workspaceId);
         if (body.systemRole === 'admin' && caller.user.systemRole !== 'admin') throw permissionDenied('system admin');
-        if (body.role === 'owner' && ledger.roleOf(workspaceId ?? '', caller.user.id) !== 'owner' && caller.user.systemRole !== 'admin') throw permissionDenied('owner');
+        if (body.role === 'owner' && ledger.roleOf(workspaceId ?? '', caller.user.id) !== 'owner' && caller.user.systemRole !== 'admin')
+          throw permissionDenied('owner');
         const u = await ledger.registerUser(
           {
             email: body.email as string,

@@ -50,7 +50,9 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       responses: { 200: { description: 'workspaces', schema: obj({ items: arr(workspaceSchema) }) } },
       handler: ({ caller }) => {
         const items = [...ledger.readModel.workspaces.values()]
-          .filter((w) => w.ownerId !== '' && roleIn(ledger, caller, w.id) !== null && (caller.user.systemRole === 'admin' || w.members.get(caller.user.id)?.role))
+          .filter(
+            (w) => w.ownerId !== '' && roleIn(ledger, caller, w.id) !== null && (caller.user.systemRole === 'admin' || w.members.get(caller.user.id)?.role),
+          )
           .map((w) => ({ ...workspaceJson(w), role: ledger.roleOf(w.id, caller.user.id) }));
         return { items };
       },
@@ -85,7 +87,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'DELETE',
       path: '/v1/workspaces/:id/members/:userId',
-      summary: "Remove a member; their keys in this workspace stop at once",
+      summary: 'Remove a member; their keys in this workspace stop at once',
       tag: 'workspaces',
       auth: 'required',
       responses: { 204: { description: 'removed' } },
