@@ -1,21 +1,16 @@
 // In-memory lookup/revocation read model: pure evolve over ledger events, plus the verify hot path.
-import { hash } from 'node:crypto';
+import { hash, type BinaryToTextEncoding } from 'node:crypto';
 import type { StoredEvent } from '../events/catalog.js';
 import { assertNever } from '../services/domain/decider.js';
 import { allows } from '../services/domain/permissions.js';
 import { isWellFormedOpaque, looksLikeJwt } from '../services/crypto/tokens.js';
-import { KeyStatus, type KeyView, type Membership, type UserView, type VerifyResult, type WorkspaceView } from './views.js';
+import { KeyTable, type LiveKey, type LiveMembership } from './key-table.js';
+import { KeyStatus, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from './views.js';
 
+// crypto.hash accepts any Buffer encoding for its output; the typings list only the text ones.
+const LATIN1 = 'latin1' as BinaryToTextEncoding;
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED', key: null });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', key: null });
-
-/** Constant-time equality of two equal-length hex digests. */
-function sameDigest(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
 
 export interface VerifyOptions {
   readonly scopes?: readonly string[] | undefined;
@@ -27,12 +22,12 @@ export class ReadModel {
   readonly users = new Map<string, UserView>();
   readonly usersByEmail = new Map<string, UserView>();
   readonly workspaces = new Map<string, WorkspaceView>();
-  readonly keysByDigest = new Map<string, KeyView>();
-  readonly keysById = new Map<string, KeyView>();
+  /** Every key, by id (get/has/values) and by digest (the verify path). */
+  readonly keysById = new KeyTable();
   /** userId → handle → key id (live handles only). */
   readonly handles = new Map<string, Map<string, string>>();
   /** userId → their keys, newest last. */
-  readonly keysByUser = new Map<string, KeyView[]>();
+  readonly keysByUser = new Map<string, LiveKey[]>();
   /** Login sessions known to the ledger; a session JWT is honoured only while its entry is live. */
   readonly sessions = new Map<string, { userId: string; expiresAt: number; ended: boolean }>();
   private readonly userSessions = new Map<string, Set<string>>();
@@ -48,9 +43,9 @@ export class ReadModel {
   verify(token: string, opts: VerifyOptions = {}): VerifyResult {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return MALFORMED;
     if (!isWellFormedOpaque(token) && !looksLikeJwt(token)) return MALFORMED;
-    const digest = hash('sha256', token, 'hex');
-    const key = this.keysByDigest.get(digest);
-    if (key === undefined || !sameDigest(key.digest, digest)) return NOT_FOUND;
+    // Raw 32-byte digest as a latin1 string: no hex encoding, compared in constant time by the table.
+    const key = this.keysById.byRawDigest(hash('sha256', token, LATIN1));
+    if (key === undefined) return NOT_FOUND;
     return this.check(key, opts);
   }
 
@@ -69,16 +64,17 @@ export class ReadModel {
     return { valid: true, code: 'VALID', key };
   }
 
-  membership(workspaceId: string, userId: string): Membership {
+  membership(workspaceId: string, userId: string): LiveMembership {
     let ws = this.workspaces.get(workspaceId);
     if (ws === undefined) {
       // A key may name a workspace whose events are not applied yet only in corrupt logs; keep a placeholder.
       ws = { id: workspaceId, name: '', ownerId: '', maxTtlSeconds: null, requireExpiry: false, maxGraceSeconds: null, members: new Map(), createdAt: 0 };
       this.workspaces.set(workspaceId, ws);
     }
-    let m = ws.members.get(userId);
+    let m = ws.members.get(userId) as LiveMembership | undefined;
     if (m === undefined) {
-      m = { role: null };
+      // The workspace id is shared by every key in it, instead of one string per key.
+      m = { workspaceId: ws.id, role: null };
       ws.members.set(userId, m);
     }
     return m;
@@ -95,7 +91,9 @@ export class ReadModel {
     return s;
   }
 
+  /** Applies one event; an event at or before the checkpoint (a redelivery on replay) is ignored. */
   apply(e: StoredEvent): void {
+    if (e.position <= this.position) return;
     this.evolve(e);
     this.position = e.position;
     for (const l of this.listeners) l(e);
@@ -210,36 +208,23 @@ export class ReadModel {
         const d = e.data;
         const owner = this.users.get(d.userId);
         if (owner === undefined) return; // a key of an unknown user can never verify
-        const expiresAt = d.expiresAt === null ? null : Date.parse(d.expiresAt);
-        const k: KeyView = {
+        const k = this.keysById.add(d.digest, {
           id: d.keyId,
-          digest: d.digest,
           owner,
-          workspaceId: d.workspaceId,
           membership: this.membership(d.workspaceId, d.userId),
           scopes: this.internScopes(d.scopes),
-          format: d.format,
+          format: d.format === 'jwt' ? 'jwt' : 'opaque',
           start: d.start,
           createdAt: at,
-          expiresAt: expiresAt ?? Infinity,
-          requestedExpiresAt: expiresAt,
-          status: KeyStatus.Active,
+          expiresAt: d.expiresAt === null ? null : Date.parse(d.expiresAt),
           name: d.name,
           description: d.description,
           handle: d.handle,
           alias: d.alias,
           retrievable: d.sealed !== null,
           rotatedFrom: d.rotatedFrom,
-          rotatedTo: null,
-          graceEndsAt: null,
-          lastUsedAt: null,
-          useCount: 0,
-          revokedAt: null,
-          revokeReason: null,
-          expiredAt: null,
-        };
-        this.keysByDigest.set(k.digest, k);
-        this.keysById.set(k.id, k);
+        });
+        if (k === undefined) return; // replayed or duplicate creation: the first one stands
         let list = this.keysByUser.get(d.userId);
         if (list === undefined) this.keysByUser.set(d.userId, (list = []));
         list.push(k);
@@ -274,8 +259,9 @@ export class ReadModel {
         const k = this.keysById.get(e.data.keyId);
         if (k) {
           k.rotatedTo = e.data.successorId;
-          k.graceEndsAt = Date.parse(e.data.graceEndsAt);
-          if (k.graceEndsAt < k.expiresAt) k.expiresAt = k.graceEndsAt;
+          const graceEndsAt = Date.parse(e.data.graceEndsAt);
+          k.graceEndsAt = graceEndsAt;
+          if (graceEndsAt < k.expiresAt) k.expiresAt = graceEndsAt;
         }
         return;
       }
@@ -326,14 +312,14 @@ export class ReadModel {
     return m;
   }
 
-  private releaseHandle(k: KeyView): void {
+  private releaseHandle(k: LiveKey): void {
     if (k.handle === null) return;
     const m = this.handles.get(k.owner.id);
     if (m?.get(k.handle) === k.id) m.delete(k.handle);
   }
 
   /** A key by id, or by one of the user's live handles. */
-  findKey(userId: string, idOrHandle: string): KeyView | undefined {
+  findKey(userId: string, idOrHandle: string): LiveKey | undefined {
     const byId = this.keysById.get(idOrHandle);
     if (byId) return byId;
     const id = this.handles.get(userId)?.get(idOrHandle);
@@ -343,7 +329,7 @@ export class ReadModel {
   /** Plain-data image for rebuild-equality checks. */
   snapshot(): unknown {
     const keys = [...this.keysById.values()].map((k) => ({
-      ...k,
+      ...k.toJSON(),
       owner: k.owner.id,
       membership: k.membership.role,
       scopes: k.scopes === null ? null : [...k.scopes].sort(),

@@ -1,7 +1,6 @@
 // Opaque token format: <prefix>_<43 base62 chars of 32 CSPRNG bytes><6 base62 chars of CRC32>, as GitHub does.
 import { hash, randomFillSync } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { isBase62 } from './base62.js';
 
 export const RANDOM_BYTES = 32; // 256 bits, above the 192-bit floor
 export const BODY_CHARS = 43; // ceil(256 / log2(62))
@@ -99,21 +98,37 @@ export function mintOpaqueToken(prefix: string, random: Uint8Array = freshRandom
   return `${prefix}_${body}${checksum(body)}`;
 }
 
+// Base62 digit values by char code (-1: not base62), so the shape check is one table read per char.
+const DIGIT = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < ALPHABET.length; i++) t[ALPHABET.charCodeAt(i)] = i;
+  return t;
+})();
+
 /** Shape and checksum only; no lookup. Any prefix is accepted so tokens minted under an old prefix still verify. */
 export function isWellFormedOpaque(token: string): boolean {
   const sep = token.indexOf('_');
   if (sep < 1 || sep > 16) return false;
   const bodyStart = sep + 1;
   const sumStart = bodyStart + BODY_CHARS;
-  if (token.length !== sumStart + CHECKSUM_CHARS) return false;
-  if (!isBase62(token, bodyStart, token.length)) return false;
-  // Compare the checksum digit by digit, least significant last, without building a string.
-  let n = crc32Ascii(token, bodyStart, sumStart);
-  for (let i = token.length - 1; i >= sumStart; i--) {
-    if (token.charCodeAt(i) !== ALPHABET.charCodeAt(n % 62)) return false;
-    n = Math.floor(n / 62);
+  const len = token.length;
+  if (len !== sumStart + CHECKSUM_CHARS) return false;
+  // One pass over the body: validate each char and fold it into the CRC.
+  let c = -1;
+  for (let i = bodyStart; i < sumStart; i++) {
+    const ch = token.charCodeAt(i);
+    if (ch > 127 || DIGIT[ch]! < 0) return false;
+    c = CRC_TABLE[(c ^ ch) & 0xff]! ^ (c >>> 8);
   }
-  return true;
+  // The checksum digits, most significant first, must spell the CRC exactly.
+  let n = 0;
+  for (let i = sumStart; i < len; i++) {
+    const ch = token.charCodeAt(i);
+    const v = ch > 127 ? -1 : DIGIT[ch]!;
+    if (v < 0) return false;
+    n = n * 62 + v;
+  }
+  return n === (c ^ -1) >>> 0;
 }
 
 /** JWT compact serialization shape: three base64url segments. */
