@@ -89,7 +89,10 @@ export interface ApiKeyUsed {
     lastAt: string;
     lastIp: string | null;
     lastUserAgent: string | null;
+    /** The way the token was presented last. */
     presentation: Presentation;
+    /** Since schema version 2: how many of `count` uses came by each presentation. */
+    presentations: Partial<Record<Presentation, number>>;
   };
 }
 export interface ApiKeyUpdated {
@@ -162,6 +165,13 @@ export const EVENT_TYPES: readonly LedgerEventType[] = [
 ];
 
 export const CURRENT_SCHEMA_VERSION = 1;
+
+/** Event types whose shape changed since version 1 (each change has an upcaster in serialization.ts). */
+export const SCHEMA_VERSIONS: Partial<Record<LedgerEventType, number>> = { ApiKeyUsed: 2 };
+
+export function schemaVersionOf(type: string): number {
+  return SCHEMA_VERSIONS[type as LedgerEventType] ?? CURRENT_SCHEMA_VERSION;
+}
 
 /** An event as the ledger hands it to projections: typed data, metadata and its place in the log. */
 export type StoredEvent<E extends LedgerEvent = LedgerEvent> = E & {

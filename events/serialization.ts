@@ -1,12 +1,15 @@
 // Turns stored records into typed ledger events, upcasting old schema versions on the way in.
-import { CURRENT_SCHEMA_VERSION, EVENT_TYPES, type LedgerEvent, type LedgerEventType, type StoredEvent } from './catalog.js';
+import { EVENT_TYPES, schemaVersionOf, type LedgerEvent, type LedgerEventType, type StoredEvent } from './catalog.js';
 import type { EventMetadata } from './metadata.js';
 import type { RecordedEvent } from './store/types.js';
 
 type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 
-/** upcasters[type][v] turns version v data into version v+1. Empty while every event is at version 1. */
-const upcasters: Partial<Record<LedgerEventType, Record<number, Upcaster>>> = {};
+/** upcasters[type][v] turns version v data into version v+1. */
+const upcasters: Partial<Record<LedgerEventType, Record<number, Upcaster>>> = {
+  // v1 wrote one ApiKeyUsed per key and presentation; v2 writes one per key with a count per presentation.
+  ApiKeyUsed: { 1: (d) => ({ ...d, presentations: { [String(d.presentation)]: d.count } }) },
+};
 
 const known = new Set<string>(EVENT_TYPES);
 
@@ -21,7 +24,8 @@ export function toStoredEvent(r: RecordedEvent): StoredEvent | null {
   let data = r.data as Record<string, unknown>;
   let v = metadata.schemaVersion ?? 1;
   const chain = upcasters[r.type];
-  while (v < CURRENT_SCHEMA_VERSION) {
+  const current = schemaVersionOf(r.type);
+  while (v < current) {
     const up = chain?.[v];
     if (up === undefined) throw new TypeError(`no upcaster for ${r.type} v${v}`);
     data = up(data);

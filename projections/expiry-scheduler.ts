@@ -1,4 +1,5 @@
 // Writes ApiKeyExpired when a key's time passes: a min-heap and one timer, never a periodic full scan.
+// Only live keys are held: expired or revoked keys are dropped (lazily, with a compaction bounded by the heap's size).
 import type { StoredEvent } from '../events/catalog.js';
 
 interface Due {
@@ -25,6 +26,12 @@ export class MinHeap {
       i = p;
     }
     a[i] = x;
+  }
+  /** Keeps only the entries `keep` accepts, in O(n). */
+  retain(keep: (x: Due) => boolean): void {
+    const kept = this.a.filter(keep);
+    this.a.length = 0;
+    for (const x of kept) this.push(x);
   }
   pop(): Due | undefined {
     const a = this.a;
@@ -54,17 +61,37 @@ export class ExpiryScheduler {
   private timerAt = Infinity;
   private running = false;
   private stopped = false;
+  /** Keys settled (expired or revoked) since the heap was last compacted. */
+  private settled = 0;
 
+  /** `isLive(keyId)`: the key is neither expired nor revoked (as the read model knows it). */
   constructor(
     private readonly clock: () => Date,
     private readonly expire: (keyId: string) => Promise<void>,
     private readonly onError: (err: unknown, keyId: string) => void,
+    private readonly isLive: (keyId: string) => boolean,
     private readonly autoTimer = true,
   ) {}
 
   observe(e: StoredEvent): void {
-    if (e.type === 'ApiKeyCreated' && e.data.expiresAt !== null) this.add(Date.parse(e.data.expiresAt), e.data.keyId);
-    else if (e.type === 'ApiKeyRotated') this.add(Date.parse(e.data.graceEndsAt), e.data.keyId);
+    switch (e.type) {
+      case 'ApiKeyCreated':
+        if (e.data.expiresAt !== null) this.add(Date.parse(e.data.expiresAt), e.data.keyId);
+        return;
+      case 'ApiKeyRotated':
+        this.add(Date.parse(e.data.graceEndsAt), e.data.keyId);
+        return;
+      case 'ApiKeyExpired':
+      case 'ApiKeyRevoked':
+        // Settled keys leave the heap: compacting once they could make up half of it costs O(1) per key amortised.
+        if (++this.settled * 2 > this.heap.size) {
+          this.settled = 0;
+          this.heap.retain((d) => this.isLive(d.keyId));
+        }
+        return;
+      default:
+        return;
+    }
   }
 
   get pending(): number {
@@ -102,6 +129,7 @@ export class ExpiryScheduler {
       const now = this.clock().getTime();
       for (let top = this.heap.peek(); top && top.at <= now; top = this.heap.peek()) {
         this.heap.pop();
+        if (!this.isLive(top.keyId)) continue; // settled already: nothing to read or write
         try {
           await this.expire(top.keyId);
           n++;

@@ -228,11 +228,8 @@ export class ReadModel {
         let list = this.keysByUser.get(d.userId);
         if (list === undefined) this.keysByUser.set(d.userId, (list = []));
         list.push(k);
+        // The old key links to its successor only once ApiKeyRotated is written: a rotation can still abort.
         if (d.handle !== null) this.handleMap(d.userId).set(d.handle, k.id);
-        if (d.rotatedFrom !== null) {
-          const prev = this.keysById.get(d.rotatedFrom);
-          if (prev) prev.rotatedTo = k.id;
-        }
         return;
       }
       case 'ApiKeyUsed': {
@@ -315,7 +312,11 @@ export class ReadModel {
   private releaseHandle(k: LiveKey): void {
     if (k.handle === null) return;
     const m = this.handles.get(k.owner.id);
-    if (m?.get(k.handle) === k.id) m.delete(k.handle);
+    if (m?.get(k.handle) !== k.id) return;
+    m.delete(k.handle);
+    // An aborted rotation's successor hands the handle back to the still-live key it would have replaced.
+    const prev = k.rotatedFrom === null ? undefined : this.keysById.get(k.rotatedFrom);
+    if (prev && prev.status === KeyStatus.Active && prev.rotatedTo !== k.id && prev.handle === k.handle) m.set(k.handle, prev.id);
   }
 
   /** A key by id, or by one of the user's live handles. */

@@ -3,7 +3,7 @@
 import type { LedgerEvent } from '../events/catalog.js';
 import { ConcurrencyError } from '../events/errors.js';
 import type { Actor, EventMetadata, RequestContext } from '../events/metadata.js';
-import { CURRENT_SCHEMA_VERSION } from '../events/catalog.js';
+import { schemaVersionOf } from '../events/catalog.js';
 import { toStoredEvent } from '../events/serialization.js';
 import type { EventStore, NewEvent } from '../events/store/types.js';
 import type { Decider } from './domain/decider.js';
@@ -13,11 +13,14 @@ export interface CommandContext {
   readonly actor: Actor;
   readonly request?: RequestContext | undefined;
   readonly correlationId?: string | undefined;
+  /** The event or request that caused this command; defaults to the request id. */
   readonly causationId?: string | null | undefined;
 }
 
 export interface CommandResult<S, E> {
   readonly events: E[];
+  /** Ids of the events written, in order (empty when the decision wrote nothing). */
+  readonly eventIds: string[];
   readonly state: S;
   readonly position: number | null;
 }
@@ -27,8 +30,13 @@ interface Cached {
   revision: number; // -1 = no stream
 }
 
-const MAX_ATTEMPTS = 8;
+/** Attempts per command when appends keep losing version races. */
+export const MAX_ATTEMPTS = 8;
 const CACHE_LIMIT = 100_000;
+
+function resolve<C, S>(command: C | ((state: S, now: Date) => C), state: S, now: Date): C {
+  return typeof command === 'function' ? (command as (s: S, n: Date) => C)(state, now) : command;
+}
 
 export class CommandBus {
   private readonly cache = new Map<string, Cached>();
@@ -38,6 +46,7 @@ export class CommandBus {
     private readonly ids: IdGenerator,
     private readonly clock: () => Date,
     private readonly applied: (position: number) => Promise<void>,
+    private readonly maxAttempts = MAX_ATTEMPTS,
   ) {}
 
   async load<S, E extends LedgerEvent>(decider: Decider<unknown, S, E>, streamId: string): Promise<Cached & { state: S }> {
@@ -59,21 +68,34 @@ export class CommandBus {
     this.cache.set(streamId, c);
   }
 
-  envelope(events: readonly LedgerEvent[], ctx: CommandContext, now: Date): NewEvent[] {
+  /** One correlation id for several commands that belong together (kept when the context already has one). */
+  correlate(ctx: CommandContext): CommandContext {
+    return ctx.correlationId === undefined ? { ...ctx, correlationId: this.ids.uuid() } : ctx;
+  }
+
+  /** `eventIds` fixes the ids (a retried write must reuse them to stay idempotent); fresh ones otherwise. */
+  envelope(events: readonly LedgerEvent[], ctx: CommandContext, now: Date, eventIds?: readonly string[]): NewEvent[] {
     const correlationId = ctx.correlationId ?? this.ids.uuid();
-    return events.map((e) => {
-      const eventId = this.ids.uuid();
+    const causationId = ctx.causationId ?? ctx.request?.requestId ?? null;
+    return events.map((e, i) => {
+      const eventId = eventIds?.[i] ?? this.ids.uuid();
       const metadata: EventMetadata = {
         eventId,
         occurredAt: now.toISOString(),
         actor: ctx.actor,
         request: ctx.request ?? {},
         correlationId,
-        causationId: ctx.causationId ?? null,
-        schemaVersion: CURRENT_SCHEMA_VERSION,
+        causationId,
+        schemaVersion: schemaVersionOf(e.type),
       };
       return { id: eventId, type: e.type, data: e.data, metadata };
     });
+  }
+
+  /** Decides against the stream's current state without writing: throws the domain error the command would get. */
+  async check<C, S, E extends LedgerEvent>(decider: Decider<C, S, E>, streamId: string, command: C | ((state: S, now: Date) => C)): Promise<E[]> {
+    const { state } = await this.load(decider, streamId);
+    return decider.decide(resolve(command, state, this.clock()), state);
   }
 
   /**
@@ -90,18 +112,18 @@ export class CommandBus {
     for (let attempt = 1; ; attempt++) {
       const { state, revision } = await this.load(decider, streamId);
       const now = this.clock();
-      const cmd = typeof command === 'function' ? (command as (s: S, n: Date) => C)(state, now) : command;
-      const events = decider.decide(cmd, state);
-      if (events.length === 0) return { events, state, position: null };
+      const events = decider.decide(resolve(command, state, now), state);
+      if (events.length === 0) return { events, eventIds: [], state, position: null };
       const expected = revision === -1 ? 'no_stream' : revision;
       try {
-        const res = await this.store.append(streamId, this.envelope(events, ctx, now), expected);
+        const envelopes = this.envelope(events, ctx, now);
+        const res = await this.store.append(streamId, envelopes, expected);
         const next = events.reduce((s, e) => decider.evolve(s, e), state);
         this.remember(streamId, { state: next, revision: res.nextRevision });
         if (opts.waitForReadModel !== false) await this.applied(res.position);
-        return { events, state: next, position: res.position };
+        return { events, eventIds: envelopes.map((e) => e.id), state: next, position: res.position };
       } catch (err) {
-        if (err instanceof ConcurrencyError && attempt < MAX_ATTEMPTS) continue;
+        if (err instanceof ConcurrencyError && attempt < this.maxAttempts) continue;
         throw err;
       }
     }

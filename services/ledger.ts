@@ -8,14 +8,15 @@ import { toStoredEvent } from '../events/serialization.js';
 import type { EventStore, Subscription } from '../events/store/types.js';
 import { ExpiryScheduler } from '../projections/expiry-scheduler.js';
 import { ReadModel, type VerifyOptions } from '../projections/read-model.js';
-import { UsageRecorder, type PendingUse } from '../projections/usage-recorder.js';
+import { UsageRecorder, type FailedUse, type PendingUse } from '../projections/usage-recorder.js';
 import { KeyStatus, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from '../projections/views.js';
 import { CommandBus, type CommandContext } from './command-bus.js';
 import type { JwtService } from './crypto/jwt.js';
 import { hashPassword } from './crypto/passwords.js';
 import type { Sealer } from './crypto/sealing.js';
 import { digestHex, displayStart, mintOpaqueToken } from './crypto/tokens.js';
-import { apiKeyDecider, type ApiKeyState, type WorkspacePolicy } from './domain/api-key.js';
+import { apiKeyDecider, checkCreationPolicy, type ApiKeyState, type WorkspacePolicy } from './domain/api-key.js';
+import { effectiveScopes } from './domain/permissions.js';
 import { uniqueValueDecider } from './domain/unique-value.js';
 import { userDecider } from './domain/user.js';
 import { workspaceDecider } from './domain/workspace.js';
@@ -62,6 +63,15 @@ const CLAIM_IN_PROGRESS_MS = 60_000;
 
 export const SYSTEM: CommandContext = { actor: SYSTEM_ACTOR };
 
+/** Uniqueness claims are written by the ledger itself, within the caller's correlation and causation. */
+const claimContext = (c: CommandContext): CommandContext => ({ ...c, actor: SYSTEM_ACTOR });
+
+interface Claim {
+  readonly scope: string;
+  readonly digest: string;
+  readonly value: string;
+}
+
 export class Ledger {
   readonly store: EventStore;
   readonly readModel = new ReadModel();
@@ -78,6 +88,7 @@ export class Ledger {
   private sub: Subscription | null = null;
   private waiters: Array<{ position: number; resolve: () => void }> = [];
   private caughtUp = false;
+  private subscriptionFailure: unknown = null;
 
   constructor(opts: LedgerOptions) {
     this.store = opts.store;
@@ -93,12 +104,14 @@ export class Ledger {
       this.clock,
       (keyId) => this.expireKey(keyId),
       (err, keyId) => this.log(`expiring ${keyId} failed`, err),
+      (keyId) => this.readModel.keysById.get(keyId)?.status === KeyStatus.Active,
       opts.expiryTimer ?? true,
     );
     this.usage = new UsageRecorder(
       (uses) => this.writeUses(uses),
       (err) => this.log('writing key use failed', err),
       opts.usageFlushMs ?? 10_000,
+      () => this.ids.uuid(),
     );
     this.readModel.onApplied((e) => this.expiry.observe(e));
   }
@@ -113,7 +126,12 @@ export class Ledger {
         else this.readModel.position = r.position;
         if (this.waiters.length > 0) this.release();
       },
-      { onError: (err) => this.log('read model subscription failed', err) },
+      {
+        onError: (err) => {
+          this.subscriptionFailure = err;
+          this.log('read model subscription failed', err);
+        },
+      },
     );
     await this.sub.caughtUp;
     this.caughtUp = true;
@@ -123,6 +141,11 @@ export class Ledger {
 
   get isCaughtUp(): boolean {
     return this.caughtUp;
+  }
+
+  /** Why the read model stopped following the store, if it has; readiness fails at once on it. */
+  get subscriptionError(): unknown {
+    return this.subscriptionFailure;
   }
 
   private release(): void {
@@ -162,31 +185,38 @@ export class Ledger {
     return r;
   }
 
-  private async writeUses(uses: PendingUse[]): Promise<void> {
-    const results = await Promise.allSettled(
-      uses.map((u) => {
+  /** Writes each key's use on its own; answers the uses that could not be written. */
+  private async writeUses(uses: readonly PendingUse[]): Promise<FailedUse[]> {
+    const failed: FailedUse[] = [];
+    await Promise.all(
+      uses.map(async (u) => {
         const k = this.readModel.keysById.get(u.keyId);
-        if (!k) return Promise.resolve();
-        const state: ApiKeyState = this.keyState(k);
-        const events = apiKeyDecider.decide(
-          {
-            type: 'RecordApiKeyUse',
-            count: u.count,
-            firstAt: new Date(u.firstAt),
-            lastAt: new Date(u.lastAt),
-            lastIp: u.lastIp,
-            lastUserAgent: u.lastUserAgent,
-            presentation: u.presentation,
-          },
-          state,
-        );
-        const ctx: CommandContext = { actor: { type: 'key', id: u.keyId }, request: { ip: u.lastIp ?? undefined, userAgent: u.lastUserAgent ?? undefined } };
-        // Use facts do not depend on the key's revision, so they never conflict with other commands.
-        return this.store.append(streams.apiKey(u.keyId), this.bus.envelope(events, ctx, this.clock()), 'stream_exists');
+        if (!k) return;
+        try {
+          const events = apiKeyDecider.decide(
+            {
+              type: 'RecordApiKeyUse',
+              count: u.count,
+              firstAt: new Date(u.firstAt),
+              lastAt: new Date(u.lastAt),
+              lastIp: u.lastIp,
+              lastUserAgent: u.lastUserAgent,
+              presentation: u.presentation,
+              presentations: u.presentations,
+            },
+            this.keyState(k),
+          );
+          const ctx: CommandContext = { actor: { type: 'key', id: u.keyId }, request: { ip: u.lastIp ?? undefined, userAgent: u.lastUserAgent ?? undefined } };
+          // Use facts do not depend on the key's revision, so they never conflict with other commands;
+          // the fixed event id makes a retry of a write whose outcome was unknown idempotent.
+          const ids = u.eventId === null ? undefined : [u.eventId];
+          await this.store.append(streams.apiKey(u.keyId), this.bus.envelope(events, ctx, this.clock(), ids), 'stream_exists');
+        } catch (error) {
+          failed.push({ use: u, error, retry: !(error instanceof DomainError || error instanceof TypeError) });
+        }
       }),
     );
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed?.status === 'rejected') throw failed.reason;
+    return failed;
   }
 
   private keyState(k: KeyView): ApiKeyState {
@@ -220,31 +250,32 @@ export class Ledger {
   ): Promise<UserView> {
     const email = input.email.trim();
     const userId = this.ids.id('usr');
-    await this.claim('email', emailDigest(email), email, userId, (holder) => (this.readModel.users.has(holder) ? true : undefined), 'EMAIL_TAKEN');
-    const passwordHash = await hashPassword(input.password);
-    await this.bus.execute(
-      userDecider,
-      streams.user(userId),
-      { type: 'RegisterUser', userId, email, name: input.name, passwordHash, systemRole: input.systemRole ?? 'user' },
-      ctx,
-    );
-    if (input.workspaceId) await this.setMemberRole(input.workspaceId, userId, input.role ?? 'member', ctx);
+    const c = this.bus.correlate(ctx);
+    const claim: Claim = { scope: 'email', digest: emailDigest(email), value: email };
+    await this.claim(claim, userId, (holder) => (this.readModel.users.has(holder) ? true : undefined), 'EMAIL_TAKEN', c);
+    try {
+      const passwordHash = await hashPassword(input.password);
+      await this.bus.execute(
+        userDecider,
+        streams.user(userId),
+        { type: 'RegisterUser', userId, email, name: input.name, passwordHash, systemRole: input.systemRole ?? 'user' },
+        c,
+      );
+    } catch (err) {
+      await this.releaseClaim(claim, userId, null, c);
+      throw err;
+    }
+    if (input.workspaceId) await this.setMemberRole(input.workspaceId, userId, input.role ?? 'member', c);
     return this.user(userId);
   }
 
   /** `alive` answers undefined when the holder is not in the read model (yet). */
-  private async claim(
-    scope: string,
-    digest: string,
-    value: string,
-    ownerId: string,
-    alive: (holder: string) => boolean | undefined,
-    takenCode: string,
-  ): Promise<void> {
+  private async claim(claim: Claim, ownerId: string, alive: (holder: string) => boolean | undefined, takenCode: string, c: CommandContext): Promise<void> {
+    const { scope, value } = claim;
     try {
       await this.bus.execute(
         uniqueValueDecider,
-        streams.unique(scope, digest),
+        streams.unique(scope, claim.digest),
         // A fresh claim whose owner is not in the read model yet is a creation in progress, not a stale one.
         (s, now) => ({
           type: 'ClaimValue' as const,
@@ -254,12 +285,34 @@ export class Ledger {
           ownerId,
           holderAlive: s.holder !== null && (alive(s.holder) ?? now.getTime() - s.claimedAt < CLAIM_IN_PROGRESS_MS),
         }),
-        ctx(SYSTEM, ownerId),
+        claimContext(c),
         { waitForReadModel: false },
       );
     } catch (err) {
       if (err instanceof DomainError && err.code === 'VALUE_TAKEN') throw new DomainError(takenCode, `${scope} is already taken`, { attr: scope });
       throw err;
+    }
+  }
+
+  /**
+   * Undoes the claim of an owner that was never created, so the value is free at once (not after the in-progress
+   * window). With `restoreTo`, the value goes back to that holder instead (a rotation's predecessor). Best effort:
+   * a failure is logged, and the claim then lapses as a stale one.
+   */
+  private async releaseClaim(claim: Claim, ownerId: string, restoreTo: string | null, c: CommandContext): Promise<void> {
+    try {
+      await this.bus.execute(
+        uniqueValueDecider,
+        streams.unique(claim.scope, claim.digest),
+        (s, now) =>
+          restoreTo === null
+            ? { type: 'ReleaseValue' as const, ownerId }
+            : { type: 'ClaimValue' as const, now, scope: claim.scope, value: claim.value, ownerId: restoreTo, holderAlive: s.holder !== ownerId },
+        claimContext(c),
+        { waitForReadModel: false },
+      );
+    } catch (err) {
+      this.log(`releasing the ${claim.scope} claim of ${ownerId} failed`, err);
     }
   }
 
@@ -343,58 +396,84 @@ export class Ledger {
   }
 
   async createKey(input: CreateKeyInput, c: CommandContext, rotatedFrom: string | null = null, keyId = this.ids.id('key')): Promise<CreatedKey> {
+    const { key, token } = await this.mintKey(input, this.bus.correlate(c), rotatedFrom, keyId);
+    return { key, token };
+  }
+
+  /** Creates a key; every rule that can refuse it is checked before the first write (the handle claim). */
+  private async mintKey(input: CreateKeyInput, c: CommandContext, rotatedFrom: string | null, keyId: string): Promise<CreatedKey & { eventId: string }> {
     const owner = this.user(input.userId);
     if (!owner.active) throw new DomainError('USER_INACTIVE', 'the owner is deactivated');
     const workspaceId = input.workspaceId ?? owner.defaultWorkspaceId;
     if (!workspaceId) throw new DomainError('NO_WORKSPACE', 'the user belongs to no workspace; pass workspaceId', { attr: 'workspaceId' });
     const ws = this.workspace(workspaceId);
-    if (!ws.members.get(owner.id)?.role) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
+    const role = ws.members.get(owner.id)?.role;
+    if (!role) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
     const now = this.clock();
     let expiresAt = input.expiresAt ?? null;
     if (input.expiresInSeconds !== undefined && input.expiresInSeconds !== null) {
       if (expiresAt !== null) throw new DomainError('EXPIRY_AMBIGUOUS', 'give expiresAt or expiresIn, not both', { attr: 'expiresIn' });
       expiresAt = new Date(now.getTime() + input.expiresInSeconds * 1000);
     }
+    const policy: WorkspacePolicy = { maxTtlSeconds: ws.maxTtlSeconds, requireExpiry: ws.requireExpiry, maxGraceSeconds: ws.maxGraceSeconds };
+    checkCreationPolicy(now, expiresAt, policy);
     const format = input.format ?? 'opaque';
     const scopes = input.scopes ? [...new Set(input.scopes)].sort() : null;
     const handle = input.handle ?? null;
-    if (handle !== null) {
+    // A JWT states the key's effective scopes at creation; an unscoped key's are its owner's role permissions.
+    const token =
+      format === 'jwt'
+        ? await this.jwt.signKey({
+            keyId,
+            userId: owner.id,
+            workspaceId,
+            scopes: effectiveScopes(role, scopes === null ? null : new Set(scopes)).sort(),
+            issuedAt: now,
+            expiresAt,
+          })
+        : mintOpaqueToken(this.tokenPrefix);
+    const sealed = input.retrievable ? this.sealer.seal(token, keyId) : null;
+    const claim: Claim | null = handle === null ? null : { scope: 'handle', digest: handleDigest(owner.id, handle), value: handle };
+    if (claim !== null) {
       // A successor takes its predecessor's handle over; anyone else needs the handle to be free.
       const alive = (holder: string): boolean | undefined => {
         if (holder === rotatedFrom) return false;
         if (!this.readModel.keysById.has(holder)) return undefined;
-        return this.readModel.handles.get(owner.id)?.get(handle) === holder;
+        return this.readModel.handles.get(owner.id)?.get(claim.value) === holder;
       };
-      await this.claim('handle', handleDigest(owner.id, handle), handle, keyId, alive, 'HANDLE_TAKEN');
+      await this.claim(claim, keyId, alive, 'HANDLE_TAKEN', c);
     }
-    const token =
-      format === 'jwt' ? await this.jwt.signKey({ keyId, userId: owner.id, workspaceId, scopes, issuedAt: now, expiresAt }) : mintOpaqueToken(this.tokenPrefix);
-    const sealed = input.retrievable ? this.sealer.seal(token, keyId) : null;
-    await this.bus.execute(
-      apiKeyDecider,
-      streams.apiKey(keyId),
-      {
-        type: 'CreateApiKey',
-        now,
-        keyId,
-        userId: owner.id,
-        workspaceId,
-        name: input.name,
-        description: input.description ?? null,
-        handle,
-        alias: input.alias ?? null,
-        scopes,
-        format,
-        digest: digestHex(token),
-        start: displayStart(token, format),
-        expiresAt,
-        sealed,
-        rotatedFrom,
-        policy: { maxTtlSeconds: ws.maxTtlSeconds, requireExpiry: ws.requireExpiry, maxGraceSeconds: ws.maxGraceSeconds },
-      },
-      c,
-    );
-    return { key: this.key(keyId), token };
+    try {
+      const res = await this.bus.execute(
+        apiKeyDecider,
+        streams.apiKey(keyId),
+        {
+          type: 'CreateApiKey',
+          now,
+          keyId,
+          userId: owner.id,
+          workspaceId,
+          name: input.name,
+          description: input.description ?? null,
+          handle,
+          alias: input.alias ?? null,
+          scopes,
+          format,
+          digest: digestHex(token),
+          start: displayStart(token, format),
+          expiresAt,
+          sealed,
+          rotatedFrom,
+          policy,
+        },
+        c,
+      );
+      return { key: this.key(keyId), token, eventId: res.eventIds[0]! };
+    } catch (err) {
+      // A failed creation must not hold its handle (a successor's goes back to its predecessor).
+      if (claim !== null) await this.releaseClaim(claim, keyId, rotatedFrom, c);
+      throw err;
+    }
   }
 
   async updateKey(
@@ -403,7 +482,7 @@ export class Ledger {
     c: CommandContext,
   ): Promise<KeyView> {
     this.key(keyId);
-    await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), { type: 'UpdateApiKey', ...patch }, c);
+    await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'UpdateApiKey' as const, now, ...patch }), c);
     return this.key(keyId);
   }
 
@@ -433,21 +512,23 @@ export class Ledger {
     await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'ExpireApiKey' as const, now }), c);
   }
 
-  /** Creates the successor first-class key, links both ways, and retires the old one after the grace period. */
-  async rotateKey(keyId: string, graceSeconds: number, c: CommandContext): Promise<CreatedKey> {
+  /**
+   * Creates the successor first-class key, links both ways, and retires the old one after the grace period (default 0).
+   * Every rule is checked and the successor created before the old key is touched, so a refused rotation leaves the
+   * old key working; if the old key's rotation then loses a race (revoked, expired or rotated meanwhile), the
+   * successor is revoked ('rotation_aborted'). All writes share one correlation id.
+   */
+  async rotateKey(keyId: string, graceSeconds: number | null | undefined, c: CommandContext): Promise<CreatedKey> {
     const old = this.key(keyId);
     const ws = this.workspace(old.workspaceId);
     const successorId = this.ids.id('key');
-    const maxGrace = ws.maxGraceSeconds ?? this.maxGraceSeconds;
-    await this.bus.execute(
-      apiKeyDecider,
-      streams.apiKey(keyId),
-      (_s, now) => ({ type: 'RotateApiKey' as const, now, successorId, graceSeconds, maxGraceSeconds: maxGrace }),
-      c,
-    );
+    const maxGraceSeconds = ws.maxGraceSeconds ?? this.maxGraceSeconds;
+    const rotate = (_s: ApiKeyState, now: Date) => ({ type: 'RotateApiKey' as const, now, successorId, graceSeconds: graceSeconds ?? 0, maxGraceSeconds });
+    const cc = this.bus.correlate(c);
+    await this.bus.check(apiKeyDecider, streams.apiKey(keyId), rotate);
     // The successor gets the same lifetime length, within the workspace's current maximum.
     const ttl = old.requestedExpiresAt === null ? null : Math.round((old.requestedExpiresAt - old.createdAt) / 1000);
-    return this.createKey(
+    const successor = await this.mintKey(
       {
         userId: old.owner.id,
         workspaceId: old.workspaceId,
@@ -460,13 +541,35 @@ export class Ledger {
         format: old.format,
         retrievable: old.retrievable,
       },
-      ctx(c, keyId),
+      cc,
       keyId,
       successorId,
     );
+    // The old key's rotation is caused by its successor's creation.
+    const caused = { ...cc, causationId: successor.eventId };
+    try {
+      await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), rotate, caused);
+    } catch (err) {
+      await this.abortSuccessor(successor.key, old, caused);
+      throw err;
+    }
+    return { key: this.key(successorId), token: successor.token };
   }
-}
 
-function ctx(c: CommandContext, causationId: string): CommandContext {
-  return { ...c, causationId };
+  /** A successor whose predecessor was not rotated must never work; a live predecessor gets its handle back. */
+  private async abortSuccessor(successor: KeyView, old: KeyView, c: CommandContext): Promise<void> {
+    try {
+      await this.bus.execute(
+        apiKeyDecider,
+        streams.apiKey(successor.id),
+        (_s, now) => ({ type: 'RevokeApiKey' as const, now, reason: 'rotation_aborted', by: SYSTEM_ACTOR }),
+        { ...c, actor: SYSTEM_ACTOR },
+      );
+    } catch (err) {
+      this.log(`revoking the aborted successor ${successor.id} failed`, err);
+    }
+    if (old.handle !== null && old.status === KeyStatus.Active) {
+      await this.releaseClaim({ scope: 'handle', digest: handleDigest(old.owner.id, old.handle), value: old.handle }, successor.id, old.id, c);
+    }
+  }
 }

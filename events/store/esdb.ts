@@ -48,16 +48,31 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './types.js';
+import { serializeEvent } from './types.js';
+
+/**
+ * The client calls this adapter makes, stated structurally so that no client type leaves this file: an
+ * `EventStoreDBClient` fits, and so does a test stand-in. Arguments and results are the client's own.
+ */
+export interface EsdbClientLike {
+  appendToStream(...args: never[]): Promise<unknown>;
+  readStream(...args: never[]): AsyncIterable<unknown>;
+  readAll(...args: never[]): AsyncIterable<unknown>;
+  subscribeToAll(...args: never[]): AsyncIterable<unknown>;
+  dispose(): Promise<void>;
+}
 
 export interface EsdbStoreOptions {
   /** How many recently written event ids to remember for the cross-stream id-reuse check (see `append`). */
   readonly recentIdCapacity?: number;
   /** Raw events fetched per server read when paging $all (system events are filtered client-side). */
   readonly scanChunk?: number;
+  /** Events fetched per server read of one stream (reads are always paged). */
+  readonly streamPageSize?: number;
   /** Consecutive failed (re)subscribe attempts before a subscription gives up and reports through onError. */
   readonly maxResubscribeAttempts?: number;
   /** Test seam: use this client instead of connecting to `url`. */
-  readonly client?: EventStoreDBClient;
+  readonly client?: EsdbClientLike;
 }
 
 /** Node socket errors that mean "could not reach the server / connection dropped". */
@@ -160,10 +175,13 @@ function decodeJson(v: unknown): unknown {
   return v;
 }
 
+/** Throws a TypeError for an event that cannot be stored, before anything is sent. */
 function toEventData(ev: NewEvent): EventData {
+  // Serializing here first (the client serializes the data again) makes a value that is not JSON this caller's TypeError.
+  const json = serializeEvent(ev);
   // Metadata goes over the wire as JSON bytes so that falsy values (null, 0, false, "") survive the round trip:
   // the client silently drops metadata that is falsy.
-  const metadata = Buffer.from(JSON.stringify(ev.metadata ?? null), 'utf8');
+  const metadata = Buffer.from(json.metadata, 'utf8');
   return jsonEvent({
     id: ev.id,
     type: ev.type,
@@ -208,6 +226,7 @@ const noop = (): void => undefined;
 export class EsdbEventStore implements EventStore {
   readonly kind = 'esdb';
   private readonly client: EventStoreDBClient;
+  private readonly streamPageSize: number;
   private closed = false;
   private readonly subs = new Set<Subscription>();
   /** eventId -> streamId of recent appends (insertion-ordered Map used as an LRU). */
@@ -218,12 +237,13 @@ export class EsdbEventStore implements EventStore {
 
   constructor(url: string, opts: EsdbStoreOptions = {}) {
     try {
-      this.client = opts.client ?? EventStoreDBClient.connectionString(url);
+      this.client = (opts.client as EventStoreDBClient | undefined) ?? EventStoreDBClient.connectionString(url);
     } catch (err) {
       throw new StoreUnavailableError(`invalid EventStoreDB connection string: ${messageOf(err)}`, err, false);
     }
     this.recentIdCapacity = opts.recentIdCapacity ?? 100_000;
     this.scanChunk = Math.max(2, opts.scanChunk ?? 500);
+    this.streamPageSize = Math.max(1, opts.streamPageSize ?? 500);
     this.maxResubscribeAttempts = opts.maxResubscribeAttempts ?? 10;
   }
 
@@ -246,13 +266,20 @@ export class EsdbEventStore implements EventStore {
     this.ensureOpen();
     if (events.length === 0) throw new TypeError('append needs at least one event');
     const expected = toEsdbExpected(expectedRevision);
+    const data = events.map(toEventData);
+    let known = 0;
     for (const ev of events) {
       const owner = this.recentIds.get(ev.id);
       if (owner !== undefined && owner !== streamId) throw new IdempotencyError(streamId, ev.id);
+      if (owner !== undefined) known++;
+    }
+    // A retry re-sends a whole batch; a batch that is partly written already is refused before it reaches the server.
+    if (known > 0 && known < events.length) {
+      throw new IdempotencyError(streamId, events.find((ev) => this.recentIds.has(ev.id))!.id);
     }
     let lastRevision: bigint;
     try {
-      const res = await this.client.appendToStream(streamId, events.map(toEventData), { expectedRevision: expected });
+      const res = await this.client.appendToStream(streamId, data, { expectedRevision: expected });
       lastRevision = res.nextExpectedRevision;
     } catch (err) {
       throw translateEsdbError(err, 'append');
@@ -308,13 +335,21 @@ export class EsdbEventStore implements EventStore {
     return out;
   }
 
+  /** Paged: each server read asks for at most `streamPageSize` events, converted as they arrive. */
   async readStream(streamId: string, opts: { fromRevision?: number; maxCount?: number } = {}): Promise<RecordedEvent[]> {
     this.ensureOpen();
-    const maxCount = opts.maxCount ?? Number.MAX_SAFE_INTEGER;
-    if (maxCount <= 0) return [];
-    const from = BigInt(Math.max(0, Math.trunc(opts.fromRevision ?? 0)));
-    const raw = await this.readStreamRaw(streamId, from, maxCount);
-    return raw.map((ev) => toRecorded(ev, positionOf(ev)));
+    let left = opts.maxCount ?? Number.MAX_SAFE_INTEGER;
+    let from = BigInt(Math.max(0, Math.trunc(opts.fromRevision ?? 0)));
+    const out: RecordedEvent[] = [];
+    while (left > 0) {
+      const want = Math.min(left, this.streamPageSize);
+      const page = await this.readStreamRaw(streamId, from, want);
+      for (const ev of page) out.push(toRecorded(ev, positionOf(ev)));
+      if (page.length < want) break;
+      left -= page.length;
+      from = page[page.length - 1]!.revision + 1n;
+    }
+    return out;
   }
 
   /** One server read of $all. `rawCount` counts every record returned, system ones included. */

@@ -13,12 +13,14 @@ import type {
   ReadAllPage,
   RecordedEvent,
   SubscribeOptions,
+  SerializedEvent,
   Subscription,
 } from './types.js';
+import { serializeEvent } from './types.js';
 
 interface PendingAppend {
   streamId: string;
-  events: readonly NewEvent[];
+  events: readonly SerializedEvent[];
   expected: ExpectedRevision;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
@@ -82,6 +84,7 @@ export class SqliteEventStore implements EventStore {
   private closed = false;
   private readonly subs = new Set<Subscription>();
   private readonly pollIntervalMs: number;
+  private readonly applyInSavepoint: (p: PendingAppend, nextPos: number) => AppendResult;
   private readonly stmts: {
     streamHead: Database.Statement<[string], { r: number | null }>;
     byEventId: Database.Statement<[string], Row>;
@@ -104,6 +107,8 @@ export class SqliteEventStore implements EventStore {
     } catch (err) {
       throw translate(err, 'open');
     }
+    // Nested inside the group's transaction, better-sqlite3 runs this as a savepoint.
+    this.applyInSavepoint = this.db.transaction((p: PendingAppend, nextPos: number) => this.applyOne(p, nextPos));
     this.stmts = {
       streamHead: this.db.prepare('SELECT MAX(revision) AS r FROM events WHERE stream_id = ?'),
       byEventId: this.db.prepare('SELECT * FROM events WHERE event_id = ?'),
@@ -118,7 +123,8 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed', null, false));
     if (events.length === 0) return Promise.reject(new TypeError('append needs at least one event'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ streamId, events, expected: expectedRevision, resolve, reject });
+      // Serialized before it joins the group: an event that cannot be stored rejects this append (TypeError) alone.
+      this.queue.push({ streamId, events: events.map(serializeEvent), expected: expectedRevision, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -126,7 +132,11 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  /** Group commit: every append queued since the last flush shares one transaction and one fsync. */
+  /**
+   * Group commit: every append queued since the last flush shares one transaction and one fsync. Each append is
+   * atomic on its own (a multi-event one runs in a savepoint), so one that is refused is rolled back alone and the
+   * others still commit.
+   */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.queue;
@@ -137,7 +147,8 @@ export class SqliteEventStore implements EventStore {
       let nextPos = (this.stmts.maxPos.get()?.p ?? 0) + 1;
       for (const p of batch) {
         try {
-          const r = this.applyOne(p, nextPos);
+          // One insert is atomic by itself; only a multi-event append needs a savepoint to fail as a whole.
+          const r = p.events.length === 1 ? this.applyOne(p, nextPos) : this.applyInSavepoint(p, nextPos);
           if (r.position >= nextPos) nextPos = r.position + 1;
           outcomes.push({ ok: true, r });
         } catch (e) {
@@ -175,7 +186,7 @@ export class SqliteEventStore implements EventStore {
       rev += 1;
       pos += 1;
       try {
-        this.stmts.insert.run(pos, ev.id, p.streamId, rev, ev.type, JSON.stringify(ev.data), JSON.stringify(ev.metadata));
+        this.stmts.insert.run(pos, ev.id, p.streamId, rev, ev.type, ev.data, ev.metadata);
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new IdempotencyError(p.streamId, ev.id);
         throw err;

@@ -60,3 +60,26 @@ export interface EventStore {
 }
 
 export const START = -1;
+
+export interface SerializedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+/**
+ * An event's data and metadata as JSON text (`undefined` as null), checked before it joins any write: an event that
+ * cannot be stored is a TypeError for its own caller, never a failure of other appends.
+ */
+export function serializeEvent(ev: NewEvent): SerializedEvent {
+  if (typeof ev.id !== 'string' || ev.id.length === 0) throw new TypeError('every event needs a non-empty string id');
+  if (typeof ev.type !== 'string' || ev.type.length === 0) throw new TypeError(`event ${ev.id} needs a non-empty string type`);
+  return { id: ev.id, type: ev.type, data: toJson(ev.data, ev.id), metadata: toJson(ev.metadata, ev.id) };
+}
+
+function toJson(v: unknown, id: string): string {
+  const text = JSON.stringify(v ?? null) as string | undefined; // undefined for a function or symbol
+  if (text === undefined) throw new TypeError(`event ${id} holds a value that is not JSON`);
+  return text;
+}

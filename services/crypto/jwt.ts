@@ -15,7 +15,11 @@ export interface KeyClaims {
   keyId: string;
   userId: string;
   workspaceId: string;
-  scopes: string[] | null;
+  /**
+   * The key's effective scopes when it is created, always stated as `scope` (space-separated, possibly empty):
+   * a scoped key's scopes its owner's role allows; an unscoped key's, the owner's role permissions.
+   */
+  scopes: readonly string[];
   issuedAt: Date;
   expiresAt: Date | null;
 }
@@ -40,7 +44,7 @@ export class JwtService {
   }
 
   signKey(c: KeyClaims): Promise<string> {
-    const jwt = new SignJWT({ scope: c.scopes === null ? undefined : c.scopes.join(' '), ws: c.workspaceId })
+    const jwt = new SignJWT({ scope: c.scopes.join(' '), ws: c.workspaceId })
       .setProtectedHeader({ alg: ALG, typ: KEY_TYP, kid: this.key.kid })
       .setIssuer(this.settings.issuer)
       .setAudience(this.settings.audience)

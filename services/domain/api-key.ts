@@ -36,11 +36,14 @@ export type ApiKeyCommand =
       lastAt: Date;
       lastIp: string | null;
       lastUserAgent: string | null;
+      /** The way the token was presented last; `presentations` counts every way it was presented. */
       presentation: Presentation;
+      presentations: Partial<Record<Presentation, number>>;
     }
-  | { type: 'UpdateApiKey'; name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown }
+  | { type: 'UpdateApiKey'; now: Date; name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown }
   | { type: 'RevealApiKeySecret'; now: Date }
-  | { type: 'RotateApiKey'; now: Date; successorId: string; graceSeconds: number; maxGraceSeconds: number }
+  /** Without `graceSeconds` the old key is retired at once (grace 0). */
+  | { type: 'RotateApiKey'; now: Date; successorId: string; graceSeconds?: number | undefined; maxGraceSeconds: number }
   | { type: 'ExpireApiKey'; now: Date }
   | { type: 'RevokeApiKey'; now: Date; reason: string | null; by: { type: string; id: string } };
 
@@ -65,10 +68,31 @@ export type ApiKeyState =
 
 const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
 
-function requireLive(state: ApiKeyState, what: string): asserts state is Extract<ApiKeyState, { exists: true }> {
+/** A key past its expiry instant (or grace end) counts as expired even before ApiKeyExpired is written. */
+function requireLive(state: ApiKeyState, what: string, now: Date): asserts state is Extract<ApiKeyState, { exists: true }> {
   if (!state.exists) throw new DomainError('KEY_NOT_FOUND', `cannot ${what}: the key does not exist`);
   if (state.status === 'revoked') throw new DomainError('KEY_REVOKED', `cannot ${what}: the key is revoked`);
-  if (state.status === 'expired') throw new DomainError('KEY_EXPIRED', `cannot ${what}: the key has expired`);
+  const eol = endOfLife(state);
+  if (state.status === 'expired' || (eol !== null && now.getTime() >= eol)) throw new DomainError('KEY_EXPIRED', `cannot ${what}: the key has expired`);
+}
+
+/** The creation rules that need no state: checked before anything is written (e.g. before a handle is claimed). */
+export function checkCreationPolicy(now: Date, expiresAt: Date | null, p: WorkspacePolicy): void {
+  if (expiresAt === null) {
+    if (p.requireExpiry || p.maxTtlSeconds !== null) {
+      throw new DomainError('EXPIRY_REQUIRED', 'the workspace policy requires keys to expire', { attr: 'expiresAt' });
+    }
+    return;
+  }
+  const ttl = (expiresAt.getTime() - now.getTime()) / 1000;
+  if (!(ttl > 0)) throw new DomainError('EXPIRY_IN_PAST', 'expiresAt must be in the future', { attr: 'expiresAt' });
+  if (ttl > MAX_TTL_SECONDS) throw new DomainError('EXPIRY_TOO_FAR', 'expiresAt is more than 100 years away', { attr: 'expiresAt' });
+  if (p.maxTtlSeconds !== null && ttl > p.maxTtlSeconds) {
+    throw new DomainError('EXPIRY_BEYOND_POLICY', `the workspace allows at most ${p.maxTtlSeconds}s of lifetime`, {
+      attr: 'expiresAt',
+      maxTtlSeconds: p.maxTtlSeconds,
+    });
+  }
 }
 
 /** The instant a live key stops working: its own expiry or the end of its rotation grace, whichever is first. */
@@ -85,23 +109,7 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
   switch (cmd.type) {
     case 'CreateApiKey': {
       if (state.exists) throw new DomainError('KEY_EXISTS', `key ${cmd.keyId} already exists`);
-      const now = cmd.now.getTime();
-      const p = cmd.policy;
-      if (cmd.expiresAt === null) {
-        if (p.requireExpiry || p.maxTtlSeconds !== null) {
-          throw new DomainError('EXPIRY_REQUIRED', 'the workspace policy requires keys to expire', { attr: 'expiresAt' });
-        }
-      } else {
-        const ttl = (cmd.expiresAt.getTime() - now) / 1000;
-        if (!(ttl > 0)) throw new DomainError('EXPIRY_IN_PAST', 'expiresAt must be in the future', { attr: 'expiresAt' });
-        if (ttl > MAX_TTL_SECONDS) throw new DomainError('EXPIRY_TOO_FAR', 'expiresAt is more than 100 years away', { attr: 'expiresAt' });
-        if (p.maxTtlSeconds !== null && ttl > p.maxTtlSeconds) {
-          throw new DomainError('EXPIRY_BEYOND_POLICY', `the workspace allows at most ${p.maxTtlSeconds}s of lifetime`, {
-            attr: 'expiresAt',
-            maxTtlSeconds: p.maxTtlSeconds,
-          });
-        }
-      }
+      checkCreationPolicy(cmd.now, cmd.expiresAt, cmd.policy);
       return [
         {
           type: 'ApiKeyCreated',
@@ -138,6 +146,7 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
             lastIp: cmd.lastIp,
             lastUserAgent: cmd.lastUserAgent,
             presentation: cmd.presentation,
+            presentations: { ...cmd.presentations },
           },
         },
       ];
@@ -146,7 +155,7 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
       if (cmd.expiresAt !== undefined) {
         throw new DomainError('EXPIRY_IMMUTABLE', 'expiry can be set only when a key is created', { attr: 'expiresAt' });
       }
-      requireLive(state, 'update');
+      requireLive(state, 'update', cmd.now);
       const data: { keyId: string; name?: string; description?: string | null; alias?: string | null } = { keyId: state.keyId };
       if (cmd.name !== undefined && cmd.name !== state.name) data.name = cmd.name;
       if (cmd.description !== undefined && cmd.description !== state.description) data.description = cmd.description;
@@ -154,26 +163,26 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
       return Object.keys(data).length > 1 ? [{ type: 'ApiKeyUpdated', data }] : [];
     }
     case 'RevealApiKeySecret': {
-      requireLive(state, 'reveal the secret');
+      requireLive(state, 'reveal the secret', cmd.now);
       if (!state.retrievable) throw new DomainError('KEY_NOT_RETRIEVABLE', 'this key was not created as retrievable');
       return [{ type: 'ApiKeySecretRevealed', data: { keyId: state.keyId } }];
     }
     case 'RotateApiKey': {
-      requireLive(state, 'rotate');
+      requireLive(state, 'rotate', cmd.now);
       if (state.successorId !== null) throw new DomainError('KEY_ALREADY_ROTATED', 'the key was already rotated', { successorId: state.successorId });
-      if (!(cmd.graceSeconds >= 0) || !Number.isFinite(cmd.graceSeconds))
-        throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
-      if (cmd.graceSeconds > cmd.maxGraceSeconds) {
+      const grace = cmd.graceSeconds ?? 0;
+      if (!(grace >= 0) || !Number.isFinite(grace)) throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
+      if (grace > cmd.maxGraceSeconds) {
         throw new DomainError('GRACE_TOO_LONG', `gracePeriod may be at most ${cmd.maxGraceSeconds}s`, {
           attr: 'gracePeriod',
           maxGraceSeconds: cmd.maxGraceSeconds,
         });
       }
-      const graceEnds = cmd.now.getTime() + cmd.graceSeconds * 1000;
+      const graceEnds = cmd.now.getTime() + grace * 1000;
       const events: ApiKeyEvent[] = [
         { type: 'ApiKeyRotated', data: { keyId: state.keyId, successorId: cmd.successorId, graceEndsAt: new Date(graceEnds).toISOString() } },
       ];
-      if (cmd.graceSeconds === 0) {
+      if (grace === 0) {
         events.push({ type: 'ApiKeyExpired', data: { keyId: state.keyId, expiredAt: cmd.now.toISOString(), reason: 'rotated' } });
       }
       return events;

@@ -167,20 +167,6 @@ describe('ledger: keys through the domain layer', () => {
     expect(t.ledger.verify(token).code).to.equal('REVOKED');
   });
 
-  it('records use as coalesced ApiKeyUsed events, flushed on demand', async () => {
-    const { key, token } = await t.ledger.createKey({ userId: owner.userId, name: 'ci' }, SYSTEM);
-    for (let i = 0; i < 5; i++) t.ledger.verifyAndRecord(token, 'bearer', { ip: '127.0.0.1', userAgent: 'test' });
-    t.ledger.verifyAndRecord(token, 'api-key-header', { ip: '127.0.0.2', userAgent: 'test' });
-    await t.ledger.usage.flush();
-    const used = (await t.ledger.store.readStream(`apikey-${key.id}`))
-      .filter((e) => e.type === 'ApiKeyUsed')
-      .map((e) => e.data as { count: number; presentation: string });
-    expect(used.map((u) => [u.presentation, u.count]).sort()).to.deep.equal([
-      ['api-key-header', 1],
-      ['bearer', 5],
-    ]);
-  });
-
   it('survives a restart: revoked stays revoked, valid stays valid', async () => {
     const a = await t.ledger.createKey({ userId: owner.userId, name: 'a' }, SYSTEM);
     const b = await t.ledger.createKey({ userId: owner.userId, name: 'b' }, SYSTEM);

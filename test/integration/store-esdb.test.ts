@@ -1,5 +1,4 @@
 import { StreamNotFoundError, UnavailableError, WrongExpectedVersionError } from '@eventstore/db-client';
-import type { EventStoreDBClient } from '@eventstore/db-client';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -50,8 +49,10 @@ interface FakeEventData {
   metadata?: unknown;
 }
 
-const parseBytes = (v: unknown): unknown =>
-  v instanceof Uint8Array ? (v.length === 0 ? undefined : (JSON.parse(Buffer.from(v).toString('utf8')) as unknown)) : v;
+const parseBytes = (v: Uint8Array): unknown => (v.length === 0 ? undefined : (JSON.parse(Buffer.from(v).toString('utf8')) as unknown));
+// As the client's append does: falsy metadata is dropped, a Uint8Array goes over as bytes, anything else as JSON.
+const wireMetadata = (v: unknown): unknown =>
+  !v ? undefined : v.constructor === Uint8Array ? parseBytes(v as Uint8Array) : (JSON.parse(JSON.stringify(v)) as unknown);
 
 class FakeEsdbClient {
   readonly log: FakeRecord[] = [];
@@ -62,6 +63,8 @@ class FakeEsdbClient {
   failSubscriptionAfter = 0;
   /** Report the stream's current revision (not the batch's last) for a deduplicated retry. */
   dedupReportsCurrent = false;
+  /** maxCount of every forward stream read, to check reads are paged. */
+  readonly streamReadSizes: number[] = [];
   subscriptions = 0;
 
   constructor() {
@@ -111,7 +114,7 @@ class FakeEsdbClient {
     }
     let first: FakeRecord | undefined;
     for (const e of events) {
-      const rec = this.write(streamId, e.type, e.data, parseBytes(e.metadata), e.id);
+      const rec = this.write(streamId, e.type, e.data, wireMetadata(e.metadata), e.id);
       first ??= rec;
       if (Math.random() < 0.3) this.write('$stats-127.0.0.1:2113', '$statsCollected', {}, undefined);
     }
@@ -121,6 +124,7 @@ class FakeEsdbClient {
 
   readStream(streamId: string, opts: { fromRevision: bigint | 'end'; maxCount: number; direction?: string }) {
     const s = this.streams.get(streamId);
+    if (opts.direction !== 'backwards') this.streamReadSizes.push(opts.maxCount);
     return (async function* () {
       await Promise.resolve();
       if (!s) throw new StreamNotFoundError(undefined, streamId);
@@ -197,16 +201,34 @@ class FakeEsdbClient {
 describe('event store contract: EventStoreDB adapter over an in-memory fake client', () => {
   storeContract(async () => {
     const client = new FakeEsdbClient();
-    const store = new EsdbEventStore('esdb://fake:2113?tls=false', {
-      client: client as unknown as EventStoreDBClient,
-      scanChunk: 4,
-    });
+    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client, scanChunk: 4, streamPageSize: 7 });
     return { store, dispose: () => store.close() };
+  });
+
+  it('reads a stream in pages of bounded size', async () => {
+    const client = new FakeEsdbClient();
+    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client, streamPageSize: 50 });
+    for (let i = 0; i < 4; i++)
+      await store.append(
+        's',
+        Array.from({ length: 30 }, (_, j) => ({ id: randomUUID(), type: 'P', data: { n: i * 30 + j }, metadata: {} })),
+      );
+    client.streamReadSizes.length = 0;
+    const all = await store.readStream('s');
+    expect(all.map((e) => (e.data as { n: number }).n)).to.deep.equal([...Array(120).keys()]);
+    expect(client.streamReadSizes).to.deep.equal([50, 50, 50]);
+    client.streamReadSizes.length = 0;
+    expect((await store.readStream('s', { fromRevision: 10, maxCount: 60 })).map((e) => e.revision)).to.deep.equal(
+      Array.from({ length: 60 }, (_, j) => 10 + j),
+    );
+    expect(client.streamReadSizes).to.deep.equal([50, 10]);
+    expect(await store.readStream('none')).to.deep.equal([]);
+    await store.close();
   });
 
   it('never returns system events and reports the newest user event as head', async () => {
     const client = new FakeEsdbClient();
-    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client: client as unknown as EventStoreDBClient });
+    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client });
     expect(await store.headPosition()).to.equal(-1);
     expect(await store.readAll({ after: -1, maxCount: 10 })).to.deep.include({ events: [], isEnd: true });
     const r = await store.append('s', [{ id: randomUUID(), type: 'A', data: 'x', metadata: null }]);
@@ -220,7 +242,7 @@ describe('event store contract: EventStoreDB adapter over an in-memory fake clie
 
   it('resubscribes after a retriable failure without redelivering or skipping events', async () => {
     const client = new FakeEsdbClient();
-    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client: client as unknown as EventStoreDBClient });
+    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client });
     const ev = (type: string) => ({ id: randomUUID(), type, data: {}, metadata: {} });
     await store.append('s', [ev('A'), ev('B'), ev('C')]);
     client.failSubscriptionAfter = 2;
@@ -240,7 +262,7 @@ describe('event store contract: EventStoreDB adapter over an in-memory fake clie
   it('recognises a deduplicated retry even when the server reports the current stream revision', async () => {
     const client = new FakeEsdbClient();
     client.dedupReportsCurrent = true;
-    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client: client as unknown as EventStoreDBClient });
+    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client });
     const ev = (type: string) => ({ id: randomUUID(), type, data: {}, metadata: {} });
     const batch = [ev('A'), ev('B')];
     const first = await store.append('s', batch, 'no_stream');

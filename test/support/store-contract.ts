@@ -1,12 +1,93 @@
-// The one contract every EventStore adapter must pass.
+// The one contract every EventStore adapter must pass, and a store wrapper tests use to watch or disturb a store.
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { LedgerError } from '../../events/errors.js';
-import type { EventStore, NewEvent, RecordedEvent } from '../../events/store/types.js';
+import { SqliteEventStore } from '../../events/store/sqlite.js';
+import { makeLedger, seedOwner, type TestLedger } from './ledger.js';
+import { tempDir } from './tmp.js';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../../events/store/types.js';
+
+type Args<K extends keyof EventStore> = EventStore[K] extends (...a: infer P) => unknown ? P : never;
+
+export type AppendHook = (
+  streamId: string,
+  events: readonly NewEvent[],
+  expected: ExpectedRevision | undefined,
+  next: () => Promise<AppendResult>,
+) => Promise<AppendResult>;
+
+/** Delegates to a real store; records which streams were read and lets a test intercept appends (`next` appends). */
+export class InterceptedStore implements EventStore {
+  readonly kind: string;
+  readonly streamReads: string[] = [];
+  onAppend: AppendHook | null = null;
+  constructor(readonly inner: EventStore) {
+    this.kind = inner.kind;
+  }
+  append(streamId: string, events: readonly NewEvent[], expected?: ExpectedRevision): Promise<AppendResult> {
+    const next = (): Promise<AppendResult> => this.inner.append(streamId, events, expected);
+    return this.onAppend ? this.onAppend(streamId, events, expected, next) : next();
+  }
+  readStream(streamId: string, opts?: { fromRevision?: number; maxCount?: number }): Promise<RecordedEvent[]> {
+    this.streamReads.push(streamId);
+    return this.inner.readStream(streamId, opts);
+  }
+  readAll(...a: Args<'readAll'>): ReturnType<EventStore['readAll']> {
+    return this.inner.readAll(...a);
+  }
+  subscribeAll(...a: Args<'subscribeAll'>): ReturnType<EventStore['subscribeAll']> {
+    return this.inner.subscribeAll(...a);
+  }
+  headPosition(): Promise<number> {
+    return this.inner.headPosition();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
 
 const ev = (type = 'Thing', data: unknown = { n: 1 }): NewEvent => ({ id: randomUUID(), type, data, metadata: { m: true } });
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<LedgerError> {
+/** A SQLite store at `file`, wrapped for interception. */
+export function interceptedSqlite(file: string): InterceptedStore {
+  return new InterceptedStore(new SqliteEventStore(file, { pollIntervalMs: 20 }));
+}
+
+/** Fails, before writing, the first append of an event of `type` (to `streamId` if given); answers how many it failed. */
+export function failFirstAppendOf(store: InterceptedStore, type: string, err: Error, streamId?: string): () => number {
+  let failed = 0;
+  store.onAppend = (s, events, expected, next) => {
+    if (failed > 0 || events[0]?.type !== type || (streamId !== undefined && s !== streamId)) return next();
+    failed++;
+    return Promise.reject(err);
+  };
+  return () => failed;
+}
+
+/** A test ledger with a seeded owner over an intercepted SQLite store, in its own temporary folder. */
+export async function interceptedLedger(label: string): Promise<{
+  t: TestLedger;
+  store: InterceptedStore;
+  owner: { userId: string; workspaceId: string };
+  dispose: () => Promise<void>;
+}> {
+  const dir = tempDir(label);
+  const store = interceptedSqlite(join(dir.path, 'ledger.db'));
+  const t = await makeLedger({ dir: dir.path, store });
+  const owner = await seedOwner(t.ledger);
+  return {
+    t,
+    store,
+    owner,
+    dispose: async () => {
+      await t.dispose();
+      dir.cleanup();
+    },
+  };
+}
+
+export async function rejectsWith(p: Promise<unknown>, code: string): Promise<LedgerError> {
   try {
     await p;
   } catch (e) {
@@ -47,6 +128,19 @@ export function storeContract(make: () => Promise<{ store: EventStore; dispose: 
       await store.append(s, [ev('A'), ev('B'), ev('C')]);
       const events = await store.readStream(s, { fromRevision: 1, maxCount: 1 });
       expect(events.map((e) => e.type)).to.deep.equal(['B']);
+    });
+    it('reads a long stream whole and in order', async () => {
+      const n = 1200;
+      for (let i = 0; i < n; i += 200)
+        await store.append(
+          s,
+          Array.from({ length: 200 }, (_, j) => ev('L', { i: i + j })),
+        );
+      const all = await store.readStream(s);
+      expect(all.map((e) => (e.data as { i: number }).i)).to.deep.equal([...Array(n).keys()]);
+      expect(all.map((e) => e.revision)).to.deep.equal([...Array(n).keys()]);
+      const tail = await store.readStream(s, { fromRevision: 1000, maxCount: 150 });
+      expect(tail.map((e) => e.revision)).to.deep.equal(Array.from({ length: 150 }, (_, j) => 1000 + j));
     });
   });
 
@@ -92,6 +186,69 @@ export function storeContract(make: () => Promise<{ store: EventStore; dispose: 
       const e = ev();
       await store.append(s, [e]);
       await rejectsWith(store.append(`${s}-other`, [e]), 'IDEMPOTENCY_CONFLICT');
+    });
+    it('a retry returns the original result even after the stream has moved on', async () => {
+      const batch = [ev('A')];
+      const first = await store.append(s, batch, 'no_stream');
+      await store.append(s, [ev('B')], 0);
+      expect(await store.append(s, batch, 'no_stream')).to.deep.equal(first);
+      expect((await store.readStream(s)).map((e) => e.type)).to.deep.equal(['A', 'B']);
+    });
+    it('a batch whose ids are only partly written already is refused and writes nothing', async () => {
+      const a = ev('A');
+      const b = ev('B');
+      await store.append(s, [a, b]);
+      await rejectsWith(store.append(s, [a, ev('C')]), 'IDEMPOTENCY_CONFLICT');
+      await rejectsWith(store.append(s, [ev('D'), b]), 'IDEMPOTENCY_CONFLICT');
+      expect((await store.readStream(s)).map((e) => e.type)).to.deep.equal(['A', 'B']);
+    });
+  });
+
+  describe('one append failing among concurrent ones', () => {
+    it('a refused multi-event append is atomic and does not fail the appends issued with it', async () => {
+      const taken = ev('T');
+      await store.append(`${s}-t`, [taken]);
+      const head = await store.headPosition();
+      // Issued together, so a grouping store commits them in one group.
+      const [before, bad, after, last] = await Promise.allSettled([
+        store.append(`${s}-1`, [ev('B1')]),
+        store.append(`${s}-2`, [ev('X1'), ev('X2'), taken]),
+        store.append(`${s}-3`, [ev('A1'), ev('A2')]),
+        store.append(`${s}-4`, [ev('B2')]),
+      ]);
+      expect(bad.status).to.equal('rejected');
+      expect(((bad as PromiseRejectedResult).reason as LedgerError).code).to.equal('IDEMPOTENCY_CONFLICT');
+      for (const r of [before, after, last]) expect(r.status).to.equal('fulfilled');
+      expect(await store.readStream(`${s}-2`)).to.deep.equal([]);
+      const page = await store.readAll({ after: head, maxCount: 100 });
+      const mine = page.events.filter((e) => e.streamId.startsWith(s));
+      expect(mine.map((e) => e.type).sort()).to.deep.equal(['A1', 'A2', 'B1', 'B2']);
+      expect((await store.readStream(`${s}-3`)).map((e) => e.revision)).to.deep.equal([0, 1]);
+      const positions = mine.map((e) => e.position);
+      expect(positions).to.deep.equal([...positions].sort((x, y) => x - y));
+    });
+    it('data that cannot be serialized fails only its own append, with a TypeError', async () => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const results = await Promise.allSettled([
+        store.append(`${s}-1`, [ev('OK1')]),
+        store.append(`${s}-2`, [ev('Bad', { n: 1n })]),
+        store.append(`${s}-3`, [ev('Bad', cyclic)]),
+        store.append(`${s}-4`, [ev('OK2')]),
+      ]);
+      expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      for (const r of [results[1], results[2]]) expect((r as PromiseRejectedResult).reason).to.be.instanceOf(TypeError);
+      expect(await store.readStream(`${s}-2`)).to.deep.equal([]);
+      expect(await store.readStream(`${s}-3`)).to.deep.equal([]);
+    });
+    it('stores falsy data and metadata as written', async () => {
+      for (const v of [null, 0, false, '']) await store.append(s, [{ id: randomUUID(), type: 'F', data: v, metadata: v }]);
+      expect((await store.readStream(s)).map((e) => [e.data, e.metadata])).to.deep.equal([
+        [null, null],
+        [0, 0],
+        [false, false],
+        ['', ''],
+      ]);
     });
   });
 

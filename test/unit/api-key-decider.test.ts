@@ -101,17 +101,17 @@ describe('API key decider', () => {
     it('refuses an update that touches expiry', () => {
       keys
         .given([created()])
-        .when({ type: 'UpdateApiKey', expiresAt: later(10).toISOString() })
+        .when({ type: 'UpdateApiKey', now, expiresAt: later(10).toISOString() })
         .thenRefuses('EXPIRY_IMMUTABLE');
     });
     it('updates name, description and alias', () => {
       keys
         .given([created()])
-        .when({ type: 'UpdateApiKey', name: 'deploy', description: 'for CI', alias: 'ci-main' })
+        .when({ type: 'UpdateApiKey', now, name: 'deploy', description: 'for CI', alias: 'ci-main' })
         .then([{ type: 'ApiKeyUpdated', data: { keyId: 'key_1', name: 'deploy', description: 'for CI', alias: 'ci-main' } }]);
     });
     it('writes nothing for an update that changes nothing', () => {
-      keys.given([created()]).when({ type: 'UpdateApiKey', name: 'ci' }).thenNothing();
+      keys.given([created()]).when({ type: 'UpdateApiKey', now, name: 'ci' }).thenNothing();
     });
   });
 
@@ -131,7 +131,7 @@ describe('API key decider', () => {
     it('a revoked key cannot be updated, rotated or revealed', () => {
       keys
         .given([created(null, true), revoked])
-        .when({ type: 'UpdateApiKey', name: 'x' })
+        .when({ type: 'UpdateApiKey', now, name: 'x' })
         .thenRefuses('KEY_REVOKED');
       keys
         .given([created(null, true), revoked])
@@ -147,6 +147,48 @@ describe('API key decider', () => {
         .given([created(now.toISOString()), expired])
         .when({ type: 'RevokeApiKey', now, reason: 'leak', by: { type: 'user', id: 'usr_9' } })
         .then([revoked]);
+    });
+  });
+
+  describe('a key past its end of life counts as expired before ApiKeyExpired exists', () => {
+    const rotatedWithGrace: ApiKeyEvent = { type: 'ApiKeyRotated', data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() } };
+    it('cannot be rotated at or after its expiry instant', () => {
+      keys
+        .given([created(later(10).toISOString(), true)])
+        .when({ type: 'RotateApiKey', now: later(10), successorId: 'key_2', graceSeconds: 0, maxGraceSeconds: 60 })
+        .thenRefuses('KEY_EXPIRED');
+    });
+    it('cannot have its secret revealed after its expiry instant', () => {
+      keys
+        .given([created(later(10).toISOString(), true)])
+        .when({ type: 'RevealApiKeySecret', now: later(11) })
+        .thenRefuses('KEY_EXPIRED');
+    });
+    it('cannot be updated after its expiry instant', () => {
+      keys
+        .given([created(later(10).toISOString(), true)])
+        .when({ type: 'UpdateApiKey', now: later(10), name: 'x' })
+        .thenRefuses('KEY_EXPIRED');
+    });
+    it('cannot be revealed or updated once its rotation grace has ended', () => {
+      keys
+        .given([created(null, true), rotatedWithGrace])
+        .when({ type: 'RevealApiKeySecret', now: later(30) })
+        .thenRefuses('KEY_EXPIRED');
+      keys
+        .given([created(null, true), rotatedWithGrace])
+        .when({ type: 'UpdateApiKey', now: later(31), name: 'x' })
+        .thenRefuses('KEY_EXPIRED');
+    });
+    it('still works just before that instant', () => {
+      keys
+        .given([created(later(10).toISOString(), true)])
+        .when({ type: 'RevealApiKeySecret', now: later(9) })
+        .then([{ type: 'ApiKeySecretRevealed', data: { keyId: 'key_1' } }]);
+      keys
+        .given([created(null, true), rotatedWithGrace])
+        .when({ type: 'UpdateApiKey', now: later(29), name: 'x' })
+        .then([{ type: 'ApiKeyUpdated', data: { keyId: 'key_1', name: 'x' } }]);
     });
   });
 
@@ -200,6 +242,15 @@ describe('API key decider', () => {
         .when({ type: 'ExpireApiKey', now: later(31) })
         .then([{ type: 'ApiKeyExpired', data: { keyId: 'key_1', expiredAt: later(30).toISOString(), reason: 'rotated' } }]);
     });
+    it('without a grace period given, retires the old key at once (default 0)', () => {
+      keys
+        .given([created()])
+        .when({ type: 'RotateApiKey', now, successorId: 'key_2', maxGraceSeconds: 60 })
+        .then([
+          { type: 'ApiKeyRotated', data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: now.toISOString() } },
+          { type: 'ApiKeyExpired', data: { keyId: 'key_1', expiredAt: now.toISOString(), reason: 'rotated' } },
+        ]);
+    });
     it('refuses a grace period beyond the maximum', () => {
       keys.given([created()]).when({ type: 'RotateApiKey', now, successorId: 'key_2', graceSeconds: 61, maxGraceSeconds: 60 }).thenRefuses('GRACE_TOO_LONG');
     });
@@ -225,10 +276,19 @@ describe('API key decider', () => {
   });
 
   describe('use', () => {
-    it('records a coalesced use with count, times, ip, agent and presentation', () => {
+    it('records a coalesced use with count, times, ip, agent, the last presentation and a count per presentation', () => {
       keys
         .given([created()])
-        .when({ type: 'RecordApiKeyUse', count: 3, firstAt: now, lastAt: later(5), lastIp: '127.0.0.1', lastUserAgent: 'curl', presentation: 'bearer' })
+        .when({
+          type: 'RecordApiKeyUse',
+          count: 3,
+          firstAt: now,
+          lastAt: later(5),
+          lastIp: '127.0.0.1',
+          lastUserAgent: 'curl',
+          presentation: 'bearer',
+          presentations: { bearer: 2, url: 1 },
+        })
         .then([
           {
             type: 'ApiKeyUsed',
@@ -240,6 +300,7 @@ describe('API key decider', () => {
               lastIp: '127.0.0.1',
               lastUserAgent: 'curl',
               presentation: 'bearer',
+              presentations: { bearer: 2, url: 1 },
             },
           },
         ]);
