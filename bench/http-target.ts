@@ -1,36 +1,46 @@
 // Bench target in its own process: the full Koa service, or a bare node:http server doing the same lookup.
+// Both sides log the same way: with BENCH_ACCESS_LOG=on (default) one pino info line per request to /dev/null, else none.
 import { createServer } from 'node:http';
+import pino from 'pino';
 import { loadConfig } from '../services/config.js';
-import { createLogger } from '../services/logger.js';
 import { startServer } from '../services/server.js';
 import { openLedger } from '../services/open-ledger.js';
+import { loggableTarget } from '../services/http/redact.js';
 
 const [mode, dataDir] = process.argv.slice(2) as ['koa' | 'bare', string];
-const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LEDGER_DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+const accessLog = (process.env.BENCH_ACCESS_LOG ?? 'on') !== 'off';
+const level = accessLog ? 'info' : 'silent';
+const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LEDGER_DATA_DIR: dataDir, LOG_LEVEL: level });
+const logger = pino({ level, base: { service: 'token-ledger' } }, pino.destination({ dest: '/dev/null', sync: false }));
 
 if (mode === 'koa') {
-  const running = await startServer(config, createLogger('silent'));
+  const running = await startServer(config, logger);
   process.send?.({ url: running.url });
 } else {
   const { ledger } = await openLedger(config);
   await ledger.start();
+  let seq = 0;
   const server = createServer((req, res) => {
+    const start = process.hrtime.bigint();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const auth = req.headers.authorization ?? '';
       const caller = ledger.verify(auth.slice(auth.indexOf(' ') + 1));
-      if (!caller.valid) {
-        res.writeHead(401).end();
-        return;
+      if (!caller.valid) res.writeHead(401).end();
+      else {
+        let out: unknown;
+        if (req.method === 'POST') {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { token: string };
+          const r = ledger.verify(body.token);
+          out = { valid: r.valid, code: r.code, key: r.key ? { id: r.key.id, name: r.key.name } : null };
+        } else out = { user: { id: caller.key!.owner.id, email: caller.key!.owner.email } };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
       }
-      let out: unknown;
-      if (req.method === 'POST') {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { token: string };
-        const r = ledger.verify(body.token);
-        out = { valid: r.valid, code: r.code, key: r.key ? { id: r.key.id, name: r.key.name } : null };
-      } else out = { user: { id: caller.key!.owner.id, email: caller.key!.owner.email } };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+      if (logger.isLevelEnabled('info')) {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        logger.info({ reqId: `req_${(seq++).toString(36)}`, method: req.method, url: loggableTarget(req.url ?? ''), status: res.statusCode, ms }, 'request');
+      }
     });
   });
   server.listen(0, '127.0.0.1', () => {

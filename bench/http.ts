@@ -53,6 +53,11 @@ const dir = tempDir('bench-http');
 try {
   const { token } = await prepare(dir.path);
   console.log(`machine: ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}; ${CONNECTIONS} connections, ${DURATION}s per run`);
+  console.log(
+    (process.env.BENCH_ACCESS_LOG ?? 'on') === 'off'
+      ? 'access logging: off on both sides (BENCH_ACCESS_LOG=off)'
+      : 'access logging: on for both sides, one pino info line per request to /dev/null (BENCH_ACCESS_LOG=off to disable)',
+  );
   const scenarios = [
     { name: 'POST /v1/keys/verify', method: 'POST' as const, path: '/v1/keys/verify', body: JSON.stringify({ token }) },
     { name: 'GET  /v1/auth/me (protected GET)', method: 'GET' as const, path: '/v1/auth/me' },

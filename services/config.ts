@@ -1,5 +1,8 @@
 // Configuration from the environment, validated at start: a bad value stops the start with a clear message.
-import { resolve } from 'node:path';
+import { createPrivateKey } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import { assertPrefix } from './crypto/tokens.js';
 
@@ -22,7 +25,14 @@ export interface Config {
   jwtAudience: string;
   usageFlushMs: number;
   maxGraceSeconds: number;
-  logLevel: string;
+  logLevel: LogLevel;
+  /** How long SIGTERM waits for in-flight requests before closing their connections. */
+  shutdownTimeoutMs: number;
+  loginMaxFailuresPerAccount: number;
+  loginMaxFailuresPerIp: number;
+  loginThrottleWindowSeconds: number;
+  /** /readyz turns 503 when the read model stays behind the store's head for longer than this. */
+  readyMaxLagMs: number;
   kafkaBrokers: string[] | null;
   kafkaEventsTopic: string;
   kafkaRevocationsTopic: string;
@@ -30,6 +40,9 @@ export interface Config {
   checkpointEvery: number;
   checkpointSeconds: number;
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -44,10 +57,93 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
 }
 
 function duration(env: NodeJS.ProcessEnv, name: string, def: string): number {
-  const raw = env[name] ?? def;
+  const raw = env[name]?.trim() || def;
   const s = parseDuration(/^\d+$/.test(raw) ? Number(raw) : raw);
   if (s === null) throw new ConfigError(`${name} must be a duration such as 900, 15m, 12h or 30d, got "${raw}"`);
   return s;
+}
+
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+function host(env: NodeJS.ProcessEnv): string {
+  const raw = env.HOST?.trim() || '127.0.0.1';
+  const h = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
+  if (isIP(h) === 0 && !HOSTNAME_RE.test(h)) throw new ConfigError(`HOST must be an IP address or a host name, got "${raw}"`);
+  return h;
+}
+
+/** The data folder must be (or be creatable as) a writable directory; checked without creating anything. */
+function dataDir(env: NodeJS.ProcessEnv): string {
+  const raw = env.LEDGER_DATA_DIR?.trim() || './data';
+  if (raw.includes('\0')) throw new ConfigError('LEDGER_DATA_DIR must not contain a NUL character');
+  const dir = resolve(raw);
+  let probe = dir;
+  for (;;) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(probe, { throwIfNoEntry: false });
+    } catch (err) {
+      throw new ConfigError(`LEDGER_DATA_DIR: cannot use "${raw}" (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    if (st !== undefined) {
+      if (!st.isDirectory()) throw new ConfigError(`LEDGER_DATA_DIR: ${probe} is not a directory (LEDGER_DATA_DIR="${raw}")`);
+      try {
+        accessSync(probe, constants.W_OK | constants.X_OK);
+      } catch {
+        throw new ConfigError(`LEDGER_DATA_DIR: ${probe} is not writable (LEDGER_DATA_DIR="${raw}")`);
+      }
+      return dir;
+    }
+    const up = dirname(probe);
+    if (up === probe) throw new ConfigError(`LEDGER_DATA_DIR: no existing parent folder for "${raw}"`);
+    probe = up;
+  }
+}
+
+function logLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  return raw as LogLevel;
+}
+
+function masterKey(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.LEDGER_MASTER_KEY?.trim() || null;
+  if (raw !== null && (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) || Buffer.from(raw, 'base64').length !== 32)) {
+    throw new ConfigError('LEDGER_MASTER_KEY must be 32 bytes, base64-encoded');
+  }
+  return raw;
+}
+
+function signingKey(env: NodeJS.ProcessEnv): string | null {
+  const pem = env.LEDGER_SIGNING_KEY?.trim() || null;
+  if (pem === null) return null;
+  let type: string | undefined;
+  try {
+    type = createPrivateKey(pem).asymmetricKeyType;
+  } catch {
+    throw new ConfigError('LEDGER_SIGNING_KEY must be a PEM-encoded private key');
+  }
+  if (type !== 'ed25519') throw new ConfigError(`LEDGER_SIGNING_KEY must be an Ed25519 key, got ${type ?? 'an unknown type'}`);
+  return pem;
+}
+
+function kafkaBrokers(env: NodeJS.ProcessEnv): string[] | null {
+  const list = (env.LEDGER_KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  for (const b of list) {
+    const m = /^(.+):(\d{1,5})$/.exec(b);
+    const h = m?.[1]?.replace(/^\[(.*)\]$/, '$1') ?? '';
+    if (!m || Number(m[2]) > 65535 || (isIP(h) === 0 && !HOSTNAME_RE.test(h))) throw new ConfigError(`LEDGER_KAFKA_BROKERS: "${b}" is not host:port`);
+  }
+  return list.length > 0 ? list : null;
+}
+
+function topic(env: NodeJS.ProcessEnv, name: string, def: string): string {
+  const t = env[name]?.trim() || def;
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(t)) throw new ConfigError(`${name} must be 1-249 letters, digits, ".", "_" or "-", got "${t}"`);
+  return t;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -81,33 +177,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('LEDGER_BOOTSTRAP_ADMIN_EMAIL and LEDGER_BOOTSTRAP_ADMIN_PASSWORD must be set together');
   }
   if (password !== null && password.length < 12) throw new ConfigError('LEDGER_BOOTSTRAP_ADMIN_PASSWORD must be at least 12 characters');
-  const brokers = env.LEDGER_KAFKA_BROKERS?.trim();
-  const host = env.HOST?.trim() || '127.0.0.1';
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
-    host,
-    dataDir: resolve(env.LEDGER_DATA_DIR?.trim() || './data'),
+    host: host(env),
+    dataDir: dataDir(env),
     eventStoreUrl: url,
     bootstrapAdminEmail: email,
     bootstrapAdminPassword: password,
     sessionTtlSeconds: duration(env, 'LEDGER_SESSION_TTL', '15m'),
     authSchemes: schemes,
     tokenPrefix: prefix,
-    masterKey: env.LEDGER_MASTER_KEY?.trim() || null,
-    signingKeyPem: env.LEDGER_SIGNING_KEY?.trim() || null,
+    masterKey: masterKey(env),
+    signingKeyPem: signingKey(env),
     jwtIssuer: env.LEDGER_JWT_ISSUER?.trim() || 'token-ledger',
     jwtAudience: env.LEDGER_JWT_AUDIENCE?.trim() || 'token-ledger-api',
     usageFlushMs: int(env, 'LEDGER_USAGE_FLUSH_MS', 10_000, 10, 3_600_000),
     maxGraceSeconds: duration(env, 'LEDGER_MAX_GRACE', '30d'),
-    logLevel: env.LOG_LEVEL?.trim() || 'info',
-    kafkaBrokers: brokers
-      ? brokers
-          .split(',')
-          .map((b) => b.trim())
-          .filter(Boolean)
-      : null,
-    kafkaEventsTopic: env.LEDGER_KAFKA_EVENTS_TOPIC?.trim() || 'token-ledger.events',
-    kafkaRevocationsTopic: env.LEDGER_KAFKA_REVOCATIONS_TOPIC?.trim() || 'token-ledger.revocations',
+    logLevel: logLevel(env),
+    shutdownTimeoutMs: int(env, 'LEDGER_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    loginMaxFailuresPerAccount: int(env, 'LEDGER_LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginMaxFailuresPerIp: int(env, 'LEDGER_LOGIN_MAX_FAILURES_PER_IP', 50, 1, 1_000_000),
+    loginThrottleWindowSeconds: duration(env, 'LEDGER_LOGIN_THROTTLE_WINDOW', '15m'),
+    readyMaxLagMs: int(env, 'LEDGER_READY_MAX_LAG_MS', 5000, 10, 3_600_000),
+    kafkaBrokers: kafkaBrokers(env),
+    kafkaEventsTopic: topic(env, 'LEDGER_KAFKA_EVENTS_TOPIC', 'token-ledger.events'),
+    kafkaRevocationsTopic: topic(env, 'LEDGER_KAFKA_REVOCATIONS_TOPIC', 'token-ledger.revocations'),
     kafkaClientId: env.LEDGER_KAFKA_CLIENT_ID?.trim() || 'token-ledger',
     checkpointEvery: int(env, 'LEDGER_CHECKPOINT_EVERY', 1000, 1, 10_000_000),
     checkpointSeconds: int(env, 'LEDGER_CHECKPOINT_SECONDS', 60, 1, 86_400),

@@ -1,10 +1,23 @@
-// pino logger; credentials never reach it (URLs are sanitized, headers are not logged).
+// pino logger; credentials never reach it (URLs are rebuilt without secrets, headers are not logged, and these paths are censored as a backstop).
 import pino, { type Logger } from 'pino';
 
+const REDACT = [
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers["api-key"]',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers["api-key"]',
+  'req.headers.cookie',
+  'api_token',
+  '*.api_token',
+];
+
 export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: 'token-ledger' },
-    redact: { paths: ['token', '*.token', 'password', '*.password', 'req.headers.authorization', 'req.headers["api-key"]'], censor: '[REDACTED]' },
-  });
+  return pino({ level, base: { service: 'token-ledger' }, redact: { paths: REDACT, censor: '[REDACTED]' } });
 }

@@ -57,13 +57,13 @@ function findUser(ledger: Ledger, ref: string | undefined) {
 
 export async function run(argv: string[], extra: PluginFactory[] = plugins): Promise<number> {
   const [cmd, sub, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help') {
+    out(USAGE);
+    return 0;
+  }
+  // After help: a bad environment must not hide the usage text.
   const config = loadConfig();
   switch (cmd) {
-    case undefined:
-    case 'help':
-    case '--help':
-      out(USAGE);
-      return 0;
     case 'serve': {
       const logger = createLogger(config.logLevel);
       // Handlers first: a SIGTERM during start-up still shuts down cleanly once the server is up.

@@ -8,7 +8,7 @@ import type { Ledger } from '../ledger.js';
 import { authenticate, type Caller } from './auth.js';
 import { readBody } from './body.js';
 import { extractCredential, offeredByKoa } from './credentials.js';
-import { authRequired, errorMiddleware, HttpError } from './errors.js';
+import { authRequired, errorMiddleware, HttpError, invalidToken } from './errors.js';
 import { Metrics } from './metrics.js';
 import type { RouteDef } from './route.js';
 import { validate } from './schema.js';
@@ -18,9 +18,9 @@ import { opsRoutes } from './routes/ops.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userRoutes } from './routes/users.js';
 import { workspaceRoutes } from './routes/workspaces.js';
-import { Throttle } from './throttle.js';
+import { OncePerWindow, Throttle } from './throttle.js';
 import { buildOpenApi } from './openapi.js';
-import { sanitizeUrl } from './redact.js';
+import { loggableUrl, looksLikeSecret } from './redact.js';
 import { rawVerify, VERIFY_PATH } from './raw-verify.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -31,7 +31,10 @@ export interface ReadinessCheck {
 
 export interface AppDeps {
   readonly ledger: Ledger;
-  readonly config: Pick<Config, 'authSchemes' | 'sessionTtlSeconds'>;
+  readonly config: Pick<
+    Config,
+    'authSchemes' | 'sessionTtlSeconds' | 'loginMaxFailuresPerAccount' | 'loginMaxFailuresPerIp' | 'loginThrottleWindowSeconds' | 'readyMaxLagMs'
+  >;
   readonly logger: Logger;
   readonly publicJwks: () => JWK[];
   readonly metrics?: Metrics;
@@ -44,6 +47,7 @@ export interface AppContext {
   readonly deps: AppDeps;
   readonly loginThrottleAccount: Throttle;
   readonly loginThrottleIp: Throttle;
+  readonly throttleReports: OncePerWindow;
   readonly metrics: Metrics;
   readonly routes: RouteDef[];
 }
@@ -62,10 +66,12 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   const metrics = deps.metrics ?? new Metrics();
+  const windowMs = deps.config.loginThrottleWindowSeconds * 1000;
   const env: AppContext = {
     deps,
-    loginThrottleAccount: new Throttle(5, 15 * 60_000),
-    loginThrottleIp: new Throttle(50, 15 * 60_000),
+    loginThrottleAccount: new Throttle(deps.config.loginMaxFailuresPerAccount, windowMs),
+    loginThrottleIp: new Throttle(deps.config.loginMaxFailuresPerIp, windowMs),
+    throttleReports: new OncePerWindow(windowMs),
     metrics,
     routes: [],
   };
@@ -96,8 +102,26 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = openapi;
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(methodNotAllowed());
   return app;
+}
+
+/** A known path with a method it does not serve (any method, even one the router has never heard of): 405 with Allow. */
+function methodNotAllowed() {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    await next();
+    if (ctx.status !== 404 || ctx.body !== undefined) return;
+    const layers = (ctx as Context & { matched?: Array<{ methods: string[] }> }).matched ?? [];
+    const allowed = [...new Set(layers.flatMap((l) => l.methods))];
+    if (allowed.length === 0) return;
+    const allow = allowed.join(', ');
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Allow', allow);
+      ctx.status = 204;
+      return;
+    }
+    throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed here; use ${allow}.`, { headers: { Allow: allow } });
+  };
 }
 
 function accessLog(logger: Logger, metrics: Metrics) {
@@ -105,7 +129,8 @@ function accessLog(logger: Logger, metrics: Metrics) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const start = process.hrtime.bigint();
     const incoming = ctx.get('x-request-id');
-    const requestId = /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : `req_${Date.now().toString(36)}${(seq++).toString(36)}`;
+    const requestId =
+      /^[A-Za-z0-9._-]{1,64}$/.test(incoming) && !looksLikeSecret(incoming) ? incoming : `req_${Date.now().toString(36)}${(seq++).toString(36)}`;
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     try {
@@ -114,10 +139,17 @@ function accessLog(logger: Logger, metrics: Metrics) {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const routePath = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       metrics.observeRequest(ctx.method, String(routePath), ctx.status, seconds);
-      // Never log headers or raw URLs: credentials travel in both.
+      // Never log headers or raw URLs: credentials travel in both (and URL-encoded names would slip past a text match).
       if (logger.isLevelEnabled('info')) {
         logger.info(
-          { reqId: requestId, method: ctx.method, url: sanitizeUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3, ip: ctx.ip },
+          {
+            reqId: requestId,
+            method: ctx.method,
+            url: loggableUrl(ctx.path, ctx.querystring),
+            status: ctx.status,
+            ms: Math.round(seconds * 1e6) / 1e3,
+            ip: ctx.ip,
+          },
           'request',
         );
       }
@@ -134,17 +166,21 @@ function bind(env: AppContext, def: RouteDef) {
   return async (ctx: Context): Promise<void> => {
     const meta = requestMeta(ctx);
     let caller: Caller | null = null;
-    const cred = extractCredential(offeredByKoa(ctx), def.urlToken === true, env.deps.config.authSchemes);
     if (def.auth === 'required') {
+      const cred = extractCredential(offeredByKoa(ctx), def.urlToken === true, env.deps.config.authSchemes);
       if (cred === null) throw authRequired();
       caller = await authenticate(env.deps.ledger, cred, meta);
+    } else if (ctx.query.api_token !== undefined && def.urlToken !== true) {
+      // Open routes ignore credentials (RFC 7009 clients send Basic), but a token in a URL is still refused.
+      throw invalidToken();
     }
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(ctx.query)) {
       if (k === 'api_token' || k === 'user_id') continue;
-      if (def.query?.[k] === undefined) throw new HttpError(400, 'unknown_parameter', `Unknown query parameter ${k}.`, { attr: k, type: 'validation_error' });
+      if (def.query === undefined || !Object.hasOwn(def.query, k))
+        throw new HttpError(400, 'unknown_parameter', `Unknown query parameter ${k}.`, { attr: k, type: 'validation_error' });
       if (typeof v !== 'string') throw new HttpError(400, 'invalid', `Query parameter ${k} may appear once.`, { attr: k, type: 'validation_error' });
-      validate(def.query[k], v, k);
+      validate(def.query[k]!, v, k);
       query[k] = v;
     }
     let body: unknown = undefined;

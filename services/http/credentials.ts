@@ -37,7 +37,8 @@ export function extractCredential(o: Offered, allowUrl: boolean, enabled: Readon
   let cred: Credential | null = null;
   if (header !== undefined && header !== '') {
     const m = /^([A-Za-z-]+)[ \t]+(\S+)[ \t]*$/.exec(header);
-    const scheme = m ? AUTH_SCHEMES[m[1]!.toLowerCase()] : undefined;
+    const name = m ? m[1]!.toLowerCase() : '';
+    const scheme = Object.hasOwn(AUTH_SCHEMES, name) ? AUTH_SCHEMES[name] : undefined;
     if (!m || scheme === undefined) throw invalidToken();
     cred = { scheme, token: m[2]!, userIdHint: null };
   } else if (o.apiKey !== undefined && o.apiKey.trim() !== '') {

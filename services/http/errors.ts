@@ -58,7 +58,11 @@ const STATUS_BY_CODE: Record<string, number> = {
   KEY_EXPIRED: 409,
   LAST_OWNER: 409,
   IDEMPOTENCY_CONFLICT: 409,
+  VALUE_TAKEN: 409,
   STORE_UNAVAILABLE: 503,
+  // Key material problems are the operator's, not the client's: a plain 500, details in the log only.
+  MASTER_KEY_MISMATCH: 500,
+  SEALED_SECRET_CORRUPT: 500,
 };
 
 function envelope(type: ErrorType, item: ErrorItem): Envelope {
@@ -76,8 +80,8 @@ export function toResponse(err: unknown): { status: number; body: Envelope; head
     };
   }
   if (err instanceof LedgerError) {
-    const status = STATUS_BY_CODE[err.code] ?? 400;
-    if (status >= 500) {
+    const status = Object.hasOwn(STATUS_BY_CODE, err.code) ? STATUS_BY_CODE[err.code]! : 400;
+    if (status === 503) {
       return {
         status,
         body: envelope('server_error', {
@@ -90,6 +94,7 @@ export function toResponse(err: unknown): { status: number; body: Envelope; head
         internal: true,
       };
     }
+    if (status >= 500) return internalError();
     const attr = typeof err.fields.attr === 'string' ? err.fields.attr : null;
     const isValidation = err.name === 'ValidationError' || (status === 400 && attr !== null);
     const extra = Object.fromEntries(Object.entries(err.fields).filter(([k]) => k !== 'attr' && k !== 'streamId' && k !== 'what'));
@@ -110,6 +115,10 @@ export function toResponse(err: unknown): { status: number; body: Envelope; head
     const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status === 405 ? 'method_not_allowed' : 'bad_request';
     return { status, body: envelope('client_error', { code, detail: (err as Error).message, attr: null, extra: null }), headers: {}, internal: false };
   }
+  return internalError();
+}
+
+function internalError(): ReturnType<typeof toResponse> {
   return {
     status: 500,
     body: envelope('server_error', { code: 'internal_error', detail: 'An internal error occurred.', attr: null, extra: null }),

@@ -7,7 +7,7 @@ import { authenticate, demand } from './auth.js';
 import { parseBody, readRequest } from './body.js';
 import { extractCredential } from './credentials.js';
 import { authRequired, HttpError, toResponse } from './errors.js';
-import { sanitizeUrl } from './redact.js';
+import { loggableTarget } from './redact.js';
 import { validate } from './schema.js';
 import { verifyBodySchema, verifyResponse } from './routes/keys.js';
 
@@ -55,7 +55,7 @@ export function rawVerify(env: AppContext, logger: Logger) {
       env.metrics.observeRequest('POST', VERIFY_PATH, res.statusCode, seconds);
       if (logger.isLevelEnabled('info'))
         logger.info(
-          { reqId: requestId, method: 'POST', url: sanitizeUrl(req.url ?? ''), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
+          { reqId: requestId, method: 'POST', url: loggableTarget(req.url ?? ''), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
           'request',
         );
     }

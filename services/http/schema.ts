@@ -86,11 +86,12 @@ export function validate(schema: Schema, value: unknown, path = ''): void {
     case 'object': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, `${path || 'body'} must be a JSON object, got ${typeName(value)}`);
       const rec = value as Record<string, unknown>;
-      for (const k of schema.required ?? []) if (rec[k] === undefined) fail(join(path, k), `${join(path, k)} is required`, 'required');
+      // Own properties only: "constructor", "toString" or "__proto__" must not match Object.prototype members.
+      for (const k of schema.required ?? [])
+        if (!Object.hasOwn(rec, k) || rec[k] === undefined) fail(join(path, k), `${join(path, k)} is required`, 'required');
       for (const [k, v] of Object.entries(rec)) {
-        const s = schema.properties[k];
-        if (s === undefined) fail(join(path, k), `${join(path, k)} is not a known field`, 'unknown_field');
-        if (v !== undefined) validate(s, v, join(path, k));
+        if (!Object.hasOwn(schema.properties, k)) fail(join(path, k), `${join(path, k)} is not a known field`, 'unknown_field');
+        if (v !== undefined) validate(schema.properties[k]!, v, join(path, k));
       }
       return;
     }

@@ -1,6 +1,6 @@
 // Bad input on every route gets a clear error in the envelope: never a 500, never a crash.
 import { expect } from 'chai';
-import { startTestServer, type TestServer, type Res } from '../support/server.js';
+import { eventsOfType, startTestServer, type TestServer, type Res } from '../support/server.js';
 
 function expectEnvelope(r: Res, status?: number): void {
   if (status !== undefined) expect(r.status, r.text).to.equal(status);
@@ -79,6 +79,56 @@ describe('e2e: bad input', () => {
     expectEnvelope(await s.request('PUT', '/v1/keys/verify', { token: session, body: {} }), 405);
   });
 
+  it('any method a path does not serve, even one the router never heard of → 405 method_not_allowed with Allow', async () => {
+    for (const [method, path, allow] of [
+      ['PROPFIND', '/v1/keys', ['GET', 'POST']],
+      ['PURGE', '/healthz', ['GET']],
+      ['SEARCH', '/v1/keys/key_x', ['GET', 'PATCH', 'DELETE']],
+      ['PUT', '/v1/auth/login', ['POST']],
+      ['DELETE', '/openapi.json', ['GET']],
+    ] as const) {
+      const r = await s.request(method, path, { token: session });
+      expectEnvelope(r, 405);
+      expect(r.body.errors[0].code, `${method} ${path}`).to.equal('method_not_allowed');
+      expect(r.headers.get('allow')?.split(', '), `${method} ${path}`).to.include.members([...allow]);
+    }
+    const options = await s.request('OPTIONS', '/v1/keys');
+    expect(options.status).to.equal(204);
+    expect(options.headers.get('allow')).to.include('POST');
+    expectEnvelope(await s.request('PROPFIND', '/v1/nothing-here'), 404);
+  });
+
+  it('inherited property names are not fields: constructor, toString and __proto__ are refused like any unknown name', async () => {
+    const key = (await s.request('POST', '/v1/keys', { token: session, body: { name: 'proto' } })).body as { id: string };
+    const ws = (await s.request('GET', '/v1/auth/me', { token: session })).body.workspace.id as string;
+    const cases: Array<[string, string, string, string]> = [
+      ['POST', '/v1/keys', '{"name":"x","constructor":5}', 'constructor'],
+      ['POST', '/v1/keys', '{"name":"x","toString":"y"}', 'toString'],
+      ['POST', '/v1/keys', '{"name":"x","__proto__":{"retrievable":true}}', '__proto__'],
+      ['PUT', `/v1/workspaces/${ws}/policy`, '{"constructor":5,"toString":"y"}', 'constructor'],
+      ['POST', `/v1/keys/${key.id}/rotate`, '{"hasOwnProperty":1}', 'hasOwnProperty'],
+      ['POST', `/v1/keys/${key.id}/revoke`, '{"valueOf":1}', 'valueOf'],
+    ];
+    for (const [method, path, raw, attr] of cases) {
+      const res = await s.request(method, path, { token: session, raw, headers: { 'content-type': 'application/json' } });
+      expectEnvelope(res, 400);
+      expect(res.body.errors[0], `${method} ${path} ${raw}`).to.include({ code: 'unknown_field', attr });
+    }
+    for (const q of ['constructor=1', 'toString=x', '__proto__=x', 'hasOwnProperty=1']) {
+      const res = await s.request('GET', `/v1/keys?${q}`, { token: session });
+      expectEnvelope(res, 400);
+      expect(res.body.errors[0].code, q).to.equal('unknown_parameter');
+    }
+    const form = await s.request('POST', '/oauth/introspect', {
+      token: session,
+      raw: 'token=x&constructor=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expectEnvelope(form, 400);
+    // The key was never touched by the refused requests.
+    expect((await s.request('GET', `/v1/keys/${key.id}`, { token: session })).body.status).to.equal('active');
+  });
+
   it('non-JSON content types are refused with 415', async () => {
     const res = await s.request('POST', '/v1/keys', { token: session, raw: 'name=x', headers: { 'content-type': 'text/plain' } });
     expectEnvelope(res, 415);
@@ -115,14 +165,7 @@ describe('e2e: bad input', () => {
     expect(Number(locked.headers.get('retry-after'))).to.be.greaterThan(0);
     const unknown = await s.request('POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever it is' } });
     expect(unknown.status).to.equal(401);
-    const failures: string[] = [];
-    let after = -1;
-    for (;;) {
-      const page = await s.running.ledger.store.readAll({ after, maxCount: 500 });
-      for (const e of page.events) if (e.type === 'UserLoginFailed') failures.push((e.data as { reason: string }).reason);
-      after = page.lastPosition;
-      if (page.isEnd) break;
-    }
+    const failures = (await eventsOfType(s, 'UserLoginFailed')).map((e) => e.data.reason as string);
     expect(failures.filter((f) => f === 'bad_password')).to.have.length(5);
     expect(failures).to.include.members(['throttled', 'unknown_user']);
   });

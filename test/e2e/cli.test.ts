@@ -1,6 +1,9 @@
 // The CLI as a user runs it: serve starts and stops cleanly on SIGTERM; users, keys and rebuild work on the data folder.
 import { expect } from 'chai';
 import { spawn, execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { tempDir } from '../support/tmp.js';
@@ -9,7 +12,7 @@ const MAIN = fileURLToPath(new URL('../../services/cli/main.js', import.meta.url
 const run = promisify(execFile);
 
 describe('e2e: the token-ledger CLI', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   let dir: ReturnType<typeof tempDir>;
   beforeEach(() => (dir = tempDir('cli')));
   afterEach(() => dir.cleanup());
@@ -23,6 +26,49 @@ describe('e2e: the token-ledger CLI', function () {
       const err = e as { code: number; stderr: string };
       expect(err.code).to.equal(1);
       expect(err.stderr).to.include('PORT must be a whole number');
+    }
+  });
+
+  it('prints its usage even when the environment is invalid', async () => {
+    const { stdout } = await run(process.execPath, [MAIN, 'help'], { env: { ...env(), PORT: 'eighty' } });
+    expect(stdout).to.include('token-ledger <command>');
+  });
+
+  it('every bad setting stops serve before anything is written: exit 1, one line naming the variable, no stack', async () => {
+    const file = join(dir.path, 'a-file');
+    writeFileSync(file, 'x');
+    const taken = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => taken.once('listening', r));
+    const takenPort = String((taken.address() as { port: number }).port);
+    const fresh = join(dir.path, 'fresh');
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ HOST: 'not a host!' }, 'HOST'],
+      [{ HOST: '192.0.2.1', PORT: '0' }, 'HOST'], // a valid address that is not this machine's: found only when binding
+      [{ HOST: '127.0.0.1', PORT: takenPort }, 'PORT'],
+      [{ LEDGER_DATA_DIR: file }, 'LEDGER_DATA_DIR'],
+      [{ LEDGER_DATA_DIR: join(file, 'below') }, 'LEDGER_DATA_DIR'],
+      [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+      [{ LEDGER_MASTER_KEY: 'too-short' }, 'LEDGER_MASTER_KEY'],
+      [{ LEDGER_SHUTDOWN_TIMEOUT_MS: 'soon' }, 'LEDGER_SHUTDOWN_TIMEOUT_MS'],
+    ];
+    try {
+      for (const [bad, name] of cases) {
+        try {
+          await run(process.execPath, [MAIN, 'serve'], { env: { ...env(), LEDGER_DATA_DIR: fresh, LOG_LEVEL: 'info', ...bad }, timeout: 20_000 });
+          expect.fail(`serve should have failed for ${JSON.stringify(bad)}`);
+        } catch (e) {
+          const err = e as { code: number; stderr: string; stdout: string };
+          expect(err.code, JSON.stringify(bad)).to.equal(1);
+          expect(err.stderr.trim().split('\n'), `${JSON.stringify(bad)}: ${err.stderr}`).to.have.length(1);
+          expect(err.stderr)
+            .to.include(name)
+            .and.not.match(/\n\s+at /);
+          expect(err.stdout, JSON.stringify(bad)).not.to.include('Created the first admin');
+          expect(existsSync(fresh), `${JSON.stringify(bad)} created the data folder`).to.equal(false);
+        }
+      }
+    } finally {
+      taken.close();
     }
   });
 

@@ -1,5 +1,6 @@
 // One end-to-end flow per product document in shared/seeds, over real HTTP against a started server.
 import { expect } from 'chai';
+import { plugins } from '../../services/cli/plugins.js';
 import { TestClock } from '../support/ledger.js';
 import { INVALID_TOKEN_BODY, startTestServer, type TestServer } from '../support/server.js';
 
@@ -8,7 +9,7 @@ describe('e2e: the seed flows', () => {
   let clock: TestClock;
   beforeEach(async () => {
     clock = new TestClock(Date.now());
-    s = await startTestServer({}, [], undefined, { clock: clock.now, expiryTimer: false });
+    s = await startTestServer({}, plugins, undefined, { clock: clock.now, expiryTimer: false });
   });
   afterEach(async () => s.dispose());
 
@@ -30,6 +31,30 @@ describe('e2e: the seed flows', () => {
     // a URL token on a route that did not opt in is refused
     const url = await s.request('GET', `/v1/auth/me?api_token=${created.body.token}`);
     expect(url.status).to.equal(401);
+  });
+
+  it('seed 000: the URL parameters api_token and user_id, on the routes that opt in (exports and feeds) and nowhere else', async () => {
+    const session = await s.login();
+    const me = (await s.request('GET', '/v1/auth/me', { token: session })).body.user.id as string;
+    const created = await s.request('POST', '/v1/keys', { token: session, body: { name: 'dbt webhook', expiresIn: '30d' } });
+    const token = encodeURIComponent(created.body.token as string);
+    // "Export conversation history": the audit export, with the token and the user id in the URL.
+    const exported = await s.request('GET', `/v1/audit/export?user_id=${me}&api_token=${token}`);
+    expect(exported.status, exported.text).to.equal(200);
+    expect(exported.text).to.include('"manifest"');
+    const feed = await s.request('GET', `/v1/revocations?user_id=${me}&api_token=${token}`);
+    expect(feed.status, feed.text).to.equal(200);
+    // The token alone works too; a user_id that is not the key's owner does not.
+    expect((await s.request('GET', `/v1/revocations?api_token=${token}`)).status).to.equal(200);
+    const wrongUser = await s.request('GET', `/v1/revocations?user_id=usr_someoneelse&api_token=${token}`);
+    expect(wrongUser.status).to.equal(401);
+    expect(wrongUser.body).to.deep.equal(INVALID_TOKEN_BODY);
+    // A normal route refuses a URL token with 401, with or without user_id.
+    for (const path of [`/v1/auth/me?api_token=${token}`, `/v1/keys?user_id=${me}&api_token=${token}`]) {
+      const r = await s.request('GET', path);
+      expect(r.status, path).to.equal(401);
+      expect(r.body).to.deep.equal(INVALID_TOKEN_BODY);
+    }
   });
 
   it('seed 001: short-lived login JWT, long-lived JWT key with expiry set at creation, 401 body when expired or deleted', async () => {

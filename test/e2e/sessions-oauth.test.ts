@@ -94,6 +94,42 @@ describe('e2e: sessions, introspection and revocation', () => {
     expect((await s.request('GET', '/v1/auth/me', { token: m.session })).status).to.equal(401);
   });
 
+  it('RFC 7009/7662 clients that send Basic client authentication are not broken by it', async () => {
+    const m = await member();
+    const basic = `Basic ${Buffer.from('client:secret').toString('base64')}`;
+    const revoke = await fetch(`${s.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${m.key.token}`,
+    });
+    expect(revoke.status).to.equal(200);
+    expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(401);
+    // Introspection keeps its rule (a caller with keys:verify): Basic is not such a caller, and gets a clean 401.
+    const introspect = await s.request('POST', '/oauth/introspect', { headers: { authorization: basic }, body: { token: m.session } });
+    expect(introspect.status).to.equal(401);
+    expect(introspect.body.type).to.equal('client_error');
+    // A token in the URL is refused even on open routes that did not opt in.
+    const url = await s.request('POST', `/oauth/revoke?api_token=${encodeURIComponent(m.session)}`, { body: { token: 'tl_unknown' } });
+    expect(url.status).to.equal(401);
+    expect(url.body.errors[0].code).to.equal('invalid_token');
+    expect((await s.request('GET', `/healthz?api_token=x`)).status).to.equal(401);
+  });
+
+  it('a zero grace period ("0s", "0h", 0) retires the old key at once; a zero expiresIn is still refused', async () => {
+    for (const gracePeriod of ['0s', '0h', 0, '0']) {
+      const created = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'zero' } })).body;
+      const rotated = await s.request('POST', `/v1/keys/${created.id}/rotate`, { token: admin, body: { gracePeriod } });
+      expect(rotated.status, `${JSON.stringify(gracePeriod)}: ${rotated.text}`).to.equal(201);
+      expect((await s.request('GET', '/v1/auth/me', { token: created.token })).status).to.equal(401);
+      expect((await s.request('GET', '/v1/auth/me', { token: rotated.body.token })).status).to.equal(200);
+    }
+    for (const expiresIn of ['0s', '0h', 0]) {
+      const r = await s.request('POST', '/v1/keys', { token: admin, body: { name: 'never', expiresIn } });
+      expect(r.status, JSON.stringify(expiresIn)).to.equal(400);
+      expect(r.body.errors[0].attr).to.equal('expiresIn');
+    }
+  });
+
   it('rotation over HTTP returns the successor token and keeps the old one for the grace period', async () => {
     const created = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'rot', handle: 'rot' } })).body;
     const rotated = await s.request('POST', '/v1/keys/rot/rotate', { token: admin, body: { gracePeriod: '1h' } });

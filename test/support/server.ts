@@ -4,6 +4,8 @@ import { createLogger } from '../../services/logger.js';
 import { startServer, type PluginFactory, type RunningServer } from '../../services/server.js';
 import { tempDir } from './tmp.js';
 import type { LedgerOptions } from '../../services/ledger.js';
+import pino, { type Logger } from 'pino';
+import { Writable } from 'node:stream';
 
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -35,6 +37,7 @@ export async function startTestServer(
   plugins: PluginFactory[] = [],
   dir?: { path: string; cleanup: () => void },
   overrides: Partial<LedgerOptions> = {},
+  logger: Logger = createLogger('silent'),
 ): Promise<TestServer> {
   const data = dir ?? tempDir('server');
   const config = loadConfig({
@@ -50,7 +53,7 @@ export async function startTestServer(
   process.stdout.write = () => true; // keep bootstrap lines out of the test report
   let running: RunningServer;
   try {
-    running = await startServer(config, createLogger('silent'), plugins, overrides);
+    running = await startServer(config, logger, plugins, overrides);
   } finally {
     process.stdout.write = origWrite;
   }
@@ -86,7 +89,7 @@ export async function startTestServer(
     },
     async restart() {
       await self.stop();
-      return startTestServer(env, plugins, data, overrides);
+      return startTestServer(env, plugins, data, overrides, logger);
     },
     async stop() {
       if (stopped) return;
@@ -99,6 +102,30 @@ export async function startTestServer(
     },
   };
   return self;
+}
+
+/** Every event of `type` in the server's store, oldest first. */
+export async function eventsOfType(s: TestServer, type: string): Promise<Array<{ data: any }>> {
+  const out: Array<{ data: any }> = [];
+  let after = -1;
+  for (;;) {
+    const page = await s.running.ledger.store.readAll({ after, maxCount: 500 });
+    for (const e of page.events) if (e.type === type) out.push({ data: e.data });
+    after = page.lastPosition;
+    if (page.isEnd) return out;
+  }
+}
+
+/** A pino logger writing into a string, for tests that read log lines. */
+export function memoryLogger(level = 'info'): { logger: Logger; text: () => string } {
+  let logged = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logged += chunk.toString();
+      cb();
+    },
+  });
+  return { logger: pino({ level }, sink), text: () => logged };
 }
 
 export const INVALID_TOKEN_BODY = {

@@ -28,23 +28,27 @@ export function authRoutes(env: AppContext): RouteDef[] {
         const password = body.password as string;
         const now = ledger.clock().getTime();
         const ip = requestMeta(ctx).ip;
-        const wait = Math.max(env.loginThrottleAccount.retryAfter(email, now), env.loginThrottleIp.retryAfter(ip, now));
+        const accountWait = env.loginThrottleAccount.retryAfter(email, now);
+        const wait = Math.max(accountWait, env.loginThrottleIp.retryAfter(ip, now));
         if (wait > 0) {
-          await ledger.recordLoginFailure(email, 'throttled', command);
+          // One 'throttled' event per throttled account (or IP) per window: refused requests must not be free writes.
+          if (env.throttleReports.first(accountWait > 0 ? `account:${email}` : `ip:${ip}`, now)) await ledger.recordLoginFailure(email, 'throttled', command);
           throw new HttpError(429, 'throttled', 'Too many failed login attempts; try again later.', {
             headers: { 'Retry-After': String(wait) },
             extra: { retryAfter: wait },
           });
         }
+        // Counted before the slow password check, so parallel guesses cannot all pass the limit.
+        env.loginThrottleAccount.reserve(email, now);
+        env.loginThrottleIp.reserve(ip, now);
         const user = ledger.readModel.usersByEmail.get(email) ?? null;
         const ok = await verifyPassword(user?.passwordHash ?? null, password);
         if (!ok || !user || !user.active) {
-          env.loginThrottleAccount.fail(email, now);
-          env.loginThrottleIp.fail(ip, now);
           await ledger.recordLoginFailure(email, !user ? 'unknown_user' : !ok ? 'bad_password' : 'inactive', command);
           throw new HttpError(401, 'invalid_credentials', 'The e-mail or password is incorrect.');
         }
         env.loginThrottleAccount.reset(email);
+        env.loginThrottleIp.release(ip, now);
         const sessionId = ledger.ids.id('ses');
         const issuedAt = ledger.clock();
         const expiresAt = new Date(issuedAt.getTime() + env.deps.config.sessionTtlSeconds * 1000);

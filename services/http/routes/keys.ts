@@ -222,12 +222,17 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       body: obj({ gracePeriod: { oneOf: [int({ minimum: 0 }), str({ pattern: '^[0-9]{1,10}[smhdw]?$' })], description: 'seconds, or 1h / 7d; default 0' } }),
       bodyRequired: false,
-      responses: { 201: { description: 'the successor, with its token', schema: keySchema } },
+      responses: {
+        201: {
+          description: 'the successor, with its token, and the predecessor as it now stands',
+          schema: obj({ ...(keySchema as { properties: Record<string, Schema> }).properties, token: str(), predecessor: keySchema }),
+        },
+      },
       handler: async ({ ctx, caller, params, body, command }) => {
         const k = visibleKey(ledger, caller, params.idOrHandle!, 'keys:create');
         if (k.owner.id !== caller.user.id) throw permissionDenied('rotate another user’s key');
         const raw = body?.gracePeriod as number | string | undefined;
-        const grace = raw === undefined || raw === 0 || raw === '0' ? 0 : parseDuration(raw);
+        const grace = raw === undefined ? 0 : parseDuration(raw, { allowZero: true }); // "0s" / "0h": retire the old key at once
         if (grace === null)
           throw new HttpError(400, 'invalid', 'gracePeriod must be seconds or a duration such as 1h.', { attr: 'gracePeriod', type: 'validation_error' });
         const { key, token } = await ledger.rotateKey(k.id, grace, command);

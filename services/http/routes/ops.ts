@@ -6,6 +6,7 @@ import type { AppContext } from '../app.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
 import { arr, bool, obj, str } from '../schema.js';
+import type { Ledger } from '../../ledger.js';
 
 const require = createRequire(import.meta.url);
 const SWAGGER_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -28,8 +29,45 @@ const DOCS_HTML = `<!doctype html>
 // A separate script file so a strict Content-Security-Policy (no inline scripts) holds.
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', persistAuthorization: true, deepLinking: true });`;
 
+/**
+ * Read-model readiness: caught up at start, and still following the store. Behind the head is normal for a moment;
+ * behind a head that was seen more than `maxLagMs` ago (a failed or stalled subscription) is not ready.
+ */
+export class ReadModelLag {
+  private behind: { head: number; since: number } | null = null;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly maxLagMs: number,
+  ) {}
+
+  async check(): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
+    const position = this.ledger.readModel.position;
+    if (this.ledger.subscriptionError !== null) return { ok: false, detail: { position, reason: 'read model subscription failed' } };
+    if (!this.ledger.isCaughtUp) return { ok: false, detail: { position, reason: 'catching up' } };
+    let head: number;
+    try {
+      head = await this.ledger.store.headPosition();
+    } catch {
+      return { ok: false, detail: { position, reason: 'store unavailable' } };
+    }
+    const now = performance.now();
+    if (position >= head) {
+      this.behind = null;
+      return { ok: true, detail: { position } };
+    }
+    if (this.behind === null || position >= this.behind.head) this.behind = { head, since: now };
+    const lagMs = Math.round(now - this.behind.since);
+    return {
+      ok: lagMs < this.maxLagMs,
+      detail: { position, head, lagMs, ...(lagMs < this.maxLagMs ? {} : { reason: 'read model is not following the store' }) },
+    };
+  }
+}
+
 export function opsRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;
+  const lag = new ReadModelLag(ledger, env.deps.config.readyMaxLagMs);
   return [
     route({
       method: 'GET',
@@ -50,11 +88,8 @@ export function opsRoutes(env: AppContext): RouteDef[] {
         200: { description: 'ready', schema: obj({ ready: bool(), checks: arr(obj({ name: str(), ok: bool() })) }) },
         503: { description: 'not ready' },
       },
-      handler: ({ ctx }) => {
-        const checks = [
-          { name: 'read_model', ok: ledger.isCaughtUp, detail: { position: ledger.readModel.position } },
-          ...(env.deps.readiness ?? []).map((c) => ({ name: c.name, ...c.check() })),
-        ];
+      handler: async ({ ctx }) => {
+        const checks = [{ name: 'read_model', ...(await lag.check()) }, ...(env.deps.readiness ?? []).map((c) => ({ name: c.name, ...c.check() }))];
         const ready = checks.every((c) => c.ok);
         ctx.status = ready ? 200 : 503;
         return { ready, checks };

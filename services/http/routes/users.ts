@@ -1,6 +1,6 @@
 // User administration: create, list, deactivate/reactivate, change one's own password, revoke all of a user's keys.
 import type { AppContext } from '../app.js';
-import { can, currentWorkspaceId, demand } from '../auth.js';
+import { can, currentWorkspaceId, demand, roleIn } from '../auth.js';
 import { HttpError, permissionDenied } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
 import { arr, int, nullable, obj, str } from '../schema.js';
@@ -10,21 +10,34 @@ import { NotFoundError } from '../../../events/errors.js';
 import { page, paginationQuery } from './pagination.js';
 import type { Caller } from '../auth.js';
 import type { UserView } from '../../../projections/views.js';
+import type { WorkspaceRole } from '../../../events/catalog.js';
 import type { Ledger } from '../../ledger.js';
 
-/** A non-system-admin manages only users who share a workspace where they hold users:manage. */
+const RANK: Record<WorkspaceRole, number> = { owner: 3, admin: 2, member: 1, auditor: 1 };
+
+/**
+ * Whether the caller may manage `user`: a system admin only by a system admin; anyone else through a workspace they
+ * share where the caller holds users:manage and ranks at least as high as the user (an admin never manages the owner).
+ */
 function manageable(ledger: Ledger, caller: Caller, user: UserView): boolean {
   if (caller.user.systemRole === 'admin') return can(ledger, caller, 'users:manage');
+  if (user.systemRole === 'admin') return false;
   for (const ws of ledger.readModel.workspaces.values()) {
-    if (ws.members.get(user.id)?.role && can(ledger, caller, 'users:manage', ws.id)) return true;
+    const theirs = ws.members.get(user.id)?.role;
+    const mine = roleIn(ledger, caller, ws.id);
+    if (theirs && mine && RANK[mine] >= RANK[theirs] && can(ledger, caller, 'users:manage', ws.id)) return true;
   }
   return false;
 }
 
+/** A user the caller may manage; 403 when they share a workspace but the caller may not, 404 when the user is not visible. */
 function target(ledger: Ledger, caller: Caller, id: string): UserView {
   const u = ledger.readModel.users.get(id);
-  if (!u || !manageable(ledger, caller, u)) throw new NotFoundError('user', id);
-  return u;
+  if (u && manageable(ledger, caller, u)) return u;
+  const shared =
+    u !== undefined && [...ledger.readModel.workspaces.values()].some((ws) => ws.members.get(u.id)?.role && roleIn(ledger, caller, ws.id) !== null);
+  if (shared) throw permissionDenied('users:manage');
+  throw new NotFoundError('user', id);
 }
 
 function strongPassword(p: unknown, attr: string): string {
@@ -86,7 +99,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
       handler: ({ caller, query }) => {
         if (!can(ledger, caller, 'users:manage')) throw permissionDenied('users:manage');
         const all = [...ledger.readModel.users.values()].filter((u) => manageable(ledger, caller, u));
-        const p = page(all, query);
+        const p = page(all, query, { order: 'asc' });
         return { items: p.items.map(userJson), nextCursor: p.nextCursor };
       },
     }),
@@ -158,7 +171,10 @@ export function userRoutes(env: AppContext): RouteDef[] {
       bodyRequired: false,
       responses: { 200: { description: 'revoked', schema: obj({ revoked: int() }) } },
       handler: async ({ caller, params, body, command }) => {
-        const u = params.id === caller.user.id ? caller.user : target(ledger, caller, params.id!);
+        const self = params.id === caller.user.id || params.id === 'me';
+        // Your own keys need keys:revoke (for a key: among its effective scopes) or users:manage; others' need target().
+        if (self && !can(ledger, caller, 'keys:revoke') && !can(ledger, caller, 'users:manage')) throw permissionDenied('keys:revoke');
+        const u = self ? caller.user : target(ledger, caller, params.id!);
         const n = await ledger.revokeAllKeys(u.id, (body.reason as string | undefined) ?? null, command);
         return { revoked: n };
       },
