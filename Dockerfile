@@ -13,10 +13,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 # Source is copied explicitly (not `COPY . .`) so a host node_modules/ or dist/ never enters the image.
+# services/revocations imports the wire contract from clients/; examples/ ships the runnable subscriber
+# (node dist/examples/revocation-subscriber.js). tsconfig's other folders (bench, test) are left out on purpose.
 COPY tsconfig.json ./
 COPY events ./events
 COPY projections ./projections
 COPY services ./services
+COPY clients ./clients
+COPY examples ./examples
 RUN npm run build \
  && npm prune --omit=dev
 
@@ -34,4 +38,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
+# The Kafka publisher can also run on its own: node dist/services/revocations/run-publisher.js
 CMD ["node", "dist/services/cli/main.js", "serve"]

@@ -2,7 +2,7 @@
 // Loaded only when a watcher is created with `kafka`, so HTTP-only services never load kafkajs.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import type { RevocationEvent } from './protocol.js';
+import { HEARTBEAT_TYPE, type HeartbeatEvent, type RevocationEvent } from './protocol.js';
 
 export interface KafkaWatchOptions {
   readonly brokers: readonly string[];
@@ -10,24 +10,36 @@ export interface KafkaWatchOptions {
   readonly topic?: string;
   readonly clientId?: string;
   /**
-   * Consumer group. Every watcher must read every partition from the beginning, so the default is a fresh,
+   * Consumer group. Every watcher must read every partition from the earliest offset, so the default is a fresh,
    * unique group per watcher; offsets are never committed.
    */
   readonly groupId?: string;
   readonly connectionTimeoutMs?: number;
 }
 
+/** Where a message was read, and whether it is news: written after this source started, and not seen before. */
+export interface ReadAt {
+  readonly partition: number;
+  readonly offset: string;
+  /** false for history (offsets below the end the partition had at start) and for re-reads after a consumer restart. */
+  readonly live: boolean;
+}
+
 export interface SourceSink {
-  /** One revocation-class event; `partition`/`offset` say where it was read. */
-  event(ev: RevocationEvent, partition: number, offset: string): void;
-  /** The source proved it is in contact with its feed (a fetch round-trip, a heartbeat). */
-  alive(): void;
+  /** One revocation-class event. */
+  event(ev: RevocationEvent, at: ReadAt): void;
+  /** A publisher heartbeat. Only a live one says the publisher is alive now. */
+  heartbeat(hb: HeartbeatEvent, at: ReadAt): void;
+  /** The broker answered a fetch. This proves the broker is up, not that the ledger's publisher is. */
+  connected(): void;
   /** Everything that existed when the source started has been delivered. */
   caughtUp(): void;
   error(err: unknown): void;
 }
 
 export interface RunningSource {
+  /** Resolves when the consumer stopped for good (a crash kafkajs will not restart); the watcher then starts anew. */
+  readonly ended: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,13 +61,15 @@ export async function startKafkaSource(o: KafkaWatchOptions, maxWaitMs: number, 
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
   });
 
-  // Caught up once every partition reached the end it had when we started.
+  // Caught up once every partition reached the end it had when we started; offsets from that end on are live.
   const admin = kafka.admin();
   await admin.connect();
   const remaining = new Map<number, bigint>();
+  const startEnd = new Map<number, bigint>();
   try {
     for (const p of await admin.fetchTopicOffsets(topic)) {
       const high = BigInt(p.high);
+      startEnd.set(p.partition, high);
       if (high > BigInt(p.low)) remaining.set(p.partition, high);
     }
   } finally {
@@ -68,9 +82,17 @@ export async function startKafkaSource(o: KafkaWatchOptions, maxWaitMs: number, 
       sink.caughtUp();
     }
   };
+  // Highest offset delivered per partition: a consumer restarted by kafkajs reads from the beginning again,
+  // and a re-read heartbeat must not pass for a new one.
+  const highest = new Map<number, bigint>();
 
-  consumer.on(consumer.events.FETCH, () => sink.alive());
-  consumer.on(consumer.events.CRASH, (e) => sink.error(e.payload.error));
+  let endSource!: () => void;
+  const ended = new Promise<void>((resolve) => (endSource = resolve));
+  consumer.on(consumer.events.FETCH, () => sink.connected());
+  consumer.on(consumer.events.CRASH, (e) => {
+    sink.error(e.payload.error);
+    if (!e.payload.restart) endSource();
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -78,16 +100,24 @@ export async function startKafkaSource(o: KafkaWatchOptions, maxWaitMs: number, 
       autoCommit: false,
       // Sync handler wrapped in a resolved promise: nothing here awaits.
       eachMessage: ({ partition, message }) => {
+        const offset = BigInt(message.offset);
+        const seen = highest.get(partition);
+        const live = offset >= (startEnd.get(partition) ?? 0n) && (seen === undefined || offset > seen);
+        if (seen === undefined || offset > seen) highest.set(partition, offset);
+        const at: ReadAt = { partition, offset: message.offset, live };
         if (message.value !== null) {
           try {
-            const ev = JSON.parse(message.value.toString('utf8')) as RevocationEvent;
-            if (ev && typeof ev === 'object' && typeof ev.type === 'string') sink.event(ev, partition, message.offset);
+            const ev = JSON.parse(message.value.toString('utf8')) as RevocationEvent | HeartbeatEvent;
+            if (ev && typeof ev === 'object' && typeof ev.type === 'string') {
+              if (ev.type === HEARTBEAT_TYPE) sink.heartbeat(ev as HeartbeatEvent, at);
+              else sink.event(ev as RevocationEvent, at);
+            }
           } catch (err) {
             sink.error(err);
           }
         }
         const end = remaining.get(partition);
-        if (end !== undefined && BigInt(message.offset) + 1n >= end) {
+        if (end !== undefined && offset + 1n >= end) {
           remaining.delete(partition);
           checkCaughtUp();
         }
@@ -100,7 +130,9 @@ export async function startKafkaSource(o: KafkaWatchOptions, maxWaitMs: number, 
   }
   checkCaughtUp();
   return {
+    ended,
     close: async () => {
+      endSource();
       await consumer.disconnect().catch(() => undefined);
     },
   };

@@ -55,6 +55,30 @@ export interface RevocationData {
 
 export type RevocationEvent = CloudEvent<RevocationData>;
 
+/**
+ * CloudEvent type of the publisher's heartbeat on the revocations topic. Not a revocation: watchers measure their
+ * staleness from the last heartbeat or event, so a stalled publisher (broker still up) makes them fail closed.
+ */
+export const HEARTBEAT_TYPE = 'io.token-ledger.ledger.heartbeat';
+/** Kafka key (and CloudEvent subject) of heartbeats: one key, so compaction keeps only the latest one. */
+export const HEARTBEAT_KEY = '__heartbeat__';
+
+/** `data` of a heartbeat. Positions and timings only, nothing secret. */
+export interface HeartbeatData {
+  /** Last ledger position the message bus acknowledged (everything up to it is on the topics). */
+  readonly checkpoint: number;
+  /** Newest ledger position the publisher knows of. */
+  readonly head: number;
+  /** Ledger events read from the log and not yet acknowledged. */
+  readonly lagEvents: number;
+  /** How long the oldest not-yet-acknowledged ledger event has been waiting, in ms (0: caught up). */
+  readonly lagMs: number;
+  /** The publisher's heartbeat interval: a live publisher sends one at least this often. */
+  readonly intervalMs: number;
+}
+
+export type HeartbeatEvent = CloudEvent<HeartbeatData>;
+
 /** GET /v1/revocations response. */
 export interface RevocationPage {
   readonly items: RevocationEvent[];

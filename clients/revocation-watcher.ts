@@ -1,8 +1,11 @@
 // A local, always-current set of dead key ids, fed by the ledger's revocation feed (Kafka topic or HTTP SSE).
-// It fails closed: while it is not caught up, or has heard nothing (no event, no heartbeat, no fetch) for longer
-// than the staleness bound, every key counts as revoked.
-import type { RunningSource, SourceSink, KafkaWatchOptions } from './kafka-source.js';
-import { parseCursor, REVOCATION_TYPES, type RevocationEvent } from './protocol.js';
+// It reads the feed from the beginning (SSE cursor -1, Kafka earliest offset) so the set is complete, unless it is
+// given a snapshot it persisted earlier. It fails closed: while it is not caught up, or has had no sign of life
+// from the ledger for longer than the staleness bound, every key counts as revoked. Signs of life: SSE events and
+// heartbeat comments; on Kafka, new events and the publisher's heartbeats (a broker answering fetches is not one:
+// the broker can be up while the ledger's publisher is stalled).
+import type { ReadAt, RunningSource, SourceSink, KafkaWatchOptions } from './kafka-source.js';
+import { parseCursor, REVOCATION_TYPES, type HeartbeatData, type RevocationEvent } from './protocol.js';
 import { readEventStream, SseHttpError } from './sse.js';
 
 export interface RevocationWatcherOptions {
@@ -12,10 +15,17 @@ export interface RevocationWatcherOptions {
   readonly token?: string;
   /** Read the revocations topic instead. */
   readonly kafka?: KafkaWatchOptions;
-  /** Fail closed after this long without any sign of life from the feed (default 30 s). */
+  /**
+   * Fail closed after this long without any sign of life from the feed (default 30 s). On Kafka it must be well
+   * above the publisher's heartbeat interval (LEDGER_KAFKA_HEARTBEAT_MS, default 5 s); heartbeats reporting a
+   * publisher lag above it do not count either.
+   */
   readonly staleAfterMs?: number;
-  /** HTTP feed: resume after this cursor instead of reading from the beginning (the set then starts empty). */
-  readonly initialCursor?: string;
+  /**
+   * HTTP feed: resume from a snapshot this watcher's snapshot() gave earlier (cursor and set together) instead of
+   * reading the feed from the beginning. A cursor without its set would miss every earlier revocation.
+   */
+  readonly initialState?: WatcherSnapshot;
   /** Reconnect backoff (default 100 ms doubling up to 5 s). */
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
   /** Called after each event is applied, with the cursor (HTTP) or "partition:offset" (Kafka) it was read at. */
@@ -24,6 +34,16 @@ export interface RevocationWatcherOptions {
   readonly fetch?: typeof fetch;
   /** Clock for staleness decisions (tests). */
   readonly now?: () => number;
+}
+
+/** The watcher's state, to persist and pass back as initialState (HTTP feed). */
+export interface WatcherSnapshot {
+  /** Last cursor applied. */
+  readonly cursor: string;
+  /** Keys that can never verify again (revoked, expired, retired). */
+  readonly revoked: readonly string[];
+  /** Keys suspended with their owner (deactivated, removed from the workspace); a reinstate event lifts it. */
+  readonly suspended: readonly string[];
 }
 
 export interface WatcherCheck {
@@ -38,34 +58,48 @@ export interface WatcherCheck {
   readonly cursor: string | null;
   /** Kafka: the last offset applied per partition. */
   readonly offsets: Readonly<Record<string, string>> | null;
+  /** Kafka: the last live publisher heartbeat, with the time it was sent. */
+  readonly publisher: (HeartbeatData & { readonly time: string }) | null;
   readonly revoked: number;
   readonly suspended: number;
   readonly lastError: string | null;
 }
 
 export interface RevocationWatcher {
-  /** Resolves once the watcher has applied everything the feed held when it connected (rejects on close). */
+  /**
+   * Resolves once the watcher has applied everything the feed held when it connected and has heard from the live
+   * ledger (SSE: the stream; Kafka: a new heartbeat or event), i.e. once it is fresh. Rejects on close.
+   */
   readonly ready: Promise<void>;
   /** true when the key is revoked, expired, retired or suspended — or when the watcher is stale (fail closed). */
   isRevoked(keyId: string): boolean;
   /** The set alone, ignoring staleness. */
   isKnownRevoked(keyId: string): boolean;
   check(): WatcherCheck;
-  /** HTTP feed: last applied cursor (pass back as initialCursor to resume). */
+  /** HTTP feed: last applied cursor. */
   readonly cursor: string | null;
+  /** HTTP feed: cursor and set, to persist and pass back as initialState; null before anything was applied. */
+  snapshot(): WatcherSnapshot | null;
   close(): Promise<void>;
 }
 
 export function createRevocationWatcher(opts: RevocationWatcherOptions): RevocationWatcher {
   if ((opts.url === undefined) === (opts.kafka === undefined)) throw new TypeError('createRevocationWatcher: give exactly one of url or kafka');
-  if (opts.initialCursor !== undefined && parseCursor(opts.initialCursor) === null) throw new TypeError('initialCursor is not a ledger cursor');
+  const init = opts.initialState;
+  if (init !== undefined) {
+    // The compacted topic is small and always read from the earliest offset; only the HTTP feed resumes.
+    if (opts.kafka !== undefined) throw new TypeError('initialState applies to the HTTP feed only; a Kafka watcher reads the topic from the earliest offset');
+    if (typeof init.cursor !== 'string' || parseCursor(init.cursor) === null) throw new TypeError('initialState.cursor is not a ledger cursor');
+    if (!Array.isArray(init.revoked) || !Array.isArray(init.suspended)) throw new TypeError('initialState needs the revoked and suspended sets');
+  }
   const staleAfterMs = opts.staleAfterMs ?? 30_000;
   const now = opts.now ?? Date.now;
   const backoff = opts.reconnect ?? { initialMs: 100, maxMs: 5000 };
-  const terminal = new Set<string>();
-  const suspended = new Set<string>();
+  const terminal = new Set<string>(init?.revoked ?? []);
+  const suspended = new Set<string>(init?.suspended ?? []);
   const offsets: Record<string, string> = {};
-  let cursor: string | null = opts.initialCursor ?? null;
+  let cursor: string | null = init?.cursor ?? null;
+  let publisher: WatcherCheck['publisher'] = null;
   let lastSeen: number | null = null;
   let caughtUp = false;
   let connected = false;
@@ -80,22 +114,22 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
   });
   ready.catch(() => undefined);
 
+  const maybeReady = (): void => {
+    if (caughtUp && lastSeen !== null) resolveReady();
+  };
   const alive = (): void => {
     lastSeen = now();
+    maybeReady();
   };
   const markCaughtUp = (): void => {
-    alive();
-    if (!caughtUp) {
-      caughtUp = true;
-      resolveReady();
-    }
+    caughtUp = true;
+    maybeReady();
   };
   const error = (err: unknown): void => {
     lastError = err instanceof Error ? err.message : String(err);
     opts.onError?.(err);
   };
   const apply = (ev: RevocationEvent, position: string): void => {
-    alive();
     const keyId = ev.data?.keyId ?? ev.subject;
     if (typeof keyId !== 'string') return;
     if (ev.type === REVOCATION_TYPES.reinstated || ev.data?.action === 'reinstate') suspended.delete(keyId);
@@ -146,6 +180,13 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
                 alive();
               },
               onEvent: (e) => {
+                if (e.event === 'error') {
+                  // The ledger says its feed is broken: stop trusting the set now, not after the bound.
+                  lastSeen = null;
+                  error(new Error(`revocation feed error: ${e.data.slice(0, 200)}`));
+                  return;
+                }
+                if (e.event !== 'message') return;
                 let ev: RevocationEvent;
                 try {
                   ev = JSON.parse(e.data) as RevocationEvent;
@@ -154,11 +195,12 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
                   return;
                 }
                 if (e.id !== null && e.id !== '') cursor = e.id;
+                alive();
                 apply(ev, e.id ?? ev.ledgercursor);
               },
               onComment: (text) => {
+                alive();
                 if (text.startsWith('caught-up')) markCaughtUp();
-                else alive();
               },
             },
           );
@@ -178,13 +220,20 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
   } else {
     const k = opts.kafka!;
     const sink: SourceSink = {
-      event: (ev, partition, offset) => {
-        offsets[String(partition)] = offset;
-        apply(ev, `${partition}:${offset}`);
+      event: (ev, at: ReadAt) => {
+        offsets[String(at.partition)] = at.offset;
+        if (at.live) alive();
+        apply(ev, `${at.partition}:${at.offset}`);
       },
-      alive: () => {
+      heartbeat: (hb, at) => {
+        const d = hb.data;
+        if (!at.live || typeof d?.lagMs !== 'number' || typeof d.checkpoint !== 'number') return;
+        publisher = { checkpoint: d.checkpoint, head: d.head, lagEvents: d.lagEvents, lagMs: d.lagMs, intervalMs: d.intervalMs, time: hb.time };
+        // A publisher that is alive but further behind than the bound cannot vouch for the set.
+        if (d.lagMs <= staleAfterMs) alive();
+      },
+      connected: () => {
         connected = true;
-        alive();
       },
       caughtUp: markCaughtUp,
       error,
@@ -193,16 +242,26 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     loop = (async () => {
       const { startKafkaSource } = await import('./kafka-source.js');
       let delay = backoff.initialMs;
-      while (!closed && source === null) {
+      while (!closed) {
         try {
           const s = await startKafkaSource(k, maxWaitMs, sink);
-          if (closed) await s.close();
-          else source = s;
+          if (closed) {
+            await s.close();
+            break;
+          }
+          source = s;
+          delay = backoff.initialMs;
+          // A consumer kafkajs gave up on is replaced by a fresh one, which reads the topic from the start again.
+          await s.ended;
+          connected = false;
+          if (source === s) source = null;
+          await s.close();
         } catch (err) {
           error(err);
-          await sleep(delay);
-          delay = Math.min(backoff.maxMs, delay * 2);
         }
+        if (closed) break;
+        await sleep(delay);
+        delay = Math.min(backoff.maxMs, delay * 2);
       }
     })();
   }
@@ -219,6 +278,7 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
       silentForMs,
       cursor,
       offsets: opts.kafka ? { ...offsets } : null,
+      publisher,
       revoked: terminal.size,
       suspended: suspended.size,
       lastError,
@@ -233,17 +293,20 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     get cursor() {
       return cursor;
     },
+    snapshot: () => (cursor === null ? null : { cursor, revoked: [...terminal], suspended: [...suspended] }),
     async close() {
       if (closed) return;
       closed = true;
       abort.abort();
       rejectReady(new Error('watcher closed'));
-      // A Kafka start attempt cannot be interrupted; it closes what it opened once it returns.
+      // Ends the source, which lets the Kafka loop finish. A start attempt cannot be interrupted; it closes what it
+      // opened once it returns.
+      const s = source;
+      source = null;
+      await s?.close();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([loop.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
       clearTimeout(timer);
-      await source?.close();
-      source = null;
     },
   };
 }

@@ -1,11 +1,16 @@
-// Ledger events → CloudEvents 1.0 (structured JSON value + binary-mode ce_* headers). Secrets never leave:
-// digests, sealed secrets and password hashes are stripped, and tokens are never part of an event.
+// Ledger events → CloudEvents 1.0 in structured mode (JSON value, content-type application/cloudevents+json), with
+// the attributes repeated as ce_* headers so consumers can route without parsing. Secrets never leave: digests,
+// sealed secrets and password hashes are stripped, and tokens are never part of an event.
 import type { StoredEvent } from '../../events/catalog.js';
 import {
   CLOUDEVENTS_CONTENT_TYPE,
+  HEARTBEAT_KEY,
+  HEARTBEAT_TYPE,
   REVOCATION_TYPES,
   formatCursor,
   type CloudEvent,
+  type HeartbeatData,
+  type HeartbeatEvent,
   type RevocationData,
   type RevocationEvent,
   type RevocationType,
@@ -115,7 +120,27 @@ export function revocationCloudEvents(e: StoredEvent, items: readonly Revocation
   });
 }
 
-/** Binary-mode CloudEvents headers for Kafka (`ce_<attribute>`), next to the structured JSON value. */
+/** The publisher's heartbeat on the revocations topic (key HEARTBEAT_KEY; a compacted topic keeps the latest). */
+export function heartbeatCloudEvent(data: HeartbeatData, id: string, time: Date, source = DEFAULT_SOURCE): HeartbeatEvent {
+  return {
+    specversion: '1.0',
+    id,
+    source,
+    type: HEARTBEAT_TYPE,
+    subject: HEARTBEAT_KEY,
+    time: time.toISOString(),
+    datacontenttype: 'application/json',
+    data,
+    ledgerposition: data.checkpoint,
+    ledgercursor: String(data.checkpoint),
+  };
+}
+
+/**
+ * Kafka headers of a structured-mode CloudEvent: `content-type: application/cloudevents+json` (Kafka protocol
+ * binding, structured mode) and the context attributes as `ce_<attribute>`. `datacontenttype` is not repeated:
+ * in the Kafka binding it maps to `content-type`, which here names the structured envelope.
+ */
 export function cloudEventHeaders(ce: CloudEvent): Record<string, string> {
   const h: Record<string, string> = {
     'content-type': CLOUDEVENTS_CONTENT_TYPE,
@@ -125,7 +150,6 @@ export function cloudEventHeaders(ce: CloudEvent): Record<string, string> {
     ce_type: ce.type,
     ce_subject: ce.subject,
     ce_time: ce.time,
-    ce_datacontenttype: ce.datacontenttype,
     ce_ledgerposition: String(ce.ledgerposition),
     ce_ledgercursor: ce.ledgercursor,
   };

@@ -48,6 +48,8 @@ export class RevocationFeed {
         onError: (err) => {
           this.failed = err instanceof Error ? err.message : String(err);
           this.log('revocation feed subscription failed', err);
+          // Open streams are woken so they can end with an error (clients then fail closed).
+          this.notify();
         },
       },
     );
@@ -63,9 +65,19 @@ export class RevocationFeed {
 
   get ready(): { ok: boolean; detail: Record<string, unknown> } {
     return {
-      ok: this.caughtUp && this.failed === null,
+      ok: this.ok,
       detail: { position: this.position, items: this.items.length, subscribers: this.listeners.size, error: this.failed },
     };
+  }
+
+  /** Caught up with the log and still following it: only then may it be served (a partial feed looks complete). */
+  get ok(): boolean {
+    return this.caughtUp && this.failed === null;
+  }
+
+  /** Why the feed stopped following the log (it then serves nothing: a stale feed must not look current). */
+  get failure(): string | null {
+    return this.failed;
   }
 
   get size(): number {

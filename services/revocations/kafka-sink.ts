@@ -1,6 +1,6 @@
 // The kafkajs adapter behind MessageSink: idempotent producer, acks=all, one request in flight.
 // This is the only server file that imports kafkajs; replace it to move to another client library.
-import { Kafka, Partitioners, logLevel, type LogEntry, type Producer } from 'kafkajs';
+import kafkajs, { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import type { MessageSink, OutgoingMessage, TopicSpec } from './bus.js';
 
 export interface KafkaSinkOptions {
@@ -13,6 +13,53 @@ export interface KafkaSinkOptions {
   readonly requestTimeoutMs?: number;
   readonly log?: (level: 'error' | 'warn' | 'info' | 'debug', msg: string, extra: Record<string, unknown>) => void;
 }
+
+/**
+ * A compacted topic must be compact only: with `delete` in its cleanup.policy, old revocations fall out after
+ * retention.ms and a watcher reading from the beginning builds an incomplete set. Topics we create are made
+ * right; for topics that already exist the policy is checked, corrected when the broker lets us (alterConfigs,
+ * keeping the topic's other overrides), and otherwise reported as a warning on every start.
+ */
+async function checkCompaction(admin: Admin, topic: string, log: KafkaSinkOptions['log']): Promise<void> {
+  const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] });
+  const entries = described.resources[0]?.configEntries ?? [];
+  const policy = entries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? 'delete';
+  if (
+    policy
+      .split(',')
+      .map((p) => p.trim())
+      .join(',') === 'compact'
+  )
+    return;
+  log?.('warn', 'revocations topic is not compacted: old revocations may be deleted before new watchers read them', { topic, cleanupPolicy: policy });
+  // alterConfigs replaces every topic-level override, so the others are sent back unchanged.
+  const overrides = entries.filter((e) => e.configSource === ConfigSource.TOPIC_CONFIG && e.configName !== 'cleanup.policy');
+  if (overrides.some((e) => e.isSensitive)) {
+    log?.('warn', 'not correcting cleanup.policy: the topic has sensitive overrides that cannot be read back', { topic });
+    return;
+  }
+  try {
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topic,
+          configEntries: [...overrides.map((e) => ({ name: e.configName, value: e.configValue })), { name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+    });
+    log?.('warn', 'set cleanup.policy=compact on the revocations topic', { topic, was: policy });
+  } catch (err) {
+    log?.('warn', 'could not set cleanup.policy=compact on the revocations topic; set it by hand', {
+      topic,
+      err: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
+// Node's CommonJS export detection misses these enums: they are read off the module object.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -52,6 +99,12 @@ export function createKafkaSink(opts: KafkaSinkOptions): MessageSink {
           configEntries: t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
         })),
       });
+      for (const t of opts.topics.filter((x) => x.compact)) {
+        // A broker that refuses DescribeConfigs must not stop publishing: it is reported instead.
+        await checkCompaction(admin, t.name, log).catch((err: unknown) =>
+          log?.('warn', 'could not check cleanup.policy of the revocations topic', { topic: t.name, err: err instanceof Error ? err.message : String(err) }),
+        );
+      }
       topicsReady = true;
     } finally {
       await admin.disconnect().catch(() => undefined);

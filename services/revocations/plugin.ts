@@ -25,6 +25,8 @@ export interface RevocationsOptions {
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Most messages per Kafka request (env LEDGER_KAFKA_BATCH_MESSAGES, default 500). */
   readonly maxBatchMessages?: number;
+  /** Publisher heartbeat interval on the revocations topic (env LEDGER_KAFKA_HEARTBEAT_MS, default 5000). */
+  readonly kafkaHeartbeatMs?: number;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -40,8 +42,10 @@ export function revocationsOptionsFromEnv(env: NodeJS.ProcessEnv): RevocationsOp
   const retryMs = positiveInt(env, 'LEDGER_REVOCATIONS_RETRY_MS');
   const kafkaPartitions = positiveInt(env, 'LEDGER_KAFKA_PARTITIONS');
   const maxBatchMessages = positiveInt(env, 'LEDGER_KAFKA_BATCH_MESSAGES');
+  const kafkaHeartbeatMs = positiveInt(env, 'LEDGER_KAFKA_HEARTBEAT_MS');
   const source = env.LEDGER_CLOUDEVENTS_SOURCE?.trim();
   return {
+    ...(kafkaHeartbeatMs === undefined ? {} : { kafkaHeartbeatMs }),
     ...(maxBatchMessages === undefined ? {} : { maxBatchMessages }),
     ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
     ...(retryMs === undefined ? {} : { retryMs }),
@@ -82,6 +86,7 @@ export async function createPublisher(
     source: opts.source ?? DEFAULT_SOURCE,
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
     ...(opts.maxBatchMessages ? { maxBatchMessages: opts.maxBatchMessages } : {}),
+    ...(opts.kafkaHeartbeatMs ? { heartbeatMs: opts.kafkaHeartbeatMs } : {}),
     ...(metrics ? { metrics } : {}),
     log,
   });

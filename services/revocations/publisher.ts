@@ -1,13 +1,16 @@
 // Outbox by construction: the ledger's own log is the outbox. The publisher reads it in order, sends each
 // event (and its revocation-class fan-out) to the message bus, and moves its checkpoint only after the bus
 // acknowledged. No dual write, at-least-once, ordered per key; a bus outage never touches an API call.
+// Every heartbeatMs it also sends a heartbeat on the revocations topic, after everything acknowledged before it,
+// so watchers can tell a live publisher from a stalled one even while the broker itself is up.
+import { randomUUID } from 'node:crypto';
 import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
 import type { Metrics } from '../http/metrics.js';
 import type { MessageSink, OutgoingMessage } from './bus.js';
 import type { CheckpointStore } from './checkpoint.js';
-import { DEFAULT_SOURCE, ledgerCloudEvent, revocationCloudEvents, toMessage } from './cloudevents.js';
+import { DEFAULT_SOURCE, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents, toMessage } from './cloudevents.js';
 import { RevocationIndex } from './fanout.js';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', msg: string, extra?: Record<string, unknown>) => void;
@@ -26,6 +29,10 @@ export interface PublisherOptions {
   /** Events read ahead of Kafka before the reader waits. */
   readonly maxPendingEvents?: number;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Heartbeat interval on the revocations topic (default 5000 ms). */
+  readonly heartbeatMs?: number;
+  /** How often the log's head position is polled, for the lag figures (default 1000 ms). */
+  readonly headPollMs?: number;
   readonly metrics?: Metrics;
   readonly log?: LogFn;
 }
@@ -42,8 +49,17 @@ export interface PublisherStatus {
   readonly state: PublisherState;
   readonly checkpoint: number;
   readonly head: number;
+  /** Ledger events read from the log and not yet acknowledged by the bus. */
   readonly lagEvents: number;
+  /** head − checkpoint in the store's position unit (SQLite: events; EventStoreDB: bytes of its log). */
+  readonly lagPositions: number;
+  /** Age of the oldest ledger event waiting for the bus. */
   readonly lagSeconds: number;
+  /** How long the oldest unacknowledged head position has been known (what heartbeats report as lagMs). */
+  readonly lagMs: number;
+  /** The log reader has caught up and is healthy (heartbeats are sent only then). */
+  readonly readerOk: boolean;
+  readonly lastHeartbeatAt: string | null;
   readonly connected: boolean;
   readonly lastError: string | null;
   readonly lastErrorAt: string | null;
@@ -69,8 +85,16 @@ export class KafkaPublisher {
   private lastErrorAt: string | null = null;
   private wakeSender: (() => void) | null = null;
   private roomWaiters: Array<() => void> = [];
-  private sleepAbort: AbortController | null = null;
+  /** Aborted by stop(): every backoff sleep (sender and reader) ends at once. */
+  private stopSignal = new AbortController();
   private resubscribing = false;
+  /** The log reader has caught up and not failed since; until then no heartbeat can vouch for the topic. */
+  private readerOk = false;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeatDue = false;
+  private lastHeartbeatAt: number | null = null;
+  /** Head positions not yet acknowledged, each with when it was first seen (coarsened to 100 ms slots). */
+  private unacked: Array<{ head: number; at: number }> = [];
 
   constructor(opts: PublisherOptions) {
     this.o = {
@@ -78,6 +102,8 @@ export class KafkaPublisher {
       maxBatchMessages: 500,
       maxPendingEvents: 5000,
       backoff: { initialMs: 100, maxMs: 5000 },
+      heartbeatMs: 5000,
+      headPollMs: 1000,
       ...opts,
     };
     this.checkpointName = opts.checkpointName ?? `kafka:${opts.eventsTopic}:${opts.revocationsTopic}`;
@@ -85,8 +111,12 @@ export class KafkaPublisher {
     const m = opts.metrics;
     if (m) {
       m.gauge('ledger_publisher_checkpoint_position', 'Last ledger position the message bus acknowledged', () => this.checkpoint);
-      m.gauge('ledger_publisher_lag_events', 'Ledger events not yet acknowledged by the message bus', () => this.lagEvents());
+      m.gauge('ledger_publisher_lag_events', 'Ledger events read from the log and not yet acknowledged by the message bus', () => this.pending.length);
+      m.gauge('ledger_publisher_lag_positions', 'Head minus checkpoint, in the event store position unit (EventStoreDB: bytes)', () => this.lagPositions());
       m.gauge('ledger_publisher_lag_seconds', 'Age of the oldest ledger event waiting for the message bus', () => this.lagSeconds());
+      m.gauge('ledger_publisher_heartbeat_age_seconds', 'Time since the last heartbeat the message bus acknowledged (-1: none yet)', () =>
+        this.lastHeartbeatAt === null ? -1 : (Date.now() - this.lastHeartbeatAt) / 1000,
+      );
       m.gauge('ledger_publisher_up', '1 while the publisher is connected and its last send succeeded', () =>
         this.connected && this.lastError === null ? 1 : 0,
       );
@@ -97,21 +127,25 @@ export class KafkaPublisher {
   start(): void {
     if (this.loop) return;
     this.stopping = false;
+    this.stopSignal = new AbortController();
     this.checkpoint = this.o.checkpoints.get(this.checkpointName);
-    this.log('info', 'publisher starting', { checkpoint: this.checkpoint, name: this.checkpointName });
+    this.log('info', 'publisher starting', { checkpoint: this.checkpoint, name: this.checkpointName, heartbeatMs: this.o.heartbeatMs });
     this.subscribe();
     this.loop = this.run();
     const pollHead = (): void => {
       this.o.store.headPosition().then(
-        (h) => {
-          if (h > this.head) this.head = h;
-        },
+        (h) => this.observeHead(h),
         () => undefined,
       );
     };
     pollHead();
-    this.headTimer = setInterval(pollHead, 1000);
+    this.headTimer = setInterval(pollHead, this.o.headPollMs);
     this.headTimer.unref();
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeatDue = true;
+      this.wakeSender?.();
+    }, this.o.heartbeatMs);
+    this.heartbeatTimer.unref();
   }
 
   status(): PublisherStatus {
@@ -119,8 +153,12 @@ export class KafkaPublisher {
       state: this.state,
       checkpoint: this.checkpoint,
       head: this.head,
-      lagEvents: this.lagEvents(),
+      lagEvents: this.pending.length,
+      lagPositions: this.lagPositions(),
       lagSeconds: this.lagSeconds(),
+      lagMs: this.lagMs(),
+      readerOk: this.readerOk,
+      lastHeartbeatAt: this.lastHeartbeatAt === null ? null : new Date(this.lastHeartbeatAt).toISOString(),
       connected: this.connected,
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,
@@ -132,9 +170,10 @@ export class KafkaPublisher {
     if (this.stopping) return;
     this.stopping = true;
     if (this.headTimer) clearInterval(this.headTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.releaseRoom();
     this.wakeSender?.();
-    this.sleepAbort?.abort();
+    this.stopSignal.abort();
     await this.sub?.close();
     this.sub = null;
     // An in-flight send gets a moment to finish (so its checkpoint is kept); then the connection is dropped.
@@ -149,8 +188,32 @@ export class KafkaPublisher {
     this.state = 'stopped';
   }
 
-  private lagEvents(): number {
+  private lagPositions(): number {
     return Math.max(0, this.head - this.checkpoint);
+  }
+
+  /** A head position seen in the log (polled, or read): remembered with the time, until acknowledged. */
+  private observeHead(position: number): void {
+    if (position > this.head) this.head = position;
+    if (position <= this.checkpoint) return;
+    const now = Date.now();
+    const last = this.unacked[this.unacked.length - 1];
+    if (last && position <= last.head) return;
+    // One entry per 100 ms keeps the list short under load; the later position inherits the earlier time.
+    if (last && now - last.at < 100) this.unacked[this.unacked.length - 1] = { head: position, at: last.at };
+    else this.unacked.push({ head: position, at: now });
+  }
+
+  private acknowledged(position: number): void {
+    while (this.unacked[0] && this.unacked[0].head <= position) this.unacked.shift();
+  }
+
+  /** Catches a stalled reader too: a head the poll saw but the reader never delivered keeps ageing. */
+  private lagMs(): number {
+    const now = Date.now();
+    const first = this.pending[0];
+    const oldest = this.unacked[0];
+    return Math.max(first ? now - first.occurredAt : 0, oldest ? now - oldest.at : 0, 0);
   }
 
   private lagSeconds(): number {
@@ -161,13 +224,26 @@ export class KafkaPublisher {
   /** Replays the whole log into the fan-out index; only events after the checkpoint are queued for sending. */
   private subscribe(): void {
     this.index = new RevocationIndex();
-    this.sub = this.o.store.subscribeAll((r) => this.onEvent(r), {
+    this.readerOk = false;
+    const sub = this.o.store.subscribeAll((r) => this.onEvent(r), {
       after: -1,
       onError: (err) => {
+        this.readerOk = false;
         this.fail(err, 'reading the ledger failed');
         void this.resubscribe();
       },
     });
+    this.sub = sub;
+    sub.caughtUp.then(
+      () => {
+        if (this.sub !== sub || this.stopping) return;
+        // Everything the log held is queued (with its real age): the first heartbeat can go out now.
+        this.readerOk = true;
+        this.heartbeatDue = true;
+        this.wakeSender?.();
+      },
+      () => undefined,
+    );
   }
 
   private async resubscribe(): Promise<void> {
@@ -183,7 +259,7 @@ export class KafkaPublisher {
   }
 
   private onEvent(r: RecordedEvent): void | Promise<void> {
-    if (r.position > this.head) this.head = r.position;
+    this.observeHead(r.position);
     const e: StoredEvent | null = toStoredEvent(r);
     const items = e ? this.index.apply(e) : [];
     if (r.position <= this.checkpoint) return;
@@ -219,27 +295,40 @@ export class KafkaPublisher {
   private async run(): Promise<void> {
     let backoff = this.o.backoff.initialMs;
     while (!this.stopping) {
-      if (this.pending.length === 0) {
+      // A reader that failed or has not caught up cannot vouch that nothing is missing: no heartbeat then.
+      const beat = this.heartbeatDue && this.readerOk;
+      if (this.pending.length === 0 && !beat) {
+        this.heartbeatDue = false;
         await new Promise<void>((resolve) => (this.wakeSender = resolve));
         this.wakeSender = null;
         continue;
       }
       const batch = this.takeBatch();
       const messages = batch.flatMap((p) => p.messages);
-      const lastPos = batch[batch.length - 1]!.position;
       try {
         if (!this.connected) {
           await this.o.sink.connect();
           this.connected = true;
           this.log('info', 'publisher connected', { checkpoint: this.checkpoint });
         }
-        if (messages.length > 0) await this.o.sink.send(messages);
-        this.o.checkpoints.set(this.checkpointName, lastPos);
-        this.checkpoint = lastPos;
-        while (this.pending[0] && this.pending[0].position <= lastPos) this.pending.shift();
-        this.published += messages.length;
-        this.count(batch, messages);
-        if (this.lastError !== null) this.log('info', 'publisher recovered', { checkpoint: lastPos });
+        const last = batch[batch.length - 1];
+        if (last) {
+          if (messages.length > 0) await this.o.sink.send(messages);
+          this.o.checkpoints.set(this.checkpointName, last.position);
+          this.checkpoint = last.position;
+          this.acknowledged(last.position);
+          while (this.pending[0] && this.pending[0].position <= last.position) this.pending.shift();
+          this.published += messages.length;
+          this.count(batch, messages);
+        }
+        // Sent on its own, after the batch was acknowledged, so what it reports is already on the topics.
+        if (beat) {
+          this.heartbeatDue = false;
+          await this.o.sink.send([this.heartbeat()]);
+          this.lastHeartbeatAt = Date.now();
+          this.o.metrics?.inc('ledger_publisher_heartbeats_total', 'Heartbeats acknowledged by the message bus');
+        }
+        if (this.lastError !== null) this.log('info', 'publisher recovered', { checkpoint: this.checkpoint });
         this.lastError = null;
         this.state = 'publishing';
         backoff = this.o.backoff.initialMs;
@@ -253,6 +342,17 @@ export class KafkaPublisher {
         backoff = Math.min(this.o.backoff.maxMs, backoff * 2);
       }
     }
+  }
+
+  private heartbeat(): OutgoingMessage {
+    const data = {
+      checkpoint: this.checkpoint,
+      head: Math.max(this.head, this.checkpoint),
+      lagEvents: this.pending.length,
+      lagMs: Math.round(this.lagMs()),
+      intervalMs: this.o.heartbeatMs,
+    };
+    return toMessage(this.o.revocationsTopic, heartbeatCloudEvent(data, randomUUID(), new Date(), this.o.source));
   }
 
   private count(batch: readonly Pending[], messages: readonly OutgoingMessage[]): void {
@@ -277,15 +377,18 @@ export class KafkaPublisher {
     this.log('warn', msg, { err: this.lastError, checkpoint: this.checkpoint });
   }
 
+  /** A backoff wait that stop() cuts short; any number may be pending at once (sender and reader). */
   private sleep(ms: number): Promise<void> {
+    const signal = this.stopSignal.signal;
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const ac = new AbortController();
-      this.sleepAbort = ac;
-      const t = setTimeout(resolve, ms);
-      ac.signal.addEventListener('abort', () => {
+      const done = (): void => {
         clearTimeout(t);
+        signal.removeEventListener('abort', done);
         resolve();
-      });
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 }

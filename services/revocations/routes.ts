@@ -43,6 +43,16 @@ function demandFeed(ledger: Ledger, caller: Caller): void {
   if (!can(ledger, caller, 'keys:verify') && !can(ledger, caller, 'audit:read')) throw permissionDenied('keys:verify');
 }
 
+const FEED_UNAVAILABLE = { code: 'feed_unavailable', detail: 'The revocation feed is not following the ledger right now; retry later.' } as const;
+
+/**
+ * A feed still replaying the log at start-up, or one that stopped following it, is refused outright: serving it
+ * would let clients trust a partial or stale set.
+ */
+function demandHealthyFeed(feed: RevocationFeed): void {
+  if (!feed.ok) throw new HttpError(503, FEED_UNAVAILABLE.code, FEED_UNAVAILABLE.detail, { type: 'server_error', headers: { 'Retry-After': '5' } });
+}
+
 function cursorParam(raw: string | undefined, attr: string): Cursor | null {
   if (raw === undefined || raw === '') return null;
   const c = parseCursor(raw.trim());
@@ -104,9 +114,11 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
           description: 'a page of CloudEvents; poll again with after=nextCursor',
           schema: obj({ items: arr(cloudEventSchema), nextCursor: str(), hasMore: bool() }),
         },
+        503: { description: 'feed_unavailable: the feed is still replaying the log or stopped following it' },
       },
       handler: ({ ctx, query, caller }) => {
         demandFeed(ledger, caller);
+        demandHealthyFeed(feed);
         const limit = query.limit === undefined ? 100 : Number(query.limit);
         if (!(limit >= 1 && limit <= 1000))
           throw new HttpError(400, 'invalid', 'limit must be between 1 and 1000.', { attr: 'limit', type: 'validation_error' });
@@ -125,9 +137,16 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
       query: {
         after: str({ pattern: CURSOR_PATTERN, description: 'start after this cursor (Last-Event-ID wins when both are sent)' }),
       },
-      responses: { 200: { description: 'text/event-stream of CloudEvents (data: JSON); comment lines are heartbeats', contentType: 'text/event-stream' } },
+      responses: {
+        200: {
+          description: 'text/event-stream of CloudEvents (data: JSON); comment lines are heartbeats; an `error` event ends the stream',
+          contentType: 'text/event-stream',
+        },
+        503: { description: 'feed_unavailable: the feed is still replaying the log or stopped following it' },
+      },
       handler: ({ ctx, query, caller }) => {
         demandFeed(ledger, caller);
+        demandHealthyFeed(feed);
         const lastEventId = ctx.get('last-event-id');
         let cursor = lastEventId !== '' ? cursorParam(lastEventId, 'Last-Event-ID') : cursorParam(query.after, 'after');
 
@@ -150,6 +169,7 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
           if (socket.server && !socket.server.listening) close(true);
         });
         const heartbeat = setInterval(() => {
+          if (failedFeed()) return;
           if (!stillAuthorized(ledger, caller)) close(false);
           else out.write(`: heartbeat ${new Date().toISOString()} position=${feed.position}\n\n`);
         }, opts.heartbeatMs);
@@ -170,10 +190,19 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
         out.once('close', () => close(false));
         out.once('error', () => close(false));
 
+        /** A failed feed ends the stream with an `error` event and sends no more heartbeats: clients fail closed. */
+        function failedFeed(): boolean {
+          if (feed.failure === null) return false;
+          if (!closed) out.write(`event: error\ndata: ${JSON.stringify(FEED_UNAVAILABLE)}\n\n`);
+          close(false);
+          return true;
+        }
+
         const pump = async (): Promise<void> => {
           out.write(`retry: ${opts.retryMs}\n: connected position=${feed.position}\n\n`);
           let caughtUp = false;
           while (!closed) {
+            if (failedFeed()) return;
             const page = feed.page(cursor, 500);
             if (page.items.length === 0) {
               // Tells our client the backlog is done (EventSource ignores comments).

@@ -1,6 +1,8 @@
 // HTTP revocation feeds against a real server: paged list, SSE with Last-Event-ID resume and heartbeats,
-// per-key fan-out, permissions, and the subscriber client (watcher + offline JWT verification, fail closed).
+// per-key fan-out, permissions, a broken feed failing closed, and the subscriber client (watcher + offline JWT
+// verification, fail closed, resume from a snapshot).
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { createOfflineVerifier, createRevocationWatcher, readEventStream, REVOCATION_TYPES, type RevocationEvent } from '../../clients/index.js';
 import { SYSTEM } from '../../services/ledger.js';
 import { revocationsPlugin } from '../../services/revocations/plugin.js';
@@ -8,7 +10,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { waitUntil } from '../support/kafka.js';
 
 interface StreamReader {
-  events: Array<{ id: string | null; ev: RevocationEvent }>;
+  events: Array<{ id: string | null; event: string; ev: RevocationEvent }>;
   comments: string[];
   done: Promise<void>;
   close(): Promise<void>;
@@ -29,7 +31,7 @@ function openStream(url: string, headers: Record<string, string>): StreamReader 
     url,
     { headers, signal: ac.signal },
     {
-      onEvent: (e) => r.events.push({ id: e.id, ev: JSON.parse(e.data) as RevocationEvent }),
+      onEvent: (e) => r.events.push({ id: e.id, event: e.event, ev: JSON.parse(e.data) as RevocationEvent }),
       onComment: (c) => r.comments.push(c),
     },
   ).catch((err: unknown) => {
@@ -225,5 +227,73 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     } finally {
       await watcher.close();
     }
+  });
+
+  it('a feed that stopped following the log ends its streams with an error event, stops heartbeating, and refuses new readers (503)', async () => {
+    const feedKey = await createKey({ scopes: ['keys:verify'] });
+    const auth = { authorization: `Bearer ${feedKey.token}` };
+    const watcher = createRevocationWatcher({ url: s.url, token: feedKey.token, staleAfterMs: 10_000, reconnect: { initialMs: 20, maxMs: 100 } });
+    const stream = openStream(`${s.url}/v1/revocations/stream`, auth);
+    try {
+      await watcher.ready;
+      await waitUntil(() => stream.comments.some((c) => c.startsWith('caught-up')), 5000, 'the stream to catch up');
+      // A record the feed cannot read (no metadata) makes its log subscription fail.
+      await s.running.ledger.store.append('apikey-broken', [{ id: randomUUID(), type: 'ApiKeyRevoked', data: { keyId: 'key_broken' }, metadata: null }]);
+      await stream.done; // ended by the server
+      const last = stream.events[stream.events.length - 1]!;
+      expect(last.event).to.equal('error');
+      expect(last.ev).to.deep.include({ code: 'feed_unavailable' });
+      // Fail closed at once, well before the 10 s staleness bound.
+      await waitUntil(() => watcher.check().stale, 2000, 'the watcher to fail closed');
+      expect(watcher.isRevoked(feedKey.id)).to.equal(true);
+
+      const list = await s.request('GET', '/v1/revocations', { token: feedKey.token });
+      expect(list.status).to.equal(503);
+      expect(list.body).to.deep.include({ type: 'server_error' });
+      expect(list.body.errors[0].code).to.equal('feed_unavailable');
+      const again = await s.request('GET', '/v1/revocations/stream', { token: feedKey.token });
+      expect(again.status).to.equal(503);
+      expect(again.body.errors[0].code).to.equal('feed_unavailable');
+      const ready = await s.request('GET', '/readyz');
+      expect(ready.body.checks.find((c: { name: string }) => c.name === 'revocation_feed').ok).to.equal(false);
+      // Reconnects keep being refused: the watcher stays closed.
+      expect(watcher.check().stale).to.equal(true);
+    } finally {
+      await stream.close();
+      await watcher.close();
+    }
+  });
+
+  it('a watcher reads the whole feed by default, and resumes from a persisted snapshot (cursor and set) without re-reading', async () => {
+    const feedKey = await createKey({ scopes: ['keys:verify'] });
+    const keys = [];
+    for (let i = 0; i < 3; i++) keys.push(await createKey());
+    await revoke(keys[0]!.id);
+    await revoke(keys[1]!.id);
+    const opts = { url: s.url, token: feedKey.token, staleAfterMs: 5000, reconnect: { initialMs: 20, maxMs: 100 } };
+    const first = createRevocationWatcher(opts);
+    let snap;
+    try {
+      await first.ready;
+      expect(first.isKnownRevoked(keys[0]!.id) && first.isKnownRevoked(keys[1]!.id)).to.equal(true); // history, from the beginning
+      snap = first.snapshot()!;
+      expect(snap.revoked).to.have.members([keys[0]!.id, keys[1]!.id]);
+      expect(snap.cursor).to.equal(first.cursor);
+    } finally {
+      await first.close();
+    }
+    await revoke(keys[2]!.id);
+    const applied: string[] = [];
+    const resumed = createRevocationWatcher({ ...opts, initialState: JSON.parse(JSON.stringify(snap)), onEvent: (ev) => applied.push(ev.subject) });
+    try {
+      await resumed.ready;
+      expect(applied).to.deep.equal([keys[2]!.id]); // only what came after the snapshot's cursor
+      for (const k of keys) expect(resumed.isRevoked(k.id), k.id).to.equal(true);
+      expect(resumed.isRevoked(feedKey.id)).to.equal(false);
+    } finally {
+      await resumed.close();
+    }
+    expect(() => createRevocationWatcher({ ...opts, initialState: { cursor: 'x', revoked: [], suspended: [] } })).to.throw(TypeError);
+    expect(() => createRevocationWatcher({ kafka: { brokers: ['127.0.0.1:1'] }, initialState: snap })).to.throw(TypeError);
   });
 });

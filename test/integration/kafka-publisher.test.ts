@@ -1,16 +1,27 @@
-// The Kafka publisher against a real broker: topics, keys, types and ids; a broker outage while keys are
-// revoked; a publisher SIGKILLed mid-stream and restarted; the watcher reading the revocations topic.
-// Each test uses its own topics and data folder. Without LEDGER_TEST_KAFKA_BROKERS the suite says why it skips.
+// The Kafka publisher against a real broker: topics, keys, types and ids; heartbeats; a broker outage while keys
+// are revoked; a publisher SIGKILLed mid-stream and restarted; the watcher reading the revocations topic; the
+// compaction check. Each test uses its own topics and data folder. Without LEDGER_TEST_KAFKA_BROKERS the suite
+// says why it skips.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createOfflineVerifier, createRevocationWatcher, REVOCATION_TYPES, type RevocationEvent } from '../../clients/index.js';
+import kafkajs, { Kafka, logLevel } from 'kafkajs';
+import {
+  createOfflineVerifier,
+  createRevocationWatcher,
+  HEARTBEAT_KEY,
+  HEARTBEAT_TYPE,
+  REVOCATION_TYPES,
+  type HeartbeatEvent,
+  type RevocationEvent,
+} from '../../clients/index.js';
 import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { SYSTEM } from '../../services/ledger.js';
 import { SqliteCheckpointStore } from '../../services/revocations/checkpoint.js';
+import { createKafkaSink } from '../../services/revocations/kafka-sink.js';
 import { revocationsPlugin } from '../../services/revocations/plugin.js';
-import { describeKafka, kafkaScript, REPO_ROOT, TopicReader, uniqueTopics, waitUntil, type ReadMessage } from '../support/kafka.js';
+import { describeKafka, kafkaScript, publisherCaughtUp, REPO_ROOT, TopicReader, uniqueTopics, waitUntil, type ReadMessage } from '../support/kafka.js';
 import { makeLedger, seedOwner } from '../support/ledger.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -35,7 +46,7 @@ function perKeyOrder(msgs: ReadMessage[]): Map<string, Array<{ id: string; type:
 }
 
 describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
-  const plugin = revocationsPlugin({ heartbeatMs: 200, backoff: { initialMs: 50, maxMs: 500 } });
+  const plugin = revocationsPlugin({ heartbeatMs: 200, kafkaHeartbeatMs: 200, backoff: { initialMs: 50, maxMs: 500 } });
   const kafkaEnv = (topics: { events: string; revocations: string }): Record<string, string> => ({
     LEDGER_KAFKA_BROKERS: brokers.join(','),
     LEDGER_KAFKA_EVENTS_TOPIC: topics.events,
@@ -75,7 +86,9 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
         ce_source: '/token-ledger',
         ce_ledgerposition: String(ce.ledgerposition),
       });
+      // Structured mode: content-type names the envelope; datacontenttype is not repeated as a header.
       expect(msg.headers['content-type']).to.match(/^application\/cloudevents\+json/);
+      expect(msg.headers).to.not.have.property('ce_datacontenttype');
 
       // Every ledger event reaches the events topic, keyed by its aggregate, in log order.
       const head = await s.running.ledger.store.headPosition();
@@ -93,12 +106,27 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const everything = JSON.stringify(reader.messages);
       for (const word of ['"digest"', '"sealed"', '"passwordHash"', key.token, key.token.slice(-16)]) expect(everything).not.to.include(word);
 
-      // Lag and readiness are reported.
-      await waitUntil(async () => /ledger_publisher_lag_events 0\b/.test((await s.request('GET', '/metrics')).text), 10_000, 'lag 0 in /metrics');
+      // Lag and readiness are reported: events waiting (a count) and positions (the store's own unit), apart.
+      await publisherCaughtUp(s);
+      await waitUntil(async () => /ledger_publisher_lag_positions 0\b/.test((await s.request('GET', '/metrics')).text), 10_000, 'lag 0 in /metrics');
+      const metrics = (await s.request('GET', '/metrics')).text;
+      expect(metrics).to.match(/^ledger_publisher_lag_events 0$/m);
       const ready = await s.request('GET', '/readyz');
       const check = (ready.body.checks as Array<{ name: string; ok: boolean; detail: any }>).find((c) => c.name === 'kafka_publisher');
       expect(check?.ok).to.equal(true);
-      expect(check?.detail).to.include({ state: 'publishing', connected: true, lagEvents: 0 });
+      expect(check?.detail).to.include({ state: 'publishing', connected: true, lagEvents: 0, lagPositions: 0, readerOk: true });
+
+      // Heartbeats: on the revocations topic under one key, with the acknowledged checkpoint, and nothing secret.
+      await reader.waitFor((r) => r.heartbeats(topics.revocations).some((m) => m.value.data.checkpoint >= head), 10_000, 'a heartbeat at the head');
+      const beat = reader.heartbeats(topics.revocations).find((m) => m.value.data.checkpoint >= head)!;
+      const hb = beat.value as HeartbeatEvent;
+      expect(beat.key).to.equal(HEARTBEAT_KEY);
+      expect(hb).to.include({ specversion: '1.0', type: HEARTBEAT_TYPE, subject: HEARTBEAT_KEY, source: '/token-ledger' });
+      expect(hb.data).to.have.all.keys('checkpoint', 'head', 'lagEvents', 'lagMs', 'intervalMs');
+      expect(hb.data).to.include({ intervalMs: 200, lagEvents: 0 });
+      expect(hb.data.head).to.be.at.least(head);
+      expect(beat.headers).to.include({ ce_type: HEARTBEAT_TYPE, ce_id: hb.id });
+      expect(new Set(reader.heartbeats(topics.revocations).map((m) => m.value.id)).size).to.equal(reader.heartbeats(topics.revocations).length);
     } finally {
       await s.dispose();
       await reader.stop();
@@ -123,7 +151,7 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       await ledger.deactivateUser(userId, 'left', SYSTEM);
       const deactivated = await lastEvent(s, `user-${userId}`);
       const expected = [`${removed.metadata.eventId}:${shared}`, ...[...own, shared].map((k) => `${deactivated.metadata.eventId}:${k}`)];
-      await reader.waitFor((r) => expected.every((id) => r.on(topics.revocations).some((m) => m.value.id === id)), 15_000, 'the fan-out');
+      await reader.waitFor((r) => expected.every((id) => r.events(topics.revocations).some((m) => m.value.id === id)), 15_000, 'the fan-out');
       const msgs = reader.distinct(topics.revocations);
       expect(msgs.map((m) => m.value.id)).to.have.members(expected);
       for (const m of msgs) {
@@ -155,7 +183,7 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       for (const u of users)
         for (let i = 0; i < 4; i++)
           keys.push({ id: (await ledger.createKey({ userId: u.userId, workspaceId: u.workspaceId, name: `k${i}` }, SYSTEM)).key.id, userId: u.userId });
-      await waitUntil(async () => /ledger_publisher_lag_events 0\b/.test((await s.request('GET', '/metrics')).text), 15_000, 'the publisher to catch up');
+      await publisherCaughtUp(s);
 
       expect((await kafkaScript('stop')).code).to.equal(0);
       brokerDown = true;
@@ -181,14 +209,14 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
         (r) =>
           new Set(
             r
-              .on(topics.revocations)
+              .events(topics.revocations)
               .filter((m) => m.value.type === REVOCATION_TYPES.revoked)
               .map((m) => m.key),
           ).size === revokedIds.size,
         60_000,
         'every revocation after the broker came back',
       );
-      const order = perKeyOrder(reader.on(topics.revocations));
+      const order = perKeyOrder(reader.events(topics.revocations));
       for (const k of keys) {
         const seq = order.get(k.id)!.map((e) => e.type);
         if (k.userId === users[0]!.userId) expect(seq, k.id).to.deep.equal([REVOCATION_TYPES.suspended, REVOCATION_TYPES.reinstated, REVOCATION_TYPES.revoked]);
@@ -238,7 +266,7 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       // Small batches, so the kill lands between acknowledged batches with more in flight.
       const half = keys.length / 2;
       for (const k of keys.slice(0, half)) await t.ledger.revokeKey(k, null, SYSTEM);
-      await reader.waitFor((r) => r.on(topics.revocations).length >= 40, 30_000, 'part of the stream');
+      await reader.waitFor((r) => r.events(topics.revocations).length >= 40, 30_000, 'part of the stream');
       child.kill('SIGKILL');
       await exited(child);
       const cp = new SqliteCheckpointStore(join(t.dir, 'publisher.db'));
@@ -252,7 +280,7 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
 
       child = startChild();
       await reader.waitFor((r) => r.on(topics.events).some((m) => m.value.ledgerposition === head), 30_000, 'the publisher to reach the head again');
-      await reader.waitFor((r) => new Set(r.on(topics.revocations).map((m) => m.key)).size === keys.length, 30_000, 'every revocation');
+      await reader.waitFor((r) => new Set(r.events(topics.revocations).map((m) => m.key)).size === keys.length, 30_000, 'every revocation');
       // No gap: every ledger position is on the events topic, every key's revocation on the revocations topic.
       const positions = new Set(reader.on(topics.events).map((m) => m.value.ledgerposition as number));
       expect(positions.size).to.equal(head);
@@ -271,15 +299,16 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
     }
   });
 
-  it('a watcher on the revocations topic rejects a revoked JWT key offline and fails closed when the broker is unreachable', async function () {
+  it('a watcher on the revocations topic rejects a revoked JWT key offline, stays fresh on heartbeats, and fails closed when the publisher stops (broker up) or the broker is unreachable', async function () {
     this.timeout(60_000);
     const topics = uniqueTopics('watch');
     const s = await startTestServer(kafkaEnv(topics), [plugin]);
     const admin = await s.login();
     const jwtKey = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'j', format: 'jwt' } })).body as { id: string; token: string };
     const early = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'e', format: 'jwt' } })).body as { id: string; token: string };
+    const live = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'l', format: 'jwt' } })).body as { id: string; token: string };
     await s.request('POST', `/v1/keys/${early.id}/revoke`, { token: admin, body: {} });
-    await waitUntil(async () => /ledger_publisher_lag_events 0\b/.test((await s.request('GET', '/metrics')).text), 15_000, 'the publisher to catch up');
+    await publisherCaughtUp(s);
     const watcher = createRevocationWatcher({ kafka: { brokers, topic: topics.revocations }, staleAfterMs: 1500 });
     // A second watcher pointed at a port where nothing listens never becomes fresh.
     const orphan = createRevocationWatcher({ kafka: { brokers: ['127.0.0.1:1'], topic: topics.revocations }, staleAfterMs: 500 });
@@ -303,10 +332,81 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       expect(orphan.check().stale).to.equal(true);
       expect(orphan.isRevoked(jwtKey.id)).to.equal(true);
       expect((await orphanVerifier.verify(early.token)).code).to.equal('STALE');
+
+      // Idle: no revocations, only heartbeats, for longer than the bound; the watcher stays fresh.
+      const t0 = Date.now();
+      await waitUntil(() => Date.now() - t0 > 2000, 5000, 'two idle seconds');
+      expect(watcher.check().fresh).to.equal(true);
+      expect(watcher.check().publisher).to.include({ intervalMs: 200 });
+      expect((await verifier.verify(live.token)).code).to.equal('VALID');
+
+      // The ledger (and its publisher) stops; the broker stays up and keeps answering the watcher's fetches.
+      // Fetches are not a sign of life from the ledger: after the bound, every key is refused.
+      await s.stop();
+      await waitUntil(() => watcher.check().stale, 5000, 'the watcher to go stale');
+      expect(watcher.check()).to.include({ caughtUp: true, connected: true });
+      expect(watcher.check().silentForMs).to.be.above(1500);
+      expect(watcher.isKnownRevoked(live.id)).to.equal(false);
+      expect(watcher.isRevoked(live.id)).to.equal(true);
+      expect((await verifier.verify(live.token)).code).to.equal('STALE'); // the JWKS is cached: the signature still checks
     } finally {
       await watcher.close();
       await orphan.close();
       await s.dispose();
+    }
+  });
+
+  it('an existing revocations topic that is not compact-only is reported and corrected, keeping its other overrides', async function () {
+    this.timeout(30_000);
+    const topics = uniqueTopics('compact');
+    const kafka = new Kafka({ clientId: 'test-admin', brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const logged: Array<{ level: string; msg: string; extra: Record<string, unknown> }> = [];
+    const sink = createKafkaSink({
+      brokers,
+      clientId: 'test-sink',
+      topics: [{ name: topics.revocations, compact: true }],
+      log: (level, msg, extra) => logged.push({ level, msg, extra }),
+    });
+    const policy = async (): Promise<Record<string, string>> => {
+      const d = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topics.revocations }] });
+      return Object.fromEntries((d.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
+    };
+    try {
+      // Made by someone else, with retention-based deletion: old revocations would vanish from the topic.
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: topics.revocations,
+            configEntries: [
+              { name: 'cleanup.policy', value: 'compact,delete' },
+              { name: 'retention.ms', value: '86400000' },
+            ],
+          },
+        ],
+      });
+      await sink.connect();
+      expect(logged.some((l) => l.level === 'warn' && /not compacted/.test(l.msg) && l.extra.cleanupPolicy === 'compact,delete')).to.equal(true);
+      const after = await policy();
+      expect(after['cleanup.policy']).to.equal('compact');
+      expect(after['retention.ms']).to.equal('86400000');
+      // Once right, a reconnect says nothing more.
+      logged.length = 0;
+      await sink.close();
+      const again = createKafkaSink({
+        brokers,
+        clientId: 'test-sink',
+        topics: [{ name: topics.revocations, compact: true }],
+        log: (l, m, e) => logged.push({ level: l, msg: m, extra: e }),
+      });
+      await again.connect();
+      await again.close();
+      expect(logged.filter((l) => /cleanup\.policy|compacted/.test(l.msg))).to.deep.equal([]);
+    } finally {
+      await sink.close();
+      await admin.disconnect();
     }
   });
 });

@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { HEARTBEAT_TYPE } from '../../clients/protocol.js';
+import type { TestServer } from './server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -53,6 +55,16 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutM
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Waits until the publisher's acknowledged checkpoint reaches the log's head (read from the store, not polled). */
+export async function publisherCaughtUp(s: TestServer, timeoutMs = 15_000): Promise<void> {
+  const head = await s.running.ledger.store.headPosition();
+  await waitUntil(
+    async () => Number(/^ledger_publisher_checkpoint_position (-?\d+)$/m.exec((await s.request('GET', '/metrics')).text)?.[1] ?? -1) >= head,
+    timeoutMs,
+    `the publisher to acknowledge position ${head}`,
+  );
 }
 
 /** Reads topics from the beginning into memory, for assertions. */
@@ -112,10 +124,19 @@ export class TopicReader {
     return this.messages.filter((m) => m.topic === topic);
   }
 
-  /** Distinct messages by CloudEvent id, first occurrence wins (at-least-once: duplicates allowed). */
+  /** The topic's messages without the publisher's heartbeats. */
+  events(topic: string): ReadMessage[] {
+    return this.on(topic).filter((m) => m.value?.type !== HEARTBEAT_TYPE);
+  }
+
+  heartbeats(topic: string): ReadMessage[] {
+    return this.on(topic).filter((m) => m.value?.type === HEARTBEAT_TYPE);
+  }
+
+  /** Distinct events (heartbeats left out) by CloudEvent id, first occurrence wins (at-least-once: duplicates allowed). */
   distinct(topic: string): ReadMessage[] {
     const seen = new Set<string>();
-    return this.on(topic).filter((m) => {
+    return this.events(topic).filter((m) => {
       const id = String(m.value?.id);
       if (seen.has(id)) return false;
       seen.add(id);

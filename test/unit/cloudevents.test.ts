@@ -1,9 +1,17 @@
 // CloudEvents mapping, secret stripping, the per-key fan-out index, cursors and the SSE parser.
 import { expect } from 'chai';
 import type { LedgerEvent, StoredEvent } from '../../events/catalog.js';
-import { formatCursor, isAfter, parseCursor, REVOCATION_TYPES } from '../../clients/protocol.js';
+import { CLOUDEVENTS_CONTENT_TYPE, formatCursor, HEARTBEAT_KEY, HEARTBEAT_TYPE, isAfter, parseCursor, REVOCATION_TYPES } from '../../clients/protocol.js';
 import { SseParser, type SseEvent } from '../../clients/sse.js';
-import { aggregateId, cloudEventHeaders, ledgerCloudEvent, revocationCloudEvents, stripSecrets, toMessage } from '../../services/revocations/cloudevents.js';
+import {
+  aggregateId,
+  cloudEventHeaders,
+  heartbeatCloudEvent,
+  ledgerCloudEvent,
+  revocationCloudEvents,
+  stripSecrets,
+  toMessage,
+} from '../../services/revocations/cloudevents.js';
 import { RevocationIndex } from '../../services/revocations/fanout.js';
 
 let pos = 0;
@@ -80,6 +88,12 @@ describe('unit: CloudEvents mapping', () => {
       ce_specversion: '1.0',
       ce_ledgerposition: String(e.position),
     });
+    // Kafka binding, structured mode: content-type is the CloudEvents envelope; datacontenttype stays in the value.
+    expect(msg.headers['content-type']).to.equal(CLOUDEVENTS_CONTENT_TYPE);
+    expect(msg.headers['content-type']).to.match(/^application\/cloudevents\+json(;|$)/);
+    expect(msg.headers).to.not.have.property('ce_datacontenttype');
+    expect(JSON.parse(msg.value)).to.include({ datacontenttype: 'application/json' });
+    expect(Object.keys(msg.headers).filter((h) => h !== 'content-type')).to.satisfy((hs: string[]) => hs.every((h) => h.startsWith('ce_')));
     expect(aggregateId('user-usr_1')).to.equal('usr_1');
     expect(aggregateId('workspace-ws_1')).to.equal('ws_1');
     expect(aggregateId('ledger-checkpoints')).to.equal('ledger-checkpoints');
@@ -108,6 +122,18 @@ describe('unit: CloudEvents mapping', () => {
       [`${deact.metadata.eventId}:key_c`, 'key_c', String(deact.position)],
     ]);
     expect(fan.every((f) => f.type === REVOCATION_TYPES.suspended && f.data.cause === 'owner_deactivated' && !f.data.terminal)).to.equal(true);
+  });
+});
+
+describe('unit: publisher heartbeat CloudEvent', () => {
+  it('is keyed by HEARTBEAT_KEY, carries positions and timings only, and is not a revocation type', () => {
+    const data = { checkpoint: 41, head: 42, lagEvents: 1, lagMs: 12, intervalMs: 5000 };
+    const hb = heartbeatCloudEvent(data, 'hb-1', new Date(Date.UTC(2026, 0, 1)));
+    expect(hb).to.deep.include({ id: 'hb-1', type: HEARTBEAT_TYPE, subject: HEARTBEAT_KEY, time: '2026-01-01T00:00:00.000Z', data, ledgerposition: 41 });
+    expect(Object.values(REVOCATION_TYPES)).to.not.include(HEARTBEAT_TYPE);
+    const msg = toMessage('r', hb);
+    expect(msg.key).to.equal(HEARTBEAT_KEY);
+    expect(msg.headers).to.include({ ce_type: HEARTBEAT_TYPE, ce_id: 'hb-1', ce_subject: HEARTBEAT_KEY });
   });
 });
 
