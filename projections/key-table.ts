@@ -286,11 +286,16 @@ export class KeyTable {
 
   /** Adds a key whose digest is given as 64 hex chars; returns undefined if the digest or id is already held. */
   add(digestHex: string, k: NewKey): LiveKey | undefined {
-    if (!/^[0-9a-fA-F]{64}$/.test(digestHex)) throw new TypeError('digest must be 64 hex chars');
+    if (digestHex.length !== 64) throw new TypeError('digest must be 64 hex chars');
     const row = this.keys.length;
     this.ensureCapacity(row + 1);
     const at = row * 32;
-    for (let i = 0; i < 32; i++) this.digests[at + i] = (hexNibble(digestHex.charCodeAt(2 * i)) << 4) | hexNibble(digestHex.charCodeAt(2 * i + 1));
+    for (let i = 0; i < 32; i++) {
+      const hi = hexNibble(digestHex.charCodeAt(2 * i));
+      const lo = hexNibble(digestHex.charCodeAt(2 * i + 1));
+      if ((hi | lo) < 0) throw new TypeError('digest must be 64 hex chars');
+      this.digests[at + i] = (hi << 4) | lo;
+    }
     if (this.findDigestRow(this.digests, at) >= 0 || this.get(k.id) !== undefined) return undefined;
     const key = new LiveKey(this, row, k);
     this.keys.push(key);

@@ -63,6 +63,11 @@ export class CommandBus {
     return { state, revision };
   }
 
+  private assumeNew<S>(decider: Decider<unknown, S, LedgerEvent>, streamId: string): Cached & { state: S } {
+    const hit = this.cache.get(streamId);
+    return hit === undefined ? { state: decider.initialState(), revision: -1 } : { state: hit.state as S, revision: hit.revision };
+  }
+
   private remember(streamId: string, c: Cached): void {
     if (this.cache.size >= CACHE_LIMIT && !this.cache.has(streamId)) this.cache.clear();
     this.cache.set(streamId, c);
@@ -107,10 +112,11 @@ export class CommandBus {
     streamId: string,
     command: C | ((state: S, now: Date) => C),
     ctx: CommandContext,
-    opts: { waitForReadModel?: boolean } = {},
+    opts: { waitForReadModel?: boolean; newStream?: boolean } = {},
   ): Promise<CommandResult<S, E>> {
     for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await this.load(decider, streamId);
+      // A stream named by a fresh id starts empty: skip the read; 'no_stream' catches a wrong guess and the retry loads.
+      const { state, revision } = attempt === 1 && opts.newStream === true ? this.assumeNew(decider, streamId) : await this.load(decider, streamId);
       const now = this.clock();
       const events = decider.decide(resolve(command, state, now), state);
       if (events.length === 0) return { events, eventIds: [], state, position: null };

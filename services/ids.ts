@@ -1,6 +1,6 @@
 // Type-prefixed ids and event ids; the one place the service draws randomness for identifiers.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { base62 } from './crypto/base62.js';
+import { randomUUID } from 'node:crypto';
+import { randomBase62 } from './crypto/tokens.js';
 
 export interface IdGenerator {
   uuid(): string;
@@ -9,5 +9,6 @@ export interface IdGenerator {
 
 export const randomIds: IdGenerator = {
   uuid: () => randomUUID(),
-  id: (prefix) => `${prefix}_${base62(randomBytes(16), 22)}`,
+  // 128 random bits in 22 base62 chars, from the same pooled CSPRNG as tokens.
+  id: (prefix) => `${prefix}_${randomBase62(16, 22)}`,
 };

@@ -467,6 +467,7 @@ export class Ledger {
           policy,
         },
         c,
+        { newStream: true },
       );
       return { key: this.key(keyId), token, eventId: res.eventIds[0]! };
     } catch (err) {

@@ -67,6 +67,21 @@ function toRecorded(r: Row): RecordedEvent {
   };
 }
 
+/** SELECT position, event_id, stream_id, revision, type, data, metadata, as an array. */
+type RowArray = [number, string, string, number, string, string, string];
+
+function arrayToRecorded(r: RowArray): RecordedEvent {
+  return {
+    id: r[1],
+    streamId: r[2],
+    revision: r[3],
+    position: r[0],
+    type: r[4],
+    data: JSON.parse(r[5]) as unknown,
+    metadata: JSON.parse(r[6]) as unknown,
+  };
+}
+
 function translate(err: unknown, what: string): LedgerError {
   if (err instanceof LedgerError) return err;
   const code = (err as { code?: unknown }).code;
@@ -92,6 +107,7 @@ export class SqliteEventStore implements EventStore {
     maxPos: Database.Statement<[], { p: number | null }>;
     readStream: Database.Statement<[string, number, number], Row>;
     readAll: Database.Statement<[number, number], Row>;
+    readAllArrays: Database.Statement<[number, number], RowArray>;
   };
 
   constructor(file: string, opts: SqliteStoreOptions = {}) {
@@ -116,6 +132,12 @@ export class SqliteEventStore implements EventStore {
       maxPos: this.db.prepare('SELECT MAX(position) AS p FROM events'),
       readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?'),
       readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+      // Rows as arrays: the replay path skips building one row object per event.
+      readAllArrays: this.db
+        .prepare<[number, number], RowArray>(
+          'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?',
+        )
+        .raw(true),
     };
   }
 
@@ -174,22 +196,28 @@ export class SqliteEventStore implements EventStore {
 
   private applyOne(p: PendingAppend, nextPos: number): AppendResult {
     const first = p.events[0]!;
-    const existing = this.stmts.byEventId.get(first.id);
-    if (existing) return this.idempotentResult(p, existing);
     const head = this.stmts.streamHead.get(p.streamId)?.r ?? -1;
     const exp = p.expected;
     const ok = exp === 'any' || (exp === 'no_stream' && head === -1) || (exp === 'stream_exists' && head >= 0) || (typeof exp === 'number' && exp === head);
-    if (!ok) throw new ConcurrencyError(p.streamId, String(exp), head === -1 ? 'no_stream' : String(head));
+    if (!ok) {
+      // A retry of an append that already landed moved the head itself: that is not a conflict.
+      const existing = this.stmts.byEventId.get(first.id);
+      if (existing) return this.idempotentResult(p, existing);
+      throw new ConcurrencyError(p.streamId, String(exp), head === -1 ? 'no_stream' : String(head));
+    }
     let rev = head;
     let pos = nextPos - 1;
-    for (const ev of p.events) {
+    for (const [i, ev] of p.events.entries()) {
       rev += 1;
       pos += 1;
       try {
         this.stmts.insert.run(pos, ev.id, p.streamId, rev, ev.type, ev.data, ev.metadata);
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new IdempotencyError(p.streamId, ev.id);
-        throw err;
+        if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
+        // Only the first event's id can make the whole append a retry; a later clash is a partial overlap.
+        const existing = i === 0 ? this.stmts.byEventId.get(first.id) : undefined;
+        if (existing) return this.idempotentResult(p, existing);
+        throw new IdempotencyError(p.streamId, ev.id);
       }
     }
     return { nextRevision: rev, position: pos };
@@ -220,8 +248,8 @@ export class SqliteEventStore implements EventStore {
 
   readAll(opts: { after: number; maxCount: number }): Promise<ReadAllPage> {
     try {
-      const rows = this.stmts.readAll.all(opts.after, opts.maxCount);
-      const events = rows.map(toRecorded);
+      const rows = this.stmts.readAllArrays.all(opts.after, opts.maxCount);
+      const events = rows.map(arrayToRecorded);
       const last = events.length > 0 ? events[events.length - 1]!.position : opts.after;
       return Promise.resolve({ events, lastPosition: last, isEnd: events.length < opts.maxCount });
     } catch (err) {

@@ -91,6 +91,12 @@ function freshRandom(): Uint8Array {
   return out;
 }
 
+/** `bytes` fresh CSPRNG bytes as fixed-width base62 (ids; tokens use 32 bytes). */
+export function randomBase62(bytes: number, width: number): string {
+  if (bytes > RANDOM_BYTES) throw new TypeError(`at most ${RANDOM_BYTES} random bytes`);
+  return base62Fixed(freshRandom().subarray(0, bytes), width);
+}
+
 export function mintOpaqueToken(prefix: string, random: Uint8Array = freshRandom()): string {
   assertPrefix(prefix);
   if (random.length < 24) throw new TypeError('a token needs at least 24 random bytes');
