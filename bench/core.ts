@@ -1,8 +1,7 @@
 // Core performance figures of the ledger, each against its target and, where meaningful, a baseline
-// measured in the same run. `npm run bench`; BENCH_SCALE=0.1 for a quick run. See bench/README-core.md.
+// measured in the same run. `npm run bench`; BENCH_SCALE=0.1 for a quick run, BENCH_ONLY=verify,memory,rebuild,create for a subset.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, hash } from 'node:crypto';
-import { cpus, arch, availableParallelism, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StoredEvent } from '../events/catalog.js';
@@ -17,6 +16,7 @@ import { digestHex, displayStart, mintOpaqueToken } from '../services/crypto/tok
 import { Ledger, SYSTEM } from '../services/ledger.js';
 import { tempDir } from '../test/support/tmp.js';
 import { prng } from '../test/support/prng.js';
+import { figure, machine, misses } from './report.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 if (!(SCALE > 0)) throw new TypeError('BENCH_SCALE must be a positive number');
@@ -26,12 +26,6 @@ const scaled = (n: number, min = 1000): number => Math.max(min, Math.round(n * S
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fix = (n: number, d = 2): string => n.toFixed(d);
-let misses = 0;
-function figure(label: string, value: string, target: string, pass: boolean | null, extra = ''): void {
-  if (pass === false) misses++;
-  const verdict = pass === null ? '     ' : pass ? 'PASS ' : 'MISS ';
-  console.log(`  ${label.padEnd(34)} ${value.padStart(18)}   ${target.padEnd(22)} ${verdict}${extra}`);
-}
 
 // ------------------------------------------------------------------ synthetic events
 
@@ -462,11 +456,8 @@ async function benchCreate(dir: string): Promise<void> {
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  const cpu = cpus();
   console.log(`token-ledger core benchmark (BENCH_SCALE=${SCALE})`);
-  console.log(
-    `machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores (${availableParallelism()} available), ${fix(totalmem() / 2 ** 30, 1)} GiB, node ${process.version}, ${platform()} ${arch()}`,
-  );
+  console.log(machine());
   console.log(`  ${'figure'.padEnd(34)} ${'value'.padStart(18)}   ${'target'.padEnd(22)} verdict`);
   const dir = tempDir('bench');
   try {
@@ -479,7 +470,7 @@ async function main(): Promise<void> {
   } finally {
     dir.cleanup();
   }
-  console.log(misses === 0 ? '\nall targets met' : `\n${misses} target(s) missed`);
+  console.log(misses() === 0 ? '\nall targets met' : `\n${misses()} target(s) missed`);
 }
 
 if (process.argv[2] === '--memory-child') memoryChild(Number(process.argv[3]));

@@ -10,7 +10,6 @@
 //   LEDGER_TEST_KAFKA_BROKERS=h:p     the broker; without it the Kafka half says why it skipped
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { arch, availableParallelism, cpus, platform, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -18,6 +17,7 @@ import { createRevocationWatcher, readEventStream, REVOCATION_TYPES, type Revoca
 import { revocationsPlugin } from '../services/revocations/plugin.js';
 import { testBrokers, uniqueTopics, waitUntil } from '../test/support/kafka.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer } from '../test/support/server.js';
+import { figure, machine, misses } from './report.js';
 
 const COUNT = Number(process.env.BENCH_REVOCATIONS ?? 300);
 if (!Number.isInteger(COUNT) || COUNT < 10) throw new TypeError('BENCH_REVOCATIONS must be a whole number ≥ 10');
@@ -31,12 +31,6 @@ const SEEN_TIMEOUT_MS = 5000;
 // ------------------------------------------------------------------ output
 
 const fix = (n: number, d = 1): string => n.toFixed(d);
-let misses = 0;
-function figure(label: string, value: string, target: string, pass: boolean | null, extra = ''): void {
-  if (pass === false) misses++;
-  const verdict = pass === null ? '     ' : pass ? 'PASS ' : 'MISS ';
-  console.log(`  ${label.padEnd(34)} ${value.padStart(18)}   ${target.padEnd(22)} ${verdict}${extra}`);
-}
 
 interface Stats {
   n: number;
@@ -237,11 +231,8 @@ function reportPath(label: string, targetMs: number, r: PathResult, baselineLabe
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  const cpu = cpus();
   console.log(`token-ledger revocation propagation benchmark (BENCH_REVOCATIONS=${COUNT})`);
-  console.log(
-    `machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores (${availableParallelism()} available), ${fix(totalmem() / 2 ** 30, 1)} GiB, node ${process.version}, ${platform()} ${arch()}`,
-  );
+  console.log(machine());
   const brokers = testBrokers();
   const topics = uniqueTopics('bench');
   const env: Record<string, string> = brokers
@@ -318,7 +309,7 @@ async function main(): Promise<void> {
     await watcher?.close();
     await stopServer(child);
   }
-  console.log(misses === 0 ? '\nall targets met' : `\n${misses} target(s) missed`);
+  console.log(misses() === 0 ? '\nall targets met' : `\n${misses()} target(s) missed`);
 }
 
 if (process.argv[2] === '--server') await serverChild(JSON.parse(process.argv[3] ?? '{}') as Record<string, string>);
