@@ -1,6 +1,6 @@
 // Tamper-evidence hash chain over the log in commit order. The byte layout is public (docs/canonical-bytes.md)
 // so third parties can write their own verifier: change nothing here without a new chain version.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const CHAIN_VERSION = 1;
 /** chain_0: 32 zero bytes, hex. */
@@ -21,6 +21,15 @@ export interface ChainedEvent {
  * strings and numbers as ECMAScript JSON.stringify writes them, `undefined` members omitted.
  */
 export function canonicalJson(value: unknown): string {
+  return canonical(value, false);
+}
+
+/** canonicalJson(redactSecrets(value)) in one pass, without building the redacted copy. */
+export function canonicalRedacted(value: unknown): string {
+  return canonical(value, true);
+}
+
+function canonical(value: unknown, redact: boolean): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -30,16 +39,32 @@ export function canonicalJson(value: unknown): string {
       if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no NaN or Infinity');
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const v: unknown = value[i];
+          out += `${i === 0 ? '' : ','}${v === undefined ? 'null' : canonical(v, redact)}`;
+        }
+        return `${out}]`;
+      }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+      let out = '{';
+      for (const k of Object.keys(obj).sort()) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        const text = redact && v !== null && SECRET_FIELDS.includes(k) && !isRedacted(v) ? redactionMarker(v) : canonical(v, redact);
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(k)}:${text}`;
+      }
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON cannot hold a ${typeof value}`);
   }
+}
+
+/** {"redacted":"sha256:<hex of the secret's canonical JSON>"}, canonical. */
+function redactionMarker(secret: unknown): string {
+  return `{"redacted":"sha256:${hash('sha256', canonicalJson(secret), 'hex')}"}`;
 }
 
 /** Fields that hold secret material (sealed tokens, password hashes); the chain covers only their digest. */
@@ -62,21 +87,56 @@ export function redactSecrets(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (SECRET_FIELDS.includes(k) && v !== null && v !== undefined && !isRedacted(v)) {
-      out[k] = { redacted: `sha256:${createHash('sha256').update(canonicalJson(v), 'utf8').digest('hex')}` };
+      out[k] = { redacted: `sha256:${hash('sha256', canonicalJson(v), 'hex')}` };
     } else out[k] = redactSecrets(v);
   }
   return out;
 }
 
+/** An event's redacted data and metadata as canonical JSON text: computed once, shared by the chain and the audit copy. */
+export interface CanonicalEvent {
+  readonly id: string;
+  readonly streamId: string;
+  readonly revision: number;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+export function canonicalEvent(event: ChainedEvent): CanonicalEvent {
+  return {
+    id: event.id,
+    streamId: event.streamId,
+    revision: event.revision,
+    type: event.type,
+    data: canonicalRedacted(event.data),
+    metadata: canonicalRedacted(event.metadata),
+  };
+}
+
+/** canonicalJson([id, streamId, revision, type, data, metadata]) from parts already canonical. */
+function canonicalText(c: CanonicalEvent): string {
+  return `[${JSON.stringify(c.id)},${JSON.stringify(c.streamId)},${canonicalJson(c.revision)},${JSON.stringify(c.type)},${c.data},${c.metadata}]`;
+}
+
 /** UTF-8 of canonicalJson([eventId, streamId, revision, type, redactSecrets(data), redactSecrets(metadata)]). */
 export function canonicalBytes(event: ChainedEvent): Buffer {
-  return Buffer.from(canonicalJson([event.id, event.streamId, event.revision, event.type, redactSecrets(event.data), redactSecrets(event.metadata)]), 'utf8');
+  return Buffer.from(canonicalText(canonicalEvent(event)), 'utf8');
 }
 
 /** chain_n = SHA-256(chain_{n-1} as 32 raw bytes ‖ canonicalBytes(event_n)), hex. */
 export function nextChain(previous: string, event: ChainedEvent): string {
+  return nextChainCanonical(previous, canonicalEvent(event));
+}
+
+/** nextChain over an event already in canonical parts (the audit projection canonicalizes each event once). */
+export function nextChainCanonical(previous: string, c: CanonicalEvent): string {
   if (!/^[0-9a-f]{64}$/.test(previous)) throw new TypeError('previous chain value must be 64 lowercase hex chars');
-  return createHash('sha256').update(Buffer.from(previous, 'hex')).update(canonicalBytes(event)).digest('hex');
+  const text = canonicalText(c);
+  const input = Buffer.allocUnsafe(32 + Buffer.byteLength(text, 'utf8'));
+  input.write(previous, 0, 32, 'hex');
+  input.write(text, 32, 'utf8');
+  return hash('sha256', input, 'hex'); // one shot: no Hash object per event
 }
 
 /** What a LedgerCheckpointed signature covers: UTF-8 of canonicalJson({v, position, chain, at}). */

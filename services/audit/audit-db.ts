@@ -3,10 +3,20 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { GENESIS_CHAIN, canonicalJson, nextChain, redactSecrets } from '../../events/chain.js';
+import { GENESIS_CHAIN, canonicalEvent, canonicalJson, nextChainCanonical, type CanonicalEvent } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
+import { CSV_COLUMNS, csvPlain } from './export.js';
 
-export const AUDIT_SCHEMA_VERSION = 1;
+/**
+ * 2: about_ws (the workspace an event is about, key events included); the JSONL export record stored as `line`, with
+ * prev_chain, chain and event derived from it (virtual columns), so an export streams stored bytes. A version-1 file is
+ * converted in place at open (same rows, same chain values: it stays a witness for `audit verify --store`).
+ */
+export const AUDIT_SCHEMA_VERSION = 2;
+
+const PAGE_BYTES = 16_384;
+/** Keys whose workspace the projection keeps in memory (a key's workspace never changes). */
+const KEY_CACHE = 100_000;
 
 /** One row of audit_events, as the query, history and export code read it. */
 export interface AuditRow {
@@ -17,9 +27,19 @@ export interface AuditRow {
   readonly type: string;
   readonly occurred_at: string;
   readonly occurred_ms: number;
+  /**
+   * Running maximum of occurred_ms up to this position: never decreases along the log, so time filters become position
+   * ranges (see the skew bound in audit_meta 'ms_skew' and filters.ts auditWhere).
+   */
+  readonly ms_hw: number;
   readonly key_id: string | null;
   readonly user_id: string | null;
   readonly workspace_id: string | null;
+  /**
+   * The workspace the event is about: its own workspaceId, or for key events that carry only keyId (used, rotated,
+   * revoked…) the workspace the key was created in. What the workspaceId filter and the caller's audit scope match.
+   */
+  readonly about_ws: string | null;
   readonly actor_type: string | null;
   readonly actor_id: string | null;
   readonly ip: string | null;
@@ -27,15 +47,27 @@ export interface AuditRow {
   readonly request_id: string | null;
   readonly scheme: string | null;
   readonly token_digest: string | null;
+  /** 1 when no derived CSV cell needs quoting, escaping or the formula guard (export.ts csvPlain), else 0. */
+  readonly csv_plain: number;
+  /** The JSONL export record of this event, newline included: the bytes a JSONL export streams, verbatim. */
+  readonly line: string;
   readonly prev_chain: string;
   readonly chain: string;
   /** canonicalJson({id, streamId, revision, position, type, data, metadata}) with secrets redacted. */
   readonly event: string;
 }
 
-const DDL = `
-CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_events (
+/**
+ * Where the parts sit in `line` = {"position":P,"prevChain":"<64>","chain":"<64>","event":E}\n (1-based, P has
+ * length(position) digits): prevChain at 27+d, chain at 102+d, the event from 176+d up to the closing "}\n".
+ */
+const LINE_COLUMNS = `
+  line TEXT NOT NULL,
+  prev_chain TEXT GENERATED ALWAYS AS (substr(line, 27 + length(position), 64)) VIRTUAL,
+  chain TEXT GENERATED ALWAYS AS (substr(line, 102 + length(position), 64)) VIRTUAL,
+  event TEXT GENERATED ALWAYS AS (substr(line, 176 + length(position), length(line) - 177 - length(position))) VIRTUAL`;
+
+const EVENT_COLUMNS = `
   position INTEGER PRIMARY KEY,
   event_id TEXT NOT NULL UNIQUE,
   stream_id TEXT NOT NULL,
@@ -43,9 +75,11 @@ CREATE TABLE IF NOT EXISTS audit_events (
   type TEXT NOT NULL,
   occurred_at TEXT NOT NULL,
   occurred_ms INTEGER NOT NULL,
+  ms_hw INTEGER NOT NULL,
   key_id TEXT,
   user_id TEXT,
   workspace_id TEXT,
+  about_ws TEXT,
   actor_type TEXT,
   actor_id TEXT,
   ip TEXT,
@@ -53,18 +87,59 @@ CREATE TABLE IF NOT EXISTS audit_events (
   request_id TEXT,
   scheme TEXT,
   token_digest TEXT,
-  prev_chain TEXT NOT NULL,
-  chain TEXT NOT NULL,
-  event TEXT NOT NULL
-);
+  csv_plain INTEGER NOT NULL,`;
+
+/** The stored (non-virtual) columns: the CSV's derived cells plus what only the database keeps. */
+const STORED: ReadonlyArray<keyof AuditRow> = [
+  ...CSV_COLUMNS.slice(0, 13),
+  'event_id',
+  'stream_id',
+  'revision',
+  'occurred_ms',
+  'ms_hw',
+  'about_ws',
+  'csv_plain',
+  'line',
+];
+
+const INDEXES = `
 CREATE INDEX IF NOT EXISTS audit_by_key ON audit_events (key_id, position) WHERE key_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_user ON audit_events (user_id, position) WHERE user_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_ws ON audit_events (workspace_id, position) WHERE workspace_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_about_ws ON audit_events (about_ws, position) WHERE about_ws IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_ws_type ON audit_events (about_ws, type, position) WHERE about_ws IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_events (actor_id, position);
 CREATE INDEX IF NOT EXISTS audit_by_type ON audit_events (type, position);
 CREATE INDEX IF NOT EXISTS audit_by_digest ON audit_events (token_digest) WHERE token_digest IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_time ON audit_events (occurred_ms, position);
+CREATE INDEX IF NOT EXISTS audit_by_hw ON audit_events (ms_hw);
 `;
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_events (${EVENT_COLUMNS}${LINE_COLUMNS}
+);
+${INDEXES}`;
+
+/** Version 1 kept prev_chain, chain and event as stored columns and had no about_ws: rebuild the table from its rows. */
+function migrateV1(db: Database.Database): void {
+  db.transaction(() => {
+    for (const ix of ['audit_by_key', 'audit_by_user', 'audit_by_ws', 'audit_by_actor', 'audit_by_type', 'audit_by_digest', 'audit_by_time'])
+      db.exec(`DROP INDEX IF EXISTS ${ix}`);
+    db.exec('ALTER TABLE audit_events RENAME TO audit_events_v1');
+    db.exec(DDL);
+    const copied = STORED.filter((c) => c !== 'about_ws' && c !== 'line' && c !== 'ms_hw' && c !== 'csv_plain').join(', ');
+    // csv_plain 0: CSV exports render the old rows in JS, which is always right.
+    db.exec(`INSERT INTO audit_events (${copied}, ms_hw, about_ws, csv_plain, line)
+      SELECT ${copied}, max(occurred_ms) OVER (ORDER BY position ROWS UNBOUNDED PRECEDING), workspace_id, 0,
+        '{"position":' || position || ',"prevChain":"' || prev_chain || '","chain":"' || chain || '","event":' || event || '}' || char(10)
+      FROM audit_events_v1 ORDER BY position`);
+    db.prepare("INSERT INTO audit_meta (name, value) VALUES ('ms_skew', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(
+      String(db.prepare('SELECT COALESCE(max(ms_hw - occurred_ms), 0) FROM audit_events').pluck().get()),
+    );
+    db.exec(`UPDATE audit_events SET about_ws = (SELECT c.about_ws FROM audit_events c INDEXED BY audit_by_key WHERE c.key_id = audit_events.key_id ORDER BY c.position LIMIT 1)
+      WHERE about_ws IS NULL AND key_id IS NOT NULL`);
+    db.exec('DROP TABLE audit_events_v1');
+  })();
+}
 
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
@@ -76,26 +151,30 @@ function keyColumns(type: string, data: Record<string, unknown>): { keyId: strin
   return { keyId: str(data.keyId), digest: type === 'ApiKeyCreated' ? str(data.digest) : null };
 }
 
-/** Flattens one recorded event into a row, given the previous chain value. Pure. */
-export function flatten(e: RecordedEvent, prevChain: string): AuditRow {
+/** Flattens one recorded event into a row, given the previous chain value and the previous row's ms_hw. Pure. */
+export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): AuditRow {
   const data = (e.data ?? {}) as Record<string, unknown>;
   const meta = (e.metadata ?? {}) as Record<string, unknown>;
   const actor = (meta.actor ?? {}) as Record<string, unknown>;
   const request = (meta.request ?? {}) as Record<string, unknown>;
   const occurredAt = str(meta.occurredAt) ?? new Date(0).toISOString();
   const { keyId, digest } = keyColumns(e.type, data);
+  const c = canonicalEvent(e); // redacted and canonicalized once: the chain input and the stored copy share it
   const userId = str(data.userId) ?? (e.type === 'WorkspaceCreated' ? str(data.ownerId) : null);
-  return {
+  const occurredMs = Date.parse(occurredAt) || 0;
+  const row = {
     position: e.position,
     event_id: e.id,
     stream_id: e.streamId,
     revision: e.revision,
     type: e.type,
     occurred_at: occurredAt,
-    occurred_ms: Date.parse(occurredAt) || 0,
+    occurred_ms: occurredMs,
+    ms_hw: Math.max(prevHw, occurredMs),
     key_id: keyId,
     user_id: userId,
     workspace_id: str(data.workspaceId),
+    about_ws: str(data.workspaceId), // key events without one get their key's at insert (AuditDb)
     actor_type: str(actor.type),
     actor_id: str(actor.id),
     ip: str(request.ip),
@@ -103,28 +182,30 @@ export function flatten(e: RecordedEvent, prevChain: string): AuditRow {
     request_id: str(request.requestId),
     scheme: e.type === 'ApiKeyUsed' ? str(data.presentation) : null,
     token_digest: digest,
-    prev_chain: prevChain,
-    chain: nextChain(prevChain, e),
-    event: canonicalJson({
-      id: e.id,
-      streamId: e.streamId,
-      revision: e.revision,
-      position: e.position,
-      type: e.type,
-      data: redactSecrets(e.data),
-      metadata: redactSecrets(e.metadata),
-    }),
+    ...withLine(e.position, prevChain, nextChainCanonical(prevChain, c), auditCopy(c, e.position)),
   };
+  return { ...row, csv_plain: csvPlain(row) ? 1 : 0 };
+}
+
+/** The stored export record and the parts derived from it. */
+function withLine(position: number, prevChain: string, chain: string, event: string): Pick<AuditRow, 'line' | 'prev_chain' | 'chain' | 'event'> {
+  return { line: `{"position":${position},"prevChain":"${prevChain}","chain":"${chain}","event":${event}}\n`, prev_chain: prevChain, chain, event };
+}
+
+/** canonicalJson({id, streamId, revision, position, type, data, metadata}) from the canonical parts (keys in sorted order). */
+function auditCopy(c: CanonicalEvent, position: number): string {
+  return `{"data":${c.data},"id":${JSON.stringify(c.id)},"metadata":${c.metadata},"position":${canonicalJson(position)},"revision":${canonicalJson(c.revision)},"streamId":${JSON.stringify(c.streamId)},"type":${JSON.stringify(c.type)}}`;
 }
 
 /** A derived table kept in the same transaction as audit_events (e.g. key and membership timelines). */
 export interface AuditExtension {
   readonly name: string;
-  /** CREATE TABLE IF NOT EXISTS … ; run at open. */
-  readonly ddl: string;
   /** Tables to drop on rebuild. */
   readonly tables: readonly string[];
-  /** Called once per event, inside the batch transaction, after its audit_events row is inserted. */
+  /**
+   * Run at open, after audit_events exists: creates (or brings up to date) the extension's tables and returns its
+   * applier, called once per event inside the batch transaction after the event's audit_events row is inserted.
+   */
   prepare(db: Database.Database): (row: AuditRow, e: RecordedEvent) => void;
 }
 
@@ -135,10 +216,11 @@ export interface AuditState {
 
 export class AuditDb {
   readonly db: Database.Database;
-  private readonly insertRow: Database.Statement;
+  private readonly insertRow: { run(row: AuditRow): unknown };
   private readonly setMeta: Database.Statement<[string, string]>;
   private appliers: Array<(row: AuditRow, e: RecordedEvent) => void> = [];
   private state: AuditState;
+  private clockState: { hw: number; skew: number };
   private readonly applyBatchTx: (events: readonly RecordedEvent[]) => void;
 
   constructor(
@@ -149,41 +231,66 @@ export class AuditDb {
     if (!opts.readonly) mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     if (!opts.readonly) {
+      // Rows are ~1 KB: 16 KiB pages hold them with little waste and make export scans cheaper (no effect on an existing file).
+      this.db.pragma(`page_size = ${PAGE_BYTES}`);
       this.db.pragma('journal_mode = WAL');
       // The audit model is rebuildable from the ledger, so NORMAL durability is enough here.
       this.db.pragma('synchronous = NORMAL');
     }
     this.db.pragma('busy_timeout = 5000');
     if (!opts.readonly) this.migrate();
-    this.insertRow = this.db.prepare(
-      `INSERT INTO audit_events (position, event_id, stream_id, revision, type, occurred_at, occurred_ms, key_id, user_id, workspace_id,
-        actor_type, actor_id, ip, user_agent, request_id, scheme, token_digest, prev_chain, chain, event)
-       VALUES (@position, @event_id, @stream_id, @revision, @type, @occurred_at, @occurred_ms, @key_id, @user_id, @workspace_id,
-        @actor_type, @actor_id, @ip, @user_agent, @request_id, @scheme, @token_digest, @prev_chain, @chain, @event)
-       ON CONFLICT(position) DO NOTHING`,
+    const insert = this.db.prepare(
+      `INSERT INTO audit_events (${STORED.join(', ')}) VALUES (${STORED.map(() => '?').join(', ')}) ON CONFLICT(position) DO NOTHING`,
     );
+    this.insertRow = { run: (row: AuditRow) => insert.run(...STORED.map((c) => row[c])) };
     this.setMeta = this.db.prepare('INSERT INTO audit_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
+    const firstOfKey = this.db
+      // A key's first event is its ApiKeyCreated. INDEXED BY: without statistics the planner may pick the type index and scan.
+      .prepare('SELECT about_ws FROM audit_events INDEXED BY audit_by_key WHERE key_id = ? ORDER BY position LIMIT 1')
+      .pluck() as Database.Statement<[string], string | null>;
+    // Most events are uses of a few hot keys: remember their workspace (bounded; cleared when full, then refilled).
+    const known = new Map<string, string | null>();
+    const rememberKey = (keyId: string, ws: string | null): void => {
+      if (known.size >= KEY_CACHE) known.clear();
+      known.set(keyId, ws);
+    };
+    const keyWorkspace = (keyId: string): string | null => {
+      let ws = known.get(keyId);
+      if (ws === undefined) rememberKey(keyId, (ws = firstOfKey.get(keyId) ?? null));
+      return ws;
+    };
     this.state = this.readState();
+    this.clockState = this.readClockState();
     this.applyBatchTx = this.db.transaction((events: readonly RecordedEvent[]) => {
       let { position, chain } = this.state;
+      let { hw, skew } = this.clockState;
       for (const e of events) {
         if (e.position <= position) continue; // replayed: idempotent
-        const row = flatten(e, chain);
+        let row = flatten(e, chain, hw);
+        hw = row.ms_hw;
+        skew = Math.max(skew, hw - row.occurred_ms);
+        if (row.about_ws === null && row.key_id !== null) row = { ...row, about_ws: keyWorkspace(row.key_id) };
         this.insertRow.run(row);
+        if (row.type === 'ApiKeyCreated' && row.key_id !== null) rememberKey(row.key_id, row.about_ws);
         for (const apply of this.appliers) apply(row, e);
         position = e.position;
         chain = row.chain;
       }
       this.setMeta.run('position', String(position));
       this.setMeta.run('chain', chain);
+      if (skew !== this.clockState.skew) this.setMeta.run('ms_skew', String(skew));
       this.state = { position, chain };
+      this.clockState = { hw, skew };
     });
   }
 
   private migrate(): void {
+    const columns = (this.db.prepare('PRAGMA table_xinfo(audit_events)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (columns.length > 0 && !columns.includes('line')) migrateV1(this.db);
     this.db.exec(DDL);
-    for (const x of this.extensions) this.db.exec(x.ddl);
-    this.db.prepare("INSERT INTO audit_meta (name, value) VALUES ('schema', ?) ON CONFLICT(name) DO NOTHING").run(String(AUDIT_SCHEMA_VERSION));
+    this.db
+      .prepare("INSERT INTO audit_meta (name, value) VALUES ('schema', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+      .run(String(AUDIT_SCHEMA_VERSION));
     this.appliers = this.extensions.map((x) => x.prepare(this.db));
   }
 
@@ -191,6 +298,13 @@ export class AuditDb {
     const get = (name: string): string | undefined =>
       (this.db.prepare('SELECT value FROM audit_meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
     return { position: Number(get('position') ?? -1), chain: get('chain') ?? GENESIS_CHAIN };
+  }
+
+  /** ms_hw of the last row, and the largest amount by which an event's time ever lagged behind an earlier one's. */
+  private readClockState(): { hw: number; skew: number } {
+    const hw = this.db.prepare('SELECT ms_hw FROM audit_events ORDER BY position DESC LIMIT 1').pluck().get() as number | undefined;
+    const skew = this.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get() as string | undefined;
+    return { hw: hw ?? 0, skew: Number(skew ?? 0) };
   }
 
   /** Last applied ledger position and the chain value there (the checkpoint). */
@@ -203,12 +317,19 @@ export class AuditDb {
     if (events.length > 0) this.applyBatchTx(events);
   }
 
-  /** Drops every table and starts from the genesis chain. */
+  /** Drops every table and starts from the genesis chain (on an empty file, with the current page size). */
   reset(): void {
     this.db.exec('DROP TABLE IF EXISTS audit_events; DROP TABLE IF EXISTS audit_meta;');
     for (const x of this.extensions) for (const t of x.tables) this.db.exec(`DROP TABLE IF EXISTS "${t}"`);
+    if (this.db.pragma('page_size', { simple: true }) !== PAGE_BYTES && this.db.pragma('journal_mode = DELETE', { simple: true }) === 'delete') {
+      // The page size of a WAL file changes only through a VACUUM outside WAL mode; the file is empty now, so this is quick.
+      this.db.pragma(`page_size = ${PAGE_BYTES}`);
+      this.db.exec('VACUUM');
+      this.db.pragma('journal_mode = WAL');
+    }
     this.migrate();
     this.state = { position: -1, chain: GENESIS_CHAIN };
+    this.clockState = { hw: 0, skew: 0 };
   }
 
   close(): void {

@@ -82,6 +82,15 @@ async function dispatch(argv: string[], config: Config): Promise<number> {
   return verifyExportCommand(config, file, jwks, values.manifest);
 }
 
+/**
+ * The audit.db to use as a witness: the data folder's, whenever the file exists, whichever store holds the log
+ * (with EventStoreDB the projection still keeps audit.db in the data folder).
+ */
+export function witnessFile(config: Pick<Config, 'dataDir'>): string | undefined {
+  const file = auditDbFile(config.dataDir);
+  return existsSync(file) ? file : undefined;
+}
+
 async function verifyStoreCommand(config: Config, jwks: JWK[] | undefined): Promise<number> {
   const own = jwks ? null : await ownPublicKey(config);
   if (!jwks && !own) throw new UsageError(`no signing key in ${config.dataDir}; pass --jwks FILE`);
@@ -90,12 +99,12 @@ async function verifyStoreCommand(config: Config, jwks: JWK[] | undefined): Prom
     const bar = progressBar('verify', await store.headPosition());
     const r = await verifyStore(store, {
       publicKeys: jwks ?? [own!],
-      auditDbFile: config.eventStoreUrl ? undefined : auditDbFile(config.dataDir),
+      auditDbFile: witnessFile(config),
       progress: (p) => bar.update(p),
     });
     bar.done();
     if (r.ok) {
-      say(process.stdout, `OK: ${r.events} events, ${r.checkpoints} checkpoints, chain ${r.chain}`);
+      say(process.stdout, `OK: ${r.events} events, ${r.checkpoints} checkpoints, chain ${r.chain}${r.witnessed ? ', witness audit.db' : ''}`);
       return 0;
     }
     say(process.stdout, `FAIL at position ${r.position}: ${r.code} ${r.reason}`);

@@ -2,7 +2,6 @@
 // Both pin a ledger position first, so an export is a consistent snapshot while new events keep arriving.
 import type { Context } from 'koa';
 import type { ServerResponse } from 'node:http';
-import { demand } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
 import { route, type RouteDef } from '../http/route.js';
 import { obj, str, type Schema } from '../http/schema.js';
@@ -10,6 +9,7 @@ import type { AuditContext } from './context.js';
 import { buildManifest, CSV_HEADER, writeRecords, type ExportSpec } from './export.js';
 import { auditFilterQuery, parseAuditFilters, type AuditFilters } from './filters.js';
 import { signManifest, type ExportFormat, type SignedManifest } from './manifest.js';
+import { auditScope } from './query-routes.js';
 
 const formatQuery: Schema = str({
   enum: ['jsonl', 'csv'],
@@ -36,8 +36,8 @@ async function pinPosition(ctx: AuditContext, requested: string | undefined): Pr
   return p;
 }
 
-function specFrom(filters: AuditFilters, query: Record<string, string>, toPosition: number): ExportSpec {
-  return { filters, format: (query.format ?? 'jsonl') as ExportFormat, toPosition };
+function specFrom(filters: AuditFilters, scope: readonly string[] | null, query: Record<string, string>, toPosition: number): ExportSpec {
+  return { filters, scope, format: (query.format ?? 'jsonl') as ExportFormat, toPosition };
 }
 
 /** Same filters as the export, plus the pinned position: where the CSV's signed manifest lives. */
@@ -132,9 +132,10 @@ export function auditExportRoutes(actx: AuditContext): RouteDef[] {
       },
       handler: async ({ ctx, query: q, caller }) => {
         const filters = parseAuditFilters(q);
-        demand(actx.ledger, caller, 'audit:export', filters.workspaceId ?? null);
+        // The same scoping as GET /v1/audit: only events about workspaces where the caller holds audit:export.
+        const scope = auditScope(actx.ledger, caller, filters, 'audit:export');
         const toPosition = await pinPosition(actx, q.toPosition);
-        await streamExport(actx, ctx, specFrom(filters, q, toPosition), q);
+        await streamExport(actx, ctx, specFrom(filters, scope, q, toPosition), q);
         return undefined;
       },
     }),
@@ -149,10 +150,10 @@ export function auditExportRoutes(actx: AuditContext): RouteDef[] {
       responses: { 200: { description: 'the signed manifest', schema: obj({ manifest: obj({}), signature: obj({}) }) } },
       handler: async ({ ctx, query: q, caller }): Promise<SignedManifest> => {
         const filters = parseAuditFilters(q);
-        demand(actx.ledger, caller, 'audit:export', filters.workspaceId ?? null);
         if (q.toPosition === undefined)
           throw new HttpError(400, 'required', 'toPosition is required (take it from the export).', { attr: 'toPosition', type: 'validation_error' });
-        const spec = specFrom(filters, q, await pinPosition(actx, q.toPosition));
+        const scope = auditScope(actx.ledger, caller, filters, 'audit:export');
+        const spec = specFrom(filters, scope, q, await pinPosition(actx, q.toPosition));
         // Recomputed by rendering the same rows again: same rows, same bytes, same digest.
         const totals = await writeRecords(actx.db.db, spec, () => new Promise((resolve) => setImmediate(resolve)));
         ctx.set('Cache-Control', 'no-store');

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { GENESIS_CHAIN } from '../../events/chain.js';
 import type { AuditRow } from './audit-db.js';
-import { auditWhere, type AuditFilters } from './filters.js';
+import { auditWhere, selectsEverything, type AuditFilters } from './filters.js';
 import { MANIFEST_VERSION, type CheckpointRef, type ExportFormat, type ExportManifest } from './manifest.js';
 
 export const PAGE_SIZE = 1000;
@@ -33,14 +33,20 @@ export const CSV_HEADER = `${CSV_COLUMNS.join(',')}\r\n`;
 
 export type ExportRow = Pick<AuditRow, (typeof CSV_COLUMNS)[number]>;
 
-/** One JSONL record line; `event` is the stored canonical JSON, written verbatim. */
-export function jsonlRecord(r: Pick<AuditRow, 'position' | 'prev_chain' | 'chain' | 'event'>): string {
-  return jsonlLine([r.position, r.prev_chain, r.chain, r.event]);
-}
-
 const NEEDS_CARE = /[",\r\n]|^[\s=+\-@]|\s$/;
 const FORMULA_START = /^[=+\-@\t\r]/;
 const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
+
+/** The derived cells (CSV_COLUMNS 1–12) that can be anything the request or event carried. */
+export const DERIVED_CELLS = CSV_COLUMNS.slice(1, 13);
+
+/** True when every derived cell is written as is (flatCell changes nothing): the exporter may then concatenate in SQL. */
+export function csvPlain(row: Pick<AuditRow, (typeof DERIVED_CELLS)[number]>): boolean {
+  return DERIVED_CELLS.every((c) => {
+    const v = row[c];
+    return typeof v !== 'string' || !NEEDS_CARE.test(v);
+  });
+}
 
 /**
  * A derived (flat) CSV cell: a leading = + - @ TAB CR gets a ' so spreadsheets show text instead of running a formula,
@@ -68,11 +74,6 @@ function csvLine(v: readonly Cell[]): string {
 /** One CSV record line (RFC 4180, CRLF). The event cell is the stored JSON verbatim, always quoted, never altered. */
 export function csvRecord(r: ExportRow): string {
   return csvLine(CSV_COLUMNS.map((c) => (c === 'event' ? r.event.replaceAll('"', '""') : r[c])));
-}
-
-/** The JSONL line from raw [position, prev_chain, chain, event]. */
-function jsonlLine(v: readonly Cell[]): string {
-  return `{"position":${v[0]},"prevChain":"${v[1]}","chain":"${v[2]}","event":${v[3]}}\n`;
 }
 
 /** Collects a page of lines into one Buffer (encoding each line once, no giant concatenated string). */
@@ -129,6 +130,8 @@ export function parseCsvLine(line: string): string[] | null {
 
 export interface ExportSpec {
   readonly filters: AuditFilters;
+  /** The workspaces the caller may export (auditScope with audit:export); null: the whole ledger. */
+  readonly scope: readonly string[] | null;
   readonly format: ExportFormat;
   /** Last ledger position included: the snapshot the export is pinned to. */
   readonly toPosition: number;
@@ -141,8 +144,51 @@ export interface ExportTotals {
   readonly recordsSha256: string;
 }
 
-function isUnfiltered(f: AuditFilters): boolean {
-  return Object.values(f).every((v) => v === undefined);
+/** One page of the export: how many records, the first and last position, and their bytes. */
+type Page = { count: number; first: number; last: number; chunk: Buffer };
+
+/**
+ * Pages of JSONL: the stored records (audit_events.line) concatenated by SQLite into one BLOB per page, so the bytes
+ * go from the file to the socket without being decoded into strings or re-serialized. The subquery's ORDER BY feeds
+ * group_concat in position order (the verifier would reject any other order: OUT_OF_ORDER).
+ */
+function jsonlPages(db: Database.Database, where: string): (after: number, toPosition: number, params: readonly Cell[]) => Page | null {
+  const stmt = db
+    .prepare(
+      `SELECT count(*), min(position), max(position), CAST(group_concat(line, '') AS BLOB)
+       FROM (SELECT position, line FROM audit_events WHERE position > ? AND position <= ?${where} ORDER BY position LIMIT ${PAGE_SIZE})`,
+    )
+    .raw(true);
+  return (after, toPosition, params) => {
+    const [count, first, last, chunk] = stmt.get(after, toPosition, ...params) as [number, number, number, Buffer];
+    return count === 0 ? null : { count, first, last, chunk };
+  };
+}
+
+/** csvLine in SQL for a row whose derived cells are plain (audit_events.csv_plain): they are written as stored. */
+const CSV_LINE_SQL = `concat_ws(',', position, ${DERIVED_CELLS.map((c) => `ifnull(${c}, '')`).join(', ')}, prev_chain, chain, '"' || replace(event, '"', '""') || '"') || char(13, 10)`;
+
+/**
+ * Pages of CSV: lines built and concatenated by SQLite like JSONL pages when every row's derived cells are plain; a
+ * page holding a cell that needs the formula guard, quoting or escaping is read again as rows and rendered here.
+ */
+function csvPages(db: Database.Database, where: string): (after: number, toPosition: number, params: readonly Cell[]) => Page | null {
+  const range = `FROM audit_events WHERE position > ? AND position <= ?${where} ORDER BY position LIMIT ${PAGE_SIZE}`;
+  const fast = db
+    .prepare(
+      `SELECT count(*), count(line), min(position), max(position), CAST(group_concat(line, '') AS BLOB)
+       FROM (SELECT position, CASE WHEN csv_plain THEN ${CSV_LINE_SQL} END AS line ${range})`,
+    )
+    .raw(true);
+  const slow = db.prepare(`SELECT ${CSV_COLUMNS.slice(0, -1).join(', ')}, replace(event, '"', '""') ${range}`).raw(true);
+  return (after, toPosition, params) => {
+    const [count, rendered, first, last, chunk] = fast.get(after, toPosition, ...params) as [number, number, number, number, Buffer];
+    if (count === 0) return null;
+    if (rendered === count) return { count, first, last, chunk };
+    const out = new PageBuffer();
+    for (const r of slow.all(after, toPosition, ...params) as Cell[][]) out.add(csvLine(r));
+    return { count, first, last, chunk: out.take() };
+  };
 }
 
 /**
@@ -151,36 +197,28 @@ function isUnfiltered(f: AuditFilters): boolean {
  * `write` resolves when the consumer can take more; it rejects to stop the export.
  */
 export async function writeRecords(db: Database.Database, spec: ExportSpec, write: (chunk: Buffer) => Promise<void>): Promise<ExportTotals> {
-  const where = auditWhere(spec.filters);
-  // For CSV, SQLite doubles the event's quotes (RFC 4180) faster than a JS replace would.
-  const cols = spec.format === 'jsonl' ? 'position, prev_chain, chain, event' : `${CSV_COLUMNS.slice(0, -1).join(', ')}, replace(event, '"', '""')`;
-  const filter = isUnfiltered(spec.filters) ? '' : ` AND (${where.sql})`;
-  const page = db.prepare(`SELECT ${cols} FROM audit_events WHERE position > ? AND position <= ?${filter} ORDER BY position LIMIT ${PAGE_SIZE}`).raw(true);
-  const params = isUnfiltered(spec.filters) ? [] : where.params;
-  const render = spec.format === 'jsonl' ? jsonlLine : csvLine;
-  const chainAt = spec.format === 'jsonl' ? 2 : 14;
+  const where = auditWhere(spec.filters, spec.scope);
+  const everything = selectsEverything(spec.filters, spec.scope);
+  const filter = everything ? '' : ` AND (${where.sql})`;
+  const next = (spec.format === 'jsonl' ? jsonlPages : csvPages)(db, filter);
+  const params = everything ? [] : where.params;
+  const chainAt = db.prepare('SELECT chain FROM audit_events WHERE position = ?').pluck();
   const hash = createHash('sha256');
   let last = Number.MIN_SAFE_INTEGER;
+  let first: number | null = null;
   let count = 0;
-  let firstChain: string | null = null;
-  let lastChain: string | null = null;
   for (;;) {
-    // Raw arrays: no per-row object, and the stored event JSON is written verbatim.
-    const rows = page.all(last, spec.toPosition, ...params) as Cell[][];
-    if (rows.length === 0) break;
-    const out = new PageBuffer();
-    for (const r of rows) out.add(render(r));
-    const chunk = out.take();
-    hash.update(chunk);
-    const tail = rows[rows.length - 1]!;
-    firstChain ??= rows[0]![chainAt] as string;
-    lastChain = tail[chainAt] as string;
-    last = tail[0] as number;
-    count += rows.length;
-    await write(chunk);
-    if (rows.length < PAGE_SIZE) break;
+    const page = next(last, spec.toPosition, params);
+    if (page === null) break;
+    hash.update(page.chunk);
+    first ??= page.first;
+    last = page.last;
+    count += page.count;
+    await write(page.chunk);
+    if (page.count < PAGE_SIZE) break;
   }
-  return { count, firstChain, lastChain, recordsSha256: hash.digest('hex') };
+  const chain = (p: number | null): string | null => (p === null ? null : (chainAt.get(p) as string));
+  return { count, firstChain: chain(first), lastChain: count === 0 ? null : chain(last), recordsSha256: hash.digest('hex') };
 }
 
 /** The newest signed checkpoint recorded at or before `position`, if any. */
@@ -202,6 +240,7 @@ export function buildManifest(db: Database.Database, spec: ExportSpec, totals: E
     format: spec.format,
     generatedAt: now.toISOString(),
     filters: spec.filters,
+    scope: spec.scope === null ? null : [...spec.scope],
     range: { fromPosition: first.p ?? 0, toPosition: spec.toPosition, from: spec.filters.from ?? null, to: spec.filters.to ?? null },
     count: totals.count,
     firstChain: totals.firstChain,

@@ -34,9 +34,25 @@ function bad(attr: string, detail: string): HttpError {
   return new HttpError(400, 'invalid', detail, { attr, type: 'validation_error' });
 }
 
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?$/i;
+
+/**
+ * An ISO-8601 / RFC 3339 date-time as epoch ms, or null. Strict: the calendar date must exist (no 2026-02-30) and hours,
+ * minutes and seconds be in range; without an offset the time is UTC (never the server's local zone).
+ */
+export function parseIsoInstant(raw: string): number | null {
+  const m = ISO_INSTANT.exec(raw);
+  if (!m) return null;
+  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) return null;
+  const ms = Date.parse(m[7] === undefined ? `${raw}Z` : raw);
+  return Number.isNaN(ms) ? null : ms;
+}
+
 function isoTime(raw: string, attr: string): string {
-  const ms = Date.parse(raw);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(ms)) throw bad(attr, `${attr} must be an ISO-8601 date-time.`);
+  const ms = parseIsoInstant(raw);
+  if (ms === null) throw bad(attr, `${attr} must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00Z).`);
   return new Date(ms).toISOString();
 }
 
@@ -65,11 +81,23 @@ export function parseAuditFilters(query: Record<string, string>): AuditFilters {
   return f;
 }
 
+/** Beyond any position: no row has ms_hw that high, so the bound is open. */
+const NO_POSITION = Number.MAX_SAFE_INTEGER;
+const SKEW = "COALESCE((SELECT CAST(value AS INTEGER) FROM audit_meta WHERE name = 'ms_skew'), 0)";
+
+/** No filter and no scope: every event of the ledger, so consecutive records link chain to chain. */
+export function selectsEverything(f: AuditFilters, scope: readonly string[] | null): boolean {
+  return scope === null && Object.values(f).every((v) => v === undefined);
+}
+
 /**
- * WHERE clause over audit_events (no leading WHERE; "1=1" when empty) and its parameters.
- * A token digest matches the key created with it, so the clause finds every event of that key.
+ * WHERE clause over audit_events (no leading WHERE; "1=1" when empty) and its parameters. The one place both the
+ * listing and the export turn filters and the caller's scope into SQL, so they always select the same rows.
+ * - workspaceId and `scope` match about_ws: the event's own workspace, or for key events (which carry only keyId) the
+ *   workspace the key was created in. `scope` null means no restriction (a system admin on a session).
+ * - A token digest matches the key created with it, so the clause finds every event of that key.
  */
-export function auditWhere(f: AuditFilters): { sql: string; params: Array<string | number> } {
+export function auditWhere(f: AuditFilters, scope: readonly string[] | null = null): { sql: string; params: Array<string | number> } {
   const parts: string[] = [];
   const params: Array<string | number> = [];
   const add = (clause: string, value: string | number): void => {
@@ -78,17 +106,40 @@ export function auditWhere(f: AuditFilters): { sql: string; params: Array<string
   };
   if (f.keyId !== undefined) add('key_id = ?', f.keyId);
   if (f.userId !== undefined) add('user_id = ?', f.userId);
-  if (f.workspaceId !== undefined) add('workspace_id = ?', f.workspaceId);
+  if (f.workspaceId !== undefined) add('about_ws = ?', f.workspaceId);
+  // A workspaceId inside the scope already implies it (the routes refuse one outside it).
+  if (scope !== null && !(f.workspaceId !== undefined && scope.includes(f.workspaceId))) {
+    parts.push(scope.length === 1 ? 'about_ws = ?' : `about_ws IN (${scope.map(() => '?').join(', ')})`);
+    params.push(...scope);
+  }
   if (f.actorId !== undefined) add('actor_id = ?', f.actorId);
   if (f.type !== undefined && f.type.length > 0) {
     parts.push(`type IN (${f.type.map(() => '?').join(', ')})`);
     params.push(...f.type);
   }
   if (f.tokenDigest !== undefined) {
-    parts.push("key_id IN (SELECT key_id FROM audit_events WHERE token_digest = ? AND type = 'ApiKeyCreated')");
+    // Only ApiKeyCreated rows carry a digest (audit-db keyColumns); INDEXED BY keeps this a single index probe.
+    parts.push('key_id = (SELECT key_id FROM audit_events INDEXED BY audit_by_digest WHERE token_digest = ? LIMIT 1)');
     params.push(f.tokenDigest);
   }
-  if (f.from !== undefined) add('occurred_ms >= ?', Date.parse(f.from));
-  if (f.to !== undefined) add('occurred_ms < ?', Date.parse(f.to));
+  // Time filters also bound the position, so they narrow the scan instead of sorting a whole time range: ms_hw (the
+  // running max of occurred_ms) never decreases along the log, and no event's time lags an earlier one's by more than
+  // ms_skew, so every match sits at or after the first row with ms_hw ≥ from, and before the first with ms_hw ≥ to + skew.
+  if (f.from !== undefined) {
+    const from = Date.parse(f.from);
+    add('occurred_ms >= ?', from);
+    add(
+      `position >= COALESCE((SELECT position FROM audit_events INDEXED BY audit_by_hw WHERE ms_hw >= ? ORDER BY ms_hw, position LIMIT 1), ${NO_POSITION})`,
+      from,
+    );
+  }
+  if (f.to !== undefined) {
+    const to = Date.parse(f.to);
+    add('occurred_ms < ?', to);
+    add(
+      `position < COALESCE((SELECT position FROM audit_events INDEXED BY audit_by_hw WHERE ms_hw >= ? + ${SKEW} ORDER BY ms_hw, position LIMIT 1), ${NO_POSITION})`,
+      to,
+    );
+  }
   return { sql: parts.length === 0 ? '1=1' : parts.join(' AND '), params };
 }

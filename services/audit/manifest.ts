@@ -24,6 +24,12 @@ export interface ExportManifest {
   readonly format: ExportFormat;
   readonly generatedAt: string;
   readonly filters: AuditFilters;
+  /**
+   * The workspaces the exporting caller's access limited the records to (events about them, key events included);
+   * null: the whole ledger (a system admin). An export is complete, record linked to record, only when this is null
+   * and there are no filters.
+   */
+  readonly scope: readonly string[] | null;
   /** Ledger positions the export covers (both inclusive) and the time window of the filters (null when open). */
   readonly range: { fromPosition: number; toPosition: number; from: string | null; to: string | null };
   readonly count: number;
@@ -98,6 +104,7 @@ export function manifestShapeProblem(v: unknown): string | null {
   if (m.version !== MANIFEST_VERSION) return `unsupported manifest version ${JSON.stringify(m.version)}`;
   if (m.format !== 'jsonl' && m.format !== 'csv') return 'manifest format must be jsonl or csv';
   if (typeof m.filters !== 'object' || m.filters === null || Array.isArray(m.filters)) return 'manifest filters must be an object';
+  if (m.scope !== null && !(Array.isArray(m.scope) && m.scope.every((w) => typeof w === 'string'))) return 'manifest scope must be null or a list of ids';
   if (typeof r !== 'object' || r === null || !Number.isInteger(r.fromPosition) || !Number.isInteger(r.toPosition)) return 'manifest range is malformed';
   if (!Number.isInteger(m.count) || (m.count as number) < 0) return 'manifest count is malformed';
   if (!isHexOrNull(m.firstChain) || !isHexOrNull(m.lastChain)) return 'manifest firstChain/lastChain are malformed';

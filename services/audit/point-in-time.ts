@@ -1,6 +1,6 @@
 // A key as it was at an instant or ledger position: its own stream replayed up to then with the real decider,
 // rendered by the same view as today's answer. Needs only the ledger, so GET /v1/keys/:id?asOf works without audit.db.
-import type { ApiKeyEvent, StoredEvent } from '../../events/catalog.js';
+import type { ApiKeyEvent, StoredEvent, WorkspaceRole } from '../../events/catalog.js';
 import { streams } from '../../events/catalog.js';
 import { NotFoundError } from '../../events/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
@@ -9,7 +9,11 @@ import { apiKeyDecider, endOfLife, type ApiKeyState } from '../domain/api-key.js
 import { demand, roleIn, type Caller } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
 import { keyJson } from '../http/views.js';
+import { parseIsoInstant } from './filters.js';
 import type { Ledger } from '../ledger.js';
+
+/** Reading the trail (queries, history, point in time) or exporting it. */
+export type AuditPermission = 'audit:read' | 'audit:export';
 
 export type AsOf = { readonly kind: 'time'; readonly ms: number } | { readonly kind: 'position'; readonly position: number };
 
@@ -23,32 +27,32 @@ function badAsOf(detail: string, attr = 'asOf'): HttpError {
 /** An ISO-8601 date-time, or a whole ledger position. */
 export function parseAsOf(raw: string, attr = 'asOf'): AsOf {
   if (/^[0-9]{1,15}$/.test(raw)) return { kind: 'position', position: Number(raw) };
-  const t = Date.parse(raw);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(t)) throw badAsOf(`${attr} must be an ISO-8601 date-time or a ledger position (a whole number).`, attr);
+  const t = parseIsoInstant(raw);
+  if (t === null) throw badAsOf(`${attr} must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00Z) or a ledger position (a whole number).`, attr);
   return { kind: 'time', ms: t };
 }
 
 /** An instant for time-only answers (validAt): ISO-8601 only. */
 export function parseInstant(raw: string, attr: string): number {
-  const t = Date.parse(raw);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(t)) throw badAsOf(`${attr} must be an ISO-8601 date-time.`, attr);
+  const t = parseIsoInstant(raw);
+  if (t === null) throw badAsOf(`${attr} must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00Z).`, attr);
   return t;
 }
 
 /** The key addressed by id or one of the caller's live handles (the resolver GET /v1/keys/:idOrHandle uses), for auditing. */
-export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string): KeyView {
+export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string, permission: AuditPermission = 'audit:read'): KeyView {
   const k = ledger.readModel.findKey(caller.user.id, idOrHandle);
   // Outside every workspace the caller belongs to, a key is not even acknowledged.
   if (!k || roleIn(ledger, caller, k.workspaceId) === null) throw new NotFoundError('key', idOrHandle);
-  demand(ledger, caller, 'audit:read', k.workspaceId);
+  demand(ledger, caller, permission, k.workspaceId);
   return k;
 }
 
-/** A workspace the caller may audit: unknown or foreign → 404, member without audit:read → 403. */
-export function auditWorkspace(ledger: Ledger, caller: Caller, id: string): WorkspaceView {
+/** A workspace the caller may audit: unknown or foreign → 404, member without the permission → 403. */
+export function auditWorkspace(ledger: Ledger, caller: Caller, id: string, permission: AuditPermission = 'audit:read'): WorkspaceView {
   const ws = ledger.readModel.workspaces.get(id);
   if (!ws || ws.ownerId === '' || roleIn(ledger, caller, id) === null) throw new NotFoundError('workspace', id);
-  demand(ledger, caller, 'audit:read', id);
+  demand(ledger, caller, permission, id);
   return ws;
 }
 
@@ -113,7 +117,47 @@ export function phaseAt(state: Extract<ApiKeyState, { exists: true }>, at: numbe
   return state.successorId !== null ? 'rotation_grace' : 'active';
 }
 
-/** The JSON of GET /v1/keys/:idOrHandle as it would have been at `asOf`, plus `asOf`, `at` and `phase`. */
+/** The owner as they were at that point: active or deactivated, and their role in the key's workspace (null: not a member). */
+export interface OwnerThen {
+  id: string;
+  active: boolean;
+  role: WorkspaceRole | null;
+}
+
+const STREAM_PAGE = 1000;
+
+/** Every event of a stream at or before `asOf`, oldest first. */
+async function streamUpTo(ledger: Ledger, streamId: string, asOf: AsOf): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  for (let from = 0; ; from += STREAM_PAGE) {
+    const page = await ledger.store.readStream(streamId, { fromRevision: from, maxCount: STREAM_PAGE });
+    for (const r of page) {
+      const e = toStoredEvent(r);
+      if (e !== null && (asOf.kind === 'position' ? e.position <= asOf.position : occurred(e) <= asOf.ms)) out.push(e);
+    }
+    if (page.length < STREAM_PAGE) return out;
+  }
+}
+
+/** Replays the owner's user stream and the workspace's stream up to asOf: deactivations and membership then. */
+async function ownerAsOf(ledger: Ledger, userId: string, workspaceId: string, asOf: AsOf): Promise<OwnerThen> {
+  let active = true;
+  for (const e of await streamUpTo(ledger, streams.user(userId), asOf)) {
+    if (e.type === 'UserDeactivated') active = false;
+    else if (e.type === 'UserReactivated') active = true;
+  }
+  let role: WorkspaceRole | null = null;
+  for (const e of await streamUpTo(ledger, streams.workspace(workspaceId), asOf)) {
+    if (e.type === 'WorkspaceMemberRoleSet' && e.data.userId === userId) role = e.data.role;
+    else if (e.type === 'WorkspaceMemberRemoved' && e.data.userId === userId) role = null;
+  }
+  return { id: userId, active, role };
+}
+
+/**
+ * The JSON of GET /v1/keys/:idOrHandle as it would have been at `asOf`, plus `asOf`, `at`, `phase`, the owner as they
+ * were then (`owner`: active, role in the workspace) and `wouldVerify` (the key, its owner and the membership all allowed it).
+ */
 export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promise<Record<string, unknown>> {
   const at = asOf.kind === 'time' ? asOf.ms : await instantOf(ledger, asOf.position);
   const all = (await ledger.store.readStream(streams.apiKey(keyId))).map(toStoredEvent).filter((e): e is StoredEvent => e !== null);
@@ -127,12 +171,14 @@ export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promis
   }
   const s = f.state;
   const phase = phaseAt(s, at);
-  const owner: UserView = ledger.readModel.users.get(s.userId) ?? {
+  const then = await ownerAsOf(ledger, s.userId, s.workspaceId, asOf);
+  // keyJson reads only the owner's id; who the owner was then is in `owner` below.
+  const owner: UserView = {
     id: s.userId,
     email: '',
     name: '',
     systemRole: 'user',
-    active: false,
+    active: then.active,
     passwordHash: '',
     defaultWorkspaceId: null,
     createdAt: 0,
@@ -142,7 +188,7 @@ export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promis
     digest: c.data.digest,
     owner,
     workspaceId: s.workspaceId,
-    membership: { role: null },
+    membership: { role: then.role },
     scopes: c.data.scopes === null ? null : new Set(c.data.scopes),
     format: c.data.format,
     start: c.data.start,
@@ -171,6 +217,8 @@ export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promis
     lastUsedAt: f.lastUsedAt === null ? null : new Date(f.lastUsedAt).toISOString(),
     useCount: f.useCount,
     phase,
+    owner: then,
+    wouldVerify: (phase === 'active' || phase === 'rotation_grace') && then.active && then.role !== null,
     asOf: asOf.kind === 'position' ? asOf.position : new Date(asOf.ms).toISOString(),
     at: new Date(at).toISOString(),
   };

@@ -2,7 +2,12 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
 import type { AuditDb } from './audit-db.js';
 
-const BATCH = 1000;
+/**
+ * Events per transaction. Catching up (at start, or rebuilding) takes large ones: each commit rewrites every index page
+ * it touched, so fewer commits write far less. Live, a transaction blocks the event loop, so it stays short.
+ */
+const CATCH_UP_BATCH = 10_000;
+const LIVE_BATCH = 1000;
 
 export class AuditProjection {
   private sub: Subscription | null = null;
@@ -10,6 +15,7 @@ export class AuditProjection {
   private flushScheduled = false;
   private waiters: Array<{ position: number; resolve: () => void }> = [];
   private failure: unknown = null;
+  private live = false;
 
   constructor(
     readonly db: AuditDb,
@@ -37,11 +43,12 @@ export class AuditProjection {
     });
     await this.sub.caughtUp;
     this.flush();
+    this.live = true;
   }
 
   private enqueue(e: RecordedEvent): void {
     this.pending.push(e);
-    if (this.pending.length >= BATCH) this.flush();
+    if (this.pending.length >= (this.live ? LIVE_BATCH : CATCH_UP_BATCH)) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -84,18 +91,24 @@ export class AuditProjection {
   }
 }
 
-/** Rebuilds audit.db from scratch, paging through the whole log. */
+/** Rebuilds audit.db from scratch, paging through the whole log, CATCH_UP_BATCH events per transaction. */
 export async function rebuildAudit(db: AuditDb, store: EventStore, progress?: (position: number) => void): Promise<number> {
   db.reset();
   let after = -1;
   let n = 0;
+  let batch: RecordedEvent[] = [];
   for (;;) {
     const page = await store.readAll({ after, maxCount: 5000 });
-    db.applyBatch(page.events);
+    batch.push(...page.events);
     n += page.events.length;
     after = page.lastPosition;
-    progress?.(after);
-    if (page.isEnd || page.events.length === 0) break;
+    const end = page.isEnd || page.events.length === 0;
+    if (batch.length >= CATCH_UP_BATCH || end) {
+      db.applyBatch(batch);
+      batch = [];
+      progress?.(after);
+    }
+    if (end) break;
   }
   return n;
 }

@@ -4,7 +4,6 @@ import type Database from 'better-sqlite3';
 import { HttpError } from '../http/errors.js';
 import type { AuditRow } from './audit-db.js';
 import { auditWhere, type AuditFilters } from './filters.js';
-import { FOREVER_MS } from './timeline.js';
 
 export type AuditOrder = 'asc' | 'desc';
 
@@ -61,15 +60,6 @@ export function decodeCursor(raw: string): number {
   return Number(m[1]);
 }
 
-/** Events about a workspace: its own events and every event of its keys (which carry only keyId). */
-function workspaceClause(workspaceIds: readonly string[]): { sql: string; params: string[] } {
-  const marks = workspaceIds.map(() => '?').join(', ');
-  return {
-    sql: `(workspace_id IN (${marks}) OR key_id IN (SELECT key_id FROM audit_keys WHERE workspace_id IN (${marks})))`,
-    params: [...workspaceIds, ...workspaceIds],
-  };
-}
-
 export interface ListSpec {
   readonly filters: AuditFilters;
   /** null: every event (system admins); otherwise only events about these workspaces. */
@@ -86,16 +76,9 @@ export interface ListPage {
 }
 
 export function listAudit(db: Database.Database, spec: ListSpec): ListPage {
-  const { workspaceId, ...rest } = spec.filters;
-  const base = auditWhere(rest);
+  const base = auditWhere(spec.filters, spec.scope);
   const parts = [base.sql];
   const params: Array<string | number> = [...base.params];
-  for (const ws of [workspaceId === undefined ? null : [workspaceId], spec.scope]) {
-    if (ws === null) continue;
-    const c = workspaceClause(ws);
-    parts.push(c.sql);
-    params.push(...c.params);
-  }
   if (spec.cursor !== null) {
     parts.push(spec.order === 'desc' ? 'position < ?' : 'position > ?');
     params.push(spec.cursor);
@@ -165,23 +148,18 @@ export interface ValidKey {
  * Intervals are half-open [from, to), so the state at `at` is the one after every event stamped at or before it.
  */
 export function keysValidAt(db: Database.Database, workspaceId: string, at: number): ValidKey[] {
+  // Owners first (a workspace has few members, and many keys each): who was an active member at `at`.
   const rows = db
     .prepare(
-      `SELECT k.key_id, k.name, k.handle, k.user_id, k.start, k.created_ms, k.expires_ms FROM audit_keys k
-       WHERE k.workspace_id = @ws AND k.created_ms <= @at AND k.end_ms > @at
-         AND EXISTS (SELECT 1 FROM audit_membership m WHERE m.workspace_id = k.workspace_id AND m.user_id = k.user_id AND m.from_ms <= @at AND m.to_ms > @at)
-         AND NOT EXISTS (SELECT 1 FROM audit_user_inactive i WHERE i.user_id = k.user_id AND i.from_ms <= @at AND i.to_ms > @at)
+      `WITH owners AS (
+         SELECT m.user_id FROM audit_membership m
+         WHERE m.workspace_id = @ws AND m.from_ms <= @at AND m.to_ms > @at
+           AND NOT EXISTS (SELECT 1 FROM audit_user_inactive i WHERE i.user_id = m.user_id AND i.from_ms <= @at AND i.to_ms > @at))
+       SELECT k.key_id, k.name, k.handle, k.user_id, k.start, k.created_at, k.expires_at FROM audit_keys k INDEXED BY audit_keys_valid
+       WHERE k.workspace_id = @ws AND k.created_ms <= @at AND k.end_ms > @at AND k.user_id IN owners
        ORDER BY k.created_ms, k.key_id`,
     )
     .raw()
-    .all({ ws: workspaceId, at }) as Array<[string, string, string | null, string, string, number, number | null]>;
-  return rows.map(([id, name, handle, userId, start, created, expires]) => ({
-    id,
-    name,
-    handle,
-    userId,
-    start,
-    createdAt: new Date(created).toISOString(),
-    expiresAt: expires === null || expires >= FOREVER_MS ? null : new Date(expires).toISOString(),
-  }));
+    .all({ ws: workspaceId, at }) as Array<[string, string, string | null, string, string, string, string | null]>;
+  return rows.map(([id, name, handle, userId, start, createdAt, expiresAt]) => ({ id, name, handle, userId, start, createdAt, expiresAt }));
 }

@@ -9,7 +9,7 @@ import { NotFoundError } from '../../events/errors.js';
 import type { Ledger } from '../ledger.js';
 import type { AuditContext } from './context.js';
 import { auditFilterQuery, parseAuditFilters, type AuditFilters } from './filters.js';
-import { auditKey, auditWorkspace, parseInstant } from './point-in-time.js';
+import { auditKey, auditWorkspace, parseInstant, type AuditPermission } from './point-in-time.js';
 import { decodeCursor, keyEvents, keysValidAt, lineage, listAudit, type AuditOrder } from './queries.js';
 
 export const MAX_LIMIT = 1000;
@@ -48,21 +48,22 @@ function parseLimit(raw: string | undefined): number {
 }
 
 /**
- * Which workspaces a caller may read the audit trail of: null means all (a system admin on a session).
- * Everyone else sees only events about workspaces where their role (and key scopes) grant audit:read;
+ * Which workspaces a caller may read (or export) the audit trail of: null means all (a system admin on a session).
+ * Everyone else sees only events about workspaces where their role (and key scopes) grant the permission;
  * a workspaceId or keyId filter outside those is refused (404 when the caller is not in its workspace at all).
+ * GET /v1/audit (audit:read) and the export (audit:export) both scope through here and auditWhere.
  */
-export function auditScope(ledger: Ledger, caller: Caller, f: AuditFilters): string[] | null {
-  if (f.workspaceId !== undefined) auditWorkspace(ledger, caller, f.workspaceId);
+export function auditScope(ledger: Ledger, caller: Caller, f: AuditFilters, permission: AuditPermission = 'audit:read'): string[] | null {
+  if (f.workspaceId !== undefined) auditWorkspace(ledger, caller, f.workspaceId, permission);
   if (f.keyId !== undefined) {
     const k = ledger.readModel.keysById.get(f.keyId);
     if (!k) throw new NotFoundError('key', f.keyId);
-    auditKey(ledger, caller, k.id);
+    auditKey(ledger, caller, k.id, permission);
   }
   if (caller.user.systemRole === 'admin' && caller.key === null) return null;
-  const mine = [...ledger.readModel.workspaces.values()].filter((w) => w.ownerId !== '' && can(ledger, caller, 'audit:read', w.id)).map((w) => w.id);
-  if (mine.length === 0) throw permissionDenied('audit:read');
-  return mine;
+  const mine = [...ledger.readModel.workspaces.values()].filter((w) => w.ownerId !== '' && can(ledger, caller, permission, w.id)).map((w) => w.id);
+  if (mine.length === 0) throw permissionDenied(permission);
+  return mine.sort();
 }
 
 export function auditQueryRoutes(actx: AuditContext): RouteDef[] {

@@ -8,7 +8,7 @@ import type { AuditExtension, AuditRow } from './audit-db.js';
 export const FOREVER_MS = 8_640_000_000_000_000;
 
 /** Bumped when the derived tables change shape or meaning: they are rebuilt from audit_events at open. */
-const TIMELINE_VERSION = '1';
+const TIMELINE_VERSION = '2';
 
 const TABLES = ['audit_keys', 'audit_user_inactive', 'audit_membership'] as const;
 
@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS audit_keys (
   handle TEXT,
   start TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
   expires_ms INTEGER,
+  expires_at TEXT,
   grace_end_ms INTEGER,
   revoked_ms INTEGER,
   expired_ms INTEGER,
@@ -29,7 +31,8 @@ CREATE TABLE IF NOT EXISTS audit_keys (
   rotated_from TEXT,
   successor_id TEXT
 );
-CREATE INDEX IF NOT EXISTS audit_keys_by_ws ON audit_keys (workspace_id, created_ms, end_ms);
+-- Covering, in answer order: validAt reads a workspace's keys from this index alone, already sorted, times already ISO.
+CREATE INDEX IF NOT EXISTS audit_keys_valid ON audit_keys (workspace_id, created_ms, key_id, end_ms, user_id, name, handle, start, created_at, expires_at);
 CREATE INDEX IF NOT EXISTS audit_keys_by_pred ON audit_keys (rotated_from) WHERE rotated_from IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit_user_inactive (user_id TEXT NOT NULL, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_user_inactive_by_user ON audit_user_inactive (user_id, from_ms, to_ms);
@@ -48,8 +51,8 @@ const ms = (v: unknown): number | null => {
 /** Statements of the timeline tables, applying one event (its flattened row plus its data). */
 function appliers(db: Database.Database): (row: AuditRow, data: Data) => void {
   const keyIns = db.prepare(
-    `INSERT INTO audit_keys (key_id, workspace_id, user_id, name, handle, start, created_ms, expires_ms, end_ms, rotated_from)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key_id) DO NOTHING`,
+    `INSERT INTO audit_keys (key_id, workspace_id, user_id, name, handle, start, created_ms, created_at, expires_ms, expires_at, end_ms, rotated_from)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key_id) DO NOTHING`,
   );
   // end_ms is the first of: requested expiry, grace end, revocation, recorded expiry.
   const keyEnd = (col: string, extra = ''): Database.Statement =>
@@ -78,7 +81,21 @@ function appliers(db: Database.Database): (row: AuditRow, data: Data) => void {
         const user = text(d.userId);
         if (key === null || ws === null || user === null) return;
         const expires = ms(d.expiresAt);
-        keyIns.run(key, ws, user, text(d.name) ?? '', text(d.handle), text(d.start) ?? '', at, expires, expires ?? FOREVER_MS, text(d.rotatedFrom));
+        const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+        keyIns.run(
+          key,
+          ws,
+          user,
+          text(d.name) ?? '',
+          text(d.handle),
+          text(d.start) ?? '',
+          at,
+          iso(at),
+          expires,
+          iso(expires),
+          expires ?? FOREVER_MS,
+          text(d.rotatedFrom),
+        );
         return;
       }
       case 'ApiKeyRotated':
@@ -111,10 +128,12 @@ function appliers(db: Database.Database): (row: AuditRow, data: Data) => void {
   };
 }
 
+function timelineVersion(db: Database.Database): string | undefined {
+  return (db.prepare("SELECT value FROM audit_meta WHERE name = 'timeline'").get() as { value: string } | undefined)?.value;
+}
+
 /** An audit.db written before these tables existed (or by an older version) gets them rebuilt from its rows. */
 function backfill(db: Database.Database, apply: (row: AuditRow, data: Data) => void): void {
-  const meta = db.prepare("SELECT value FROM audit_meta WHERE name = 'timeline'").get() as { value: string } | undefined;
-  if (meta?.value === TIMELINE_VERSION) return;
   db.transaction(() => {
     for (const t of TABLES) db.exec(`DELETE FROM ${t}`);
     // Paged with all(): better-sqlite3 refuses writes on a connection while an iterator is open.
@@ -134,11 +153,14 @@ function backfill(db: Database.Database, apply: (row: AuditRow, data: Data) => v
 
 export const timelineExtension: AuditExtension = {
   name: 'timeline',
-  ddl: DDL,
   tables: TABLES,
   prepare(db) {
+    // Tables of another version may lack columns: drop them before creating today's and filling them from audit_events.
+    const outdated = timelineVersion(db) !== TIMELINE_VERSION;
+    if (outdated) for (const t of TABLES) db.exec(`DROP TABLE IF EXISTS ${t}`);
+    db.exec(DDL);
     const apply = appliers(db);
-    backfill(db, apply);
+    if (outdated) backfill(db, apply);
     return (row: AuditRow, e: RecordedEvent) => apply(row, (e.data ?? {}) as Data);
   },
 };

@@ -7,7 +7,8 @@ import type { JWK } from 'jose';
 import { checkpointSigningInput } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { flatten } from './audit-db.js';
-import { CSV_COLUMNS, CSV_HEADER, csvRecord, jsonlRecord, parseCsvLine } from './export.js';
+import { selectsEverything } from './filters.js';
+import { CSV_COLUMNS, CSV_HEADER, csvRecord, parseCsvLine } from './export.js';
 import { checkSignedManifest, publicKeysByKid, type ExportFormat, type ExportManifest } from './manifest.js';
 
 export type ExportFailureCode =
@@ -177,10 +178,6 @@ function differingCell(format: ExportFormat, canonical: string, line: string): s
   return i === -1 ? ' (quoting)' : ` (column ${CSV_COLUMNS[i]} does not match the event)`;
 }
 
-function isUnfiltered(m: ExportManifest): boolean {
-  return Object.values(m.filters).every((v) => v === undefined);
-}
-
 /** Loads and checks the signed manifest; throws a Failure (record 0) when it cannot be trusted. */
 async function loadManifest(
   file: string,
@@ -239,9 +236,8 @@ export async function verifyExportFile(file: string, keys: { jwks?: JWK[]; publi
   try {
     const keyMap = await publicKeysByKid(keys);
     const { format, manifest: m, kid, start, end } = await loadManifest(file, keyMap, keys.manifestFile);
-    const linked = isUnfiltered(m);
-    const render =
-      format === 'jsonl' ? (r: ReturnType<typeof flatten>) => jsonlRecord(r).slice(0, -1) : (r: ReturnType<typeof flatten>) => csvRecord(r).slice(0, -1);
+    const linked = selectsEverything(m.filters, m.scope);
+    const render = format === 'jsonl' ? (r: ReturnType<typeof flatten>) => r.line.slice(0, -1) : (r: ReturnType<typeof flatten>) => csvRecord(r).slice(0, -1);
     const hash = createHash('sha256');
     let firstChain: string | null = null;
     let lastChain: string | null = null;

@@ -64,6 +64,15 @@ function occurredMs(e: RecordedEvent): number {
   return Date.parse((e.metadata as { occurredAt: string }).occurredAt);
 }
 
+type Data = { workspaceId?: string; keyId?: string; userId?: string; digest?: string };
+const data = (e: RecordedEvent): Data => e.data as Data;
+
+/** From the raw log alone: is the event about workspace ws (its own workspaceId, or an event of a key created in ws)? */
+function aboutWorkspace(log: readonly RecordedEvent[], ws: string): (e: RecordedEvent) => boolean {
+  const keys = new Set(log.filter((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === ws).map((e) => data(e).keyId));
+  return (e) => data(e).workspaceId === ws || (e.type.startsWith('ApiKey') && keys.has(data(e).keyId));
+}
+
 function lineOffsets(buf: Buffer): number[] {
   const starts = [0];
   for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) starts.push(i + 1);
@@ -111,6 +120,7 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const from = new Date(T0 + 10 * 60_000).toISOString();
     const to = new Date(T0 + 40 * 60_000).toISOString();
     const types = ['ApiKeyCreated', 'ApiKeyRevoked'];
+    const headBefore = s.running.ledger.readModel.position;
     const { file, text, headers } = await download(`/v1/audit/export?format=jsonl&workspaceId=${h.wsA}&type=${types.join(',')}&from=${from}&to=${to}`);
     expect(headers.get('content-type')).to.match(/^application\/x-ndjson/);
     expect(headers.get('content-disposition')).to.match(/^attachment; filename="audit-export-\d+\.jsonl"$/);
@@ -119,21 +129,23 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const lines = text.trimEnd().split('\n');
     const trailer = JSON.parse(lines.pop()!);
     const m = trailer.manifest;
-    const expected = (await allEvents(s.running.ledger)).filter(
-      (e) =>
-        e.position <= m.range.toPosition &&
-        (e.data as { workspaceId?: string }).workspaceId === h.wsA &&
-        types.includes(e.type) &&
-        occurredMs(e) >= Date.parse(from) &&
-        occurredMs(e) < Date.parse(to),
+    const log = await allEvents(s.running.ledger);
+    const inA = aboutWorkspace(log, h.wsA);
+    const expected = log.filter(
+      (e) => e.position <= m.range.toPosition && inA(e) && types.includes(e.type) && occurredMs(e) >= Date.parse(from) && occurredMs(e) < Date.parse(to),
     );
-    expect(expected.length).to.be.greaterThan(10);
+    // Revocations carry only keyId: they belong to the workspace through their key, and must be in the export.
+    expect(expected.filter((e) => e.type === 'ApiKeyRevoked').length).to.be.greaterThan(5);
+    expect(expected.filter((e) => e.type === 'ApiKeyCreated').length).to.be.greaterThan(5);
     expect(lines).to.have.length(expected.length);
     expect(m.count).to.equal(expected.length);
     expect(lines.map((l) => JSON.parse(l).position)).to.deep.equal(expected.map((e) => e.position));
     expect(m).to.include({ version: 1, format: 'jsonl', kid: jwks[0]!.kid });
     expect(m.filters).to.deep.equal({ workspaceId: h.wsA, type: types, from, to });
-    expect(m.range).to.include({ from, to, toPosition: s.running.ledger.readModel.position });
+    expect(m.scope).to.equal(null); // a system admin on a session: the whole ledger
+    expect(m.range).to.include({ from, to });
+    // Pinned to the head when the export started (a timed checkpoint may land meanwhile).
+    expect(m.range.toPosition).to.be.within(headBefore, s.running.ledger.readModel.position);
     expect(trailer.signature).to.include({ alg: 'EdDSA', kid: jwks[0]!.kid });
     // The export never carries a secret: sealed tokens are digests.
     expect(text).not.to.match(/"sealed":"/);
@@ -286,7 +298,9 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const denied = await s.request('GET', `/v1/audit/export?workspaceId=${h.wsA}`, { token: h.memberToken });
     expect(denied.status).to.equal(403);
     expect(denied.body.errors[0].code).to.equal('permission_denied');
-    expect((await s.request('GET', `/v1/audit/export?workspaceId=${h.wsB}`, { token: h.auditorToken })).status).to.equal(403);
+    // A workspace outside the caller's reach is not acknowledged, exactly as on GET /v1/audit.
+    expect((await s.request('GET', `/v1/audit/export?workspaceId=${h.wsB}`, { token: h.auditorToken })).status).to.equal(404);
+    expect((await s.request('GET', `/v1/audit?workspaceId=${h.wsB}`, { token: h.auditorToken })).status).to.equal(404);
     expect((await s.request('GET', '/v1/audit/export')).status).to.equal(401);
 
     for (const q of ['format=xml', 'type=Nope', 'from=yesterday', 'toPosition=abc', 'bogus=1', 'from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z']) {
@@ -298,6 +312,68 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     expect(beyond.status).to.equal(400);
     expect(beyond.body.errors[0].attr).to.equal('toPosition');
     expect((await s.request('GET', '/v1/audit/export/manifest?format=csv', { token: admin })).status).to.equal(400);
+  });
+
+  it('is scoped like GET /v1/audit: a workspace auditor or owner exports only their workspace’s events', async () => {
+    const owner = await s.login('a@example.com', PASSWORD);
+    for (const [who, token] of [
+      ['auditor key of A', h.auditorToken],
+      ['owner of A (session)', owner],
+    ] as const) {
+      const { file, text } = await download('/v1/audit/export', token);
+      const lines = text.trimEnd().split('\n');
+      const m = JSON.parse(lines.pop()!).manifest;
+      const log = await allEvents(s.running.ledger);
+      const inA = aboutWorkspace(log, h.wsA);
+      const expected = log.filter((e) => e.position <= m.range.toPosition && inA(e)).map((e) => e.position);
+      expect(
+        lines.map((l) => JSON.parse(l).position),
+        who,
+      ).to.deep.equal(expected);
+      expect(log.filter((e) => e.position <= m.range.toPosition && !inA(e)).length, who).to.be.greaterThan(100); // B's events exist, and were left out
+      expect(m.scope, who).to.deep.equal([h.wsA]);
+      expect(m.filters, who).to.deep.equal({});
+      expect(await verifyExportFile(file, { jwks }), who).to.deep.equal({ ok: true, records: expected.length, kid: jwks[0]!.kid });
+      // The same rows as the listing, for the same caller.
+      const listed: number[] = [];
+      for (let cursor: string | null = null; ;) {
+        const page: { items: Array<{ position: number }>; nextCursor: string | null } = (
+          await s.request('GET', `/v1/audit?order=asc&limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { token })
+        ).body;
+        listed.push(...page.items.map((i) => i.position).filter((p) => p <= m.range.toPosition));
+        if (page.items.length < 1000) break;
+        cursor = page.nextCursor;
+      }
+      expect(listed, who).to.deep.equal(expected);
+    }
+
+    // Filters naming workspace B's user, key or token: zero rows or 404 on both routes, never B's events.
+    const log = await allEvents(s.running.ledger);
+    const bCreated = log.find((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === h.wsB)!;
+    const bOwner = (log.find((e) => e.type === 'WorkspaceCreated' && data(e).workspaceId === h.wsB)!.data as { ownerId: string }).ownerId;
+    for (const q of [`userId=${bOwner}`, `tokenDigest=${data(bCreated).digest}`]) {
+      const ex = await s.request('GET', `/v1/audit/export?${q}`, { token: h.auditorToken });
+      expect(ex.status, q).to.equal(200);
+      const m = JSON.parse(ex.text.trimEnd().split('\n').at(-1)!).manifest;
+      expect(m.count, q).to.equal(0);
+      expect(ex.text.trimEnd().split('\n'), q).to.have.length(1); // the manifest line only
+      const listed = await s.request('GET', `/v1/audit?${q}`, { token: h.auditorToken });
+      expect(listed.status, q).to.equal(200);
+      expect(listed.body.items, q).to.deep.equal([]);
+      // …while a system admin does find rows for the same filter.
+      expect((await s.request('GET', `/v1/audit?${q}`, { token: admin })).body.items.length, q).to.be.greaterThan(0);
+    }
+    for (const path of [`/v1/audit/export?keyId=${data(bCreated).keyId}`, `/v1/audit?keyId=${data(bCreated).keyId}`]) {
+      const r = await s.request('GET', path, { token: h.auditorToken });
+      expect(r.status, path).to.equal(404);
+      expect(r.body.errors[0].code, path).to.equal('not_found');
+    }
+    // The CSV sidecar is scoped the same way: it signs exactly the rows this caller got.
+    const csv = await download('/v1/audit/export?format=csv', h.auditorToken);
+    const sidecar = await s.request('GET', csv.headers.get('x-audit-manifest')!, { token: h.auditorToken });
+    expect(sidecar.body.manifest.scope).to.deep.equal([h.wsA]);
+    writeFileSync(`${csv.file}.manifest.json`, sidecar.text);
+    expect((await verifyExportFile(csv.file, { jwks })).ok).to.equal(true);
   });
 
   it('stays a consistent snapshot while new events are written', async () => {

@@ -343,6 +343,46 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     expect((await req('GET', `/v1/keys/${k.id}?asOf=${ledger.readModel.position + 10}`)).status).to.equal(400);
   });
 
+  it('bad input on every audit route is a 400 envelope naming the parameter, never a 500', async () => {
+    const key = w.keyA.id;
+    const cases: Array<[string, string]> = [
+      ['/v1/audit?from=2026-02-30T00:00:00Z', 'from'], // a date that does not exist
+      ['/v1/audit?to=2026-03-01T24:00:00Z', 'to'],
+      ['/v1/audit?from=2026-03-01', 'from'],
+      ['/v1/audit?from=2026-03-01T00:00:00Z&to=2026-03-01T00:00:00Z', 'to'],
+      ['/v1/audit?type=ApiKeyCreated&type=ApiKeyRevoked', 'type'],
+      ['/v1/audit?type=ApiKeyCreated,', 'type'],
+      ['/v1/audit?limit=1001', 'limit'],
+      ['/v1/audit?limit=-1', 'limit'],
+      ['/v1/audit?limit=1e3', 'limit'],
+      ['/v1/audit?cursor=cDk5OTk5OTk5OTk5OTk5OTk5', 'cursor'],
+      ['/v1/audit?userId=%E2%82%AC', 'userId'],
+      ['/v1/audit?actorId=', 'actorId'],
+      [`/v1/keys/${key}?asOf=2026-02-30T00:00:00Z`, 'asOf'],
+      [`/v1/keys/${key}?asOf=1e3`, 'asOf'],
+      [`/v1/keys/${key}?asOf=99999999999999999999`, 'asOf'],
+      [`/v1/workspaces/${w.wsA}/keys?validAt=2026-02-30T00:00:00Z`, 'validAt'],
+      [`/v1/workspaces/${w.wsA}/keys?validAt=12`, 'validAt'], // positions are for asOf only
+      ['/v1/audit/export?toPosition=9999999999999999', 'toPosition'],
+      ['/v1/audit/export?toPosition=-1', 'toPosition'],
+      ['/v1/audit/export?format=csv&format=jsonl', 'format'],
+      ['/v1/audit/export?from=2026-02-29T00:00:00Z', 'from'],
+      ['/v1/audit/export/manifest?format=csv', 'toPosition'],
+      ['/v1/audit/export/manifest?format=csv&toPosition=1&limit=5', 'limit'],
+    ];
+    for (const [path, attr] of cases) {
+      const r = await req('GET', path);
+      expect(r.status, `${path}: ${r.text.slice(0, 200)}`).to.equal(400);
+      expect(r.body.type, path).to.equal('validation_error');
+      expect(r.body.errors[0].attr, path).to.equal(attr);
+      expect(r.body.errors[0].code, path).to.be.a('string');
+    }
+    // Without an offset an instant is UTC, whatever the server's zone.
+    const utc = await get(`/v1/workspaces/${w.wsA}/keys?validAt=2026-03-01T00:01:00`);
+    expect(utc.validAt).to.equal('2026-03-01T00:01:00.000Z');
+    expect((await get(`/v1/keys/${key}?asOf=2026-03-01T01:01:00%2B01:00`)).at).to.equal('2026-03-01T00:01:00.000Z');
+  });
+
   it('validAt: keys that would have verified for a workspace at an instant, and now by default', async () => {
     const t1 = clock.ms;
     clock.advance(60);

@@ -1,12 +1,13 @@
 // Point-in-time answers against an independent simulation: a randomized (seeded) history of users, memberships,
 // deactivations, keys with and without expiry, revocations and rotations with grace, written on a frozen clock.
 // The test keeps its own log of what it did and when, and answers asOf / validAt from that log alone.
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { AuditDb } from '../../services/audit/audit-db.js';
 import { AuditProjection, rebuildAudit } from '../../services/audit/projection.js';
 import { keyAsOf } from '../../services/audit/point-in-time.js';
-import { keysValidAt } from '../../services/audit/queries.js';
+import { keysValidAt, listAudit } from '../../services/audit/queries.js';
 import { auditExtensions } from '../../services/audit/timeline.js';
 import { HttpError } from '../../services/http/errors.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
@@ -29,16 +30,21 @@ interface SimKey {
   revokedPos: number | null;
 }
 
-/** A value that changes over time: the last change at or before an instant wins. */
+/** A value that changes over time: the last change at or before an instant (or a ledger position) wins. */
 class Timeline<T> {
-  private readonly changes: Array<{ t: number; v: T }> = [];
+  private readonly changes: Array<{ t: number; pos: number; v: T }> = [];
   constructor(private readonly initial: T) {}
-  set(t: number, v: T): void {
-    this.changes.push({ t, v });
+  set(t: number, pos: number, v: T): void {
+    this.changes.push({ t, pos, v });
   }
   at(t: number): T {
     let v = this.initial;
     for (const c of this.changes) if (c.t <= t) v = c.v;
+    return v;
+  }
+  atPosition(pos: number): T {
+    let v = this.initial;
+    for (const c of this.changes) if (c.pos <= pos) v = c.v;
     return v;
   }
   get now(): T {
@@ -82,7 +88,7 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     const active = new Map<string, Timeline<boolean>>([[owner.id, new Timeline(true)]]);
     const member = new Map<string, Timeline<boolean>>(); // `${ws} ${user}`
     const mkey = (ws: string, u: string): string => `${ws} ${u}`;
-    for (const ws of wss) (member.set(mkey(ws, owner.id), new Timeline(false)), member.get(mkey(ws, owner.id))!.set(T0, true));
+    for (const ws of wss) (member.set(mkey(ws, owner.id), new Timeline(false)), member.get(mkey(ws, owner.id))!.set(T0, head(), true));
     for (let i = 0; i < 5; i++) {
       const u = await ledger.registerUser({ email: `u${i}@example.com`, name: `U${i}`, password: 'correct horse battery staple' }, SYSTEM);
       users.push(u.id);
@@ -90,7 +96,7 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
       for (const ws of wss) member.set(mkey(ws, u.id), new Timeline(false));
       for (const ws of wss.slice(0, 1 + (i % 2))) {
         await ledger.setMemberRole(ws, u.id, pick(['member', 'admin', 'auditor'] as const)!, SYSTEM);
-        member.get(mkey(ws, u.id))!.set(now(), true);
+        member.get(mkey(ws, u.id))!.set(now(), head(), true);
       }
     }
     const keys: SimKey[] = [];
@@ -162,19 +168,19 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         const ws = pick(wss)!;
         if (!member.get(mkey(ws, u))!.now) continue;
         await ledger.removeMember(ws, u, SYSTEM);
-        member.get(mkey(ws, u))!.set(now(), false);
+        member.get(mkey(ws, u))!.set(now(), head(), false);
       } else if (r < 0.82) {
         const ws = pick(wss)!;
         await ledger.setMemberRole(ws, u, pick(['member', 'admin', 'auditor'] as const)!, SYSTEM);
-        member.get(mkey(ws, u))!.set(now(), true);
+        member.get(mkey(ws, u))!.set(now(), head(), true);
       } else if (r < 0.91) {
         if (!active.get(u)!.now) continue;
         await ledger.deactivateUser(u, 'sim', SYSTEM);
-        active.get(u)!.set(now(), false);
+        active.get(u)!.set(now(), head(), false);
       } else {
         if (active.get(u)!.now) continue;
         await ledger.reactivateUser(u, SYSTEM);
-        active.get(u)!.set(now(), true);
+        active.get(u)!.set(now(), head(), true);
       }
       boundaries.add(now());
       positions.push({ pos: head(), t: now() });
@@ -218,6 +224,7 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
 
     const asOfSamples = [...instants].sort(() => rnd() - 0.5).slice(0, 120);
     let asOfCompared = 0;
+    let verifiable = 0;
     for (const at of asOfSamples) {
       for (const k of keys.filter(() => rnd() < 0.35)) {
         const label = `asOf ${new Date(at).toISOString()} of ${k.id} (seed ${seed})`;
@@ -231,6 +238,15 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         const want = expectedAsOf(k, at, (tt) => tt <= at);
         expect({ status: got.status, phase: got.phase, name: got.name, rotatedTo: got.rotatedTo }, label).to.deep.equal(want);
         expect(got.expiresAt, label).to.equal(k.expiresAt === null ? null : new Date(k.expiresAt).toISOString());
+        // The owner as they were then, and whether the key would have verified: the same answer as validAt.
+        const owner = got.owner as { id: string; active: boolean; role: string | null };
+        expect({ id: owner.id, active: owner.active, member: owner.role !== null }, label).to.deep.equal({
+          id: k.user,
+          active: active.get(k.user)!.at(at),
+          member: member.get(mkey(k.ws, k.user))!.at(at),
+        });
+        expect(got.wouldVerify, label).to.equal(expectedValid(k.ws, at).includes(k.id));
+        if (got.wouldVerify) verifiable++;
         asOfCompared++;
       }
     }
@@ -248,11 +264,17 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         const got = await keyAsOf(ledger, k.id, { kind: 'position', position: p.pos });
         const want = expectedAsOf(k, p.t, (_t, pos) => pos <= p.pos);
         expect({ status: got.status, phase: got.phase, name: got.name, rotatedTo: got.rotatedTo }, label).to.deep.equal(want);
+        const owner = got.owner as { active: boolean; role: string | null };
+        expect({ active: owner.active, member: owner.role !== null }, label).to.deep.equal({
+          active: active.get(k.user)!.atPosition(p.pos),
+          member: member.get(mkey(k.ws, k.user))!.atPosition(p.pos),
+        });
         byPosition++;
       }
     }
     expect(compared).to.be.greaterThan(500);
     expect(asOfCompared).to.be.greaterThan(200);
+    expect(verifiable).to.be.within(1, asOfCompared - 1); // both answers occur
     expect(byPosition).to.be.greaterThan(20);
 
     // The derived tables are the same after a rebuild from the log, and after a backfill of an older audit.db.
@@ -271,6 +293,127 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     } finally {
       rebuilt.close();
       backfilled.close();
+    }
+  });
+  it('upgrades a schema-1 audit.db in place: same rows and chain, key events get their key’s workspace, the workspace filter finds them', async () => {
+    const ledger = t.ledger;
+    const owner = await ledger.registerUser({ email: 'o@example.com', name: 'Ö', password: 'correct horse battery staple' }, SYSTEM);
+    const [w1, w2] = [(await ledger.createWorkspace('W1', owner.id, SYSTEM)).id, (await ledger.createWorkspace('W2', owner.id, SYSTEM)).id];
+    for (let i = 0; i < 6; i++) {
+      const k = await ledger.createKey({ userId: owner.id, workspaceId: i % 2 === 0 ? w1 : w2, name: `k${i} “quoted”` }, SYSTEM);
+      if (i % 3 === 0) await ledger.revokeKey(k.key.id, 'test', SYSTEM);
+      else await ledger.updateKey(k.key.id, { name: `renamed${i}` }, SYSTEM);
+    }
+    const file = join(t.dir, 'audit-v1.db');
+    const fresh = new AuditDb(file, auditExtensions);
+    await rebuildAudit(fresh, ledger.store);
+    const rows = (d: AuditDb): unknown[] =>
+      d.db.prepare('SELECT position, event_id, type, about_ws, prev_chain, chain, event, line FROM audit_events ORDER BY position').all();
+    const want = rows(fresh);
+    // Every key event is about its key's workspace, though revocations and updates carry only keyId.
+    const keyEvents = want.filter((r) => (r as { type: string }).type.startsWith('ApiKey')) as Array<{ about_ws: string | null }>;
+    expect(keyEvents.length).to.equal(12); // 6 created, 2 revoked, 4 renamed
+    expect(keyEvents.every((r) => r.about_ws === w1 || r.about_ws === w2)).to.equal(true);
+    fresh.close();
+    // A file as version 1 wrote it: 4 KiB pages, prev_chain, chain and event stored, no about_ws, no line; schema 1.
+    const v1file = join(t.dir, 'audit-v1-4k.db');
+    const v1 = new Database(v1file);
+    v1.pragma('page_size = 4096');
+    v1.pragma('journal_mode = WAL');
+    v1.exec(`
+      ATTACH '${file}' AS s;
+      CREATE TABLE audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO audit_meta SELECT * FROM s.audit_meta WHERE name IN ('position', 'chain');
+      INSERT INTO audit_meta VALUES ('schema', '1');
+      CREATE TABLE audit_events (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, stream_id TEXT NOT NULL, revision INTEGER NOT NULL,
+        type TEXT NOT NULL, occurred_at TEXT NOT NULL, occurred_ms INTEGER NOT NULL, key_id TEXT, user_id TEXT, workspace_id TEXT,
+        actor_type TEXT, actor_id TEXT, ip TEXT, user_agent TEXT, request_id TEXT, scheme TEXT, token_digest TEXT,
+        prev_chain TEXT NOT NULL, chain TEXT NOT NULL, event TEXT NOT NULL);
+      INSERT INTO audit_events SELECT position, event_id, stream_id, revision, type, occurred_at, occurred_ms, key_id, user_id, workspace_id,
+        actor_type, actor_id, ip, user_agent, request_id, scheme, token_digest, prev_chain, chain, event FROM s.audit_events;
+      CREATE INDEX audit_by_key ON audit_events (key_id, position) WHERE key_id IS NOT NULL;
+      CREATE INDEX audit_by_ws ON audit_events (workspace_id, position) WHERE workspace_id IS NOT NULL;
+      CREATE INDEX audit_by_time ON audit_events (occurred_ms, position);`);
+    v1.close();
+    const upgraded = new AuditDb(v1file, auditExtensions);
+    try {
+      expect(rows(upgraded)).to.deep.equal(want);
+      expect(upgraded.db.prepare("SELECT value FROM audit_meta WHERE name = 'schema'").pluck().get()).to.equal('2');
+      const page = listAudit(upgraded.db, {
+        filters: { workspaceId: w1, type: ['ApiKeyRevoked', 'ApiKeyUpdated'] },
+        scope: null,
+        cursor: null,
+        limit: 100,
+        order: 'asc',
+      });
+      expect(page.items.map((i) => i.type).sort()).to.deep.equal(['ApiKeyRevoked', 'ApiKeyUpdated', 'ApiKeyUpdated']);
+      // It keeps projecting where it stopped.
+      await ledger.createKey({ userId: owner.id, workspaceId: w2, name: 'after' }, SYSTEM);
+      const tail = await ledger.store.readAll({ after: upgraded.checkpoint.position, maxCount: 100 });
+      upgraded.applyBatch(tail.events);
+      expect(upgraded.checkpoint.position).to.equal(ledger.readModel.position);
+      // A rebuild starts the file afresh, with today's page size, and writes the same rows.
+      const before = rows(upgraded);
+      expect(upgraded.db.pragma('page_size', { simple: true })).to.equal(4096);
+      await rebuildAudit(upgraded, ledger.store);
+      expect(upgraded.db.pragma('page_size', { simple: true })).to.equal(16_384);
+      expect(rows(upgraded)).to.deep.equal(before);
+    } finally {
+      upgraded.close();
+    }
+  });
+  it('time filters stay exact when event times go backwards (clock skew between writers); exports share the same WHERE clause', async () => {
+    // Synthetic events straight into an AuditDb: times mostly rising, now and then stamped up to 90 s in the past.
+    const rnd = prng(Number(process.env.PIT_SEED ?? 7));
+    const T = Date.parse('2026-05-01T00:00:00.000Z');
+    const file = join(t.dir, 'audit-skew.db');
+    const db = new AuditDb(file, auditExtensions);
+    const times: number[] = [];
+    let clock = T;
+    const events = Array.from({ length: 3000 }, (_, i) => {
+      clock += Math.floor(rnd() * 2000);
+      const at = rnd() < 0.1 ? clock - Math.floor(rnd() * 90_000) : clock;
+      times.push(at);
+      return {
+        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        streamId: `user-usr_${i % 7}`,
+        revision: i,
+        position: i + 1,
+        type: i % 5 === 0 ? 'UserLoginFailed' : 'UserLoginSucceeded',
+        data: { userId: `usr_${i % 7}` },
+        metadata: { eventId: `e${i}`, occurredAt: new Date(at).toISOString(), actor: { type: 'system', id: 'system' }, request: {} },
+      };
+    });
+    for (let i = 0; i < events.length; i += 500) db.applyBatch(events.slice(i, i + 500));
+    try {
+      let checked = 0;
+      for (let n = 0; n < 150; n++) {
+        const from = T + Math.floor(rnd() * (clock - T));
+        const to = from + 1000 + Math.floor(rnd() * (n % 3 === 0 ? 600_000 : 20_000));
+        const type = n % 4 === 0 ? ['UserLoginFailed'] : undefined;
+        const want = events
+          .filter((e, i) => times[i]! >= from && times[i]! < to && (type === undefined || type.includes(e.type)))
+          .map((e) => e.position)
+          .reverse();
+        const filters = { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...(type ? { type } : {}) };
+        const got = listAudit(db.db, { filters, scope: null, cursor: null, limit: 1000, order: 'desc' }).items.map((i) => i.position);
+        expect(got, JSON.stringify(filters)).to.deep.equal(want);
+        const onlyFrom = listAudit(db.db, { filters: { from: filters.from }, scope: null, cursor: null, limit: 1000, order: 'asc' }).items.map(
+          (i) => i.position,
+        );
+        expect(onlyFrom, `from ${filters.from}`).to.deep.equal(
+          events
+            .filter((_, i) => times[i]! >= from)
+            .map((e) => e.position)
+            .slice(0, 1000),
+        );
+        checked += want.length;
+      }
+      expect(checked).to.be.greaterThan(500);
+      // Late events really do sit after later-stamped ones: the skew bound was needed.
+      expect(Number(db.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get())).to.be.greaterThan(10_000);
+    } finally {
+      db.close();
     }
   });
 });

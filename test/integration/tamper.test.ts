@@ -17,6 +17,7 @@ import { AuditDb } from '../../services/audit/audit-db.js';
 import { Checkpointer } from '../../services/audit/checkpointer.js';
 import type { AuditContext } from '../../services/audit/context.js';
 import { AuditProjection } from '../../services/audit/projection.js';
+import { witnessFile } from '../../services/audit/cli.js';
 import { verifyStore, type VerifyStoreResult } from '../../services/audit/verify-store.js';
 import { loadConfig } from '../../services/config.js';
 import { loadSigningKey, type SigningKey } from '../../services/crypto/key-material.js';
@@ -409,8 +410,14 @@ describe('integration: tamper evidence', function () {
       const env = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, LEDGER_DATA_DIR: dir, LOG_LEVEL: 'silent' });
       const good = copy();
       const ok = await run(process.execPath, [MAIN, 'audit', 'verify', '--store'], { env: env(good) });
-      expect(ok.stdout).to.match(new RegExp(`^OK: ${log.length} events, ${cps().length} checkpoints, chain [0-9a-f]{64}\\n$`));
+      expect(ok.stdout).to.match(new RegExp(`^OK: ${log.length} events, ${cps().length} checkpoints, chain [0-9a-f]{64}, witness audit.db\\n$`));
       expect(ok.stderr).to.include('verify [');
+      // The witness is whatever audit.db the data folder holds, also when the log lives in EventStoreDB.
+      expect(witnessFile(loadConfig({ LEDGER_DATA_DIR: good, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' }))).to.equal(join(good, 'audit.db'));
+      const bare = copy({ witness: false });
+      expect(witnessFile(loadConfig({ LEDGER_DATA_DIR: bare, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' }))).to.equal(undefined);
+      const unwitnessed = await run(process.execPath, [MAIN, 'audit', 'verify', '--store'], { env: env(bare) });
+      expect(unwitnessed.stdout).to.match(/^OK: \d+ events, \d+ checkpoints, chain [0-9a-f]{64}\n$/);
 
       const bad = copy();
       const target = log.find((e) => e.type === 'ApiKeyCreated')!;

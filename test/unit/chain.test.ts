@@ -1,7 +1,8 @@
 // The public byte layout of the hash chain (docs/canonical-bytes.md): every rule pinned by spelled-out bytes.
 import { expect } from 'chai';
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { GENESIS_CHAIN, canonicalBytes, canonicalJson, checkpointSigningInput, nextChain, redactSecrets } from '../../events/chain.js';
+import { GENESIS_CHAIN, canonicalBytes, canonicalJson, canonicalRedacted, checkpointSigningInput, nextChain, redactSecrets } from '../../events/chain.js';
+import { prng } from '../support/prng.js';
 
 const sha256hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -38,6 +39,23 @@ describe('unit: canonical bytes and the hash chain', () => {
   });
 
   describe('redactSecrets', () => {
+    it('canonicalRedacted (one pass, what the chain uses) equals canonicalJson(redactSecrets(v)) on random values', () => {
+      const rnd = prng(42);
+      const keys = ['a', 'b', 'sealed', 'passwordHash', 'redacted', 'é', 'Z', ''];
+      const leaf = (): unknown => [null, true, 1.5, -0, 'x"\\\n', 'é😀', undefined, 0][Math.floor(rnd() * 8)];
+      const value = (depth: number): unknown => {
+        const r = rnd();
+        if (depth > 3 || r < 0.3) return leaf();
+        if (r < 0.45) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+        if (r < 0.5) return { redacted: `sha256:${'ab'.repeat(32)}` }; // an existing marker stays as it is
+        return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [keys[Math.floor(rnd() * keys.length)]!, value(depth + 1)]));
+      };
+      for (let i = 0; i < 2000; i++) {
+        const v = { data: value(0), sealed: value(1), nested: [{ passwordHash: value(2) }] };
+        expect(canonicalRedacted(v), JSON.stringify(v)).to.equal(canonicalJson(redactSecrets(v)));
+      }
+    });
+
     const sealed = { alg: 'A256GCM', kid: 'k1', iv: 'aXY', ct: 'Y3Q', tag: 'dGFn' };
     const data = { keyId: 'key_1', sealed, nested: [{ passwordHash: '$argon2id$v=19$x' }], other: { sealed: null } };
 

@@ -149,7 +149,14 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       tag: 'keys',
       auth: 'required',
       query: { asOf: str({ maxLength: 64, description: 'ISO-8601 instant or ledger position: the key as it was then, with phase and at' }) },
-      responses: { 200: { description: 'the key', schema: keySchema }, 404: { description: 'unknown key, or not yet created at asOf' } },
+      responses: {
+        200: {
+          description:
+            'the key; with asOf, as it was then, plus phase (active, rotation_grace, expired, revoked), asOf, at, owner {id, active, role} then, and wouldVerify',
+          schema: keySchema,
+        },
+        404: { description: 'unknown key, or not yet created at asOf' },
+      },
       handler: async ({ caller, params, query }) => {
         if (query.asOf === undefined) return keyJson(ledger, visibleKey(ledger, caller, params.idOrHandle!));
         // Point in time: the key's own stream replayed up to asOf (services/audit/point-in-time.ts).
