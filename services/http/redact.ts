@@ -27,10 +27,14 @@ function decode(s: string): string {
 
 /** `path?query` for a log line: the query is decoded the way the router decodes it, then re-encoded with secrets redacted. */
 export function loggableUrl(path: string, querystring: string): string {
-  const safePath = path
-    .split('/')
-    .map((seg) => (looksLikeSecret(seg) || looksLikeSecret(decode(seg)) ? REDACTED : seg))
-    .join('/');
+  // Most paths hold nothing encoded and nothing token-shaped: one test over the whole path settles them.
+  const plain = !path.includes('%') && !looksLikeSecret(path);
+  const safePath = plain
+    ? path
+    : path
+        .split('/')
+        .map((seg) => (looksLikeSecret(seg) || looksLikeSecret(decode(seg)) ? REDACTED : seg))
+        .join('/');
   if (querystring === '') return safePath;
   const parts: string[] = [];
   for (const [name, raw] of Object.entries(parse(querystring))) {
