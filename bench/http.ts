@@ -66,8 +66,13 @@ async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: strin
   const queue: Array<{ i: number; due: number }> = [];
   let done = 0;
   let failed = 0;
+  let closed = 0;
   let finish: () => void = () => undefined;
-  const finished = new Promise<void>((r) => (finish = r));
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    // Bounded: a run that cannot finish says so instead of hanging the benchmark.
+    setTimeout(() => reject(new Error(`paced run stuck: ${done} of ${total} done, ${closed} sockets closed mid-request`)), (DURATION + 30) * 1000).unref();
+  });
 
   interface Conn {
     socket: Socket;
@@ -75,12 +80,13 @@ async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: strin
     buf: Buffer;
   }
   const idle: Conn[] = [];
-  const complete = (c: Conn, ok: boolean): void => {
+  const complete = (c: Conn, ok: boolean, reusable = true): void => {
     const job = c.busy!;
     c.busy = null;
     if (!ok) failed++;
     latencies[job.i] = performance.now() - job.due;
     if (++done === total) finish();
+    if (!reusable) return;
     const next = queue.shift();
     if (next) send(c, next);
     else idle.push(c);
@@ -98,6 +104,15 @@ async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: strin
           const c: Conn = { socket, busy: null, buf: Buffer.alloc(0) };
           socket.setNoDelay(true);
           socket.once('error', reject);
+          // A socket the server closes fails its request and leaves the pool, so the run cannot hang on it.
+          socket.on('close', () => {
+            const gone = idle.indexOf(c);
+            if (gone >= 0) idle.splice(gone, 1);
+            if (c.busy !== null) {
+              closed++;
+              complete(c, false, false);
+            }
+          });
           socket.on('data', (chunk: Buffer) => {
             c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
             // One response at a time per socket: complete once its headers and Content-Length bytes are in.
@@ -119,7 +134,7 @@ async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: strin
     const now = performance.now();
     while (sent < total && t0 + (sent * 1000) / rate <= now) {
       const job = { i: sent, due: t0 + (sent * 1000) / rate };
-      const c = idle.pop();
+      const c = idle.shift(); // round robin keeps every socket warm (an idle one would hit the keep-alive timeout)
       if (c) send(c, job);
       else queue.push(job);
       sent++;
@@ -129,7 +144,7 @@ async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: strin
   tick();
   await finished;
   for (const c of conns) c.socket.destroy();
-  if (failed > 0) throw new Error(`${failed} of ${total} paced requests failed`);
+  if (failed > 0) throw new Error(`${failed} of ${total} paced requests failed (${closed} on sockets the server closed)`);
   latencies.sort();
   const at = (q: number): number => latencies[Math.min(total - 1, Math.floor(total * q))]!;
   if (process.env.BENCH_DEBUG)
