@@ -42,22 +42,11 @@ function splitTime(ms: number): { sec: number; ms: number } {
   return { sec, ms: rel - sec * 1000 };
 }
 
-export interface NewKey {
-  id: string;
-  owner: UserView;
-  membership: LiveMembership;
-  scopes: ReadonlySet<string> | null;
-  format: KeyFormat;
-  start: string;
-  createdAt: number;
-  expiresAt: number | null;
-  name: string;
-  description: string | null;
-  handle: string | null;
-  alias: string | null;
-  retrievable: boolean;
-  rotatedFrom: string | null;
-}
+/** What a new key is made from: the KeyView fields it starts with, its shared membership, and its requested expiry. */
+export type NewKey = Pick<
+  KeyView,
+  'id' | 'owner' | 'scopes' | 'format' | 'start' | 'createdAt' | 'name' | 'description' | 'handle' | 'alias' | 'retrievable' | 'rotatedFrom'
+> & { membership: LiveMembership; expiresAt: number | null };
 
 /** One key of the live read model; implements the KeyView every consumer reads. */
 export class LiveKey implements KeyView {
@@ -337,10 +326,6 @@ export class KeyTable {
   }
 
   values(): IterableIterator<LiveKey> {
-    return this.keys.values();
-  }
-
-  [Symbol.iterator](): IterableIterator<LiveKey> {
     return this.keys.values();
   }
 

@@ -50,9 +50,7 @@ export class CommandBus {
   ) {}
 
   async load<S, E extends LedgerEvent>(decider: Decider<unknown, S, E>, streamId: string): Promise<Cached & { state: S }> {
-    const hit = this.cache.get(streamId);
-    let state = (hit?.state as S | undefined) ?? decider.initialState();
-    let revision = hit?.revision ?? -1;
+    let { state, revision } = this.cached(decider, streamId);
     const fresh = await this.store.readStream(streamId, { fromRevision: revision + 1 });
     for (const r of fresh) {
       const e = toStoredEvent(r);
@@ -63,7 +61,8 @@ export class CommandBus {
     return { state, revision };
   }
 
-  private assumeNew<S>(decider: Decider<unknown, S, LedgerEvent>, streamId: string): Cached & { state: S } {
+  /** The state this process last saw for the stream, or the initial one; no read. */
+  private cached<S>(decider: Decider<unknown, S, LedgerEvent>, streamId: string): Cached & { state: S } {
     const hit = this.cache.get(streamId);
     return hit === undefined ? { state: decider.initialState(), revision: -1 } : { state: hit.state as S, revision: hit.revision };
   }
@@ -116,7 +115,7 @@ export class CommandBus {
   ): Promise<CommandResult<S, E>> {
     for (let attempt = 1; ; attempt++) {
       // A stream named by a fresh id starts empty: skip the read; 'no_stream' catches a wrong guess and the retry loads.
-      const { state, revision } = attempt === 1 && opts.newStream === true ? this.assumeNew(decider, streamId) : await this.load(decider, streamId);
+      const { state, revision } = attempt === 1 && opts.newStream === true ? this.cached(decider, streamId) : await this.load(decider, streamId);
       const now = this.clock();
       const events = decider.decide(resolve(command, state, now), state);
       if (events.length === 0) return { events, eventIds: [], state, position: null };

@@ -68,7 +68,7 @@ function toRecorded(r: Row): RecordedEvent {
 }
 
 /** SELECT position, event_id, stream_id, revision, type, data, metadata, as an array. */
-type RowArray = [number, string, string, number, string, string, string];
+export type RowArray = [number, string, string, number, string, string, string];
 
 function arrayToRecorded(r: RowArray): RecordedEvent {
   return {
@@ -106,8 +106,7 @@ export class SqliteEventStore implements EventStore {
     insert: Database.Statement<[number, string, string, number, string, string, string]>;
     maxPos: Database.Statement<[], { p: number | null }>;
     readStream: Database.Statement<[string, number, number], Row>;
-    readAll: Database.Statement<[number, number], Row>;
-    readAllArrays: Database.Statement<[number, number], RowArray>;
+    readAll: Database.Statement<[number, number], RowArray>;
   };
 
   constructor(file: string, opts: SqliteStoreOptions = {}) {
@@ -131,9 +130,8 @@ export class SqliteEventStore implements EventStore {
       insert: this.db.prepare('INSERT INTO events (position, event_id, stream_id, revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       maxPos: this.db.prepare('SELECT MAX(position) AS p FROM events'),
       readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?'),
-      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
       // Rows as arrays: the replay path skips building one row object per event.
-      readAllArrays: this.db
+      readAll: this.db
         .prepare<[number, number], RowArray>(
           'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?',
         )
@@ -248,7 +246,7 @@ export class SqliteEventStore implements EventStore {
 
   readAll(opts: { after: number; maxCount: number }): Promise<ReadAllPage> {
     try {
-      const rows = this.stmts.readAllArrays.all(opts.after, opts.maxCount);
+      const rows = this.stmts.readAll.all(opts.after, opts.maxCount);
       const events = rows.map(arrayToRecorded);
       const last = events.length > 0 ? events[events.length - 1]!.position : opts.after;
       return Promise.resolve({ events, lastPosition: last, isEnd: events.length < opts.maxCount });
@@ -257,8 +255,8 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  /** Raw row access for the tamper-evidence verifier and the rebuild fast path. */
-  readAllRaw(after: number, maxCount: number): Row[] {
+  /** Raw rows as readAll reads them, without decoding: the baseline the rebuild benchmark compares against. */
+  readAllRaw(after: number, maxCount: number): RowArray[] {
     return this.stmts.readAll.all(after, maxCount);
   }
 
