@@ -1,5 +1,6 @@
 // Type-checked ESLint for all TypeScript sources.
 import tseslint from 'typescript-eslint';
+import regexp from 'eslint-plugin-regexp';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.kafka/**', 'data/**', 'test/run.mjs', 'eslint.config.js'] },
@@ -16,6 +17,12 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // Regexes in server code can meet request input: refuse patterns whose matching time grows faster than the input.
+    files: ['services/**/*.ts', 'events/**/*.ts', 'projections/**/*.ts', 'clients/**/*.ts'],
+    plugins: { regexp },
+    rules: { 'regexp/no-super-linear-backtracking': 'error', 'regexp/no-super-linear-move': 'error' },
   },
   {
     files: ['test/**/*.ts'],

@@ -1,5 +1,6 @@
 // Accept or refuse the ledger's JWT-format keys with no call to the ledger: the signature and claims are checked
-// against the published JWKS, and the key id (jti) against a revocation watcher, which fails closed when stale.
+// against the published JWKS, the key id (jti) against a revocation watcher, which fails closed when stale, and the
+// requested scopes against the JWT's scope claim narrowed by the latest role change the watcher learned of.
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { RevocationWatcher } from './revocation-watcher.js';
 
@@ -12,7 +13,8 @@ export interface OfflineVerifierOptions {
   readonly issuer: string;
   /** The ledger's LEDGER_JWT_AUDIENCE (default token-ledger-api). */
   readonly audience: string;
-  readonly watcher: Pick<RevocationWatcher, 'isRevoked' | 'check'>;
+  /** restrictionOf is optional so older watcher stand-ins still fit; without it the scope claim alone decides. */
+  readonly watcher: Pick<RevocationWatcher, 'isRevoked' | 'check'> & Partial<Pick<RevocationWatcher, 'restrictionOf'>>;
   readonly clockToleranceSeconds?: number;
   /** JWKS cache lifetime (default 10 minutes); unknown kids refetch at most every 30 s. */
   readonly jwksCacheMaxAgeMs?: number;
@@ -26,7 +28,10 @@ export interface OfflineResult {
   readonly keyId: string | null;
   readonly userId: string | null;
   readonly workspaceId: string | null;
-  /** The key's own scopes; null for an unscoped key (its owner's role decides, which only the ledger knows). */
+  /**
+   * The key's effective scopes: its `scope` claim (fixed at creation), narrowed to the scopes the watcher last learned
+   * for it when its owner's role changed since. null when the token has no scope claim and no restriction is known.
+   */
   readonly scopes: string[] | null;
   readonly expiresAt: Date | null;
 }
@@ -37,15 +42,16 @@ export interface OfflineVerifier {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-function result(code: OfflineCode, p: JWTPayload | null = null): OfflineResult {
-  const scope = typeof p?.scope === 'string' ? p.scope.split(' ').filter(Boolean) : null;
+const claimedScopes = (p: JWTPayload | null): string[] | null => (typeof p?.scope === 'string' ? p.scope.split(' ').filter(Boolean) : null);
+
+function result(code: OfflineCode, p: JWTPayload | null = null, scopes: string[] | null = claimedScopes(p)): OfflineResult {
   return {
     valid: code === 'VALID',
     code,
     keyId: typeof p?.jti === 'string' ? p.jti : null,
     userId: typeof p?.sub === 'string' ? p.sub : null,
     workspaceId: typeof p?.ws === 'string' ? p.ws : null,
-    scopes: scope,
+    scopes,
     expiresAt: typeof p?.exp === 'number' ? new Date(p.exp * 1000) : null,
   };
 }
@@ -74,9 +80,12 @@ export function createOfflineVerifier(o: OfflineVerifierOptions): OfflineVerifie
       // Fail closed: a watcher that cannot vouch for its set refuses every key.
       if (o.watcher.check().stale) return result('STALE', payload);
       if (o.watcher.isRevoked(keyId)) return result('REVOKED', payload);
-      const r = result('VALID', payload);
-      if (opts.scopes && r.scopes !== null && !opts.scopes.every((s) => r.scopes!.includes(s))) return result('INSUFFICIENT_SCOPE', payload);
-      return r;
+      const claimed = claimedScopes(payload);
+      const restriction = o.watcher.restrictionOf?.(keyId) ?? null;
+      // The ledger refuses what the owner's current role no longer allows, so the claim is only an upper bound.
+      const scopes = restriction === null ? claimed : claimed === null ? [...restriction] : claimed.filter((s) => restriction.includes(s));
+      if (opts.scopes && scopes !== null && !opts.scopes.every((s) => scopes.includes(s))) return result('INSUFFICIENT_SCOPE', payload, scopes);
+      return result('VALID', payload, scopes);
     },
   };
 }

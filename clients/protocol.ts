@@ -31,22 +31,31 @@ export const REVOCATION_TYPES = {
   suspended: 'io.token-ledger.apikey.suspended',
   /** A suspended key verifies again: its owner was reactivated or re-added to the workspace. */
   reinstated: 'io.token-ledger.apikey.reinstated',
+  /** The key's effective scopes changed with its owner's role (narrower or wider): honour only `data.scopes` from now on. */
+  restricted: 'io.token-ledger.apikey.restricted',
 } as const;
 export type RevocationType = (typeof REVOCATION_TYPES)[keyof typeof REVOCATION_TYPES];
 
-export type RevocationCause = 'revoked' | 'expired' | 'rotated' | 'owner_deactivated' | 'member_removed' | 'owner_reactivated' | 'member_restored';
+export type RevocationCause =
+  'revoked' | 'expired' | 'rotated' | 'owner_deactivated' | 'member_removed' | 'owner_reactivated' | 'member_restored' | 'role_changed';
 
 /** `data` of a revocation-class CloudEvent. Never carries a token, a digest or any other secret. */
 export interface RevocationData {
   readonly keyId: string;
   readonly userId: string | null;
   readonly workspaceId: string | null;
-  /** 'revoke': refuse the key from now on. 'reinstate': a suspension ended. */
-  readonly action: 'revoke' | 'reinstate';
+  /** 'revoke': refuse the key from now on. 'reinstate': a suspension ended. 'restrict': accept it only for `scopes`. */
+  readonly action: 'revoke' | 'reinstate' | 'restrict';
   readonly cause: RevocationCause;
   /** true when the key can never verify again (revoked, expired, retired). */
   readonly terminal: boolean;
   readonly reason: string | null;
+  /**
+   * The key's effective scopes as of this item (its owner's current role ∩ the key's scopes), sorted. Present on
+   * every non-terminal item (suspended, reinstated, restricted), absent on terminal ones. A verifier accepts a JWT
+   * key only for scopes in both its `scope` claim and the latest `scopes` received for it.
+   */
+  readonly scopes?: readonly string[];
   /** The ledger event behind this item (one ledger event may fan out to many keys). */
   readonly ledgerEventId: string;
   readonly ledgerEventType: string;

@@ -1,4 +1,5 @@
-// A local, always-current set of dead key ids, fed by the ledger's revocation feed (Kafka topic or HTTP SSE).
+// A local, always-current set of dead key ids (and of live keys' role-narrowed scopes), fed by the ledger's
+// revocation feed (Kafka topic or HTTP SSE).
 // It reads the feed from the beginning (SSE cursor -1, Kafka earliest offset) so the set is complete, unless it is
 // given a snapshot it persisted earlier. It fails closed: while it is not caught up, or has had no sign of life
 // from the ledger for longer than the staleness bound, every key counts as revoked. Signs of life: SSE events and
@@ -7,6 +8,8 @@
 import type { ReadAt, RunningSource, SourceSink, KafkaWatchOptions } from './kafka-source.js';
 import { parseCursor, REVOCATION_TYPES, type HeartbeatData, type RevocationEvent } from './protocol.js';
 import { readEventStream, SseHttpError } from './sse.js';
+
+const isScopeList = (v: unknown): v is readonly string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 export interface RevocationWatcherOptions {
   /** Base URL of the ledger (HTTP feed: GET {url}/v1/revocations/stream). Give `url` or `kafka`. */
@@ -44,6 +47,8 @@ export interface WatcherSnapshot {
   readonly revoked: readonly string[];
   /** Keys suspended with their owner (deactivated, removed from the workspace); a reinstate event lifts it. */
   readonly suspended: readonly string[];
+  /** Live keys' effective scopes, from the latest event that stated them (role changes narrow or widen them). Absent in old snapshots. */
+  readonly restrictions?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface WatcherCheck {
@@ -75,6 +80,8 @@ export interface RevocationWatcher {
   isRevoked(keyId: string): boolean;
   /** The set alone, ignoring staleness. */
   isKnownRevoked(keyId: string): boolean;
+  /** The scopes the ledger last stated for a live key (its owner's role ∩ its scopes); null when none was stated. Ignores staleness. */
+  restrictionOf(keyId: string): readonly string[] | null;
   check(): WatcherCheck;
   /** HTTP feed: last applied cursor. */
   readonly cursor: string | null;
@@ -91,12 +98,16 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     if (opts.kafka !== undefined) throw new TypeError('initialState applies to the HTTP feed only; a Kafka watcher reads the topic from the earliest offset');
     if (typeof init.cursor !== 'string' || parseCursor(init.cursor) === null) throw new TypeError('initialState.cursor is not a ledger cursor');
     if (!Array.isArray(init.revoked) || !Array.isArray(init.suspended)) throw new TypeError('initialState needs the revoked and suspended sets');
+    const r: unknown = init.restrictions;
+    if (r !== undefined && (r === null || typeof r !== 'object' || Object.values(r).some((v) => !isScopeList(v))))
+      throw new TypeError('initialState.restrictions must map key ids to scope lists');
   }
   const staleAfterMs = opts.staleAfterMs ?? 30_000;
   const now = opts.now ?? Date.now;
   const backoff = opts.reconnect ?? { initialMs: 100, maxMs: 5000 };
   const terminal = new Set<string>(init?.revoked ?? []);
   const suspended = new Set<string>(init?.suspended ?? []);
+  const restrictions = new Map<string, readonly string[]>(Object.entries(init?.restrictions ?? {}));
   const offsets: Record<string, string> = {};
   let cursor: string | null = init?.cursor ?? null;
   let publisher: WatcherCheck['publisher'] = null;
@@ -132,6 +143,13 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
   const apply = (ev: RevocationEvent, position: string): void => {
     const keyId = ev.data?.keyId ?? ev.subject;
     if (typeof keyId !== 'string') return;
+    const scopes: unknown = ev.data?.scopes;
+    if (ev.type === REVOCATION_TYPES.restricted || ev.data?.action === 'restrict') {
+      // A restriction without a readable scope list fails closed: no scope at all.
+      if (!terminal.has(keyId)) restrictions.set(keyId, isScopeList(scopes) ? [...scopes] : []);
+      opts.onEvent?.(ev, position);
+      return;
+    }
     if (ev.type === REVOCATION_TYPES.reinstated || ev.data?.action === 'reinstate') suspended.delete(keyId);
     else if (
       ev.data?.terminal === true ||
@@ -141,7 +159,9 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     ) {
       terminal.add(keyId);
       suspended.delete(keyId);
+      restrictions.delete(keyId);
     } else if (!terminal.has(keyId)) suspended.add(keyId);
+    if (!terminal.has(keyId) && isScopeList(scopes)) restrictions.set(keyId, [...scopes]);
     opts.onEvent?.(ev, position);
   };
 
@@ -162,7 +182,10 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
   let loop: Promise<void>;
 
   if (opts.url !== undefined) {
-    const streamUrl = `${opts.url.replace(/\/+$/, '')}/v1/revocations/stream`;
+    let base = opts.url;
+    // Trailing slashes are cut without a regex (a backtracking pattern is quadratic on long runs of '/').
+    while (base.endsWith('/')) base = base.slice(0, -1);
+    const streamUrl = `${base}/v1/revocations/stream`;
     loop = (async () => {
       let delay = backoff.initialMs;
       while (!closed) {
@@ -289,11 +312,12 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     ready,
     isRevoked: (keyId) => !check().fresh || terminal.has(keyId) || suspended.has(keyId),
     isKnownRevoked: (keyId) => terminal.has(keyId) || suspended.has(keyId),
+    restrictionOf: (keyId) => restrictions.get(keyId) ?? null,
     check,
     get cursor() {
       return cursor;
     },
-    snapshot: () => (cursor === null ? null : { cursor, revoked: [...terminal], suspended: [...suspended] }),
+    snapshot: () => (cursor === null ? null : { cursor, revoked: [...terminal], suspended: [...suspended], restrictions: Object.fromEntries(restrictions) }),
     async close() {
       if (closed) return;
       closed = true;

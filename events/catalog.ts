@@ -43,6 +43,16 @@ export interface UserLoggedOut {
   type: 'UserLoggedOut';
   data: { userId: string; sessionId: string };
 }
+/** A password change refused: the current password was wrong, or the shared login throttle held it back. */
+export interface UserPasswordChangeFailed {
+  type: 'UserPasswordChangeFailed';
+  data: { userId: string; reason: 'bad_password' | 'throttled' };
+}
+/** A system admin lifted the account's failed-login lockout. */
+export interface UserLockoutLifted {
+  type: 'UserLockoutLifted';
+  data: { userId: string; email: string };
+}
 
 export interface WorkspaceCreated {
   type: 'WorkspaceCreated';
@@ -55,6 +65,19 @@ export interface WorkspaceMemberRoleSet {
 export interface WorkspaceMemberRemoved {
   type: 'WorkspaceMemberRemoved';
   data: { workspaceId: string; userId: string };
+}
+/** Consent: a user joins only by accepting an invitation (or by a system admin). `email` is lower-case. */
+export interface WorkspaceInvitationCreated {
+  type: 'WorkspaceInvitationCreated';
+  data: { workspaceId: string; invitationId: string; email: string; role: WorkspaceRole; expiresAt: string };
+}
+export interface WorkspaceInvitationAccepted {
+  type: 'WorkspaceInvitationAccepted';
+  data: { workspaceId: string; invitationId: string; userId: string };
+}
+export interface WorkspaceInvitationCancelled {
+  type: 'WorkspaceInvitationCancelled';
+  data: { workspaceId: string; invitationId: string; reason: 'declined' | 'cancelled' };
 }
 export interface WorkspacePolicySet {
   type: 'WorkspacePolicySet';
@@ -132,8 +155,24 @@ export interface LedgerCheckpointed {
   data: { position: number; chain: string; at: string; kid: string; signature: string };
 }
 
-export type UserEvent = UserRegistered | UserPasswordChanged | UserDeactivated | UserReactivated | UserLoginSucceeded | UserLoginFailed | UserLoggedOut;
-export type WorkspaceEvent = WorkspaceCreated | WorkspaceMemberRoleSet | WorkspaceMemberRemoved | WorkspacePolicySet;
+export type UserEvent =
+  | UserRegistered
+  | UserPasswordChanged
+  | UserDeactivated
+  | UserReactivated
+  | UserLoginSucceeded
+  | UserLoginFailed
+  | UserLoggedOut
+  | UserPasswordChangeFailed
+  | UserLockoutLifted;
+export type WorkspaceEvent =
+  | WorkspaceCreated
+  | WorkspaceMemberRoleSet
+  | WorkspaceMemberRemoved
+  | WorkspacePolicySet
+  | WorkspaceInvitationCreated
+  | WorkspaceInvitationAccepted
+  | WorkspaceInvitationCancelled;
 export type ApiKeyEvent = ApiKeyCreated | ApiKeyUsed | ApiKeyUpdated | ApiKeySecretRevealed | ApiKeyRotated | ApiKeyExpired | ApiKeyRevoked;
 export type UniqueEvent = UniqueValueClaimed | UniqueValueReleased;
 
@@ -148,10 +187,15 @@ export const EVENT_TYPES: readonly LedgerEventType[] = [
   'UserLoginSucceeded',
   'UserLoginFailed',
   'UserLoggedOut',
+  'UserPasswordChangeFailed',
+  'UserLockoutLifted',
   'WorkspaceCreated',
   'WorkspaceMemberRoleSet',
   'WorkspaceMemberRemoved',
   'WorkspacePolicySet',
+  'WorkspaceInvitationCreated',
+  'WorkspaceInvitationAccepted',
+  'WorkspaceInvitationCancelled',
   'ApiKeyCreated',
   'ApiKeyUsed',
   'ApiKeyUpdated',

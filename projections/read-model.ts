@@ -2,15 +2,16 @@
 import { hash, type BinaryToTextEncoding } from 'node:crypto';
 import type { StoredEvent } from '../events/catalog.js';
 import { assertNever } from '../services/domain/decider.js';
-import { allows } from '../services/domain/permissions.js';
+import { allows, asRole } from '../services/domain/permissions.js';
 import { isWellFormedOpaque, looksLikeJwt } from '../services/crypto/tokens.js';
 import { KeyTable, type LiveKey, type LiveMembership } from './key-table.js';
-import { KeyStatus, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from './views.js';
+import { KeyStatus, type InvitationView, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from './views.js';
 
 // crypto.hash accepts any Buffer encoding for its output; the typings list only the text ones.
 const LATIN1 = 'latin1' as BinaryToTextEncoding;
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED', key: null });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', key: null });
+const EMPTY_MEMBERSHIPS: ReadonlyMap<string, LiveMembership> = new Map();
 
 export interface VerifyOptions {
   readonly scopes?: readonly string[] | undefined;
@@ -22,6 +23,10 @@ export class ReadModel {
   readonly users = new Map<string, UserView>();
   readonly usersByEmail = new Map<string, UserView>();
   readonly workspaces = new Map<string, WorkspaceView>();
+  /** userId → workspaceId → membership (the same objects as in each workspace's members). */
+  private readonly memberships = new Map<string, Map<string, LiveMembership>>();
+  /** Workspace invitations by id, pending or closed. */
+  readonly invitations = new Map<string, InvitationView>();
   /** Every key, by id (get/has/values) and by digest (the verify path). */
   readonly keysById = new KeyTable();
   /** userId → handle → key id (live handles only). */
@@ -76,8 +81,16 @@ export class ReadModel {
       // The workspace id is shared by every key in it, instead of one string per key.
       m = { workspaceId: ws.id, role: null };
       ws.members.set(userId, m);
+      let mine = this.memberships.get(userId);
+      if (mine === undefined) this.memberships.set(userId, (mine = new Map()));
+      mine.set(ws.id, m);
     }
     return m;
+  }
+
+  /** A user's memberships by workspace id (a live view; roles may be null after removal). */
+  membershipsOf(userId: string): ReadonlyMap<string, LiveMembership> {
+    return this.memberships.get(userId) ?? EMPTY_MEMBERSHIPS;
   }
 
   private internScopes(scopes: string[] | null): ReadonlySet<string> | null {
@@ -108,7 +121,7 @@ export class ReadModel {
           id: d.userId,
           email: d.email,
           name: d.name,
-          systemRole: d.systemRole,
+          systemRole: d.systemRole === 'admin' ? 'admin' : 'user', // anything unknown holds no system power
           active: true,
           passwordHash: d.passwordHash,
           defaultWorkspaceId: null,
@@ -155,6 +168,8 @@ export class ReadModel {
         return;
       }
       case 'UserLoginFailed':
+      case 'UserPasswordChangeFailed':
+      case 'UserLockoutLifted':
         return;
       case 'WorkspaceCreated': {
         const d = e.data;
@@ -176,7 +191,8 @@ export class ReadModel {
         return;
       }
       case 'WorkspaceMemberRoleSet': {
-        this.membership(e.data.workspaceId, e.data.userId).role = e.data.role;
+        // An unknown role (old or corrupt event) degrades to no membership, never to a crash.
+        this.membership(e.data.workspaceId, e.data.userId).role = asRole(e.data.role);
         const u = this.users.get(e.data.userId);
         if (u && u.defaultWorkspaceId === null) u.defaultWorkspaceId = e.data.workspaceId;
         return;
@@ -186,12 +202,36 @@ export class ReadModel {
         const u = this.users.get(e.data.userId);
         if (u && u.defaultWorkspaceId === e.data.workspaceId) {
           u.defaultWorkspaceId = null;
-          for (const ws of this.workspaces.values()) {
-            if (ws.members.get(u.id)?.role) {
-              u.defaultWorkspaceId = ws.id;
+          for (const m of this.membershipsOf(u.id).values()) {
+            if (m.role !== null) {
+              u.defaultWorkspaceId = m.workspaceId;
               break;
             }
           }
+        }
+        return;
+      }
+      case 'WorkspaceInvitationCreated': {
+        const d = e.data;
+        this.invitations.set(d.invitationId, {
+          id: d.invitationId,
+          workspaceId: d.workspaceId,
+          email: d.email,
+          role: asRole(d.role),
+          createdAt: at,
+          expiresAt: Date.parse(d.expiresAt),
+          invitedBy: e.metadata.actor ?? null,
+          status: 'pending',
+          closedAt: null,
+        });
+        return;
+      }
+      case 'WorkspaceInvitationAccepted':
+      case 'WorkspaceInvitationCancelled': {
+        const inv = this.invitations.get(e.data.invitationId);
+        if (inv && inv.status === 'pending') {
+          inv.status = e.type === 'WorkspaceInvitationAccepted' ? 'accepted' : e.data.reason;
+          inv.closedAt = at;
         }
         return;
       }
@@ -341,6 +381,7 @@ export class ReadModel {
       members: [...w.members.entries()].map(([u, m]) => [u, m.role]).sort(),
     }));
     const handles = [...this.handles.entries()].map(([u, m]) => [u, [...m.entries()].sort()]).sort();
-    return { position: this.position, users: [...this.users.values()], workspaces, keys, handles, sessions: [...this.sessions.entries()].sort() };
+    const invitations = [...this.invitations.values()];
+    return { position: this.position, users: [...this.users.values()], workspaces, keys, handles, invitations, sessions: [...this.sessions.entries()].sort() };
   }
 }

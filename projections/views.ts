@@ -29,6 +29,19 @@ export interface WorkspaceView {
   createdAt: number;
 }
 
+export interface InvitationView {
+  readonly id: string;
+  readonly workspaceId: string;
+  /** Lower-case. */
+  readonly email: string;
+  readonly role: WorkspaceRole | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly invitedBy: { readonly type: string; readonly id: string } | null;
+  status: 'pending' | 'accepted' | 'declined' | 'cancelled';
+  closedAt: number | null;
+}
+
 export const KeyStatus = { Active: 0, Expired: 1, Revoked: 2 } as const;
 export type KeyStatus = (typeof KeyStatus)[keyof typeof KeyStatus];
 

@@ -4,7 +4,7 @@ import { randomBase62 } from './crypto/tokens.js';
 
 export interface IdGenerator {
   uuid(): string;
-  id(prefix: 'usr' | 'ws' | 'key' | 'ses' | 'req'): string;
+  id(prefix: 'usr' | 'ws' | 'key' | 'ses' | 'req' | 'inv'): string;
 }
 
 export const randomIds: IdGenerator = {

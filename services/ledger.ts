@@ -9,14 +9,15 @@ import type { EventStore, Subscription } from '../events/store/types.js';
 import { ExpiryScheduler } from '../projections/expiry-scheduler.js';
 import { ReadModel, type VerifyOptions } from '../projections/read-model.js';
 import { UsageRecorder, type FailedUse, type PendingUse } from '../projections/usage-recorder.js';
-import { KeyStatus, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from '../projections/views.js';
+import { KeyStatus, type InvitationView, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from '../projections/views.js';
 import { CommandBus, type CommandContext } from './command-bus.js';
 import type { JwtService } from './crypto/jwt.js';
-import { hashPassword } from './crypto/passwords.js';
+import { checkPasswordStrength, hashPassword } from './crypto/passwords.js';
 import type { Sealer } from './crypto/sealing.js';
 import { digestHex, displayStart, mintOpaqueToken } from './crypto/tokens.js';
 import { apiKeyDecider, checkCreationPolicy, type ApiKeyState, type WorkspacePolicy } from './domain/api-key.js';
-import { effectiveScopes } from './domain/permissions.js';
+import { effectiveScopes, roleAllows, WORKSPACE_ROLES } from './domain/permissions.js';
+import { requireEmail, requireOneOf } from './domain/values.js';
 import { uniqueValueDecider } from './domain/unique-value.js';
 import { userDecider } from './domain/user.js';
 import { workspaceDecider } from './domain/workspace.js';
@@ -60,6 +61,13 @@ const emailDigest = (email: string): string => createHash('sha256').update(email
 const handleDigest = (userId: string, handle: string): string => createHash('sha256').update(`${userId}\n${handle}`).digest('hex').slice(0, 32);
 
 const CLAIM_IN_PROGRESS_MS = 60_000;
+
+/** Password rules hold for every entry point (HTTP, CLI): checked before the slow hash. */
+function strongPassword(password: string, attr: string): string {
+  const problem = checkPasswordStrength(password);
+  if (problem !== null) throw new DomainError('WEAK_PASSWORD', problem, { attr });
+  return password;
+}
 
 export const SYSTEM: CommandContext = { actor: SYSTEM_ACTOR };
 
@@ -185,6 +193,11 @@ export class Ledger {
     return r;
   }
 
+  /** Records one use of a key a caller has already verified (coalesced, never on the caller's latency). */
+  recordUse(key: KeyView, presentation: Presentation, now: number, ip: string | null, userAgent: string | null): void {
+    this.usage.record(key.id, presentation, now, ip, userAgent);
+  }
+
   /** Writes each key's use on its own; answers the uses that could not be written. */
   private async writeUses(uses: readonly PendingUse[]): Promise<FailedUse[]> {
     const failed: FailedUse[] = [];
@@ -249,6 +262,13 @@ export class Ledger {
     ctx: CommandContext,
   ): Promise<UserView> {
     const email = input.email.trim();
+    strongPassword(input.password, 'password');
+    requireEmail(email);
+    // Everything that can refuse the membership is checked before the account is written.
+    if (input.workspaceId) {
+      this.workspace(input.workspaceId);
+      requireOneOf(input.role ?? 'member', WORKSPACE_ROLES, 'role', 'INVALID_ROLE');
+    }
     const userId = this.ids.id('usr');
     const c = this.bus.correlate(ctx);
     const claim: Claim = { scope: 'email', digest: emailDigest(email), value: email };
@@ -318,8 +338,19 @@ export class Ledger {
 
   async changePassword(userId: string, password: string, c: CommandContext): Promise<void> {
     this.user(userId);
-    const passwordHash = await hashPassword(password);
+    const passwordHash = await hashPassword(strongPassword(password, 'newPassword'));
     await this.bus.execute(userDecider, streams.user(userId), { type: 'ChangePassword', passwordHash }, c);
+  }
+
+  /** A refused password change is a fact the audit trail keeps (a guessing attack shows up there). */
+  async recordPasswordChangeFailure(userId: string, reason: 'bad_password' | 'throttled', c: CommandContext): Promise<void> {
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'RecordPasswordChangeFailure', reason }, c, { waitForReadModel: false });
+  }
+
+  /** Lifts the account's failed-login lockout; every instance's throttle follows the event. */
+  async liftLockout(userId: string, c: CommandContext): Promise<void> {
+    this.user(userId);
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'LiftLockout' }, c);
   }
 
   async deactivateUser(userId: string, reason: string | null, c: CommandContext): Promise<void> {
@@ -377,6 +408,42 @@ export class Ledger {
     await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'RemoveMember', userId }, c);
   }
 
+  /** Invites an address to the workspace; the user joins only by accepting. */
+  async invite(workspaceId: string, email: string, role: WorkspaceRole, ttlSeconds: number, c: CommandContext): Promise<InvitationView> {
+    this.workspace(workspaceId);
+    const invitationId = this.ids.id('inv');
+    await this.bus.execute(
+      workspaceDecider,
+      streams.workspace(workspaceId),
+      (_s, now) => ({ type: 'InviteMember' as const, now, invitationId, email, role, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) }),
+      c,
+    );
+    return this.invitation(invitationId);
+  }
+
+  invitation(invitationId: string): InvitationView {
+    const inv = this.readModel.invitations.get(invitationId);
+    if (!inv) throw new NotFoundError('invitation', invitationId);
+    return inv;
+  }
+
+  async acceptInvitation(invitationId: string, user: UserView, c: CommandContext): Promise<InvitationView> {
+    const inv = this.invitation(invitationId);
+    await this.bus.execute(
+      workspaceDecider,
+      streams.workspace(inv.workspaceId),
+      (_s, now) => ({ type: 'AcceptInvitation' as const, now, invitationId, userId: user.id, email: user.email }),
+      c,
+    );
+    return this.invitation(invitationId);
+  }
+
+  async cancelInvitation(invitationId: string, reason: 'declined' | 'cancelled', c: CommandContext): Promise<InvitationView> {
+    const inv = this.invitation(invitationId);
+    await this.bus.execute(workspaceDecider, streams.workspace(inv.workspaceId), { type: 'CancelInvitation', invitationId, reason }, c);
+    return this.invitation(invitationId);
+  }
+
   async setPolicy(workspaceId: string, policy: WorkspacePolicy, c: CommandContext): Promise<WorkspaceView> {
     this.workspace(workspaceId);
     await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'SetPolicy', ...policy }, c);
@@ -407,8 +474,8 @@ export class Ledger {
     const workspaceId = input.workspaceId ?? owner.defaultWorkspaceId;
     if (!workspaceId) throw new DomainError('NO_WORKSPACE', 'the user belongs to no workspace; pass workspaceId', { attr: 'workspaceId' });
     const ws = this.workspace(workspaceId);
-    const role = ws.members.get(owner.id)?.role;
-    if (!role) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
+    const role = ws.members.get(owner.id)?.role ?? null;
+    if (role === null) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
     const now = this.clock();
     let expiresAt = input.expiresAt ?? null;
     if (input.expiresInSeconds !== undefined && input.expiresInSeconds !== null) {
@@ -419,6 +486,7 @@ export class Ledger {
     checkCreationPolicy(now, expiresAt, policy);
     const format = input.format ?? 'opaque';
     const scopes = input.scopes ? [...new Set(input.scopes)].sort() : null;
+    if (format !== 'opaque' && format !== 'jwt') throw new DomainError('INVALID_FORMAT', 'format must be one of opaque, jwt', { attr: 'format' });
     const handle = input.handle ?? null;
     // A JWT states the key's effective scopes at creation; an unscoped key's are its owner's role permissions.
     const token =
@@ -433,6 +501,28 @@ export class Ledger {
           })
         : mintOpaqueToken(this.tokenPrefix);
     const sealed = input.retrievable ? this.sealer.seal(token, keyId) : null;
+    const create = {
+      type: 'CreateApiKey' as const,
+      now,
+      keyId,
+      userId: owner.id,
+      workspaceId,
+      name: input.name,
+      description: input.description ?? null,
+      handle,
+      alias: input.alias ?? null,
+      scopes,
+      format,
+      digest: digestHex(token),
+      start: displayStart(token, format),
+      expiresAt,
+      sealed,
+      rotatedFrom,
+      policy,
+      ownerRole: role,
+    };
+    // Every rule the decider holds is checked before the first write (the handle claim).
+    apiKeyDecider.decide(create, apiKeyDecider.initialState());
     const claim: Claim | null = handle === null ? null : { scope: 'handle', digest: handleDigest(owner.id, handle), value: handle };
     if (claim !== null) {
       // A successor takes its predecessor's handle over; anyone else needs the handle to be free.
@@ -444,31 +534,7 @@ export class Ledger {
       await this.claim(claim, keyId, alive, 'HANDLE_TAKEN', c);
     }
     try {
-      const res = await this.bus.execute(
-        apiKeyDecider,
-        streams.apiKey(keyId),
-        {
-          type: 'CreateApiKey',
-          now,
-          keyId,
-          userId: owner.id,
-          workspaceId,
-          name: input.name,
-          description: input.description ?? null,
-          handle,
-          alias: input.alias ?? null,
-          scopes,
-          format,
-          digest: digestHex(token),
-          start: displayStart(token, format),
-          expiresAt,
-          sealed,
-          rotatedFrom,
-          policy,
-        },
-        c,
-        { newStream: true },
-      );
+      const res = await this.bus.execute(apiKeyDecider, streams.apiKey(keyId), create, c, { newStream: true });
       return { key: this.key(keyId), token, eventId: res.eventIds[0]! };
     } catch (err) {
       // A failed creation must not hold its handle (a successor's goes back to its predecessor).
@@ -503,8 +569,9 @@ export class Ledger {
     return this.key(keyId);
   }
 
-  async revokeAllKeys(userId: string, reason: string | null, c: CommandContext): Promise<number> {
-    const keys = (this.readModel.keysByUser.get(userId) ?? []).filter((k) => k.status !== KeyStatus.Revoked);
+  /** Revokes the user's keys that `which` selects (all by default); answers how many. */
+  async revokeAllKeys(userId: string, reason: string | null, c: CommandContext, which: (k: KeyView) => boolean = () => true): Promise<number> {
+    const keys = (this.readModel.keysByUser.get(userId) ?? []).filter((k) => k.status !== KeyStatus.Revoked && which(k));
     for (const k of keys) await this.revokeKey(k.id, reason, c);
     return keys.length;
   }
@@ -537,7 +604,8 @@ export class Ledger {
         description: old.description,
         handle: old.handle,
         alias: old.alias,
-        scopes: old.scopes === null ? null : [...old.scopes],
+        // Never broader than the old key now is: scopes the owner's role no longer holds are dropped.
+        scopes: old.scopes === null ? null : [...old.scopes].filter((s) => roleAllows(old.membership.role, s)),
         expiresInSeconds: ttl === null ? null : Math.min(ttl, ws.maxTtlSeconds ?? ttl),
         format: old.format,
         retrievable: old.retrievable,

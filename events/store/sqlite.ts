@@ -1,7 +1,6 @@
 // Embedded default store: one SQLite file, WAL + synchronous=FULL, concurrent appends grouped into one transaction.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { secureSqliteFile } from '../../services/data-dir.js';
 import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
 import type {
@@ -112,7 +111,7 @@ export class SqliteEventStore implements EventStore {
   constructor(file: string, opts: SqliteStoreOptions = {}) {
     this.file = file;
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    secureSqliteFile(file);
     try {
       this.db = new Database(file);
       this.db.pragma('journal_mode = WAL');

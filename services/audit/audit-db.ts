@@ -1,10 +1,9 @@
 // The audit read model's SQLite file: every ledger event flattened into queryable columns, with its chain value.
 // It never holds a secret: sealed tokens and password hashes are replaced by their digest (events/chain.ts).
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { GENESIS_CHAIN, canonicalEvent, canonicalJson, nextChainCanonical, type CanonicalEvent } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
+import { secureSqliteFile } from '../data-dir.js';
 import { CSV_COLUMNS, csvPlain } from './export.js';
 
 /**
@@ -228,7 +227,7 @@ export class AuditDb {
     private readonly extensions: readonly AuditExtension[] = [],
     opts: { readonly?: boolean } = {},
   ) {
-    if (!opts.readonly) mkdirSync(dirname(file), { recursive: true });
+    if (!opts.readonly) secureSqliteFile(file);
     this.db = new Database(file, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     if (!opts.readonly) {
       // Rows are ~1 KB: 16 KiB pages hold them with little waste and make export scans cheaper (no effect on an existing file).

@@ -6,10 +6,10 @@ import { NotFoundError } from '../../events/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { KeyStatus, type KeyView, type UserView, type WorkspaceView } from '../../projections/views.js';
 import { apiKeyDecider, endOfLife, type ApiKeyState } from '../domain/api-key.js';
-import { demand, roleIn, type Caller } from '../http/auth.js';
+import { authorize, type Caller } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
 import { keyJson } from '../http/views.js';
-import { parseIsoInstant } from './filters.js';
+import { parseIsoInstant } from '../domain/instant.js';
 import type { Ledger } from '../ledger.js';
 
 /** Reading the trail (queries, history, point in time) or exporting it. */
@@ -43,16 +43,21 @@ export function parseInstant(raw: string, attr: string): number {
 export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string, permission: AuditPermission = 'audit:read'): KeyView {
   const k = ledger.readModel.findKey(caller.user.id, idOrHandle);
   // Outside every workspace the caller belongs to, a key is not even acknowledged.
-  if (!k || roleIn(ledger, caller, k.workspaceId) === null) throw new NotFoundError('key', idOrHandle);
-  demand(ledger, caller, permission, k.workspaceId);
+  if (!k) throw new NotFoundError('key', idOrHandle);
+  authorize(
+    caller,
+    permission === 'audit:read' ? 'audit.read' : 'audit.export',
+    { kind: 'workspace', workspaceId: k.workspaceId },
+    { what: 'key', id: idOrHandle },
+  );
   return k;
 }
 
 /** A workspace the caller may audit: unknown or foreign → 404, member without the permission → 403. */
 export function auditWorkspace(ledger: Ledger, caller: Caller, id: string, permission: AuditPermission = 'audit:read'): WorkspaceView {
   const ws = ledger.readModel.workspaces.get(id);
-  if (!ws || ws.ownerId === '' || roleIn(ledger, caller, id) === null) throw new NotFoundError('workspace', id);
-  demand(ledger, caller, permission, id);
+  if (!ws || ws.ownerId === '') throw new NotFoundError('workspace', id);
+  authorize(caller, permission === 'audit:read' ? 'audit.read' : 'audit.export', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id });
   return ws;
 }
 

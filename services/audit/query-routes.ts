@@ -1,6 +1,6 @@
 // GET /v1/audit (filtered, position-paged), GET /v1/keys/:idOrHandle/history (timeline + rotation lineage),
 // GET /v1/workspaces/:id/keys?validAt= (keys that would have verified at an instant). All need audit:read.
-import { can, type Caller } from '../http/auth.js';
+import { tenants, type Caller } from '../http/auth.js';
 import { HttpError, permissionDenied } from '../http/errors.js';
 import { route, type RouteDef } from '../http/route.js';
 import { arr, int, nullable, obj, str, type Schema } from '../http/schema.js';
@@ -60,10 +60,9 @@ export function auditScope(ledger: Ledger, caller: Caller, f: AuditFilters, perm
     if (!k) throw new NotFoundError('key', f.keyId);
     auditKey(ledger, caller, k.id, permission);
   }
-  if (caller.user.systemRole === 'admin' && caller.key === null) return null;
-  const mine = [...ledger.readModel.workspaces.values()].filter((w) => w.ownerId !== '' && can(ledger, caller, permission, w.id)).map((w) => w.id);
-  if (mine.length === 0) throw permissionDenied(permission);
-  return mine.sort();
+  const mine = tenants(ledger, caller, permission === 'audit:read' ? 'audit.read' : 'audit.export');
+  if (mine !== null && mine.length === 0) throw permissionDenied(permission);
+  return mine;
 }
 
 export function auditQueryRoutes(actx: AuditContext): RouteDef[] {

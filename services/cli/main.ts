@@ -16,12 +16,16 @@ import { toStoredEvent } from '../../events/serialization.js';
 import { progressBar } from './progress.js';
 import type { EventStore } from '../../events/store/types.js';
 import { plugins } from './plugins.js';
+import { accountResource, authorize, keyResource, OPERATOR } from '../access.js';
+import type { Operation, Operations } from '../domain/policy.js';
+import type { KeyFormat, WorkspaceRole } from '../../events/catalog.js';
 
 const USAGE = `token-ledger <command>
 
   serve                                   run the HTTP service (same as npm start)
-  users create --email E --name N [--password P] [--admin] [--workspace WS] [--role R]
+  users create --email E --name N [--password P] [--admin] [--workspace WS] [--role owner|admin|member|auditor]
   users list
+  users deactivate|reactivate|unlock EMAIL|ID   (unlock lifts a failed-login lockout)
   keys create --user EMAIL|ID --name N [--expires-in 30d] [--scopes a:b,c:d] [--handle H] [--format opaque|jwt] [--retrievable]
   keys list --user EMAIL|ID
   keys revoke KEY_ID [--reason TEXT]
@@ -32,6 +36,11 @@ const USAGE = `token-ledger <command>
 Configuration comes from the environment (see README).`;
 
 const CLI = { actor: { type: 'service' as const, id: 'cli' } };
+
+/** The CLI acts as the host operator; it still asks the one policy, like every route. */
+function authorizeCli<O extends Operation>(op: O, resource: Operations[O]): void {
+  authorize(OPERATOR, op, resource, { what: op, id: '' });
+}
 
 function out(obj: unknown): void {
   process.stdout.write(`${typeof obj === 'string' ? obj : JSON.stringify(obj, null, 2)}\n`);
@@ -87,8 +96,9 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
       return new Promise<number>(() => undefined);
     }
     case 'users': {
-      const { values } = parseArgs({
+      const { values, positionals } = parseArgs({
         args: rest,
+        allowPositionals: true,
         options: {
           email: { type: 'string' },
           name: { type: 'string' },
@@ -96,21 +106,18 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
           admin: { type: 'boolean' },
           workspace: { type: 'string' },
           role: { type: 'string' },
+          reason: { type: 'string' },
         },
       });
       return withLedger(config, async (ledger) => {
         if (sub === 'create') {
           if (!values.email || !values.name) throw new ConfigError('--email and --name are required');
           const password = values.password ?? (await import('node:crypto')).randomBytes(18).toString('base64url');
+          const workspaceId = values.workspace ?? [...ledger.readModel.workspaces.keys()][0] ?? null;
+          const role = (values.role ?? 'member') as WorkspaceRole; // the decider refuses anything else
+          authorizeCli('account.create', { kind: 'new-account', workspaceId, role, systemAdmin: values.admin === true });
           const u = await ledger.registerUser(
-            {
-              email: values.email,
-              name: values.name,
-              password,
-              systemRole: values.admin ? 'admin' : 'user',
-              workspaceId: values.workspace ?? [...ledger.readModel.workspaces.keys()][0] ?? null,
-              role: (values.role as 'member' | undefined) ?? 'member',
-            },
+            { email: values.email, name: values.name, password, systemRole: values.admin ? 'admin' : 'user', workspaceId, role },
             CLI,
           );
           // The very first user gets a workspace of their own, so they can hold keys.
@@ -119,7 +126,17 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
           return 0;
         }
         if (sub === 'list') {
+          authorizeCli('account.list', { kind: 'none' });
           for (const u of ledger.readModel.users.values()) out(`${u.id}\t${u.email}\t${u.systemRole}\t${u.active ? 'active' : 'deactivated'}`);
+          return 0;
+        }
+        if (sub === 'deactivate' || sub === 'reactivate' || sub === 'unlock') {
+          const u = findUser(ledger, positionals[0]);
+          authorizeCli(`account.${sub}`, accountResource(ledger.readModel, u.id));
+          if (sub === 'deactivate') await ledger.deactivateUser(u.id, values.reason ?? null, CLI);
+          else if (sub === 'reactivate') await ledger.reactivateUser(u.id, CLI);
+          else await ledger.liftLockout(u.id, CLI);
+          out({ id: u.id, email: u.email, active: ledger.user(u.id).active, ...(sub === 'unlock' ? { lockout: 'lifted' } : {}) });
           return 0;
         }
         out(USAGE);
@@ -146,14 +163,19 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
           const u = findUser(ledger, values.user);
           const ttl = values['expires-in'] === undefined ? null : parseDuration(values['expires-in']);
           if (values['expires-in'] !== undefined && ttl === null) throw new ConfigError('--expires-in must be like 3600, 12h or 30d');
+          const scopes = values.scopes ? values.scopes.split(',').map((x) => x.trim()) : null;
+          const workspaceId = u.defaultWorkspaceId;
+          if (workspaceId === null) throw new ConfigError(`${u.email} belongs to no workspace`);
+          authorizeCli('key.create', { kind: 'new-key', workspaceId, scopes });
           const { key, token } = await ledger.createKey(
             {
               userId: u.id,
-              name: values.name ?? 'cli key',
+              workspaceId,
+              name: values.name ?? values.handle ?? 'cli key',
               handle: values.handle ?? null,
-              scopes: values.scopes ? values.scopes.split(',') : null,
+              scopes,
               expiresInSeconds: ttl,
-              format: values.format === 'jwt' ? 'jwt' : 'opaque',
+              format: (values.format ?? 'opaque') as KeyFormat, // the ledger refuses anything else
               retrievable: values.retrievable === true,
             },
             CLI,
@@ -163,6 +185,7 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
         }
         if (sub === 'list') {
           const u = findUser(ledger, values.user);
+          authorizeCli('account.read', accountResource(ledger.readModel, u.id));
           const now = ledger.clock().getTime();
           for (const k of ledger.readModel.keysByUser.get(u.id) ?? []) out(`${k.id}\t${k.start}\t${keyStatus(k, now)}\t${k.name}`);
           return 0;
@@ -170,6 +193,7 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
         if (sub === 'revoke') {
           const id = positionals[0];
           if (!id) throw new ConfigError('keys revoke needs a key id');
+          authorizeCli('key.revoke', keyResource(ledger.key(id)));
           const k = await ledger.revokeKey(id, values.reason ?? null, CLI);
           out({ id: k.id, status: 'revoked' });
           return 0;

@@ -1,8 +1,9 @@
 // Master and signing keys: from configuration, or generated once into the data folder with mode 0600.
 import { randomBytes, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
+import { secureDataDir, secureFile } from '../data-dir.js';
 
 function writeSecretFile(path: string, content: string): void {
   // 'wx' so two processes starting at once cannot overwrite each other's key.
@@ -20,9 +21,10 @@ export function loadMasterKey(dataDir: string, configured?: string): Buffer {
     if (key.length !== 32) throw new TypeError('LEDGER_MASTER_KEY must be 32 bytes, base64-encoded');
     return key;
   }
-  mkdirSync(dataDir, { recursive: true });
+  secureDataDir(dataDir);
   const path = join(dataDir, 'master.key');
   if (!existsSync(path)) writeSecretFile(path, randomBytes(32).toString('base64') + '\n');
+  else secureFile(path); // a key restored from a backup may have come back world-readable
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new TypeError(`${path} does not hold a 32-byte base64 key`);
   return key;
@@ -38,12 +40,12 @@ export interface SigningKey {
 export async function loadSigningKey(dataDir: string, configuredPem?: string): Promise<SigningKey> {
   let pem = configuredPem;
   if (!pem) {
-    mkdirSync(dataDir, { recursive: true });
+    secureDataDir(dataDir);
     const path = join(dataDir, 'signing-key.pem');
     if (!existsSync(path)) {
       const { privateKey } = generateKeyPairSync('ed25519');
       writeSecretFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-    }
+    } else secureFile(path);
     pem = readFileSync(path, 'utf8');
   }
   const privateKey = createPrivateKey(pem);

@@ -2,6 +2,27 @@
 import type { ApiKeyEvent, KeyFormat, Presentation, SealedSecret } from '../../events/catalog.js';
 import { DomainError } from '../../events/errors.js';
 import { assertNever, type Decider } from './decider.js';
+import { isValidScope, roleAllows } from './permissions.js';
+import { DESCRIPTION_MAX, NAME_MAX, REASON_MAX, requireHandle, requireInstant, requireOneOf, requireOptionalText, requireText } from './values.js';
+
+const KEY_FORMATS: readonly KeyFormat[] = ['opaque', 'jwt'];
+const DIGEST_RE = /^[0-9a-f]{64}$/;
+const MAX_SCOPES = 100;
+
+/** Scopes must be well-formed and held by the owner's role in the key's workspace: a key never claims more. */
+function requireScopes(scopes: unknown, ownerRole: string | null): string[] | null {
+  if (scopes === null || scopes === undefined) return null;
+  if (!Array.isArray(scopes) || scopes.length > MAX_SCOPES)
+    throw new DomainError('INVALID_SCOPE', `scopes must be a list of at most ${MAX_SCOPES}`, { attr: 'scopes' });
+  const out = [...new Set(scopes as unknown[])];
+  for (const [i, s] of out.entries()) {
+    if (!isValidScope(s)) throw new DomainError('INVALID_SCOPE', `scopes[${i}] must look like "resource:action"`, { attr: `scopes[${i}]` });
+    if (!roleAllows(ownerRole, s)) {
+      throw new DomainError('SCOPE_NOT_HELD', `your role does not hold ${s}, so a key cannot be given it`, { attr: `scopes[${i}]`, scope: s });
+    }
+  }
+  return (out as string[]).sort();
+}
 
 export interface WorkspacePolicy {
   readonly maxTtlSeconds: number | null;
@@ -28,6 +49,8 @@ export type ApiKeyCommand =
       sealed: SealedSecret | null;
       rotatedFrom: string | null;
       policy: WorkspacePolicy;
+      /** The owner's role in the workspace now: requested scopes must be within it. */
+      ownerRole: string | null;
     }
   | {
       type: 'RecordApiKeyUse';
@@ -109,7 +132,10 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
   switch (cmd.type) {
     case 'CreateApiKey': {
       if (state.exists) throw new DomainError('KEY_EXISTS', `key ${cmd.keyId} already exists`);
-      checkCreationPolicy(cmd.now, cmd.expiresAt, cmd.policy);
+      if (cmd.ownerRole === null) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
+      const expiresAt = cmd.expiresAt === null ? null : requireInstant(cmd.expiresAt, 'expiresAt');
+      checkCreationPolicy(cmd.now, expiresAt, cmd.policy);
+      if (typeof cmd.digest !== 'string' || !DIGEST_RE.test(cmd.digest)) throw new TypeError('digest must be 64 lower-case hex characters');
       return [
         {
           type: 'ApiKeyCreated',
@@ -117,15 +143,15 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
             keyId: cmd.keyId,
             userId: cmd.userId,
             workspaceId: cmd.workspaceId,
-            name: cmd.name,
-            description: cmd.description,
-            handle: cmd.handle,
-            alias: cmd.alias,
-            scopes: cmd.scopes,
-            format: cmd.format,
+            name: requireText(cmd.name, 'name'),
+            description: requireOptionalText(cmd.description, 'description', DESCRIPTION_MAX),
+            handle: requireHandle(cmd.handle),
+            alias: requireOptionalText(cmd.alias, 'alias', NAME_MAX),
+            scopes: requireScopes(cmd.scopes, cmd.ownerRole),
+            format: requireOneOf(cmd.format, KEY_FORMATS, 'format', 'INVALID_FORMAT'),
             digest: cmd.digest,
             start: cmd.start,
-            expiresAt: cmd.expiresAt === null ? null : cmd.expiresAt.toISOString(),
+            expiresAt: expiresAt === null ? null : expiresAt.toISOString(),
             sealed: cmd.sealed,
             rotatedFrom: cmd.rotatedFrom,
           },
@@ -157,9 +183,10 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
       }
       requireLive(state, 'update', cmd.now);
       const data: { keyId: string; name?: string; description?: string | null; alias?: string | null } = { keyId: state.keyId };
-      if (cmd.name !== undefined && cmd.name !== state.name) data.name = cmd.name;
-      if (cmd.description !== undefined && cmd.description !== state.description) data.description = cmd.description;
-      if (cmd.alias !== undefined && cmd.alias !== state.alias) data.alias = cmd.alias;
+      if (cmd.name !== undefined && cmd.name !== state.name) data.name = requireText(cmd.name, 'name');
+      if (cmd.description !== undefined && cmd.description !== state.description)
+        data.description = requireOptionalText(cmd.description, 'description', DESCRIPTION_MAX);
+      if (cmd.alias !== undefined && cmd.alias !== state.alias) data.alias = requireOptionalText(cmd.alias, 'alias', NAME_MAX);
       return Object.keys(data).length > 1 ? [{ type: 'ApiKeyUpdated', data }] : [];
     }
     case 'RevealApiKeySecret': {
@@ -198,7 +225,8 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
     case 'RevokeApiKey': {
       if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot revoke an unknown key');
       if (state.status === 'revoked') return []; // revocation is permanent and idempotent
-      return [{ type: 'ApiKeyRevoked', data: { keyId: state.keyId, reason: cmd.reason, revokedBy: cmd.by } }];
+      const reason = requireOptionalText(cmd.reason, 'reason', REASON_MAX);
+      return [{ type: 'ApiKeyRevoked', data: { keyId: state.keyId, reason, revokedBy: cmd.by } }];
     }
     default:
       return assertNever(cmd);

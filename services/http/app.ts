@@ -18,7 +18,7 @@ import { opsRoutes } from './routes/ops.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userRoutes } from './routes/users.js';
 import { workspaceRoutes } from './routes/workspaces.js';
-import { OncePerWindow, Throttle } from './throttle.js';
+import { accountKey, PasswordGuard } from './password-guard.js';
 import { buildOpenApi } from './openapi.js';
 import { loggableUrl, looksLikeSecret } from './redact.js';
 import { rawVerify, VERIFY_PATH } from './raw-verify.js';
@@ -45,9 +45,8 @@ export interface AppDeps {
 
 export interface AppContext {
   readonly deps: AppDeps;
-  readonly loginThrottleAccount: Throttle;
-  readonly loginThrottleIp: Throttle;
-  readonly throttleReports: OncePerWindow;
+  /** The one throttle gate every password check goes through (login, password change). */
+  readonly passwords: PasswordGuard;
   readonly metrics: Metrics;
   readonly routes: RouteDef[];
 }
@@ -66,12 +65,21 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   const metrics = deps.metrics ?? new Metrics();
-  const windowMs = deps.config.loginThrottleWindowSeconds * 1000;
+  const passwords = new PasswordGuard(
+    {
+      maxFailuresPerAccount: deps.config.loginMaxFailuresPerAccount,
+      maxFailuresPerIp: deps.config.loginMaxFailuresPerIp,
+      windowSeconds: deps.config.loginThrottleWindowSeconds,
+    },
+    () => deps.ledger.clock().getTime(),
+  );
+  // A lifted lockout is an event: this instance's throttle follows it, whoever wrote it (API or CLI).
+  deps.ledger.readModel.onApplied((e) => {
+    if (e.type === 'UserLockoutLifted') passwords.lift(accountKey(e.data.email));
+  });
   const env: AppContext = {
     deps,
-    loginThrottleAccount: new Throttle(deps.config.loginMaxFailuresPerAccount, windowMs),
-    loginThrottleIp: new Throttle(deps.config.loginMaxFailuresPerIp, windowMs),
-    throttleReports: new OncePerWindow(windowMs),
+    passwords,
     metrics,
     routes: [],
   };

@@ -1,12 +1,13 @@
-// Turns a credential into who is calling, and answers permission questions for them.
-import type { Presentation, WorkspaceRole } from '../../events/catalog.js';
+// Turns a credential into who is calling: the user, the credential, and the policy actor every route asks about.
+import type { Presentation } from '../../events/catalog.js';
 import type { KeyView, UserView } from '../../projections/views.js';
+import { enforce, keyActor, sessionActor } from '../access.js';
 import type { Scheme } from '../config.js';
 import { looksLikeJwt } from '../crypto/tokens.js';
-import { allows, effectiveScopes, ROLE_PERMISSIONS } from '../domain/permissions.js';
+import { can, effectiveOf, seesAllTenants, type Actor, type Operation, type Operations } from '../domain/policy.js';
 import type { Ledger } from '../ledger.js';
 import type { Credential } from './credentials.js';
-import { invalidToken, permissionDenied } from './errors.js';
+import { invalidToken } from './errors.js';
 
 export interface Caller {
   readonly kind: 'session' | 'api_key';
@@ -15,6 +16,8 @@ export interface Caller {
   readonly key: KeyView | null;
   readonly sessionId: string | null;
   readonly sessionExpiresAt: number | null;
+  /** Who the policy sees: a session (the whole account) or a key (its workspace, its scopes). */
+  readonly actor: Actor;
 }
 
 const PRESENTATION: Record<Scheme, Presentation> = {
@@ -30,7 +33,7 @@ export async function authenticate(ledger: Ledger, cred: Credential, req: { ip: 
   const r = ledger.verifyAndRecord(cred.token, PRESENTATION[cred.scheme], { now, ip: req.ip, userAgent: req.userAgent });
   if (r.valid && r.key) {
     if (cred.userIdHint !== null && cred.userIdHint !== r.key.owner.id) throw invalidToken();
-    return { kind: 'api_key', user: r.key.owner, scheme: cred.scheme, key: r.key, sessionId: null, sessionExpiresAt: null };
+    return { kind: 'api_key', user: r.key.owner, scheme: cred.scheme, key: r.key, sessionId: null, sessionExpiresAt: null, actor: keyActor(r.key) };
   }
   // Login sessions are JWTs presented as Bearer; they are not in the key index.
   if (r.code === 'NOT_FOUND' && cred.scheme === 'bearer' && looksLikeJwt(cred.token)) {
@@ -38,38 +41,39 @@ export async function authenticate(ledger: Ledger, cred: Credential, req: { ip: 
     if (s.ok) {
       const user = ledger.readModel.users.get(s.claims.sub);
       if (user && ledger.readModel.sessionActive(s.claims.sid, user.id, now)) {
-        return { kind: 'session', user, scheme: 'bearer', key: null, sessionId: s.claims.sid, sessionExpiresAt: s.claims.exp * 1000 };
+        const actor = sessionActor(ledger.readModel, user);
+        return { kind: 'session', user, scheme: 'bearer', key: null, sessionId: s.claims.sid, sessionExpiresAt: s.claims.exp * 1000, actor };
       }
     }
   }
   throw invalidToken();
 }
 
-/** The caller's role in a workspace; system admins act as owners everywhere. */
-export function roleIn(ledger: Ledger, caller: Caller, workspaceId: string | null): WorkspaceRole | null {
-  if (caller.key && workspaceId !== null && workspaceId !== caller.key.workspaceId) return null; // a key is bound to its workspace
-  const ws = workspaceId ?? caller.key?.workspaceId ?? caller.user.defaultWorkspaceId;
-  if (caller.user.systemRole === 'admin') return 'owner';
-  if (ws === null) return null;
-  return ledger.roleOf(ws, caller.user.id);
-}
-
-export function can(ledger: Ledger, caller: Caller, permission: string, workspaceId: string | null = null): boolean {
-  const role = roleIn(ledger, caller, workspaceId);
-  if (role === null) return false;
-  return caller.key ? allows(role, caller.key.scopes, permission) : ROLE_PERMISSIONS[role].has(permission);
-}
-
-export function demand(ledger: Ledger, caller: Caller, permission: string, workspaceId: string | null = null): void {
-  if (!can(ledger, caller, permission, workspaceId)) throw permissionDenied(permission);
-}
-
-export function callerScopes(ledger: Ledger, caller: Caller): string[] {
-  const role = roleIn(ledger, caller, null);
-  if (role === null) return [];
-  return caller.key ? effectiveScopes(role, caller.key.scopes) : [...ROLE_PERMISSIONS[role]];
-}
-
+/** The workspace a request acts in when it names none: the key's own, or the user's default. */
 export function currentWorkspaceId(caller: Caller): string | null {
   return caller.key?.workspaceId ?? caller.user.defaultWorkspaceId;
+}
+
+/** Asks the policy and throws its refusal (404 naming `subject`, or a 403). */
+export function authorize<O extends Operation>(caller: Caller, op: O, resource: Operations[O], subject: { what: string; id: string }): void {
+  enforce(can(caller.actor, op, resource), subject);
+}
+
+export function allowed<O extends Operation>(caller: Caller, op: O, resource: Operations[O]): boolean {
+  return can(caller.actor, op, resource).allow;
+}
+
+/** The caller's effective scopes in its current workspace. */
+export function callerScopes(caller: Caller): string[] {
+  const ws = currentWorkspaceId(caller);
+  return ws === null ? [] : effectiveOf(caller.actor, ws);
+}
+
+type TenantOperation = 'key.verify' | 'audit.read' | 'audit.export' | 'feed.read';
+
+/** The workspaces where the caller may do `op`; null means every workspace (system admin sessions). */
+export function tenants(ledger: Ledger, caller: Caller, op: TenantOperation): string[] | null {
+  if (seesAllTenants(caller.actor)) return null;
+  const candidates = caller.key ? [caller.key.workspaceId] : [...ledger.readModel.membershipsOf(caller.user.id).keys()];
+  return candidates.filter((workspaceId) => allowed(caller, op, { kind: 'workspace', workspaceId })).sort();
 }

@@ -1,7 +1,9 @@
 // The five presentations: Bearer, Api-Key, APIToken, the API-KEY header, and ?api_token= on opt-in routes.
+import type { IncomingMessage } from 'node:http';
+import { parse, type ParsedUrlQuery } from 'node:querystring';
 import type { Context } from 'koa';
 import type { Scheme } from '../config.js';
-import { invalidToken } from './errors.js';
+import { HttpError, invalidToken } from './errors.js';
 
 export interface Credential {
   readonly scheme: Scheme;
@@ -14,35 +16,100 @@ const AUTH_SCHEMES: Record<string, Scheme> = { bearer: 'bearer', 'api-key': 'api
 
 /** What a request offers: headers and URL parameters, independent of the web framework. */
 export interface Offered {
-  readonly authorization: string | undefined;
-  readonly apiKey: string | undefined;
+  /** Every non-empty Authorization header line (node:http keeps only the first in `req.headers`). */
+  readonly authorization: readonly string[];
+  /** Every non-blank API-KEY header line, trimmed (node:http joins repeats with ", " in `req.headers`). */
+  readonly apiKey: readonly string[];
   readonly urlToken: string | string[] | undefined;
   readonly userId: string | string[] | undefined;
 }
 
-export function offeredByKoa(ctx: Context): Offered {
-  return {
-    authorization: ctx.get('authorization') || undefined,
-    apiKey: ctx.get('api-key') || undefined,
-    urlToken: ctx.query.api_token,
-    userId: ctx.query.user_id,
-  };
+/** Reads the credential headers from `rawHeaders`, where repeats survive; the query is parsed from `req.url` unless given. */
+export function offeredByNode(req: IncomingMessage, query?: ParsedUrlQuery): Offered {
+  const authorization: string[] = [];
+  const apiKey: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      if (raw[i + 1] !== '') authorization.push(raw[i + 1]!);
+    } else if (name.length === 7 && name.toLowerCase() === 'api-key') {
+      const v = raw[i + 1]!.trim();
+      if (v !== '') apiKey.push(v);
+    }
+  }
+  let q = query;
+  if (q === undefined) {
+    const at = (req.url ?? '').indexOf('?');
+    q = at < 0 ? {} : parse(req.url!.slice(at + 1));
+  }
+  return { authorization, apiKey, urlToken: q.api_token, userId: q.user_id };
 }
 
-/** Finds the credential of a request; null when none was sent. Throws 401 for a refused presentation. */
+export function offeredByKoa(ctx: Context): Offered {
+  return offeredByNode(ctx.req, ctx.query);
+}
+
+function ambiguous(): HttpError {
+  return new HttpError(
+    400,
+    'ambiguous_credentials',
+    'The request presents more than one credential; send exactly one: an Authorization header, an API-KEY header or an api_token parameter.',
+    { type: 'client_error' },
+  );
+}
+
+// JavaScript's \s, so the parse below accepts exactly what /^([A-Za-z-]+)[ \t]+(\S+)[ \t]*$/ accepted.
+function isSpace(c: number): boolean {
+  return (
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0x20 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+const isBlank = (c: number): boolean => c === 0x20 || c === 0x09;
+const isSchemeChar = (c: number): boolean => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
+
+/** `<scheme> <token>`: scheme letters and '-', spaces or tabs, a token without whitespace, optional trailing spaces or tabs. */
+function parseAuthorization(header: string): { name: string; token: string } | null {
+  const n = header.length;
+  let i = 0;
+  while (i < n && isSchemeChar(header.charCodeAt(i))) i++;
+  let j = i;
+  while (j < n && isBlank(header.charCodeAt(j))) j++;
+  let k = j;
+  while (k < n && !isSpace(header.charCodeAt(k))) k++;
+  if (i === 0 || j === i || k === j) return null;
+  for (let t = k; t < n; t++) if (!isBlank(header.charCodeAt(t))) return null;
+  return { name: header.slice(0, i).toLowerCase(), token: header.slice(j, k) };
+}
+
+/** Finds the credential of a request; null when none was sent. Throws 400 for several, 401 for a refused presentation. */
 export function extractCredential(o: Offered, allowUrl: boolean, enabled: ReadonlySet<Scheme>): Credential | null {
   const urlToken = o.urlToken;
+  const urlCount = urlToken === undefined ? 0 : typeof urlToken === 'string' ? 1 : urlToken.length;
+  // Serving the first of two credentials would act for a caller the client may not have meant; refuse rather than guess.
+  if (o.authorization.length + o.apiKey.length + urlCount > 1) throw ambiguous();
   if (urlToken !== undefined && !allowUrl) throw invalidToken(); // URL tokens leak into logs; only exports and feeds take them
-  const header = o.authorization;
+  const header = o.authorization[0];
+  const apiKey = o.apiKey[0];
   let cred: Credential | null = null;
-  if (header !== undefined && header !== '') {
-    const m = /^([A-Za-z-]+)[ \t]+(\S+)[ \t]*$/.exec(header);
-    const name = m ? m[1]!.toLowerCase() : '';
-    const scheme = Object.hasOwn(AUTH_SCHEMES, name) ? AUTH_SCHEMES[name] : undefined;
-    if (!m || scheme === undefined) throw invalidToken();
-    cred = { scheme, token: m[2]!, userIdHint: null };
-  } else if (o.apiKey !== undefined && o.apiKey.trim() !== '') {
-    cred = { scheme: 'api-key-header', token: o.apiKey.trim(), userIdHint: null };
+  if (header !== undefined) {
+    const parsed = parseAuthorization(header);
+    const scheme = parsed !== null && Object.hasOwn(AUTH_SCHEMES, parsed.name) ? AUTH_SCHEMES[parsed.name] : undefined;
+    if (parsed === null || scheme === undefined) throw invalidToken();
+    cred = { scheme, token: parsed.token, userIdHint: null };
+  } else if (apiKey !== undefined) {
+    cred = { scheme: 'api-key-header', token: apiKey, userIdHint: null };
   } else if (urlToken !== undefined) {
     if (typeof urlToken !== 'string') throw invalidToken();
     const uid = o.userId;

@@ -3,9 +3,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppContext } from './app.js';
-import { authenticate, demand } from './auth.js';
+import { authenticate } from './auth.js';
 import { parseBody, readRequest } from './body.js';
-import { extractCredential } from './credentials.js';
+import { extractCredential, offeredByNode } from './credentials.js';
 import { authRequired, HttpError, toResponse } from './errors.js';
 import { loggableTarget } from './redact.js';
 import { validate } from './schema.js';
@@ -25,25 +25,13 @@ export function rawVerify(env: AppContext, logger: Logger) {
     const start = process.hrtime.bigint();
     const requestId = `req_${Date.now().toString(36)}v${(seq++).toString(36)}`;
     try {
-      const q = req.url!.indexOf('?');
-      const params = q < 0 ? null : new URLSearchParams(req.url!.slice(q + 1));
-      const cred = extractCredential(
-        {
-          authorization: req.headers.authorization,
-          apiKey: req.headers['api-key'] as string | undefined,
-          urlToken: params?.get('api_token') ?? undefined,
-          userId: params?.get('user_id') ?? undefined,
-        },
-        false,
-        env.deps.config.authSchemes,
-      );
+      const cred = extractCredential(offeredByNode(req), false, env.deps.config.authSchemes);
       if (cred === null) throw authRequired();
       const ua = req.headers['user-agent'];
       const caller = await authenticate(ledger, cred, { ip: req.socket.remoteAddress ?? '', userAgent: ua ? ua.slice(0, 512) : null });
       const body = parseBody(await readRequest(req), req.headers['content-type']);
       if (body === undefined) throw new HttpError(400, 'required', 'A JSON body is required.', { type: 'validation_error' });
       validate(verifyBodySchema, body);
-      demand(ledger, caller, 'keys:verify');
       const b = body as { token: string; scopes?: string[] };
       send(res, 200, verifyResponse(ledger, b.token, b.scopes, caller), { 'x-request-id': requestId });
     } catch (err) {

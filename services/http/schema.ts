@@ -1,5 +1,6 @@
 // A JSON Schema subset: the same objects validate requests and are published in the OpenAPI document.
 import { ValidationError } from '../../events/errors.js';
+import { parseIsoInstant } from '../domain/instant.js';
 
 export type Schema =
   | {
@@ -61,8 +62,9 @@ export function validate(schema: Schema, value: unknown, path = ''): void {
       if (schema.minLength !== undefined && value.length < schema.minLength) fail(path, `${path} must be at least ${schema.minLength} characters`);
       if (schema.maxLength !== undefined && value.length > schema.maxLength) fail(path, `${path} must be at most ${schema.maxLength} characters`);
       if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) fail(path, `${path} has an invalid format`);
-      if (schema.format === 'date-time' && (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(Date.parse(value))))
-        fail(path, `${path} must be an ISO-8601 date-time`);
+      // Strict: 2027-02-30 is refused, not rolled over to 2 March.
+      if (schema.format === 'date-time' && parseIsoInstant(value) === null)
+        fail(path, `${path} must be an ISO-8601 date-time that exists (e.g. 2027-01-31T00:00:00Z)`);
       if (schema.format === 'email' && !EMAIL_RE.test(value)) fail(path, `${path} must be an e-mail address`);
       return;
     }

@@ -1,6 +1,23 @@
-// Failed-login throttling per account and per IP: a sliding window of attempt times, bounded in memory.
+// Failed-password throttling per account and per IP: a sliding window of failure times, bounded in memory.
+// Attempts in flight are counted too, so parallel guesses cannot pass the limit together; when only in-flight
+// attempts stand in the way, a new one waits for them to settle, so correct passwords are never counted as failures.
+
+interface Entry {
+  failures: number[];
+  pending: number;
+  waiters: Array<() => void>;
+}
+
+/** An attempt admitted by the throttle; settle it exactly once. */
+export interface Ticket {
+  /** The password was wrong: counts as a failure. */
+  fail(now: number): void;
+  /** The password was right (or the attempt never happened): nothing is counted; `reset` clears earlier failures. */
+  pass(reset?: boolean): void;
+}
+
 export class Throttle {
-  private readonly attempts = new Map<string, number[]>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(
     private readonly limit: number,
@@ -8,42 +25,97 @@ export class Throttle {
     private readonly maxKeys = 100_000,
   ) {}
 
-  /** Seconds until another attempt is allowed; 0 when allowed now. */
+  /** Seconds until another attempt may be admitted, counting failures only; 0 when allowed now. */
   retryAfter(key: string, now: number): number {
-    const list = this.prune(key, now);
-    if (list.length < this.limit) return 0;
-    return Math.max(1, Math.ceil((list[0]! + this.windowMs - now) / 1000));
+    const e = this.entries.get(key);
+    if (e === undefined) return 0;
+    this.prune(e, now);
+    if (e.failures.length < this.limit) return 0;
+    return Math.max(1, Math.ceil((e.failures[0]! + this.windowMs - now) / 1000));
   }
 
-  /** Counts an attempt before its outcome is known, so parallel attempts cannot all pass the check at once. */
-  reserve(key: string, now: number): void {
-    if (this.attempts.size >= this.maxKeys && !this.attempts.has(key)) {
-      const oldest = this.attempts.keys().next().value;
-      if (oldest !== undefined) this.attempts.delete(oldest);
+  /** Admits an attempt (a ticket), or answers the seconds to wait when failures alone reach the limit. */
+  async enter(key: string, clock: () => number): Promise<Ticket | number> {
+    for (;;) {
+      const e = this.entry(key);
+      const now = clock();
+      const wait = this.retryAfter(key, now);
+      if (wait > 0) {
+        this.forgetIfIdle(key, e);
+        return wait;
+      }
+      if (e.failures.length + e.pending < this.limit) {
+        e.pending++;
+        return this.ticket(key, e);
+      }
+      await new Promise<void>((resolve) => e.waiters.push(resolve));
     }
-    const list = this.prune(key, now);
-    list.push(now);
-    this.attempts.set(key, list);
   }
 
-  /** Takes back one attempt reserved at `at` (it turned out not to be a failure). */
-  release(key: string, at: number): void {
-    const list = this.attempts.get(key);
-    const i = list?.lastIndexOf(at) ?? -1;
-    if (list === undefined || i < 0) return;
-    list.splice(i, 1);
-    if (list.length === 0) this.attempts.delete(key);
-  }
-
+  /** Clears an account's failures (a system admin lifted its lockout). */
   reset(key: string): void {
-    this.attempts.delete(key);
+    const e = this.entries.get(key);
+    if (e === undefined) return;
+    e.failures = [];
+    this.wake(e);
+    this.forgetIfIdle(key, e);
   }
 
-  private prune(key: string, now: number): number[] {
-    const list = this.attempts.get(key) ?? [];
-    while (list.length > 0 && list[0]! <= now - this.windowMs) list.shift();
-    if (list.length === 0) this.attempts.delete(key);
-    return list;
+  private ticket(key: string, e: Entry): Ticket {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      e.pending--;
+      return true;
+    };
+    return {
+      fail: (now) => {
+        if (!settle()) return;
+        e.failures.push(now);
+        this.wake(e);
+      },
+      pass: (reset = false) => {
+        if (!settle()) return;
+        if (reset) e.failures = [];
+        this.wake(e);
+        this.forgetIfIdle(key, e);
+      },
+    };
+  }
+
+  private entry(key: string): Entry {
+    let e = this.entries.get(key);
+    if (e === undefined) {
+      if (this.entries.size >= this.maxKeys) this.evictOne();
+      e = { failures: [], pending: 0, waiters: [] };
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+
+  /** Drops the oldest idle entry; entries with attempts in flight are never dropped. */
+  private evictOne(): void {
+    for (const [k, e] of this.entries) {
+      if (e.pending === 0 && e.waiters.length === 0) {
+        this.entries.delete(k);
+        return;
+      }
+    }
+  }
+
+  private wake(e: Entry): void {
+    const waiters = e.waiters;
+    e.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private forgetIfIdle(key: string, e: Entry): void {
+    if (e.failures.length === 0 && e.pending === 0 && e.waiters.length === 0 && this.entries.get(key) === e) this.entries.delete(key);
+  }
+
+  private prune(e: Entry, now: number): void {
+    while (e.failures.length > 0 && e.failures[0]! <= now - this.windowMs) e.failures.shift();
   }
 }
 

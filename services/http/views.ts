@@ -1,6 +1,6 @@
 // JSON shapes of users, workspaces and keys as the API returns them. A key view never holds its token.
 import type { Ledger } from '../ledger.js';
-import { KeyStatus, type KeyView, type UserView, type WorkspaceView } from '../../projections/views.js';
+import { KeyStatus, type InvitationView, type KeyView, type UserView, type WorkspaceView } from '../../projections/views.js';
 import { arr, bool, int, nullable, obj, str, type Schema } from './schema.js';
 
 const iso = (ms: number | null): string | null => (ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
@@ -65,6 +65,30 @@ export function keyJson(ledger: Ledger, k: KeyView): Record<string, unknown> {
     revokeReason: k.revokeReason,
   };
 }
+
+export function invitationJson(i: InvitationView, now: number): Record<string, unknown> {
+  return {
+    id: i.id,
+    workspaceId: i.workspaceId,
+    email: i.email,
+    role: i.role,
+    status: i.status === 'pending' && i.expiresAt <= now ? 'expired' : i.status,
+    createdAt: iso(i.createdAt),
+    expiresAt: iso(i.expiresAt),
+    closedAt: iso(i.closedAt),
+  };
+}
+
+export const invitationSchema: Schema = obj({
+  id: str(),
+  workspaceId: str(),
+  email: str(),
+  role: nullable(str({ enum: ['owner', 'admin', 'member', 'auditor'] })),
+  status: str({ enum: ['pending', 'accepted', 'declined', 'cancelled', 'expired'] }),
+  createdAt: str({ format: 'date-time' }),
+  expiresAt: str({ format: 'date-time' }),
+  closedAt: nullable(str({ format: 'date-time' })),
+});
 
 export const userSchema: Schema = obj({
   id: str(),

@@ -1,8 +1,7 @@
 // The publisher's checkpoint: the last ledger position Kafka acknowledged, in its own small SQLite file.
 // WAL + synchronous=FULL: set() returns only after the new position is on disk.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { secureSqliteFile } from '../data-dir.js';
 
 export interface CheckpointStore {
   /** -1 when nothing was published yet. */
@@ -17,7 +16,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly setStmt: Database.Statement<[string, number, string]>;
 
   constructor(readonly file: string) {
-    mkdirSync(dirname(file), { recursive: true });
+    secureSqliteFile(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');

@@ -70,6 +70,7 @@ export function ledgerCloudEvent(e: StoredEvent, source = DEFAULT_SOURCE): Cloud
 
 function revocationType(it: RevocationItem): RevocationType {
   if (it.action === 'reinstate') return REVOCATION_TYPES.reinstated;
+  if (it.action === 'restrict') return REVOCATION_TYPES.restricted;
   switch (it.cause) {
     case 'revoked':
       return REVOCATION_TYPES.revoked;
@@ -100,6 +101,8 @@ export function revocationCloudEvents(e: StoredEvent, items: readonly Revocation
       cause: it.cause,
       terminal: it.terminal,
       reason: it.reason,
+      // Terminal items say nothing about scopes; they stay as they were before scopes existed.
+      ...(it.scopes === undefined ? {} : { scopes: [...it.scopes] }),
       ledgerEventId: e.metadata.eventId,
       ledgerEventType: e.type,
       occurredAt: e.metadata.occurredAt,

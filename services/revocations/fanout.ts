@@ -1,32 +1,55 @@
 // Revocation-class facts, one per affected key, derived deterministically from the ledger log alone.
 // The index is rebuilt by replaying from the start, so a publisher resuming from a checkpoint (or a feed
 // after a restart) produces exactly the same fan-out for the same position as the first time.
-import type { StoredEvent } from '../../events/catalog.js';
+import type { StoredEvent, WorkspaceRole } from '../../events/catalog.js';
 import type { RevocationCause } from '../../clients/protocol.js';
+import { effectiveScopes, WORKSPACE_ROLES } from '../domain/permissions.js';
 
 export interface RevocationItem {
   readonly keyId: string;
   readonly userId: string | null;
   readonly workspaceId: string | null;
-  readonly action: 'revoke' | 'reinstate';
+  /** 'restrict': the key still verifies, but only for `scopes` (its owner's role changed). */
+  readonly action: 'revoke' | 'reinstate' | 'restrict';
   readonly cause: RevocationCause;
   readonly terminal: boolean;
   readonly reason: string | null;
+  /**
+   * Non-terminal items: the key's effective scopes now (owner's role ∩ key scopes), sorted. Absent on terminal
+   * items. Every non-terminal item carries it because the compacted topic keeps only a key's latest message.
+   */
+  readonly scopes?: readonly string[];
 }
 
 interface KeyEntry {
   readonly userId: string;
   readonly workspaceId: string;
+  /** The key's own scopes (null: unscoped, the role decides). */
+  readonly scopes: ReadonlySet<string> | null;
   terminal: boolean;
+  /** The effective scopes consumers last learned (at creation: the JWT scope claim), sorted. */
+  published: readonly string[];
 }
 
 const memberKey = (workspaceId: string, userId: string): string => `${workspaceId}\n${userId}`;
+
+const KNOWN_ROLES: ReadonlySet<string> = new Set<string>(WORKSPACE_ROLES);
+const isKnownRole = (role: string): role is WorkspaceRole => KNOWN_ROLES.has(role);
+
+/** Effective scopes under a role, sorted; an unknown role (e.g. from an old event) or no role grants nothing. */
+function scopesUnder(role: string | undefined, keyScopes: ReadonlySet<string> | null): string[] {
+  if (role === undefined || !isKnownRole(role)) return [];
+  return effectiveScopes(role, keyScopes).sort();
+}
+
+const sameScopes = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((s, i) => s === b[i]);
 
 export class RevocationIndex {
   private readonly keys = new Map<string, KeyEntry>();
   private readonly keysByUser = new Map<string, string[]>();
   private readonly inactiveUsers = new Set<string>();
-  private readonly members = new Set<string>();
+  /** Current role per (workspace, user); absent: not a member. */
+  private readonly members = new Map<string, string>();
 
   get keyCount(): number {
     return this.keys.size;
@@ -37,7 +60,9 @@ export class RevocationIndex {
     switch (e.type) {
       case 'ApiKeyCreated': {
         const d = e.data;
-        this.keys.set(d.keyId, { userId: d.userId, workspaceId: d.workspaceId, terminal: false });
+        const scopes = Array.isArray(d.scopes) ? new Set(d.scopes) : null;
+        const published = scopesUnder(this.members.get(memberKey(d.workspaceId, d.userId)), scopes);
+        this.keys.set(d.keyId, { userId: d.userId, workspaceId: d.workspaceId, scopes, terminal: false, published });
         let list = this.keysByUser.get(d.userId);
         if (list === undefined) this.keysByUser.set(d.userId, (list = []));
         list.push(d.keyId);
@@ -50,38 +75,55 @@ export class RevocationIndex {
       case 'UserDeactivated': {
         const { userId, reason } = e.data;
         this.inactiveUsers.add(userId);
-        return this.liveKeysOf(userId).map(([id, k]) => item(id, k, 'revoke', 'owner_deactivated', reason));
+        return this.liveKeysOf(userId).map(([id, k]) => this.item(id, k, 'revoke', 'owner_deactivated', reason));
       }
       case 'UserReactivated': {
         const { userId } = e.data;
         if (!this.inactiveUsers.delete(userId)) return [];
         return this.liveKeysOf(userId)
           .filter(([, k]) => this.members.has(memberKey(k.workspaceId, userId)))
-          .map(([id, k]) => item(id, k, 'reinstate', 'owner_reactivated', null));
+          .map(([id, k]) => this.item(id, k, 'reinstate', 'owner_reactivated', null));
       }
       case 'WorkspaceCreated':
         // The creator becomes owner through a WorkspaceMemberRoleSet of its own; nothing to do here.
         return [];
       case 'WorkspaceMemberRoleSet': {
-        const { workspaceId, userId } = e.data;
+        const { workspaceId, userId, role } = e.data;
         const mk = memberKey(workspaceId, userId);
-        if (this.members.has(mk)) return [];
-        this.members.add(mk);
-        if (this.inactiveUsers.has(userId)) return [];
-        return this.liveKeysOf(userId)
-          .filter(([, k]) => k.workspaceId === workspaceId)
-          .map(([id, k]) => item(id, k, 'reinstate', 'member_restored', null));
+        const wasMember = this.members.has(mk);
+        // The ledger reads a role it does not know (old or corrupt event) as no membership; so does the index.
+        if (!isKnownRole(role)) return wasMember ? this.removeMember(workspaceId, userId) : [];
+        this.members.set(mk, role);
+        const keys = this.liveKeysOf(userId).filter(([, k]) => k.workspaceId === workspaceId);
+        if (!wasMember) {
+          // Join or re-join: reinstate (its items carry the scopes under the new role).
+          if (this.inactiveUsers.has(userId)) return [];
+          return keys.map(([id, k]) => this.item(id, k, 'reinstate', 'member_restored', null));
+        }
+        // A role change: consumers must hold each key's current effective set, narrower or wider.
+        return keys
+          .filter(([, k]) => !sameScopes(k.published, scopesUnder(role, k.scopes)))
+          .map(([id, k]) => this.item(id, k, 'restrict', 'role_changed', null));
       }
-      case 'WorkspaceMemberRemoved': {
-        const { workspaceId, userId } = e.data;
-        this.members.delete(memberKey(workspaceId, userId));
-        return this.liveKeysOf(userId)
-          .filter(([, k]) => k.workspaceId === workspaceId)
-          .map(([id, k]) => item(id, k, 'revoke', 'member_removed', null));
-      }
+      case 'WorkspaceMemberRemoved':
+        return this.removeMember(e.data.workspaceId, e.data.userId);
       default:
         return [];
     }
+  }
+
+  private removeMember(workspaceId: string, userId: string): RevocationItem[] {
+    this.members.delete(memberKey(workspaceId, userId));
+    return this.liveKeysOf(userId)
+      .filter(([, k]) => k.workspaceId === workspaceId)
+      .map(([id, k]) => this.item(id, k, 'revoke', 'member_removed', null));
+  }
+
+  /** A non-terminal item for a live key, stating (and recording as published) its effective scopes now. */
+  private item(keyId: string, k: KeyEntry, action: 'revoke' | 'reinstate' | 'restrict', cause: RevocationCause, reason: string | null): RevocationItem {
+    const scopes = scopesUnder(this.members.get(memberKey(k.workspaceId, k.userId)), k.scopes);
+    k.published = scopes;
+    return { keyId, userId: k.userId, workspaceId: k.workspaceId, action, cause, terminal: false, reason, scopes };
   }
 
   private terminate(keyId: string, cause: RevocationCause, reason: string | null): RevocationItem {
@@ -99,8 +141,4 @@ export class RevocationIndex {
     }
     return out;
   }
-}
-
-function item(keyId: string, k: KeyEntry, action: 'revoke' | 'reinstate', cause: RevocationCause, reason: string | null): RevocationItem {
-  return { keyId, userId: k.userId, workspaceId: k.workspaceId, action, cause, terminal: false, reason };
 }

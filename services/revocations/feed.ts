@@ -16,6 +16,72 @@ export interface FeedItem {
   readonly json: string;
 }
 
+/** At most this many items are looked at per page() call, however few of them the caller may see. */
+export const FEED_SCAN_BUDGET = 10_000;
+
+/** Decides which items a caller may see, by the workspace of the key (null: a key the ledger log never created). */
+export type FeedVisibility = (workspaceId: string | null) => boolean;
+
+export interface FeedPage {
+  readonly items: FeedItem[];
+  /** Resume after this cursor; it may pass items the caller may not see, never one it may. */
+  readonly nextCursor: string;
+  /** true when a visible item exists after nextCursor now, or when the scan budget ran out before that was known. */
+  readonly hasMore: boolean;
+}
+
+/** Index of the first item after the cursor (binary search: items are in (position, index) order). */
+export function firstAfter(items: readonly FeedItem[], c: Cursor | null): number {
+  if (c === null) return 0;
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const it = items[mid]!;
+    if (isAfter(it.position, it.index, c)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * One page of `items` (in cursor order) after `after`: up to `limit` items that pass `visible`, looking at no more
+ * than `budget` items. `feedPosition` is the last ledger position the items reflect.
+ */
+export function pageOf(
+  items: readonly FeedItem[],
+  after: Cursor | null,
+  limit: number,
+  feedPosition: number,
+  visible?: FeedVisibility,
+  budget = FEED_SCAN_BUDGET,
+): FeedPage {
+  const start = firstAfter(items, after);
+  const out: FeedItem[] = [];
+  // Unfiltered pages stop after limit + 1 items anyway; only filtered scans need the budget.
+  const end = visible === undefined ? items.length : Math.min(items.length, start + Math.max(1, budget));
+  let i = start;
+  let nextVisible = false;
+  for (; i < end; i++) {
+    const it = items[i]!;
+    if (visible !== undefined && !visible(it.event.data.workspaceId)) continue;
+    if (out.length >= limit) {
+      nextVisible = true;
+      break;
+    }
+    out.push(it);
+  }
+  // i is the first item not scanned (or the next visible one): everything before it was returned or is invisible.
+  const lastScanned = items[i - 1];
+  if (i === items.length && out.length === 0) {
+    // With nothing new, the cursor moves up to the feed's own position: no item exists before it.
+    const nextCursor = after !== null && after.position > feedPosition ? formatCursor(after) : String(feedPosition);
+    return { items: out, nextCursor, hasMore: false };
+  }
+  const nextCursor = i > start && lastScanned ? lastScanned.cursor : after === null ? '-1' : formatCursor(after);
+  return { items: out, nextCursor, hasMore: nextVisible || i < items.length };
+}
+
 export class RevocationFeed {
   private readonly items: FeedItem[] = [];
   private readonly listeners = new Set<() => void>();
@@ -88,28 +154,13 @@ export class RevocationFeed {
     for (const l of [...this.listeners]) l();
   }
 
-  /** Index of the first item after the cursor (binary search: items are in (position, index) order). */
-  private firstAfter(c: Cursor | null): number {
-    if (c === null) return 0;
-    let lo = 0;
-    let hi = this.items.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const it = this.items[mid]!;
-      if (isAfter(it.position, it.index, c)) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
-  page(after: Cursor | null, limit: number): { items: FeedItem[]; nextCursor: string; hasMore: boolean } {
-    const start = this.firstAfter(after);
-    const items = this.items.slice(start, start + limit);
-    const hasMore = start + items.length < this.items.length;
-    const last = items[items.length - 1];
-    // With nothing new, the cursor moves up to the feed's own position: no item exists before it.
-    const nextCursor = last ? last.cursor : after !== null && after.position > this.position ? formatCursor(after) : String(this.position);
-    return { items, nextCursor, hasMore };
+  /**
+   * Up to `limit` items after `after` that pass `visible` (all items when it is omitted). A filtered call looks at
+   * no more than FEED_SCAN_BUDGET items: when that runs out first, it returns what matched, hasMore true, and a
+   * nextCursor past every item it looked at, so the next call goes on from there.
+   */
+  page(after: Cursor | null, limit: number, visible?: FeedVisibility): FeedPage {
+    return pageOf(this.items, after, limit, this.position, visible);
   }
 
   /** Called after new items were appended (readers then pull with page()). */

@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseCursor, type Cursor } from '../../clients/protocol.js';
 import type { Ledger } from '../ledger.js';
-import { can, type Caller } from '../http/auth.js';
+import { tenants, type Caller } from '../http/auth.js';
 import { HttpError, permissionDenied } from '../http/errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { route, type RouteDef } from '../http/route.js';
@@ -39,8 +39,16 @@ const cloudEventSchema = obj(
   { description: 'CloudEvents 1.0 (structured JSON): one revocation-class fact about one key' },
 );
 
-function demandFeed(ledger: Ledger, caller: Caller): void {
-  if (!can(ledger, caller, 'keys:verify') && !can(ledger, caller, 'audit:read')) throw permissionDenied('keys:verify');
+/**
+ * Which items the caller may see: those about workspaces where it holds keys:verify or audit:read (a system admin
+ * session: all). Asked again for every page, so a role change applies at once.
+ */
+function feedFilter(ledger: Ledger, caller: Caller): ((workspaceId: string | null) => boolean) | undefined {
+  const mine = tenants(ledger, caller, 'feed.read');
+  if (mine === null) return undefined;
+  if (mine.length === 0) throw permissionDenied('keys:verify');
+  const set = new Set(mine);
+  return (ws) => ws !== null && set.has(ws);
 }
 
 const FEED_UNAVAILABLE = { code: 'feed_unavailable', detail: 'The revocation feed is not following the ledger right now; retry later.' } as const;
@@ -51,6 +59,14 @@ const FEED_UNAVAILABLE = { code: 'feed_unavailable', detail: 'The revocation fee
  */
 function demandHealthyFeed(feed: RevocationFeed): void {
   if (!feed.ok) throw new HttpError(503, FEED_UNAVAILABLE.code, FEED_UNAVAILABLE.detail, { type: 'server_error', headers: { 'Retry-After': '5' } });
+}
+
+/** Whether cursor `a` lies after `b` (an index-less cursor covers its whole position). */
+function laterThan(a: Cursor, b: Cursor | null): boolean {
+  if (b === null) return true;
+  if (a.position !== b.position) return a.position > b.position;
+  if (b.index === null) return false;
+  return a.index === null || a.index > b.index;
 }
 
 function cursorParam(raw: string | undefined, attr: string): Cursor | null {
@@ -67,11 +83,30 @@ function stillAuthorized(ledger: Ledger, caller: Caller): boolean {
   if (!user || !user.active) return false;
   if (caller.key) {
     const k = ledger.readModel.keysById.get(caller.key.id);
-    return k !== undefined && ledger.readModel.check(k, { now }).valid;
+    if (k === undefined || !ledger.readModel.check(k, { now }).valid) return false;
+  } else {
+    if (caller.sessionId !== null && !ledger.readModel.sessionActive(caller.sessionId, caller.user.id, now)) return false;
+    if (caller.sessionExpiresAt !== null && now >= caller.sessionExpiresAt) return false;
   }
-  if (caller.sessionId !== null && !ledger.readModel.sessionActive(caller.sessionId, caller.user.id, ledger.clock().getTime())) return false;
-  return caller.sessionExpiresAt === null || now < caller.sessionExpiresAt;
+  const mine = tenants(ledger, caller, 'feed.read');
+  return mine === null || mine.length > 0;
 }
+
+/** Facts that can end a stream's credential or its right to the feed: checked the moment they are applied. */
+const CREDENTIAL_EVENTS: ReadonlySet<string> = new Set([
+  'ApiKeyRevoked',
+  'ApiKeyExpired',
+  'UserDeactivated',
+  'UserLoggedOut',
+  'UserPasswordChanged',
+  'WorkspaceMemberRemoved',
+  'WorkspaceMemberRoleSet',
+]);
+
+/** How often an open stream re-checks its credential for time-based ends (expiry, session end). */
+const RECHECK_MS = 500;
+
+const CREDENTIAL_ENDED = { code: 'invalid_token', detail: 'The credential this stream was opened with is no longer valid.' } as const;
 
 // Open streams end when their server stops listening: server.close() waits for open connections, and an
 // event stream never finishes on its own. One shared, unref'd timer watches while any stream is open.
@@ -117,12 +152,12 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
         503: { description: 'feed_unavailable: the feed is still replaying the log or stopped following it' },
       },
       handler: ({ ctx, query, caller }) => {
-        demandFeed(ledger, caller);
+        const visible = feedFilter(ledger, caller);
         demandHealthyFeed(feed);
         const limit = query.limit === undefined ? 100 : Number(query.limit);
         if (!(limit >= 1 && limit <= 1000))
           throw new HttpError(400, 'invalid', 'limit must be between 1 and 1000.', { attr: 'limit', type: 'validation_error' });
-        const p = feed.page(cursorParam(query.after, 'after'), limit);
+        const p = feed.page(cursorParam(query.after, 'after'), limit, visible);
         ctx.set('Cache-Control', 'no-store');
         return { items: p.items.map((i) => i.event), nextCursor: p.nextCursor, hasMore: p.hasMore };
       },
@@ -145,7 +180,7 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
         503: { description: 'feed_unavailable: the feed is still replaying the log or stopped following it' },
       },
       handler: ({ ctx, query, caller }) => {
-        demandFeed(ledger, caller);
+        feedFilter(ledger, caller);
         demandHealthyFeed(feed);
         const lastEventId = ctx.get('last-event-id');
         let cursor = lastEventId !== '' ? cursorParam(lastEventId, 'Last-Event-ID') : cursorParam(query.after, 'after');
@@ -169,10 +204,15 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
           if (socket.server && !socket.server.listening) close(true);
         });
         const heartbeat = setInterval(() => {
-          if (failedFeed()) return;
-          if (!stillAuthorized(ledger, caller)) close(false);
-          else out.write(`: heartbeat ${new Date().toISOString()} position=${feed.position}\n\n`);
+          if (failedFeed() || credentialEnded()) return;
+          out.write(`: heartbeat ${new Date().toISOString()} position=${feed.position}\n\n`);
         }, opts.heartbeatMs);
+        // A revoked credential ends its stream within a second: on the fact itself, or on the next re-check.
+        const recheck = setInterval(() => credentialEnded(), RECHECK_MS);
+        recheck.unref();
+        const stopWatchingFacts = ledger.readModel.onApplied((e) => {
+          if (CREDENTIAL_EVENTS.has(e.type)) credentialEnded();
+        });
         streams++;
 
         function close(serverClosing: boolean): void {
@@ -180,6 +220,8 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
           closed = true;
           streams--;
           clearInterval(heartbeat);
+          clearInterval(recheck);
+          stopWatchingFacts();
           unsubscribe();
           stopWatch();
           wake?.();
@@ -189,6 +231,14 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
         }
         out.once('close', () => close(false));
         out.once('error', () => close(false));
+
+        /** A credential that no longer holds ends the stream with an `error` event naming why. */
+        function credentialEnded(): boolean {
+          if (closed || stillAuthorized(ledger, caller)) return false;
+          out.write(`event: error\ndata: ${JSON.stringify(CREDENTIAL_ENDED)}\n\n`);
+          close(false);
+          return true;
+        }
 
         /** A failed feed ends the stream with an `error` event and sends no more heartbeats: clients fail closed. */
         function failedFeed(): boolean {
@@ -202,9 +252,17 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
           out.write(`retry: ${opts.retryMs}\n: connected position=${feed.position}\n\n`);
           let caughtUp = false;
           while (!closed) {
-            if (failedFeed()) return;
-            const page = feed.page(cursor, 500);
+            if (failedFeed() || credentialEnded()) return;
+            const page = feed.page(cursor, 500, feedFilter(ledger, caller));
+            // Items this caller may not see are skipped once: the next scan starts after them.
+            const skipTo = parseCursor(page.nextCursor);
+            const resumeAt = skipTo !== null && page.items.length === 0 && laterThan(skipTo, cursor) ? skipTo : null;
+            if (page.items.length === 0 && page.hasMore && resumeAt !== null) {
+              cursor = resumeAt;
+              continue;
+            }
             if (page.items.length === 0) {
+              cursor = resumeAt ?? cursor;
               // Tells our client the backlog is done (EventSource ignores comments).
               if (!caughtUp) out.write(`: caught-up position=${feed.position}\n\n`);
               caughtUp = true;

@@ -92,6 +92,31 @@ describe('e2e: the token-ledger CLI', function () {
     expect(rebuilt.stdout).to.match(/rebuilt from \d+ events: \d+ users, \d+ workspaces, 1 keys/);
   });
 
+  it('refuses invalid facts before anything is written: an unknown role, a bad e-mail, a short password, an unknown key format', async () => {
+    const fails = async (args: string[], code: string): Promise<void> => {
+      try {
+        await run(process.execPath, [MAIN, ...args], { env: env() });
+        expect.fail(`${args.join(' ')} should have failed`);
+      } catch (e) {
+        const err = e as { code: number; stderr: string };
+        expect(err.code, err.stderr).to.equal(1);
+        expect(err.stderr, args.join(' '))
+          .to.include(code)
+          .and.not.match(/\n\s+at /);
+      }
+    };
+    await run(process.execPath, [MAIN, 'users', 'create', '--email', 'first@example.com', '--name', 'First', '--admin'], { env: env() });
+    await fails(['users', 'create', '--email', 'god@example.com', '--name', 'G', '--role', 'god'], 'INVALID_ROLE');
+    await fails(['users', 'create', '--email', 'not an e-mail', '--name', 'G'], 'INVALID_EMAIL');
+    await fails(['users', 'create', '--email', 'short@example.com', '--name', 'G', '--password', 'short'], 'WEAK_PASSWORD');
+    await fails(['keys', 'create', '--user', 'first@example.com', '--name', 'k', '--format', 'pem'], 'INVALID_FORMAT');
+    await fails(['keys', 'create', '--user', 'first@example.com', '--name', 'k', '--scopes', 'not a scope'], 'INVALID_SCOPE');
+    const users = (await run(process.execPath, [MAIN, 'users', 'list'], { env: env() })).stdout.trim().split('\n');
+    expect(users, 'no account was written by a refused command').to.have.length(1);
+    const lifted = JSON.parse((await run(process.execPath, [MAIN, 'users', 'unlock', 'first@example.com'], { env: env() })).stdout) as { lockout: string };
+    expect(lifted.lockout).to.equal('lifted');
+  });
+
   it('serve prints the one-time admin password, answers, and shuts down gracefully on SIGTERM', async () => {
     const child = spawn(process.execPath, [MAIN, 'serve'], {
       env: { ...env(), PORT: '0', LEDGER_USAGE_FLUSH_MS: '3600000' },

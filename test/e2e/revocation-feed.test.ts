@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createOfflineVerifier, createRevocationWatcher, readEventStream, REVOCATION_TYPES, type RevocationEvent } from '../../clients/index.js';
 import { SYSTEM } from '../../services/ledger.js';
 import { revocationsPlugin } from '../../services/revocations/plugin.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN_EMAIL, startTestServer, type TestServer } from '../support/server.js';
 import { waitUntil } from '../support/kafka.js';
 
 interface StreamReader {
@@ -144,10 +144,11 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     // While disconnected: more revocations, including a fan-out (owner deactivated: one event per live key).
     await revoke(keys[3]!.id);
     const ledger = s.running.ledger;
-    const u = await ledger.registerUser({ email: 'fan@example.com', name: 'Fan', password: 'correct horse battery staple' }, SYSTEM);
-    const ws = await ledger.createWorkspace('Fan', u.id, SYSTEM);
+    // A member of the feed key's own workspace: a key sees only its workspace's items.
+    const ws = ledger.readModel.usersByEmail.get(ADMIN_EMAIL)!.defaultWorkspaceId!;
+    const u = await ledger.registerUser({ email: 'fan@example.com', name: 'Fan', password: 'correct horse battery staple', workspaceId: ws }, SYSTEM);
     const fan = [];
-    for (let i = 0; i < 3; i++) fan.push((await ledger.createKey({ userId: u.id, workspaceId: ws.id, name: `f${i}` }, SYSTEM)).key.id);
+    for (let i = 0; i < 3; i++) fan.push((await ledger.createKey({ userId: u.id, workspaceId: ws, name: `f${i}` }, SYSTEM)).key.id);
     await ledger.deactivateUser(u.id, 'left', SYSTEM);
 
     const b = openStream(`${s.url}/v1/revocations/stream`, { ...auth, 'last-event-id': lastSeen });

@@ -80,12 +80,16 @@ describe('ledger: keys through the domain layer', () => {
       { email: 'a@example.com', name: 'A', password: 'correct horse battery staple', workspaceId: owner.workspaceId, role: 'auditor' },
       SYSTEM,
     );
+    // A scope the role does not hold is refused at creation, not stored.
+    await refused(t.ledger.createKey({ userId: auditor.id, name: 'audit', scopes: ['audit:read', 'keys:create'] }, SYSTEM), 'SCOPE_NOT_HELD');
+    await t.ledger.setMemberRole(owner.workspaceId, auditor.id, 'admin', SYSTEM);
     const { token } = await t.ledger.createKey({ userId: auditor.id, name: 'audit', scopes: ['audit:read', 'keys:create'] }, SYSTEM);
+    expect(t.ledger.verify(token, { scopes: ['keys:create'] }).code).to.equal('VALID');
+    // When the role shrinks afterwards, the key's power shrinks with it.
+    await t.ledger.setMemberRole(owner.workspaceId, auditor.id, 'auditor', SYSTEM);
     expect(t.ledger.verify(token, { scopes: ['audit:read'] }).code).to.equal('VALID');
     expect(t.ledger.verify(token, { scopes: ['keys:create'] }).code).to.equal('INSUFFICIENT_SCOPE'); // role lacks it
     expect(t.ledger.verify(token, { scopes: ['audit:export'] }).code).to.equal('INSUFFICIENT_SCOPE'); // key lacks it
-    await t.ledger.setMemberRole(owner.workspaceId, auditor.id, 'admin', SYSTEM);
-    expect(t.ledger.verify(token, { scopes: ['keys:create'] }).code).to.equal('VALID');
   });
 
   it('keeps handles unique per user and finds keys by handle', async () => {

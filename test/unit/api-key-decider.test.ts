@@ -1,50 +1,18 @@
 import type { ApiKeyEvent, ApiKeyCreated } from '../../events/catalog.js';
 import { apiKeyDecider, type ApiKeyCommand } from '../../services/domain/api-key.js';
 import { spec } from '../support/decider-spec.js';
+import { createKeyCommand, keyCreatedData } from '../support/events.js';
 
 const now = new Date('2026-03-01T12:00:00.000Z');
 const later = (s: number): Date => new Date(now.getTime() + s * 1000);
 const noPolicy = { maxTtlSeconds: null, requireExpiry: false, maxGraceSeconds: null };
 
-const create = (over: Partial<Extract<ApiKeyCommand, { type: 'CreateApiKey' }>> = {}): Extract<ApiKeyCommand, { type: 'CreateApiKey' }> => ({
-  type: 'CreateApiKey',
-  now,
-  keyId: 'key_1',
-  userId: 'usr_1',
-  workspaceId: 'ws_1',
-  name: 'ci',
-  description: null,
-  handle: null,
-  alias: null,
-  scopes: null,
-  format: 'opaque',
-  digest: 'ab'.repeat(32),
-  start: 'tl_abcd',
-  expiresAt: null,
-  sealed: null,
-  rotatedFrom: null,
-  policy: noPolicy,
-  ...over,
-});
+const create = (over: Partial<Extract<ApiKeyCommand, { type: 'CreateApiKey' }>> = {}): Extract<ApiKeyCommand, { type: 'CreateApiKey' }> =>
+  createKeyCommand(now, over);
 
 const created = (expiresAt: string | null = null, sealed = false): ApiKeyCreated => ({
   type: 'ApiKeyCreated',
-  data: {
-    keyId: 'key_1',
-    userId: 'usr_1',
-    workspaceId: 'ws_1',
-    name: 'ci',
-    description: null,
-    handle: null,
-    alias: null,
-    scopes: null,
-    format: 'opaque',
-    digest: 'ab'.repeat(32),
-    start: 'tl_abcd',
-    expiresAt,
-    sealed: sealed ? { alg: 'A256GCM', kid: 'k', iv: 'i', ct: 'c', tag: 't' } : null,
-    rotatedFrom: null,
-  },
+  data: keyCreatedData({ name: 'ci', expiresAt, sealed: sealed ? { alg: 'A256GCM', kid: 'k', iv: 'i', ct: 'c', tag: 't' } : null }),
 });
 const revoked: ApiKeyEvent = { type: 'ApiKeyRevoked', data: { keyId: 'key_1', reason: 'leak', revokedBy: { type: 'user', id: 'usr_9' } } };
 const expired: ApiKeyEvent = { type: 'ApiKeyExpired', data: { keyId: 'key_1', expiredAt: now.toISOString(), reason: 'ttl' } };

@@ -1,6 +1,6 @@
 // CloudEvents mapping, secret stripping, the per-key fan-out index, cursors and the SSE parser.
 import { expect } from 'chai';
-import type { LedgerEvent, StoredEvent } from '../../events/catalog.js';
+import type { StoredEvent } from '../../events/catalog.js';
 import { CLOUDEVENTS_CONTENT_TYPE, formatCursor, HEARTBEAT_KEY, HEARTBEAT_TYPE, isAfter, parseCursor, REVOCATION_TYPES } from '../../clients/protocol.js';
 import { SseParser, type SseEvent } from '../../clients/sse.js';
 import {
@@ -13,49 +13,12 @@ import {
   toMessage,
 } from '../../services/revocations/cloudevents.js';
 import { RevocationIndex } from '../../services/revocations/fanout.js';
+import { keyCreatedEvent, storedEvents } from '../support/events.js';
 
-let pos = 0;
-function ev<E extends LedgerEvent>(type: E['type'], data: E['data'], streamId: string): StoredEvent {
-  pos += 1;
-  return {
-    type,
-    data,
-    streamId,
-    revision: 0,
-    position: pos,
-    metadata: {
-      eventId: `evt-${pos}`,
-      occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, pos)).toISOString(),
-      actor: { type: 'user', id: 'usr_admin' },
-      request: {},
-      correlationId: 'c',
-      causationId: null,
-      schemaVersion: 1,
-    },
-  } as unknown as StoredEvent;
-}
+let ev = storedEvents();
 
 const created = (keyId: string, userId: string, workspaceId: string): StoredEvent =>
-  ev(
-    'ApiKeyCreated',
-    {
-      keyId,
-      userId,
-      workspaceId,
-      name: 'n',
-      description: null,
-      handle: null,
-      alias: null,
-      scopes: null,
-      format: 'opaque',
-      digest: 'ab'.repeat(32),
-      start: 'tl_abcd',
-      expiresAt: null,
-      sealed: { alg: 'A256GCM', kid: 'k', iv: 'iv', ct: 'ct', tag: 'tag' },
-      rotatedFrom: null,
-    },
-    `apikey-${keyId}`,
-  );
+  keyCreatedEvent(ev, { keyId, userId, workspaceId, sealed: { alg: 'A256GCM', kid: 'k', iv: 'iv', ct: 'ct', tag: 'tag' } });
 
 describe('unit: CloudEvents mapping', () => {
   it('strips digests, sealed secrets and password hashes, at any depth', () => {
@@ -139,7 +102,7 @@ describe('unit: publisher heartbeat CloudEvent', () => {
 
 describe('unit: revocation fan-out index', () => {
   const script = (): StoredEvent[] => {
-    pos = 100;
+    ev = storedEvents(100);
     return [
       ev('WorkspaceMemberRoleSet', { workspaceId: 'ws_1', userId: 'usr_1', role: 'owner' }, 'workspace-ws_1'),
       ev('WorkspaceMemberRoleSet', { workspaceId: 'ws_2', userId: 'usr_1', role: 'member' }, 'workspace-ws_2'),
@@ -170,7 +133,7 @@ describe('unit: revocation fan-out index', () => {
       ['key_1:revoke:owner_deactivated', 'key_2:revoke:owner_deactivated'],
       ['key_1:reinstate:owner_reactivated'], // key_2: still not a member of ws_2
       ['key_2:reinstate:member_restored'],
-      [], // a role change is not a re-admission
+      ['key_2:restrict:role_changed'], // a role change is not a re-admission; member → admin widens the key's scopes
       ['key_1:revoke:expired'],
     ]);
   });

@@ -10,6 +10,9 @@ import { userDecider } from '../../services/domain/user.js';
 import { randomIds } from '../../services/ids.js';
 import { InterceptedStore, rejectsWith } from '../support/store-contract.js';
 
+const H = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';
+const H2 = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$b3RoZXJoYXNo';
+
 const ctx: CommandContext = { actor: SYSTEM_ACTOR };
 const clock = (): Date => new Date('2026-01-01T00:00:00.000Z');
 const stream = streams.user('usr_1');
@@ -22,7 +25,7 @@ describe('command bus: version conflicts', () => {
   beforeEach(async () => {
     store = new InterceptedStore(new SqliteEventStore(':memory:'));
     bus = new CommandBus(store, randomIds, clock, () => Promise.resolve());
-    await bus.execute(userDecider, stream, { type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: 'h', systemRole: 'user' }, ctx);
+    await bus.execute(userDecider, stream, { type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' }, ctx);
     appends = 0;
   });
   afterEach(() => store.close());
@@ -64,7 +67,7 @@ describe('command bus: version conflicts', () => {
 
   it(`gives up with ConcurrencyError after ${MAX_ATTEMPTS} attempts`, async () => {
     interleave({ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'again' } }, Infinity);
-    const e = await rejectsWith(bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: 'mine' }, ctx), 'CONCURRENCY');
+    const e = await rejectsWith(bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, ctx), 'CONCURRENCY');
     expect(e).to.be.instanceOf(ConcurrencyError);
     expect(appends).to.equal(MAX_ATTEMPTS);
     expect((await types()).filter((t) => t === 'UserPasswordChanged')).to.have.length(MAX_ATTEMPTS);
@@ -73,7 +76,7 @@ describe('command bus: version conflicts', () => {
   it('honours a configured attempt limit', async () => {
     bus = new CommandBus(store, randomIds, clock, () => Promise.resolve(), 2);
     interleave({ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'again' } }, Infinity);
-    await rejectsWith(bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: 'mine' }, ctx), 'CONCURRENCY');
+    await rejectsWith(bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, ctx), 'CONCURRENCY');
     expect(appends).to.equal(2);
   });
 
@@ -89,7 +92,7 @@ describe('command bus: version conflicts', () => {
         return Promise.reject(err);
       };
       try {
-        await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: 'mine' }, ctx);
+        await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, ctx);
         expect.fail('expected a rejection');
       } catch (e) {
         expect(e).to.equal(err);
@@ -108,7 +111,7 @@ describe('command bus: version conflicts', () => {
       (s) => {
         seen.push(revision++);
         expect(s.exists).to.equal(true);
-        return { type: 'ChangePassword' as const, passwordHash: randomUUID() };
+        return { type: 'ChangePassword' as const, passwordHash: `${H}${randomUUID()}` };
       },
       ctx,
     );
@@ -118,8 +121,8 @@ describe('command bus: version conflicts', () => {
 
   it('gives every write of one correlated context the same correlation id, and the request as causation', async () => {
     const c = bus.correlate({ actor: SYSTEM_ACTOR, request: { requestId: 'req_1' } });
-    await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: 'a' }, c);
-    await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: 'b' }, c);
+    await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H }, c);
+    await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, c);
     const meta = (await store.readStream(stream, { fromRevision: 1 })).map((e) => e.metadata as { correlationId: string; causationId: string | null });
     expect(meta.map((m) => m.correlationId)).to.deep.equal([c.correlationId, c.correlationId]);
     expect(meta.map((m) => m.causationId)).to.deep.equal(['req_1', 'req_1']);

@@ -4,16 +4,19 @@ import { userDecider } from '../../services/domain/user.js';
 import { workspaceDecider } from '../../services/domain/workspace.js';
 import { spec } from '../support/decider-spec.js';
 
-const registered: UserEvent = { type: 'UserRegistered', data: { userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: 'h', systemRole: 'user' } };
+const H = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';
+const H2 = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$b3RoZXJoYXNo';
+
+const registered: UserEvent = { type: 'UserRegistered', data: { userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' } };
 const deactivated: UserEvent = { type: 'UserDeactivated', data: { userId: 'usr_1', reason: null } };
 const users = spec(userDecider);
 
 describe('user decider', () => {
   it('registers a user once', () => {
-    users.given([]).when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: 'h', systemRole: 'user' }).then([registered]);
+    users.given([]).when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' }).then([registered]);
     users
       .given([registered])
-      .when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: 'h', systemRole: 'user' })
+      .when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' })
       .thenRefuses('USER_EXISTS');
   });
   it('deactivates an active user, and only once', () => {
@@ -40,8 +43,8 @@ describe('user decider', () => {
       .then([{ type: 'UserLoginFailed', data: { userId: 'usr_1', email: 'a@b.c', reason: 'bad_password' } }]);
     users
       .given([registered])
-      .when({ type: 'ChangePassword', passwordHash: 'h2' })
-      .then([{ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'h2' } }]);
+      .when({ type: 'ChangePassword', passwordHash: H2 })
+      .then([{ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: H2 } }]);
   });
   it('refuses commands for unknown users', () => {
     users.given([]).when({ type: 'DeactivateUser', reason: null }).thenRefuses('USER_NOT_FOUND');

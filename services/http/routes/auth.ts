@@ -1,12 +1,22 @@
 // Sessions: log in with e-mail and password for a short-lived JWT, log out, and ask who am I.
 import type { AppContext } from '../app.js';
-import { callerScopes, currentWorkspaceId } from '../auth.js';
+import { authorize, callerScopes, currentWorkspaceId } from '../auth.js';
+import { accountResource } from '../../access.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
 import { obj, str, arr, nullable } from '../schema.js';
 import { userJson, userSchema, workspaceJson, workspaceSchema } from '../views.js';
 import { verifyPassword } from '../../crypto/passwords.js';
 import { requestMeta } from '../app.js';
+import { accountKey } from '../password-guard.js';
+
+/** 429 with Retry-After: the shared password throttle holds this account or address back. */
+export function throttled(retryAfter: number): HttpError {
+  return new HttpError(429, 'throttled', 'Too many failed password attempts; try again later.', {
+    headers: { 'Retry-After': String(retryAfter) },
+    extra: { retryAfter },
+  });
+}
 
 export function authRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;
@@ -24,31 +34,24 @@ export function authRoutes(env: AppContext): RouteDef[] {
         429: { description: 'too many failed attempts' },
       },
       handler: async ({ ctx, body, command }) => {
-        const email = (body.email as string).trim().toLowerCase();
+        const email = accountKey(body.email as string);
         const password = body.password as string;
-        const now = ledger.clock().getTime();
         const ip = requestMeta(ctx).ip;
-        const accountWait = env.loginThrottleAccount.retryAfter(email, now);
-        const wait = Math.max(accountWait, env.loginThrottleIp.retryAfter(ip, now));
-        if (wait > 0) {
-          // One 'throttled' event per throttled account (or IP) per window: refused requests must not be free writes.
-          if (env.throttleReports.first(accountWait > 0 ? `account:${email}` : `ip:${ip}`, now)) await ledger.recordLoginFailure(email, 'throttled', command);
-          throw new HttpError(429, 'throttled', 'Too many failed login attempts; try again later.', {
-            headers: { 'Retry-After': String(wait) },
-            extra: { retryAfter: wait },
-          });
-        }
-        // Counted before the slow password check, so parallel guesses cannot all pass the limit.
-        env.loginThrottleAccount.reserve(email, now);
-        env.loginThrottleIp.reserve(ip, now);
         const user = ledger.readModel.usersByEmail.get(email) ?? null;
-        const ok = await verifyPassword(user?.passwordHash ?? null, password);
-        if (!ok || !user || !user.active) {
-          await ledger.recordLoginFailure(email, !user ? 'unknown_user' : !ok ? 'bad_password' : 'inactive', command);
+        let passwordOk = false;
+        const outcome = await env.passwords.attempt(email, ip, async () => {
+          passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
+          return passwordOk && user !== null && user.active;
+        });
+        if (!outcome.ok && outcome.retryAfter !== null) {
+          // One 'throttled' event per throttled account (or IP) per window: refused requests must not be free writes.
+          if (env.passwords.firstThrottle(email, ip)) await ledger.recordLoginFailure(email, 'throttled', command);
+          throw throttled(outcome.retryAfter);
+        }
+        if (!outcome.ok || user === null) {
+          await ledger.recordLoginFailure(email, user === null ? 'unknown_user' : !passwordOk ? 'bad_password' : 'inactive', command);
           throw new HttpError(401, 'invalid_credentials', 'The e-mail or password is incorrect.');
         }
-        env.loginThrottleAccount.reset(email);
-        env.loginThrottleIp.release(ip, now);
         const sessionId = ledger.ids.id('ses');
         const issuedAt = ledger.clock();
         const expiresAt = new Date(issuedAt.getTime() + env.deps.config.sessionTtlSeconds * 1000);
@@ -66,9 +69,8 @@ export function authRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       responses: { 204: { description: 'session ended' }, 400: { description: 'the credential is not a session' } },
       handler: async ({ ctx, caller, command }) => {
-        if (caller.kind !== 'session' || caller.sessionId === null) {
-          throw new HttpError(400, 'not_a_session', 'Only a login session can log out; revoke API keys instead.');
-        }
+        authorize(caller, 'session.logout', accountResource(ledger.readModel, caller.user.id), { what: 'user', id: caller.user.id });
+        if (caller.sessionId === null) throw new HttpError(400, 'not_a_session', 'Only a login session can log out; revoke API keys instead.');
         await ledger.logout(caller.user.id, caller.sessionId, command);
         ctx.status = 204;
         return undefined;
@@ -105,7 +107,7 @@ export function authRoutes(env: AppContext): RouteDef[] {
             scheme: caller.scheme,
             expiresAt: expires === null ? null : new Date(expires).toISOString(),
           },
-          scopes: callerScopes(ledger, caller),
+          scopes: callerScopes(caller),
           role: wsId ? ledger.roleOf(wsId, caller.user.id) : null,
         };
       },

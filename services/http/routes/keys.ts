@@ -1,19 +1,22 @@
 // API keys: create (token shown once), list, read, reveal (retrievable only), update, revoke, rotate, verify.
 import type { AppContext } from '../app.js';
-import { can, demand, type Caller } from '../auth.js';
-import { HttpError, permissionDenied } from '../errors.js';
+import { allowed, authorize, currentWorkspaceId, tenants, type Caller } from '../auth.js';
+import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
 import { arr, bool, int, nullable, obj, str, type Schema } from '../schema.js';
 import { keyJson, keySchema, keyStatus } from '../views.js';
-import { NotFoundError } from '../../../events/errors.js';
+import { DomainError, NotFoundError } from '../../../events/errors.js';
 import type { KeyView } from '../../../projections/views.js';
+import { AccessDeniedError, keyResource } from '../../access.js';
 import { parseDuration } from '../../duration.js';
-import { isValidScope } from '../../domain/permissions.js';
+import { parseIsoInstant } from '../../domain/instant.js';
+import type { Operation } from '../../domain/policy.js';
+import { HANDLE_PATTERN } from '../../domain/values.js';
 import type { Ledger } from '../../ledger.js';
 import { page, paginationQuery } from './pagination.js';
 import { auditKey, keyAsOf, parseAsOf } from '../../audit/point-in-time.js';
 
-const HANDLE = '^[a-z0-9][a-z0-9._-]{0,62}$';
+const HANDLE = HANDLE_PATTERN;
 const scopeList = arr(str({ maxLength: 100 }), { maxItems: 100 });
 const duration: Schema = { oneOf: [int({ minimum: 1 }), str({ pattern: '^[0-9]{1,10}[smhdw]?$' })], description: 'seconds, or 30d / 12h / 15m' };
 
@@ -30,27 +33,27 @@ export const createKeySchema = obj(
     format: str({ enum: ['opaque', 'jwt'] }),
     retrievable: bool(),
   },
-  ['name'],
+  [],
+  { description: 'name defaults to the handle (seed 002: {"handle":"ci-key"} alone creates a key)' },
 );
 
 export const verifyBodySchema = obj({ token: str({ maxLength: 8192 }), scopes: scopeList }, ['token']);
 
-function checkScopes(scopes: unknown): string[] | null {
-  if (scopes === undefined || scopes === null) return null;
-  for (const [i, s] of (scopes as string[]).entries()) {
-    if (!isValidScope(s))
-      throw new HttpError(400, 'invalid_scope', `scopes[${i}] must look like "resource:action"`, { attr: `scopes[${i}]`, type: 'validation_error' });
-  }
-  return scopes as string[];
+type KeyOperation = Extract<Operation, 'key.read' | 'key.update' | 'key.reveal' | 'key.rotate' | 'key.revoke'>;
+
+/** The key addressed by id or by one of the caller's handles, if the policy lets the caller do `op` on it. */
+export function visibleKey(ledger: Ledger, caller: Caller, idOrHandle: string, op: KeyOperation): KeyView {
+  const k = ledger.readModel.findKey(caller.user.id, idOrHandle);
+  if (!k) throw new NotFoundError('key', idOrHandle);
+  authorize(caller, op, keyResource(k), { what: 'key', id: idOrHandle });
+  return k;
 }
 
-/** The key addressed by id or by one of the caller's handles, if the caller may see it. */
-export function visibleKey(ledger: Ledger, caller: Caller, idOrHandle: string, permission = 'keys:read'): KeyView {
-  const k = ledger.readModel.findKey(caller.user.id, idOrHandle);
-  const own = k !== undefined && k.owner.id === caller.user.id;
-  if (!k || (!own && !can(ledger, caller, 'keys:manage', k.workspaceId))) throw new NotFoundError('key', idOrHandle);
-  demand(ledger, caller, permission, k.workspaceId);
-  return k;
+/** An instant from a validated date-time string (UTC when it has no offset). */
+function instant(raw: string, attr: string): Date {
+  const ms = parseIsoInstant(raw);
+  if (ms === null) throw new HttpError(400, 'invalid', `${attr} must be an ISO-8601 date-time that exists.`, { attr, type: 'validation_error' });
+  return new Date(ms);
 }
 
 export function keyRoutes(env: AppContext): RouteDef[] {
@@ -69,16 +72,16 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         409: { description: 'handle taken' },
       },
       handler: async ({ ctx, body, caller, command }) => {
-        const workspaceId = (body.workspaceId as string | undefined) ?? caller.key?.workspaceId ?? caller.user.defaultWorkspaceId;
-        demand(ledger, caller, 'keys:create', workspaceId);
+        const workspaceId = (body.workspaceId as string | undefined) ?? currentWorkspaceId(caller);
+        if (workspaceId === null) throw new DomainError('NO_WORKSPACE', 'you belong to no workspace; pass workspaceId', { attr: 'workspaceId' });
+        const scopes = (body.scopes as string[] | null | undefined) ?? null;
+        authorize(caller, 'key.create', { kind: 'new-key', workspaceId, scopes }, { what: 'workspace', id: workspaceId });
         if (body.expiresAt != null && body.expiresIn != null) {
           throw new HttpError(400, 'invalid', 'Give expiresAt or expiresIn, not both.', { attr: 'expiresIn', type: 'validation_error' });
         }
-        const scopes = checkScopes(body.scopes);
-        // A key cannot grant more than the key that created it.
-        if (caller.key && caller.key.scopes !== null && (scopes === null || scopes.some((s) => !caller.key!.scopes!.has(s)))) {
-          throw permissionDenied('scopes beyond the calling key');
-        }
+        const name = (body.name as string | undefined) ?? (body.handle as string | undefined);
+        if (name === undefined)
+          throw new HttpError(400, 'required', 'name is required (or give a handle, which then names the key).', { attr: 'name', type: 'validation_error' });
         const expiresInSeconds = body.expiresIn == null ? null : parseDuration(body.expiresIn);
         if (body.expiresIn != null && expiresInSeconds === null) {
           throw new HttpError(400, 'invalid', 'expiresIn must be seconds or a duration such as 30d, 12h or 15m.', {
@@ -90,12 +93,12 @@ export function keyRoutes(env: AppContext): RouteDef[] {
           {
             userId: caller.user.id,
             workspaceId,
-            name: body.name as string,
+            name,
             description: body.description ?? null,
             handle: body.handle ?? null,
             alias: body.alias ?? null,
             scopes,
-            expiresAt: body.expiresAt == null ? null : new Date(body.expiresAt as string),
+            expiresAt: body.expiresAt == null ? null : instant(body.expiresAt as string, 'expiresAt'),
             expiresInSeconds,
             format: body.format ?? 'opaque',
             retrievable: body.retrievable === true,
@@ -116,7 +119,8 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       query: { ...paginationQuery, status: str({ enum: ['active', 'expired', 'revoked'] }), workspaceId: str({ maxLength: 64 }) },
       responses: { 200: { description: 'keys', schema: obj({ items: arr(keySchema), nextCursor: nullable(str()) }) } },
       handler: ({ caller, query }) => {
-        demand(ledger, caller, 'keys:read', query.workspaceId ?? null);
+        const ws = query.workspaceId ?? currentWorkspaceId(caller);
+        if (ws !== null) authorize(caller, 'key.list', { kind: 'workspace', workspaceId: ws }, { what: 'workspace', id: ws });
         const now = ledger.clock().getTime();
         const mine = [...(ledger.readModel.keysByUser.get(caller.user.id) ?? [])]
           .reverse()
@@ -124,7 +128,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
             (k) =>
               (query.status === undefined || keyStatus(k, now) === query.status) && (query.workspaceId === undefined || k.workspaceId === query.workspaceId),
           )
-          .filter((k) => caller.key === null || k.workspaceId === caller.key.workspaceId);
+          .filter((k) => allowed(caller, 'key.read', keyResource(k)));
         const p = page(mine, query);
         return { items: p.items.map((k) => keyJson(ledger, k)), nextCursor: p.nextCursor };
       },
@@ -137,10 +141,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       body: verifyBodySchema,
       responses: { 200: { description: 'the verdict', schema: obj({ valid: bool(), code: str(), key: nullable(keySchema) }) } },
-      handler: ({ caller, body }) => {
-        demand(ledger, caller, 'keys:verify');
-        return verifyResponse(ledger, body.token as string, body.scopes as string[] | undefined, caller);
-      },
+      handler: ({ caller, body }) => verifyResponse(ledger, body.token as string, body.scopes as string[] | undefined, caller),
     }),
     route({
       method: 'GET',
@@ -158,7 +159,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         404: { description: 'unknown key, or not yet created at asOf' },
       },
       handler: async ({ caller, params, query }) => {
-        if (query.asOf === undefined) return keyJson(ledger, visibleKey(ledger, caller, params.idOrHandle!));
+        if (query.asOf === undefined) return keyJson(ledger, visibleKey(ledger, caller, params.idOrHandle!, 'key.read'));
         // Point in time: the key's own stream replayed up to asOf (services/audit/point-in-time.ts).
         return keyAsOf(ledger, auditKey(ledger, caller, params.idOrHandle!).id, parseAsOf(query.asOf));
       },
@@ -171,8 +172,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       responses: { 200: { description: 'the token', schema: obj({ id: str(), token: str() }) }, 400: { description: 'not retrievable' } },
       handler: async ({ ctx, caller, params, command }) => {
-        const k = visibleKey(ledger, caller, params.idOrHandle!);
-        if (k.owner.id !== caller.user.id) throw new NotFoundError('key', params.idOrHandle!);
+        const k = visibleKey(ledger, caller, params.idOrHandle!, 'key.reveal');
         const token = await ledger.revealKey(k.id, command);
         ctx.set('Cache-Control', 'no-store');
         return { id: k.id, token };
@@ -199,7 +199,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
             type: 'validation_error',
           });
         }
-        const k = visibleKey(ledger, caller, params.idOrHandle!, 'keys:create');
+        const k = visibleKey(ledger, caller, params.idOrHandle!, 'key.update');
         const updated = await ledger.updateKey(k.id, { name: body.name, description: body.description, alias: body.alias }, command);
         return keyJson(ledger, updated);
       },
@@ -216,7 +216,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         bodyRequired: false,
         responses: { 200: { description: 'revoked', schema: keySchema } },
         handler: async ({ caller, params, body, command }) => {
-          const k = visibleKey(ledger, caller, params.idOrHandle!, 'keys:revoke');
+          const k = visibleKey(ledger, caller, params.idOrHandle!, 'key.revoke');
           return keyJson(ledger, await ledger.revokeKey(k.id, (body?.reason as string | null | undefined) ?? null, command));
         },
       });
@@ -236,8 +236,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         },
       },
       handler: async ({ ctx, caller, params, body, command }) => {
-        const k = visibleKey(ledger, caller, params.idOrHandle!, 'keys:create');
-        if (k.owner.id !== caller.user.id) throw permissionDenied('rotate another user’s key');
+        const k = visibleKey(ledger, caller, params.idOrHandle!, 'key.rotate');
         const raw = body?.gracePeriod as number | string | undefined;
         const grace = raw === undefined ? 0 : parseDuration(raw, { allowZero: true }); // "0s" / "0h": retire the old key at once
         if (grace === null)
@@ -251,9 +250,23 @@ export function keyRoutes(env: AppContext): RouteDef[] {
   ];
 }
 
+const FOREIGN = Object.freeze({ valid: false, code: 'NOT_FOUND', key: null });
+
+/** May the caller verify tokens at all: keys:verify in its current workspace (any of them, for a session). */
+export function demandVerifier(ledger: Ledger, caller: Caller): void {
+  const ws = currentWorkspaceId(caller);
+  if (ws !== null && allowed(caller, 'key.verify', { kind: 'workspace', workspaceId: ws })) return;
+  if (tenants(ledger, caller, 'key.verify')?.length !== 0) return;
+  throw new AccessDeniedError('PERMISSION_DENIED', 'keys:verify');
+}
+
+/** The verdict on a token, scoped to the caller's tenants: another tenant's key is answered as unknown, and not counted as used. */
 export function verifyResponse(ledger: Ledger, token: string, scopes: string[] | undefined, caller: Caller): Record<string, unknown> {
-  const r = ledger.verifyAndRecord(token, 'direct', { scopes });
-  // Details only for keys in a workspace the caller may read; the verdict is always given.
-  const showKey = r.key !== null && can(ledger, caller, 'keys:verify', r.key.workspaceId);
-  return { valid: r.valid, code: r.code, key: showKey && r.key ? keyJson(ledger, r.key) : null };
+  demandVerifier(ledger, caller);
+  const now = ledger.clock().getTime();
+  const r = ledger.verify(token, { scopes, now });
+  if (r.key === null) return { valid: false, code: r.code, key: null };
+  if (!allowed(caller, 'key.verify', { kind: 'workspace', workspaceId: r.key.workspaceId })) return FOREIGN;
+  if (r.valid) ledger.recordUse(r.key, 'direct', now, null, null);
+  return { valid: r.valid, code: r.code, key: keyJson(ledger, r.key) };
 }

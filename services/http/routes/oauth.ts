@@ -1,6 +1,7 @@
 // RFC 7662 introspection and RFC 7009 revocation, form-encoded or JSON.
 import type { AppContext } from '../app.js';
-import { demand } from '../auth.js';
+import { allowed, tenants } from '../auth.js';
+import { demandVerifier } from './keys.js';
 import { route, type RouteDef } from '../route.js';
 import { bool, int, obj, str } from '../schema.js';
 import { looksLikeJwt } from '../../crypto/tokens.js';
@@ -21,13 +22,22 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
       body: tokenBody,
       responses: { 200: { description: 'introspection result', schema: obj({ active: bool(), scope: str(), sub: str(), exp: int(), token_type: str() }) } },
       handler: async ({ ctx, caller, body }) => {
-        demand(ledger, caller, 'keys:verify');
+        demandVerifier(ledger, caller);
+        // A session token is introspectable only by its own user or a verifier in one of the user's workspaces.
+        const sharesTenant = (userId: string): boolean => {
+          const mine = tenants(ledger, caller, 'key.verify');
+          if (mine === null || userId === caller.user.id) return true;
+          const theirs = ledger.readModel.membershipsOf(userId);
+          return mine.some((ws) => (theirs.get(ws)?.role ?? null) !== null);
+        };
         ctx.set('Cache-Control', 'no-store');
         const token = body.token as string;
         const now = ledger.clock().getTime();
-        const r = ledger.verifyAndRecord(token, 'direct', { now });
-        if (r.valid && r.key) {
+        const r = ledger.verify(token, { now });
+        // Another tenant's token is inactive to this caller: no owner e-mail, no workspace id.
+        if (r.valid && r.key && allowed(caller, 'key.verify', { kind: 'workspace', workspaceId: r.key.workspaceId })) {
           const k = r.key;
+          ledger.recordUse(k, 'direct', now, null, null);
           return {
             active: true,
             token_type: 'api_key',
@@ -46,7 +56,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
         if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
           const s = await ledger.jwt.verifySession(token, new Date(now));
           const user = s.ok ? ledger.readModel.users.get(s.claims.sub) : undefined;
-          if (s.ok && user && ledger.readModel.sessionActive(s.claims.sid, user.id, now)) {
+          if (s.ok && user && ledger.readModel.sessionActive(s.claims.sid, user.id, now) && sharesTenant(user.id)) {
             return {
               active: true,
               token_type: 'session',

@@ -26,8 +26,9 @@ const DOCS_HTML = `<!doctype html>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script></body></html>`;
 
-// A separate script file so a strict Content-Security-Policy (no inline scripts) holds.
-const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', persistAuthorization: true, deepLinking: true });`;
+// A separate script file so a strict Content-Security-Policy (no inline scripts) holds. A pasted long-lived key must
+// not outlive the tab, so authorization is never persisted to localStorage.
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', persistAuthorization: false, deepLinking: true });`;
 
 /**
  * Read-model readiness: caught up at start, and still following the store. Behind the head is normal for a moment;

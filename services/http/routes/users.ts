@@ -1,49 +1,32 @@
-// User administration: create, list, deactivate/reactivate, change one's own password, revoke all of a user's keys.
+// Accounts: create, list, read, deactivate/reactivate, lift a lockout, change one's own password, revoke a user's keys.
+// Who may do what is the policy's (services/domain/policy.ts); these handlers only ask it.
 import type { AppContext } from '../app.js';
-import { can, currentWorkspaceId, demand, roleIn } from '../auth.js';
-import { HttpError, permissionDenied } from '../errors.js';
+import { allowed, authorize, currentWorkspaceId, type Caller } from '../auth.js';
+import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
 import { arr, int, nullable, obj, str } from '../schema.js';
 import { userJson, userSchema } from '../views.js';
-import { checkPasswordStrength, verifyPassword } from '../../crypto/passwords.js';
+import { verifyPassword } from '../../crypto/passwords.js';
 import { NotFoundError } from '../../../events/errors.js';
-import { page, paginationQuery } from './pagination.js';
-import type { Caller } from '../auth.js';
 import type { UserView } from '../../../projections/views.js';
 import type { WorkspaceRole } from '../../../events/catalog.js';
+import { accountResource, enforce, keyResource } from '../../access.js';
+import { can, type Operation } from '../../domain/policy.js';
 import type { Ledger } from '../../ledger.js';
+import { requestMeta } from '../app.js';
+import { accountKey } from '../password-guard.js';
+import { page, paginationQuery } from './pagination.js';
+import { throttled } from './auth.js';
 
-const RANK: Record<WorkspaceRole, number> = { owner: 3, admin: 2, member: 1, auditor: 1 };
+type AccountOperation = Extract<Operation, 'account.read' | 'account.deactivate' | 'account.reactivate' | 'account.unlock'>;
 
-/**
- * Whether the caller may manage `user`: a system admin only by a system admin; anyone else through a workspace they
- * share where the caller holds users:manage and ranks at least as high as the user (an admin never manages the owner).
- */
-function manageable(ledger: Ledger, caller: Caller, user: UserView): boolean {
-  if (caller.user.systemRole === 'admin') return can(ledger, caller, 'users:manage');
-  if (user.systemRole === 'admin') return false;
-  for (const ws of ledger.readModel.workspaces.values()) {
-    const theirs = ws.members.get(user.id)?.role;
-    const mine = roleIn(ledger, caller, ws.id);
-    if (theirs && mine && RANK[mine] >= RANK[theirs] && can(ledger, caller, 'users:manage', ws.id)) return true;
-  }
-  return false;
-}
-
-/** A user the caller may manage; 403 when they share a workspace but the caller may not, 404 when the user is not visible. */
-function target(ledger: Ledger, caller: Caller, id: string): UserView {
-  const u = ledger.readModel.users.get(id);
-  if (u && manageable(ledger, caller, u)) return u;
-  const shared =
-    u !== undefined && [...ledger.readModel.workspaces.values()].some((ws) => ws.members.get(u.id)?.role && roleIn(ledger, caller, ws.id) !== null);
-  if (shared) throw permissionDenied('users:manage');
-  throw new NotFoundError('user', id);
-}
-
-function strongPassword(p: unknown, attr: string): string {
-  const problem = checkPasswordStrength(p);
-  if (problem) throw new HttpError(400, 'weak_password', problem, { attr, type: 'validation_error' });
-  return p as string;
+/** The account addressed by id (or "me"), if the policy lets the caller do `op` on it: 404 outside its tenants. */
+function target(ledger: Ledger, caller: Caller, id: string, op: AccountOperation): UserView {
+  const userId = id === 'me' ? caller.user.id : id;
+  const u = ledger.readModel.users.get(userId);
+  if (!u) throw new NotFoundError('user', id);
+  authorize(caller, op, accountResource(ledger.readModel, u.id), { what: 'user', id });
+  return u;
 }
 
 export function userRoutes(env: AppContext): RouteDef[] {
@@ -52,7 +35,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'POST',
       path: '/v1/users',
-      summary: 'Create a user (admin); adds them to a workspace',
+      summary: 'Create an account in a workspace (users:manage there; never more power than the caller has)',
       tag: 'users',
       auth: 'required',
       body: obj(
@@ -60,7 +43,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
           email: str({ format: 'email', maxLength: 320 }),
           name: str({ minLength: 1, maxLength: 200 }),
           password: str({ maxLength: 1024 }),
-          workspaceId: str({ maxLength: 64 }),
+          workspaceId: nullable(str({ maxLength: 64 })),
           role: str({ enum: ['owner', 'admin', 'member', 'auditor'] }),
           systemRole: str({ enum: ['admin', 'user'] }),
         },
@@ -68,19 +51,18 @@ export function userRoutes(env: AppContext): RouteDef[] {
       ),
       responses: { 201: { description: 'created', schema: userSchema }, 409: { description: 'e-mail taken' } },
       handler: async ({ ctx, body, caller, command }) => {
-        const workspaceId = (body.workspaceId as string | undefined) ?? currentWorkspaceId(caller);
-        demand(ledger, caller, 'users:manage', workspaceId);
-        if (body.systemRole === 'admin' && caller.user.systemRole !== 'admin') throw permissionDenied('system admin');
-        if (body.role === 'owner' && ledger.roleOf(workspaceId ?? '', caller.user.id) !== 'owner' && caller.user.systemRole !== 'admin')
-          throw permissionDenied('owner');
+        const workspaceId = body.workspaceId === null ? null : ((body.workspaceId as string | undefined) ?? currentWorkspaceId(caller));
+        const role = (body.role as WorkspaceRole | undefined) ?? 'member';
+        const systemAdmin = body.systemRole === 'admin';
+        authorize(caller, 'account.create', { kind: 'new-account', workspaceId, role, systemAdmin }, { what: 'workspace', id: workspaceId ?? '' });
         const u = await ledger.registerUser(
           {
             email: body.email as string,
             name: body.name as string,
-            password: strongPassword(body.password, 'password'),
-            systemRole: body.systemRole ?? 'user',
+            password: body.password as string,
+            systemRole: systemAdmin ? 'admin' : 'user',
             workspaceId,
-            role: body.role ?? 'member',
+            role,
           },
           command,
         );
@@ -91,14 +73,14 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'GET',
       path: '/v1/users',
-      summary: 'List users you manage',
+      summary: 'Accounts you may see: every account for a system admin, else the members of workspaces where you hold users:manage',
       tag: 'users',
       auth: 'required',
       query: paginationQuery,
       responses: { 200: { description: 'users', schema: obj({ items: arr(userSchema), nextCursor: nullable(str()) }) } },
       handler: ({ caller, query }) => {
-        if (!can(ledger, caller, 'users:manage')) throw permissionDenied('users:manage');
-        const all = [...ledger.readModel.users.values()].filter((u) => manageable(ledger, caller, u));
+        authorize(caller, 'account.list', { kind: 'none' }, { what: 'users', id: '' });
+        const all = [...ledger.readModel.users.values()].filter((u) => allowed(caller, 'account.read', accountResource(ledger.readModel, u.id)));
         const p = page(all, query, { order: 'asc' });
         return { items: p.items.map(userJson), nextCursor: p.nextCursor };
       },
@@ -106,16 +88,30 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'PUT',
       path: '/v1/users/me/password',
-      summary: 'Change your own password (ends your other sessions)',
+      summary: 'Change your own password from a login session, with the current one (shares the login throttle; ends your sessions)',
       tag: 'users',
       auth: 'required',
       body: obj({ currentPassword: str({ maxLength: 1024 }), newPassword: str({ maxLength: 1024 }) }, ['currentPassword', 'newPassword']),
-      responses: { 204: { description: 'changed' }, 400: { description: 'wrong current password or weak new one' } },
+      responses: {
+        204: { description: 'changed' },
+        400: { description: 'wrong current password or weak new one' },
+        403: { description: 'session_required: an API key cannot change a password' },
+        429: { description: 'throttled, like logins' },
+      },
       handler: async ({ ctx, body, caller, command }) => {
-        if (!(await verifyPassword(caller.user.passwordHash, body.currentPassword as string))) {
+        authorize(caller, 'account.password', accountResource(ledger.readModel, caller.user.id), { what: 'user', id: 'me' });
+        const key = accountKey(caller.user.email);
+        const ip = requestMeta(ctx).ip;
+        const outcome = await env.passwords.attempt(key, ip, () => verifyPassword(caller.user.passwordHash, body.currentPassword as string));
+        if (!outcome.ok && outcome.retryAfter !== null) {
+          if (env.passwords.firstThrottle(key, ip)) await ledger.recordPasswordChangeFailure(caller.user.id, 'throttled', command);
+          throw throttled(outcome.retryAfter);
+        }
+        if (!outcome.ok) {
+          await ledger.recordPasswordChangeFailure(caller.user.id, 'bad_password', command);
           throw new HttpError(400, 'invalid_credentials', 'The current password is incorrect.', { attr: 'currentPassword', type: 'validation_error' });
         }
-        await ledger.changePassword(caller.user.id, strongPassword(body.newPassword, 'newPassword'), command);
+        await ledger.changePassword(caller.user.id, body.newPassword as string, command);
         ctx.status = 204;
         return undefined;
       },
@@ -123,26 +119,23 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'GET',
       path: '/v1/users/:id',
-      summary: 'One user',
+      summary: 'One account (yourself, or a member of a workspace where you hold users:manage)',
       tag: 'users',
       auth: 'required',
-      responses: { 200: { description: 'the user', schema: userSchema }, 404: { description: 'unknown user' } },
-      handler: ({ caller, params }) => {
-        if (params.id === caller.user.id || params.id === 'me') return userJson(caller.user);
-        return userJson(target(ledger, caller, params.id!));
-      },
+      responses: { 200: { description: 'the user', schema: userSchema }, 404: { description: 'unknown user, or not yours to see' } },
+      handler: ({ caller, params }) => userJson(target(ledger, caller, params.id!, 'account.read')),
     }),
     route({
       method: 'POST',
       path: '/v1/users/:id/deactivate',
-      summary: 'Deactivate a user: their sessions and keys stop at once',
+      summary: 'Deactivate an account (system admins): its sessions and keys stop at once, in every workspace',
       tag: 'users',
       auth: 'required',
       body: obj({ reason: str({ maxLength: 500 }) }),
       bodyRequired: false,
       responses: { 200: { description: 'deactivated', schema: userSchema } },
       handler: async ({ caller, params, body, command }) => {
-        const u = target(ledger, caller, params.id!);
+        const u = target(ledger, caller, params.id!, 'account.deactivate');
         if (u.id === caller.user.id) throw new HttpError(400, 'cannot_deactivate_self', 'You cannot deactivate yourself.');
         await ledger.deactivateUser(u.id, (body.reason as string | undefined) ?? null, command);
         return userJson(ledger.user(u.id));
@@ -151,32 +144,56 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'POST',
       path: '/v1/users/:id/reactivate',
-      summary: 'Reactivate a user',
+      summary: 'Reactivate an account (system admins)',
       tag: 'users',
       auth: 'required',
       responses: { 200: { description: 'reactivated', schema: userSchema } },
       handler: async ({ caller, params, command }) => {
-        const u = target(ledger, caller, params.id!);
+        const u = target(ledger, caller, params.id!, 'account.reactivate');
         await ledger.reactivateUser(u.id, command);
         return userJson(ledger.user(u.id));
       },
     }),
     route({
       method: 'POST',
-      path: '/v1/users/:id/keys/revoke',
-      summary: "Revoke all of a user's keys",
+      path: '/v1/users/:id/unlock',
+      summary: "Lift an account's failed-login lockout (system admins); recorded as UserLockoutLifted",
       tag: 'users',
       auth: 'required',
-      body: obj({ reason: str({ maxLength: 500 }) }),
+      responses: { 200: { description: 'lifted', schema: userSchema } },
+      handler: async ({ caller, params, command }) => {
+        const u = target(ledger, caller, params.id!, 'account.unlock');
+        await ledger.liftLockout(u.id, command);
+        return userJson(ledger.user(u.id));
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/v1/users/:id/keys/revoke',
+      summary: "Revoke a user's keys: a system admin, everywhere; you, your own (a key: only in its workspace); a workspace admin, the member's keys there",
+      tag: 'users',
+      auth: 'required',
+      body: obj({ reason: str({ maxLength: 500 }), workspaceId: str({ maxLength: 64, description: 'only keys of this workspace' }) }),
       bodyRequired: false,
-      responses: { 200: { description: 'revoked', schema: obj({ revoked: int() }) } },
+      responses: {
+        200: { description: 'revoked', schema: obj({ revoked: int(), skipped: int({ description: 'live keys you can see but may not revoke' }) }) },
+        403: { description: 'none of the keys are yours to revoke' },
+      },
       handler: async ({ caller, params, body, command }) => {
-        const self = params.id === caller.user.id || params.id === 'me';
-        // Your own keys need keys:revoke (for a key: among its effective scopes) or users:manage; others' need target().
-        if (self && !can(ledger, caller, 'keys:revoke') && !can(ledger, caller, 'users:manage')) throw permissionDenied('keys:revoke');
-        const u = self ? caller.user : target(ledger, caller, params.id!);
-        const n = await ledger.revokeAllKeys(u.id, (body.reason as string | undefined) ?? null, command);
-        return { revoked: n };
+        const u = target(ledger, caller, params.id!, 'account.read');
+        const inScope = (ws: string): boolean => body.workspaceId === undefined || ws === body.workspaceId;
+        // Keys outside the caller's reach are neither revoked nor counted (their existence is not the caller's business).
+        const inReach = (ledger.readModel.keysByUser.get(u.id) ?? [])
+          .filter((k) => k.revokedAt === null && inScope(k.workspaceId))
+          .map((k) => ({ k, d: can(caller.actor, 'key.revoke', keyResource(k)) }))
+          .filter((x) => x.d.allow || x.d.code !== 'not_found');
+        const mine = inReach.filter((x) => x.d.allow).map((x) => x.k);
+        // Keys you can see but not one of them yours to revoke: refuse, naming why, instead of a silent 0.
+        const refused = inReach.find((x) => !x.d.allow);
+        if (mine.length === 0 && refused !== undefined) enforce(refused.d, { what: 'key', id: refused.k.id });
+        const ids = new Set(mine.map((k) => k.id));
+        const n = await ledger.revokeAllKeys(u.id, (body.reason as string | undefined) ?? null, command, (k) => ids.has(k.id));
+        return { revoked: n, skipped: inReach.length - mine.length };
       },
     }),
   ];

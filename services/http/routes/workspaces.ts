@@ -1,15 +1,19 @@
-// Workspaces: create, list, set and remove members, and the key policy.
+// Workspaces: create, list, read, members and roles, invitations (consent to join), and the key policy.
 import type { AppContext } from '../app.js';
-import { demand, roleIn } from '../auth.js';
-import { HttpError, permissionDenied } from '../errors.js';
+import { allowed, authorize, type Caller } from '../auth.js';
+import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
 import { arr, bool, int, nullable, obj, str } from '../schema.js';
-import { workspaceJson, workspaceSchema } from '../views.js';
+import { invitationJson, invitationSchema, workspaceJson, workspaceSchema } from '../views.js';
 import { NotFoundError } from '../../../events/errors.js';
 import type { WorkspaceRole } from '../../../events/catalog.js';
+import type { WorkspaceView } from '../../../projections/views.js';
 import { parseDuration } from '../../duration.js';
+import type { Ledger } from '../../ledger.js';
 
 const durationSchema = { oneOf: [int({ minimum: 1 }), str({ pattern: '^[0-9]{1,10}[smhdw]?$' })], description: 'seconds, or 30d / 12h / 15m' } as const;
+const roleSchema = str({ enum: ['owner', 'admin', 'member', 'auditor'] });
+const INVITATION_TTL_SECONDS = 7 * 24 * 3600;
 
 function seconds(v: unknown, attr: string): number | null {
   if (v === null || v === undefined) return null;
@@ -18,24 +22,29 @@ function seconds(v: unknown, attr: string): number | null {
   return s;
 }
 
+/** A workspace the caller belongs to (a system admin: any); 404 otherwise, whether or not it exists. */
+function visible(ledger: Ledger, caller: Caller, id: string): WorkspaceView {
+  const ws = ledger.readModel.workspaces.get(id);
+  if (!ws || ws.ownerId === '') throw new NotFoundError('workspace', id);
+  authorize(caller, 'workspace.read', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id });
+  return ws;
+}
+
 export function workspaceRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;
-  const visible = (caller: Parameters<typeof roleIn>[1], id: string) => {
-    const ws = ledger.readModel.workspaces.get(id);
-    if (!ws || ws.ownerId === '' || roleIn(ledger, caller, id) === null) throw new NotFoundError('workspace', id);
-    return ws;
-  };
+  const member = (ws: WorkspaceView, userId: string, newRole: WorkspaceRole | null) =>
+    ({ kind: 'member', workspaceId: ws.id, userId, role: ledger.roleOf(ws.id, userId), newRole }) as const;
   return [
     route({
       method: 'POST',
       path: '/v1/workspaces',
-      summary: 'Create a workspace; you become its owner',
+      summary: 'Create a workspace; you become its owner (from a login session)',
       tag: 'workspaces',
       auth: 'required',
       body: obj({ name: str({ minLength: 1, maxLength: 200 }) }, ['name']),
       responses: { 201: { description: 'created', schema: workspaceSchema } },
       handler: async ({ ctx, caller, body, command }) => {
-        if (caller.key && caller.key.scopes !== null && !caller.key.scopes.has('workspaces:manage')) throw permissionDenied('workspaces:manage');
+        authorize(caller, 'workspace.create', { kind: 'none' }, { what: 'workspace', id: '' });
         const ws = await ledger.createWorkspace(body.name as string, caller.user.id, command);
         ctx.status = 201;
         return workspaceJson(ws, true);
@@ -44,15 +53,13 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'GET',
       path: '/v1/workspaces',
-      summary: 'Workspaces you belong to',
+      summary: 'Workspaces you belong to (a system admin: every workspace)',
       tag: 'workspaces',
       auth: 'required',
       responses: { 200: { description: 'workspaces', schema: obj({ items: arr(workspaceSchema) }) } },
       handler: ({ caller }) => {
         const items = [...ledger.readModel.workspaces.values()]
-          .filter(
-            (w) => w.ownerId !== '' && roleIn(ledger, caller, w.id) !== null && (caller.user.systemRole === 'admin' || w.members.get(caller.user.id)?.role),
-          )
+          .filter((w) => w.ownerId !== '' && allowed(caller, 'workspace.read', { kind: 'workspace', workspaceId: w.id }))
           .map((w) => ({ ...workspaceJson(w), role: ledger.roleOf(w.id, caller.user.id) }));
         return { items };
       },
@@ -64,22 +71,25 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       tag: 'workspaces',
       auth: 'required',
       responses: { 200: { description: 'the workspace', schema: workspaceSchema } },
-      handler: ({ caller, params }) => workspaceJson(visible(caller, params.id!), true),
+      handler: ({ caller, params }) => workspaceJson(visible(ledger, caller, params.id!), true),
     }),
     route({
       method: 'PUT',
       path: '/v1/workspaces/:id/members/:userId',
-      summary: "Set a member's role (adds the user when not yet a member)",
+      summary: "Set a member's role; adding someone who is not a member needs their consent (an invitation) unless you are a system admin",
       tag: 'workspaces',
       auth: 'required',
-      body: obj({ role: str({ enum: ['owner', 'admin', 'member', 'auditor'] }) }, ['role']),
-      responses: { 200: { description: 'updated', schema: workspaceSchema }, 409: { description: 'would leave no owner' } },
+      body: obj({ role: roleSchema }, ['role']),
+      responses: {
+        200: { description: 'updated', schema: workspaceSchema },
+        403: { description: 'consent_required: invite the user instead' },
+        409: { description: 'would leave no owner' },
+      },
       handler: async ({ caller, params, body, command }) => {
-        const ws = visible(caller, params.id!);
-        demand(ledger, caller, 'workspaces:manage', ws.id);
+        const ws = visible(ledger, caller, params.id!);
         const role = body.role as WorkspaceRole;
-        const current = ledger.roleOf(ws.id, params.userId!);
-        if ((role === 'owner' || current === 'owner') && roleIn(ledger, caller, ws.id) !== 'owner') throw permissionDenied('owner');
+        const target = member(ws, params.userId!, role);
+        authorize(caller, target.role === null ? 'member.add' : 'member.role', target, { what: 'user', id: params.userId! });
         await ledger.setMemberRole(ws.id, params.userId!, role, command);
         return workspaceJson(ledger.workspace(ws.id), true);
       },
@@ -87,14 +97,13 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'DELETE',
       path: '/v1/workspaces/:id/members/:userId',
-      summary: 'Remove a member; their keys in this workspace stop at once',
+      summary: 'Remove a member (or leave, from your own session); their keys in this workspace stop at once',
       tag: 'workspaces',
       auth: 'required',
       responses: { 204: { description: 'removed' } },
       handler: async ({ ctx, caller, params, command }) => {
-        const ws = visible(caller, params.id!);
-        demand(ledger, caller, 'workspaces:manage', ws.id);
-        if (ledger.roleOf(ws.id, params.userId!) === 'owner' && roleIn(ledger, caller, ws.id) !== 'owner') throw permissionDenied('owner');
+        const ws = visible(ledger, caller, params.id!);
+        authorize(caller, 'member.remove', member(ws, params.userId!, null), { what: 'user', id: params.userId! });
         await ledger.removeMember(ws.id, params.userId!, command);
         ctx.status = 204;
         return undefined;
@@ -109,8 +118,8 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       body: obj({ maxTtl: nullable(durationSchema), requireExpiry: bool(), maxGracePeriod: nullable(durationSchema) }),
       responses: { 200: { description: 'updated', schema: workspaceSchema } },
       handler: async ({ caller, params, body, command }) => {
-        const ws = visible(caller, params.id!);
-        demand(ledger, caller, 'workspaces:manage', ws.id);
+        const ws = visible(ledger, caller, params.id!);
+        authorize(caller, 'workspace.policy', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id: ws.id });
         const updated = await ledger.setPolicy(
           ws.id,
           {
@@ -123,5 +132,88 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         return workspaceJson(updated, true);
       },
     }),
+    route({
+      method: 'POST',
+      path: '/v1/workspaces/:id/invitations',
+      summary: 'Invite an e-mail address to join with a role; the user joins only by accepting (POST /v1/invitations/{id}/accept)',
+      tag: 'workspaces',
+      auth: 'required',
+      body: obj({ email: str({ format: 'email', maxLength: 320 }), role: roleSchema, expiresIn: durationSchema }, ['email']),
+      responses: { 201: { description: 'invited', schema: invitationSchema }, 409: { description: 'that address already has a pending invitation' } },
+      handler: async ({ ctx, caller, params, body, command }) => {
+        const ws = visible(ledger, caller, params.id!);
+        const role = (body.role as WorkspaceRole | undefined) ?? 'member';
+        authorize(caller, 'invitation.create', { kind: 'member', workspaceId: ws.id, userId: '', role: null, newRole: role }, { what: 'workspace', id: ws.id });
+        const ttl = body.expiresIn === undefined ? INVITATION_TTL_SECONDS : seconds(body.expiresIn, 'expiresIn')!;
+        const inv = await ledger.invite(ws.id, body.email as string, role, ttl, command);
+        ctx.status = 201;
+        return invitationJson(inv, ledger.clock().getTime());
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/workspaces/:id/invitations',
+      summary: "The workspace's invitations, newest first",
+      tag: 'workspaces',
+      auth: 'required',
+      responses: { 200: { description: 'invitations', schema: obj({ items: arr(invitationSchema) }) } },
+      handler: ({ caller, params }) => {
+        const ws = visible(ledger, caller, params.id!);
+        authorize(caller, 'invitation.manage', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id: ws.id });
+        const now = ledger.clock().getTime();
+        const items = [...ledger.readModel.invitations.values()].filter((i) => i.workspaceId === ws.id).reverse();
+        return { items: items.map((i) => invitationJson(i, now)) };
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/v1/workspaces/:id/invitations/:invitationId',
+      summary: 'Cancel a pending invitation',
+      tag: 'workspaces',
+      auth: 'required',
+      responses: { 200: { description: 'cancelled', schema: invitationSchema } },
+      handler: async ({ caller, params, command }) => {
+        const ws = visible(ledger, caller, params.id!);
+        authorize(caller, 'invitation.manage', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id: ws.id });
+        const inv = ledger.readModel.invitations.get(params.invitationId!);
+        if (!inv || inv.workspaceId !== ws.id) throw new NotFoundError('invitation', params.invitationId!);
+        return invitationJson(await ledger.cancelInvitation(inv.id, 'cancelled', command), ledger.clock().getTime());
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/invitations',
+      summary: 'Invitations addressed to you that you can still accept (from a login session)',
+      tag: 'workspaces',
+      auth: 'required',
+      responses: { 200: { description: 'invitations', schema: obj({ items: arr(invitationSchema) }) } },
+      handler: ({ caller }) => {
+        const now = ledger.clock().getTime();
+        const mine = { kind: 'invitation', workspaceId: '', email: caller.user.email } as const;
+        authorize(caller, 'invitation.respond', mine, { what: 'invitation', id: '' });
+        const items = [...ledger.readModel.invitations.values()].filter(
+          (i) => i.status === 'pending' && i.expiresAt > now && allowed(caller, 'invitation.respond', { ...mine, workspaceId: i.workspaceId, email: i.email }),
+        );
+        return { items: items.map((i) => invitationJson(i, now)) };
+      },
+    }),
+    ...(['accept', 'decline'] as const).map((action) =>
+      route({
+        method: 'POST',
+        path: `/v1/invitations/:invitationId/${action}`,
+        summary: action === 'accept' ? 'Accept an invitation: you join the workspace with its role' : 'Decline an invitation',
+        tag: 'workspaces',
+        auth: 'required',
+        responses: { 200: { description: action === 'accept' ? 'joined' : 'declined', schema: invitationSchema } },
+        handler: async ({ caller, params, command }) => {
+          const inv = ledger.readModel.invitations.get(params.invitationId!);
+          if (!inv) throw new NotFoundError('invitation', params.invitationId!);
+          authorize(caller, 'invitation.respond', { kind: 'invitation', workspaceId: inv.workspaceId, email: inv.email }, { what: 'invitation', id: inv.id });
+          const done =
+            action === 'accept' ? await ledger.acceptInvitation(inv.id, caller.user, command) : await ledger.cancelInvitation(inv.id, 'declined', command);
+          return invitationJson(done, ledger.clock().getTime());
+        },
+      }),
+    ),
   ];
 }

@@ -1,0 +1,71 @@
+// Multi-workspace worlds for authorization tests, built through the ledger's own commands and deciders.
+// Accounts skip the argon2 hash (one precomputed hash of PASSWORD) and sessions skip the login round trip,
+// so a test can make hundreds of them; everything else is the real command path.
+import { streams, type WorkspaceRole } from '../../events/catalog.js';
+import { hashPassword } from '../../services/crypto/passwords.js';
+import { userDecider } from '../../services/domain/user.js';
+import { SYSTEM, type Ledger } from '../../services/ledger.js';
+
+export const PASSWORD = 'correct horse battery staple';
+let hash: Promise<string> | undefined;
+let seq = 0;
+
+export interface Account {
+  readonly id: string;
+  readonly email: string;
+}
+
+export interface IssuedKey {
+  readonly id: string;
+  readonly token: string;
+}
+
+export class World {
+  constructor(readonly ledger: Ledger) {}
+
+  /** A new account, a member of `memberships` with those roles; not hashed anew (one shared hash of PASSWORD). */
+  async account(memberships: Record<string, WorkspaceRole> = {}, systemAdmin = false): Promise<Account> {
+    const userId = this.ledger.ids.id('usr');
+    const email = `u${++seq}.${userId.slice(4, 12).toLowerCase()}@example.com`;
+    const passwordHash = await (hash ??= hashPassword(PASSWORD));
+    await this.ledger.bus.execute(
+      userDecider,
+      streams.user(userId),
+      { type: 'RegisterUser', userId, email, name: `User ${seq}`, passwordHash, systemRole: systemAdmin ? 'admin' : 'user' },
+      SYSTEM,
+    );
+    for (const [ws, role] of Object.entries(memberships)) await this.ledger.setMemberRole(ws, userId, role, SYSTEM);
+    return { id: userId, email };
+  }
+
+  /** A login session for the account, recorded like a real login (the password check is what it skips). */
+  async session(userId: string): Promise<string> {
+    const sessionId = this.ledger.ids.id('ses');
+    const now = this.ledger.clock();
+    const expiresAt = new Date(now.getTime() + 3600_000);
+    const token = await this.ledger.jwt.signSession(userId, sessionId, now, expiresAt);
+    await this.ledger.recordLoginSuccess(userId, sessionId, expiresAt, { actor: { type: 'user', id: userId } });
+    return token;
+  }
+
+  async key(userId: string, workspaceId: string, opts: { scopes?: string[] | null; retrievable?: boolean; name?: string } = {}): Promise<IssuedKey> {
+    const { key, token } = await this.ledger.createKey(
+      { userId, workspaceId, name: opts.name ?? 'k', scopes: opts.scopes ?? null, retrievable: opts.retrievable ?? false },
+      SYSTEM,
+    );
+    return { id: key.id, token };
+  }
+
+  async workspace(ownerId: string, name = 'ws'): Promise<string> {
+    return (await this.ledger.createWorkspace(name, ownerId, SYSTEM)).id;
+  }
+
+  /** A key of a workspace its owner was then removed from: it exists, but is dead. */
+  async orphanKey(userId: string, workspaceId: string, opts: { scopes?: string[] | null; retrievable?: boolean } = {}): Promise<IssuedKey> {
+    const had = this.ledger.roleOf(workspaceId, userId);
+    if (had === null) await this.ledger.setMemberRole(workspaceId, userId, 'member', SYSTEM);
+    const k = await this.key(userId, workspaceId, opts);
+    await this.ledger.removeMember(workspaceId, userId, SYSTEM);
+    return k;
+  }
+}
