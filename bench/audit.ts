@@ -136,26 +136,26 @@ async function population(dir: string, t0: number): Promise<{ adminId: string; w
   try {
     await ledger.start();
     await bootstrapAdmin(ledger, config, () => undefined);
-    const admin = [...ledger.readModel.users.values()].find((u) => u.email === ADMIN_EMAIL)!;
+    const admin = [...ledger.read.users()].find((u) => u.email === ADMIN_EMAIL)!;
     const userIds: string[] = [];
     for (let i = 0; i < USERS; i++) {
       tick();
-      userIds.push((await ledger.registerUser({ email: `user${i}@bench.test`, name: `User ${i}`, password: PASSWORD }, SYSTEM)).id);
+      userIds.push((await ledger.users.register({ email: `user${i}@bench.test`, name: `User ${i}`, password: PASSWORD }, SYSTEM)).id);
     }
     const wsIds: string[] = [];
     const members = new Map<string, string[]>();
     for (let w = 0; w < WORKSPACES; w++) {
       tick();
       const owner = userIds[w]!;
-      const ws = (await ledger.createWorkspace(w === 0 ? 'bench (100k keys)' : `team ${w}`, owner, SYSTEM)).id;
+      const ws = (await ledger.workspaces.create(w === 0 ? 'bench (100k keys)' : `team ${w}`, owner, SYSTEM)).id;
       wsIds.push(ws);
       // Everyone works in the big workspace; each team has a handful of members.
       const ms = w === 0 ? userIds : userIds.filter((_, i) => i % WORKSPACES === w || i === w);
-      for (const u of ms) if (u !== owner) await ledger.setMemberRole(ws, u, w === 0 && u === userIds[1] ? 'admin' : 'member', SYSTEM);
+      for (const u of ms) if (u !== owner) await ledger.workspaces.setMemberRole(ws, u, w === 0 && u === userIds[1] ? 'admin' : 'member', SYSTEM);
       members.set(ws, ms);
     }
     tick();
-    await ledger.registerUser({ email: AUDITOR_EMAIL, name: 'Auditor', password: PASSWORD, workspaceId: wsIds[0]!, role: 'auditor' }, SYSTEM);
+    await ledger.users.register({ email: AUDITOR_EMAIL, name: 'Auditor', password: PASSWORD, workspaceId: wsIds[0]!, role: 'auditor' }, SYSTEM);
     return { adminId: admin.id, wsIds, userIds, members };
   } finally {
     await ledger.stop();

@@ -8,7 +8,7 @@ import type { StoredEvent } from '../events/catalog.js';
 import { toStoredEvent } from '../events/serialization.js';
 import { SqliteEventStore } from '../events/store/sqlite.js';
 import type { NewEvent, RecordedEvent } from '../events/store/types.js';
-import { ReadModel } from '../projections/read-model.js';
+import { ReadModel } from '../projections/read-model/read-model.js';
 import { JwtService } from '../services/crypto/jwt.js';
 import { loadSigningKey } from '../services/crypto/key-material.js';
 import { Sealer } from '../services/crypto/sealing.js';
@@ -414,20 +414,20 @@ async function benchCreate(dir: string): Promise<void> {
       log: () => undefined,
     });
     await ledger.start();
-    const u = await ledger.registerUser({ email: `${label}@example.com`, name: 'Bench', password: 'correct horse battery staple' }, SYSTEM);
-    await ledger.createWorkspace('Bench', u.id, SYSTEM);
+    const u = await ledger.users.register({ email: `${label}@example.com`, name: 'Bench', password: 'correct horse battery staple' }, SYSTEM);
+    await ledger.workspaces.create('Bench', u.id, SYSTEM);
     let next = 0;
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
         while (next < count) {
           const i = next++;
-          await ledger.createKey({ userId: u.id, name: `k${i}`, expiresInSeconds: 86_400, scopes: i % 3 === 0 ? ['data:read'] : null }, SYSTEM);
+          await ledger.keys.create({ userId: u.id, name: `k${i}`, expiresInSeconds: 86_400, scopes: i % 3 === 0 ? ['data:read'] : null }, SYSTEM);
         }
       }),
     );
     const sec = (performance.now() - t0) / 1000;
-    if (ledger.readModel.keysById.size !== count) throw new Error('not every key was created');
+    if (ledger.read.keyCount !== count) throw new Error('not every key was created');
     await ledger.stop();
     await ledger.store.close();
     return count / sec;

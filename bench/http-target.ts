@@ -51,8 +51,8 @@ if (mode === 'floor') {
           out = { valid: r.valid, code: r.code, key: r.key ? keyJson(ledger, r.key) : null };
         } else {
           const k = caller.key;
-          const ws = ledger.readModel.workspaces.get(k.workspaceId);
-          const role = ledger.roleOf(k.workspaceId, k.owner.id);
+          const ws = ledger.read.findWorkspace(k.workspaceId);
+          const role = ledger.read.roleOf(k.workspaceId, k.owner.id);
           out = {
             user: userJson(k.owner),
             workspace: ws ? workspaceJson(ws) : null,

@@ -16,10 +16,10 @@ async function prepare(dir: string): Promise<{ token: string }> {
   const { ledger } = await openLedger(config, { log: () => undefined });
   await ledger.start();
   await bootstrapAdmin(ledger, config, () => undefined);
-  const admin = [...ledger.readModel.users.values()][0]!;
+  const admin = [...ledger.read.users()][0]!;
   // A realistic index: many keys, one of which we present.
-  for (let i = 0; i < 2000; i++) await ledger.createKey({ userId: admin.id, name: `k${i}` }, { actor: { type: 'system', id: 'bench' } });
-  const { token } = await ledger.createKey({ userId: admin.id, name: 'bench' }, { actor: { type: 'system', id: 'bench' } });
+  for (let i = 0; i < 2000; i++) await ledger.keys.create({ userId: admin.id, name: `k${i}` }, { actor: { type: 'system', id: 'bench' } });
+  const { token } = await ledger.keys.create({ userId: admin.id, name: 'bench' }, { actor: { type: 'system', id: 'bench' } });
   await ledger.stop();
   await ledger.store.close();
   return { token };

@@ -1,7 +1,7 @@
 // Asks the one policy (services/domain/policy.ts) about read-model views, and turns a refusal into a coded error.
 import { LedgerError, NotFoundError } from '../events/errors.js';
-import type { ReadModel } from '../projections/read-model.js';
-import type { KeyView, UserView } from '../projections/views.js';
+import type { ReadSide } from './commands/read-side.js';
+import type { KeyView, UserView } from '../projections/read-model/views.js';
 import {
   can,
   type AccountResource,
@@ -17,7 +17,7 @@ import {
 /** The host operator at the CLI. */
 export const OPERATOR: Actor = Object.freeze({ kind: 'operator' });
 
-export function sessionActor(model: ReadModel, user: UserView): SessionActor {
+export function sessionActor(model: Pick<ReadSide, 'membershipsOf'>, user: UserView): SessionActor {
   return { kind: 'session', userId: user.id, email: user.email, systemAdmin: user.systemRole === 'admin', memberships: model.membershipsOf(user.id) };
 }
 
@@ -29,7 +29,7 @@ export function keyResource(k: KeyView): KeyResource {
   return { kind: 'key', keyId: k.id, workspaceId: k.workspaceId, ownerId: k.owner.id, ownerRole: k.membership.role, scopes: k.scopes };
 }
 
-export function accountResource(model: ReadModel, userId: string): AccountResource {
+export function accountResource(model: Pick<ReadSide, 'membershipsOf'>, userId: string): AccountResource {
   return { kind: 'account', userId, memberships: model.membershipsOf(userId) };
 }
 

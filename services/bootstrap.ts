@@ -8,12 +8,12 @@ export async function bootstrapAdmin(
   config: Pick<Config, 'bootstrapAdminEmail' | 'bootstrapAdminPassword'>,
   print: (line: string) => void,
 ): Promise<boolean> {
-  if (ledger.readModel.users.size > 0) return false;
+  if (ledger.read.userCount > 0) return false;
   const email = config.bootstrapAdminEmail ?? 'admin@localhost';
   const generated = config.bootstrapAdminPassword === null;
   const password = config.bootstrapAdminPassword ?? randomBytes(18).toString('base64url');
-  const admin = await ledger.registerUser({ email, name: 'Administrator', password, systemRole: 'admin' }, SYSTEM);
-  await ledger.createWorkspace('default', admin.id, SYSTEM);
+  const admin = await ledger.users.register({ email, name: 'Administrator', password, systemRole: 'admin' }, SYSTEM);
+  await ledger.workspaces.create('default', admin.id, SYSTEM);
   if (generated) {
     print(`Created the first admin: ${email}`);
     print(`Password (shown once, change it with PUT /v1/users/me/password): ${password}`);

@@ -4,8 +4,8 @@ import type { Config } from '../config.js';
 import type { SigningKey } from '../crypto/key-material.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Ledger } from '../ledger.js';
-import type { AuditDb } from './audit-db.js';
-import type { AuditProjection } from './projection.js';
+import type { AuditDb } from '../../projections/audit/audit-db.js';
+import type { AuditProjection } from '../../projections/audit/projection.js';
 
 export interface AuditContext {
   readonly ledger: Ledger;

@@ -25,7 +25,7 @@ class ClientGone extends Error {}
 /** Resolves the snapshot position: the requested one (once audit.db holds it), or the head the read model has seen. */
 async function pinPosition(ctx: AuditContext, requested: string | undefined): Promise<number> {
   if (ctx.projection.failed) throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; exports are unavailable.');
-  const head = ctx.ledger.readModel.position;
+  const head = ctx.ledger.read.position;
   if (requested === undefined) {
     await ctx.projection.caughtUp(head);
     return ctx.projection.position;

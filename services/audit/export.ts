@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { GENESIS_CHAIN } from '../../events/chain.js';
-import type { AuditRow } from './audit-db.js';
+import type { AuditRow } from '../../projections/audit/audit-db.js';
 import { auditWhere, selectsEverything, type AuditFilters } from './filters.js';
 import { MANIFEST_VERSION, type CheckpointRef, type ExportFormat, type ExportManifest } from './manifest.js';
 

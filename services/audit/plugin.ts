@@ -1,13 +1,13 @@
 // The audit plugin: audit.db projection, query/history/point-in-time routes, exports, and signed chain checkpoints.
 import { join } from 'node:path';
 import type { PluginFactory } from '../server.js';
-import { AuditDb } from './audit-db.js';
-import { Checkpointer } from './checkpointer.js';
+import { AuditDb } from '../../projections/audit/audit-db.js';
+import { Checkpointer } from '../workers/checkpointer.js';
 import type { AuditContext } from './context.js';
 import { auditExportRoutes } from './export-routes.js';
-import { AuditProjection } from './projection.js';
+import { AuditProjection } from '../../projections/audit/projection.js';
 import { auditQueryRoutes } from './query-routes.js';
-import { auditExtensions } from './timeline.js';
+import { auditExtensions } from '../../projections/audit/timeline.js';
 
 export function auditDbFile(dataDir: string): string {
   return join(dataDir, 'audit.db');
@@ -28,8 +28,8 @@ export function auditPlugin(): PluginFactory {
         {
           name: 'audit_projection',
           check: () => ({
-            ok: started && !projection.failed && projection.position >= ledger.readModel.position,
-            detail: { position: projection.position, ledger: ledger.readModel.position },
+            ok: started && !projection.failed && projection.position >= ledger.read.position,
+            detail: { position: projection.position, ledger: ledger.read.position },
           }),
         },
         { name: 'chain_checkpointer', check: () => checkpointer.status() },

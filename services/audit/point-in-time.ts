@@ -4,7 +4,7 @@ import type { ApiKeyEvent, StoredEvent, WorkspaceRole } from '../../events/catal
 import { streams } from '../../events/catalog.js';
 import { NotFoundError } from '../../events/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import { KeyStatus, type KeyView, type UserView, type WorkspaceView } from '../../projections/views.js';
+import { KeyStatus, type KeyView, type UserView, type WorkspaceView } from '../../projections/read-model/views.js';
 import { apiKeyDecider, endOfLife, type ApiKeyState } from '../domain/api-key.js';
 import { authorize, type Caller } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
@@ -41,7 +41,7 @@ export function parseInstant(raw: string, attr: string): number {
 
 /** The key addressed by id or one of the caller's live handles (the resolver GET /v1/keys/:idOrHandle uses), for auditing. */
 export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string, permission: AuditPermission = 'audit:read'): KeyView {
-  const k = ledger.readModel.findKey(caller.user.id, idOrHandle);
+  const k = ledger.read.findKeyFor(caller.user.id, idOrHandle);
   // Outside every workspace the caller belongs to, a key is not even acknowledged.
   if (!k) throw new NotFoundError('key', idOrHandle);
   authorize(
@@ -55,7 +55,7 @@ export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string, per
 
 /** A workspace the caller may audit: unknown or foreign → 404, member without the permission → 403. */
 export function auditWorkspace(ledger: Ledger, caller: Caller, id: string, permission: AuditPermission = 'audit:read'): WorkspaceView {
-  const ws = ledger.readModel.workspaces.get(id);
+  const ws = ledger.read.findWorkspace(id);
   if (!ws || ws.ownerId === '') throw new NotFoundError('workspace', id);
   authorize(caller, permission === 'audit:read' ? 'audit.read' : 'audit.export', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id });
   return ws;

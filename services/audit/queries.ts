@@ -2,7 +2,7 @@
 // and the keys of a workspace that would have verified at an instant (from the timeline tables).
 import type Database from 'better-sqlite3';
 import { HttpError } from '../http/errors.js';
-import type { AuditRow } from './audit-db.js';
+import type { AuditRow } from '../../projections/audit/audit-db.js';
 import { auditWhere, type AuditFilters } from './filters.js';
 
 export type AuditOrder = 'asc' | 'desc';

@@ -35,7 +35,7 @@ const itemSchema: Schema = obj({
 /** Waits until audit.db holds everything this process's read model has applied: a client sees its own writes. */
 async function caughtUp(actx: AuditContext): Promise<void> {
   if (actx.projection.failed) throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; audit queries are unavailable.');
-  await actx.projection.caughtUp(actx.ledger.readModel.position);
+  await actx.projection.caughtUp(actx.ledger.read.position);
 }
 
 function parseLimit(raw: string | undefined): number {
@@ -56,7 +56,7 @@ function parseLimit(raw: string | undefined): number {
 export function auditScope(ledger: Ledger, caller: Caller, f: AuditFilters, permission: AuditPermission = 'audit:read'): string[] | null {
   if (f.workspaceId !== undefined) auditWorkspace(ledger, caller, f.workspaceId, permission);
   if (f.keyId !== undefined) {
-    const k = ledger.readModel.keysById.get(f.keyId);
+    const k = ledger.read.findKey(f.keyId);
     if (!k) throw new NotFoundError('key', f.keyId);
     auditKey(ledger, caller, k.id, permission);
   }

@@ -11,7 +11,7 @@ import { openLedger } from '../open-ledger.js';
 import type { Ledger } from '../ledger.js';
 import { parseDuration } from '../duration.js';
 import { keyStatus } from '../http/views.js';
-import { ReadModel } from '../../projections/read-model.js';
+import { ReadModel } from '../../projections/read-model/read-model.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { progressBar } from './progress.js';
 import type { EventStore } from '../../events/store/types.js';
@@ -59,7 +59,7 @@ async function withLedger<T>(config: Config, fn: (l: Ledger) => Promise<T>): Pro
 
 function findUser(ledger: Ledger, ref: string | undefined) {
   if (!ref) throw new ConfigError('--user is required');
-  const u = ledger.readModel.users.get(ref) ?? ledger.readModel.usersByEmail.get(ref.toLowerCase());
+  const u = ledger.read.findUser(ref) ?? ledger.read.userByEmail(ref.toLowerCase());
   if (!u) throw new ConfigError(`no user ${ref}`);
   return u;
 }
@@ -113,30 +113,30 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
         if (sub === 'create') {
           if (!values.email || !values.name) throw new ConfigError('--email and --name are required');
           const password = values.password ?? (await import('node:crypto')).randomBytes(18).toString('base64url');
-          const workspaceId = values.workspace ?? [...ledger.readModel.workspaces.keys()][0] ?? null;
+          const workspaceId = values.workspace ?? ledger.read.workspaces().next().value?.id ?? null;
           const role = (values.role ?? 'member') as WorkspaceRole; // the decider refuses anything else
           authorizeCli('account.create', { kind: 'new-account', workspaceId, role, systemAdmin: values.admin === true });
-          const u = await ledger.registerUser(
+          const u = await ledger.users.register(
             { email: values.email, name: values.name, password, systemRole: values.admin ? 'admin' : 'user', workspaceId, role },
             CLI,
           );
           // The very first user gets a workspace of their own, so they can hold keys.
-          if (ledger.readModel.workspaces.size === 0) await ledger.createWorkspace('default', u.id, CLI);
+          if (ledger.read.workspaces().next().done === true) await ledger.workspaces.create('default', u.id, CLI);
           out({ id: u.id, email: u.email, ...(values.password ? {} : { password }) });
           return 0;
         }
         if (sub === 'list') {
           authorizeCli('account.list', { kind: 'none' });
-          for (const u of ledger.readModel.users.values()) out(`${u.id}\t${u.email}\t${u.systemRole}\t${u.active ? 'active' : 'deactivated'}`);
+          for (const u of ledger.read.users()) out(`${u.id}\t${u.email}\t${u.systemRole}\t${u.active ? 'active' : 'deactivated'}`);
           return 0;
         }
         if (sub === 'deactivate' || sub === 'reactivate' || sub === 'unlock') {
           const u = findUser(ledger, positionals[0]);
-          authorizeCli(`account.${sub}`, accountResource(ledger.readModel, u.id));
-          if (sub === 'deactivate') await ledger.deactivateUser(u.id, values.reason ?? null, CLI);
-          else if (sub === 'reactivate') await ledger.reactivateUser(u.id, CLI);
-          else await ledger.liftLockout(u.id, CLI);
-          out({ id: u.id, email: u.email, active: ledger.user(u.id).active, ...(sub === 'unlock' ? { lockout: 'lifted' } : {}) });
+          authorizeCli(`account.${sub}`, accountResource(ledger.read, u.id));
+          if (sub === 'deactivate') await ledger.users.deactivate(u.id, values.reason ?? null, CLI);
+          else if (sub === 'reactivate') await ledger.users.reactivate(u.id, CLI);
+          else await ledger.users.liftLockout(u.id, CLI);
+          out({ id: u.id, email: u.email, active: ledger.read.user(u.id).active, ...(sub === 'unlock' ? { lockout: 'lifted' } : {}) });
           return 0;
         }
         out(USAGE);
@@ -167,7 +167,7 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
           const workspaceId = u.defaultWorkspaceId;
           if (workspaceId === null) throw new ConfigError(`${u.email} belongs to no workspace`);
           authorizeCli('key.create', { kind: 'new-key', workspaceId, scopes });
-          const { key, token } = await ledger.createKey(
+          const { key, token } = await ledger.keys.create(
             {
               userId: u.id,
               workspaceId,
@@ -185,16 +185,16 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
         }
         if (sub === 'list') {
           const u = findUser(ledger, values.user);
-          authorizeCli('account.read', accountResource(ledger.readModel, u.id));
+          authorizeCli('account.read', accountResource(ledger.read, u.id));
           const now = ledger.clock().getTime();
-          for (const k of ledger.readModel.keysByUser.get(u.id) ?? []) out(`${k.id}\t${k.start}\t${keyStatus(k, now)}\t${k.name}`);
+          for (const k of ledger.read.keysOf(u.id) ?? []) out(`${k.id}\t${k.start}\t${keyStatus(k, now)}\t${k.name}`);
           return 0;
         }
         if (sub === 'revoke') {
           const id = positionals[0];
           if (!id) throw new ConfigError('keys revoke needs a key id');
-          authorizeCli('key.revoke', keyResource(ledger.key(id)));
-          const k = await ledger.revokeKey(id, values.reason ?? null, CLI);
+          authorizeCli('key.revoke', keyResource(ledger.read.key(id)));
+          const k = await ledger.keys.revoke(id, values.reason ?? null, CLI);
           out({ id: k.id, status: 'revoked' });
           return 0;
         }
@@ -244,10 +244,10 @@ export async function run(argv: string[], extra: PluginFactory[] = plugins): Pro
 export const rebuilders: Array<(config: Config, store: EventStore) => Promise<void>> = [
   async (config, store) => {
     const [{ AuditDb }, { rebuildAudit }, { auditDbFile }, { auditExtensions }] = await Promise.all([
-      import('../audit/audit-db.js'),
-      import('../audit/projection.js'),
+      import('../../projections/audit/audit-db.js'),
+      import('../../projections/audit/projection.js'),
       import('../audit/plugin.js'),
-      import('../audit/timeline.js'),
+      import('../../projections/audit/timeline.js'),
     ]);
     const db = new AuditDb(auditDbFile(config.dataDir), auditExtensions);
     try {

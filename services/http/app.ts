@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): Koa {
     () => deps.ledger.clock().getTime(),
   );
   // A lifted lockout is an event: this instance's throttle follows it, whoever wrote it (API or CLI).
-  deps.ledger.readModel.onApplied((e) => {
+  deps.ledger.read.onApplied((e) => {
     if (e.type === 'UserLockoutLifted') passwords.lift(accountKey(e.data.email));
   });
   const env: AppContext = {
@@ -95,8 +95,8 @@ export function createApp(deps: AppDeps): Koa {
   env.routes.push(...routes);
   app.context.env = env;
   const openapi = buildOpenApi(routes);
-  metrics.gauge('ledger_read_model_position', 'Global position the read model has applied', () => deps.ledger.readModel.position);
-  metrics.gauge('ledger_keys', 'API keys in the read model', () => deps.ledger.readModel.keysById.size);
+  metrics.gauge('ledger_read_model_position', 'Global position the read model has applied', () => deps.ledger.read.position);
+  metrics.gauge('ledger_keys', 'API keys in the read model', () => deps.ledger.read.keyCount);
   metrics.gauge('ledger_usage_pending', 'Coalesced key uses waiting to be written', () => deps.ledger.usage.pendingCount);
 
   app.use(accessLog(deps.logger, metrics));

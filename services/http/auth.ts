@@ -1,6 +1,6 @@
 // Turns a credential into who is calling: the user, the credential, and the policy actor every route asks about.
 import type { Presentation } from '../../events/catalog.js';
-import type { KeyView, UserView } from '../../projections/views.js';
+import type { KeyView, UserView } from '../../projections/read-model/views.js';
 import { enforce, keyActor, sessionActor } from '../access.js';
 import type { Scheme } from '../config.js';
 import { looksLikeJwt } from '../crypto/tokens.js';
@@ -39,9 +39,9 @@ export async function authenticate(ledger: Ledger, cred: Credential, req: { ip: 
   if (r.code === 'NOT_FOUND' && cred.scheme === 'bearer' && looksLikeJwt(cred.token)) {
     const s = await ledger.jwt.verifySession(cred.token, new Date(now));
     if (s.ok) {
-      const user = ledger.readModel.users.get(s.claims.sub);
-      if (user && ledger.readModel.sessionActive(s.claims.sid, user.id, now)) {
-        const actor = sessionActor(ledger.readModel, user);
+      const user = ledger.read.findUser(s.claims.sub);
+      if (user && ledger.read.sessionActive(s.claims.sid, user.id, now)) {
+        const actor = sessionActor(ledger.read, user);
         return { kind: 'session', user, scheme: 'bearer', key: null, sessionId: s.claims.sid, sessionExpiresAt: s.claims.exp * 1000, actor };
       }
     }
@@ -74,6 +74,6 @@ type TenantOperation = 'key.verify' | 'audit.read' | 'audit.export' | 'feed.read
 /** The workspaces where the caller may do `op`; null means every workspace (system admin sessions). */
 export function tenants(ledger: Ledger, caller: Caller, op: TenantOperation): string[] | null {
   if (seesAllTenants(caller.actor)) return null;
-  const candidates = caller.key ? [caller.key.workspaceId] : [...ledger.readModel.membershipsOf(caller.user.id).keys()];
+  const candidates = caller.key ? [caller.key.workspaceId] : [...ledger.read.membershipsOf(caller.user.id).keys()];
   return candidates.filter((workspaceId) => allowed(caller, op, { kind: 'workspace', workspaceId })).sort();
 }

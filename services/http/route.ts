@@ -1,6 +1,6 @@
 // Declarative routes: one table feeds the router, request validation and the OpenAPI document.
 import type { Context } from 'koa';
-import type { CommandContext } from '../command-bus.js';
+import type { CommandContext } from '../commands/command-bus.js';
 import type { Caller } from './auth.js';
 import type { Schema } from './schema.js';
 

@@ -1,6 +1,6 @@
 // JSON shapes of users, workspaces and keys as the API returns them. A key view never holds its token.
 import type { Ledger } from '../ledger.js';
-import { KeyStatus, type InvitationView, type KeyView, type UserView, type WorkspaceView } from '../../projections/views.js';
+import { KeyStatus, type InvitationView, type KeyView, type UserView, type WorkspaceView } from '../../projections/read-model/views.js';
 import { arr, bool, int, nullable, obj, str, type Schema } from './schema.js';
 
 const iso = (ms: number | null): string | null => (ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString());

@@ -16,7 +16,7 @@ import {
   type RevocationType,
 } from '../../clients/protocol.js';
 import type { OutgoingMessage } from './bus.js';
-import type { RevocationItem } from './fanout.js';
+import type { RevocationItem } from '../../projections/revocations/fanout.js';
 
 export const DEFAULT_SOURCE = '/token-ledger';
 

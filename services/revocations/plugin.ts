@@ -7,8 +7,8 @@ import type { Metrics } from '../http/metrics.js';
 import type { PluginFactory } from '../server.js';
 import { SqliteCheckpointStore } from './checkpoint.js';
 import { DEFAULT_SOURCE } from './cloudevents.js';
-import { RevocationFeed } from './feed.js';
-import { KafkaPublisher, type LogFn } from './publisher.js';
+import { RevocationFeed } from '../../projections/revocations/feed.js';
+import { KafkaPublisher, type LogFn } from '../workers/publisher.js';
 import { revocationRoutes } from './routes.js';
 
 export interface RevocationsOptions {

@@ -10,7 +10,7 @@ import { HttpError, permissionDenied } from '../http/errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { route, type RouteDef } from '../http/route.js';
 import { arr, bool, obj, str } from '../http/schema.js';
-import type { RevocationFeed } from './feed.js';
+import type { RevocationFeed } from '../../projections/revocations/feed.js';
 
 export interface FeedRouteOptions {
   /** Comment lines sent on idle streams so proxies keep them open and clients can tell the feed is alive. */
@@ -79,13 +79,13 @@ function cursorParam(raw: string | undefined, attr: string): Cursor | null {
 /** Whether the credential a stream was opened with still holds (a revoked key must not keep listening). */
 function stillAuthorized(ledger: Ledger, caller: Caller): boolean {
   const now = ledger.clock().getTime();
-  const user = ledger.readModel.users.get(caller.user.id);
+  const user = ledger.read.findUser(caller.user.id);
   if (!user || !user.active) return false;
   if (caller.key) {
-    const k = ledger.readModel.keysById.get(caller.key.id);
-    if (k === undefined || !ledger.readModel.check(k, { now }).valid) return false;
+    const k = ledger.read.findKey(caller.key.id);
+    if (k === undefined || !ledger.read.check(k, { now }).valid) return false;
   } else {
-    if (caller.sessionId !== null && !ledger.readModel.sessionActive(caller.sessionId, caller.user.id, now)) return false;
+    if (caller.sessionId !== null && !ledger.read.sessionActive(caller.sessionId, caller.user.id, now)) return false;
     if (caller.sessionExpiresAt !== null && now >= caller.sessionExpiresAt) return false;
   }
   const mine = tenants(ledger, caller, 'feed.read');
@@ -210,7 +210,7 @@ export function revocationRoutes(ledger: Ledger, feed: RevocationFeed, opts: Fee
         // A revoked credential ends its stream within a second: on the fact itself, or on the next re-check.
         const recheck = setInterval(() => credentialEnded(), RECHECK_MS);
         recheck.unref();
-        const stopWatchingFacts = ledger.readModel.onApplied((e) => {
+        const stopWatchingFacts = ledger.read.onApplied((e) => {
           if (CREDENTIAL_EVENTS.has(e.type)) credentialEnded();
         });
         streams++;

@@ -24,26 +24,26 @@ interface History {
 
 /** A few hundred events over two workspaces, one minute apart: keys created, used, rotated and revoked. */
 async function makeHistory(ledger: Ledger, clock: TestClock): Promise<History> {
-  const a = await ledger.registerUser({ email: 'a@example.com', name: 'A', password: PASSWORD }, SYSTEM);
-  const wsA = (await ledger.createWorkspace('A', a.id, SYSTEM)).id;
-  const b = await ledger.registerUser({ email: 'b@example.com', name: 'B', password: PASSWORD }, SYSTEM);
-  const wsB = (await ledger.createWorkspace('B', b.id, SYSTEM)).id;
-  const auditor = await ledger.registerUser({ email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' }, SYSTEM);
-  const member = await ledger.registerUser({ email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' }, SYSTEM);
-  const auditorKey = await ledger.createKey({ userId: auditor.id, workspaceId: wsA, name: 'export', scopes: ['audit:export', 'audit:read'] }, SYSTEM);
-  const memberKey = await ledger.createKey({ userId: member.id, workspaceId: wsA, name: 'member' }, SYSTEM);
+  const a = await ledger.users.register({ email: 'a@example.com', name: 'A', password: PASSWORD }, SYSTEM);
+  const wsA = (await ledger.workspaces.create('A', a.id, SYSTEM)).id;
+  const b = await ledger.users.register({ email: 'b@example.com', name: 'B', password: PASSWORD }, SYSTEM);
+  const wsB = (await ledger.workspaces.create('B', b.id, SYSTEM)).id;
+  const auditor = await ledger.users.register({ email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' }, SYSTEM);
+  const member = await ledger.users.register({ email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' }, SYSTEM);
+  const auditorKey = await ledger.keys.create({ userId: auditor.id, workspaceId: wsA, name: 'export', scopes: ['audit:export', 'audit:read'] }, SYSTEM);
+  const memberKey = await ledger.keys.create({ userId: member.id, workspaceId: wsA, name: 'member' }, SYSTEM);
   for (let i = 0; i < 60; i++) {
     clock.advance(60);
     for (const [user, ws] of [
       [a.id, wsA],
       [b.id, wsB],
     ] as const) {
-      const k = await ledger.createKey(
+      const k = await ledger.keys.create(
         { userId: user, workspaceId: ws, name: `k${i}`, description: i % 7 === 0 ? '=cmd|"/c calc"!A1' : null, retrievable: i % 5 === 0 },
         SYSTEM,
       );
-      if (i % 3 === 0) await ledger.revokeKey(k.key.id, 'test', SYSTEM);
-      else if (i % 4 === 1) await ledger.rotateKey(k.key.id, 0, SYSTEM);
+      if (i % 3 === 0) await ledger.keys.revoke(k.key.id, 'test', SYSTEM);
+      else if (i % 4 === 1) await ledger.keys.rotate(k.key.id, 0, SYSTEM);
     }
   }
   return { wsA, wsB, auditorToken: auditorKey.token, memberToken: memberKey.token };
@@ -120,7 +120,7 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const from = new Date(T0 + 10 * 60_000).toISOString();
     const to = new Date(T0 + 40 * 60_000).toISOString();
     const types = ['ApiKeyCreated', 'ApiKeyRevoked'];
-    const headBefore = s.running.ledger.readModel.position;
+    const headBefore = s.running.ledger.read.position;
     const { file, text, headers } = await download(`/v1/audit/export?format=jsonl&workspaceId=${h.wsA}&type=${types.join(',')}&from=${from}&to=${to}`);
     expect(headers.get('content-type')).to.match(/^application\/x-ndjson/);
     expect(headers.get('content-disposition')).to.match(/^attachment; filename="audit-export-\d+\.jsonl"$/);
@@ -145,7 +145,7 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     expect(m.scope).to.equal(null); // a system admin on a session: the whole ledger
     expect(m.range).to.include({ from, to });
     // Pinned to the head when the export started (a timed checkpoint may land meanwhile).
-    expect(m.range.toPosition).to.be.within(headBefore, s.running.ledger.readModel.position);
+    expect(m.range.toPosition).to.be.within(headBefore, s.running.ledger.read.position);
     expect(trailer.signature).to.include({ alg: 'EdDSA', kid: jwks[0]!.kid });
     // The export never carries a secret: sealed tokens are digests.
     expect(text).not.to.match(/"sealed":"/);
@@ -378,12 +378,12 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
 
   it('stays a consistent snapshot while new events are written', async () => {
     const ledger = s.running.ledger;
-    const owner = [...ledger.readModel.users.values()].find((u) => u.email === 'a@example.com')!;
+    const owner = [...ledger.read.users()].find((u) => u.email === 'a@example.com')!;
     // Enough history for several pages, then writes racing the export.
-    for (let i = 0; i < 1100; i++) await ledger.createKey({ userId: owner.id, workspaceId: h.wsA, name: `bulk${i}` }, SYSTEM);
+    for (let i = 0; i < 1100; i++) await ledger.keys.create({ userId: owner.id, workspaceId: h.wsA, name: `bulk${i}` }, SYSTEM);
     let writing = true;
     const writer = (async () => {
-      for (let i = 0; writing && i < 2000; i++) await ledger.createKey({ userId: owner.id, workspaceId: h.wsA, name: `race${i}` }, SYSTEM);
+      for (let i = 0; writing && i < 2000; i++) await ledger.keys.create({ userId: owner.id, workspaceId: h.wsA, name: `race${i}` }, SYSTEM);
     })();
     const res = await fetch(`${s.url}/v1/audit/export?workspaceId=${h.wsA}&type=ApiKeyCreated`, { headers: { authorization: `Bearer ${admin}` } });
     const chunks: Buffer[] = [];

@@ -75,15 +75,15 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     clock = new TestClock(T0);
     s = await startTestServer({}, [auditPlugin()], undefined, { clock: clock.now });
     ledger = s.running.ledger;
-    const a = await ledger.registerUser({ email: 'a@example.com', name: 'A', password: PASSWORD }, SYSTEM);
-    const wsA = (await ledger.createWorkspace('A', a.id, SYSTEM)).id;
-    const b = await ledger.registerUser({ email: 'b@example.com', name: 'B', password: PASSWORD }, SYSTEM);
-    const wsB = (await ledger.createWorkspace('B', b.id, SYSTEM)).id;
-    const auditor = await ledger.registerUser({ email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' }, SYSTEM);
-    await ledger.registerUser({ email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' }, SYSTEM);
+    const a = await ledger.users.register({ email: 'a@example.com', name: 'A', password: PASSWORD }, SYSTEM);
+    const wsA = (await ledger.workspaces.create('A', a.id, SYSTEM)).id;
+    const b = await ledger.users.register({ email: 'b@example.com', name: 'B', password: PASSWORD }, SYSTEM);
+    const wsB = (await ledger.workspaces.create('B', b.id, SYSTEM)).id;
+    const auditor = await ledger.users.register({ email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' }, SYSTEM);
+    await ledger.users.register({ email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' }, SYSTEM);
     clock.advance(60);
-    const ka = await ledger.createKey({ userId: a.id, workspaceId: wsA, name: 'a1', retrievable: true }, SYSTEM);
-    const kb = await ledger.createKey({ userId: b.id, workspaceId: wsB, name: 'b1' }, SYSTEM);
+    const ka = await ledger.keys.create({ userId: a.id, workspaceId: wsA, name: 'a1', retrievable: true }, SYSTEM);
+    const kb = await ledger.keys.create({ userId: b.id, workspaceId: wsB, name: 'b1' }, SYSTEM);
     secrets.push(ka.token, kb.token, PASSWORD);
     w = { ownerA: a.id, wsA, wsB, auditorId: auditor.id, keyA: { id: ka.key.id, token: ka.token }, keyB: { id: kb.key.id, token: kb.token } };
     admin = await s.login();
@@ -101,10 +101,10 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     // Some more history, one minute apart, in both workspaces.
     for (let i = 0; i < 6; i++) {
       clock.advance(60);
-      const k = await ledger.createKey({ userId: w.ownerA, workspaceId: w.wsA, name: `x${i}` }, SYSTEM);
-      if (i % 2 === 0) await ledger.revokeKey(k.key.id, 'test', { actor: { type: 'user', id: w.auditorId } });
+      const k = await ledger.keys.create({ userId: w.ownerA, workspaceId: w.wsA, name: `x${i}` }, SYSTEM);
+      if (i % 2 === 0) await ledger.keys.revoke(k.key.id, 'test', { actor: { type: 'user', id: w.auditorId } });
     }
-    await ledger.revokeKey(w.keyB.id, null, SYSTEM);
+    await ledger.keys.revoke(w.keyB.id, null, SYSTEM);
     const log = await allEvents(ledger);
     const keysOf = (ws: string): Set<string> =>
       new Set(log.filter((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === ws).map((e) => data(e).keyId as string));
@@ -177,11 +177,11 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     let top = 0;
     for (;;) {
       const p = await get(`/v1/audit?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`);
-      if (pages === 0) top = ledger.readModel.position;
+      if (pages === 0) top = ledger.read.position;
       positions.push(...p.items.map((i: { position: number }) => i.position));
       pages++;
       // Writes between pages land above the first page: the walk never sees them twice nor skips older ones.
-      await ledger.createKey({ userId: w.ownerA, workspaceId: w.wsA, name: `during-${pages}` }, SYSTEM);
+      await ledger.keys.create({ userId: w.ownerA, workspaceId: w.wsA, name: `during-${pages}` }, SYSTEM);
       if (!p.hasMore) {
         expect(p.nextCursor).to.equal(null);
         break;
@@ -193,12 +193,12 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     expect(positions).to.deep.equal(Array.from({ length: top }, (_, i) => top - i));
     expect(positions[positions.length - 1]).to.equal(1);
     // Oldest first: everything, in order, and a cursor to poll with at the end.
-    const head = ledger.readModel.position;
+    const head = ledger.read.position;
     const asc = await walk('/v1/audit?order=asc&limit=1000');
     expect(asc.map((i) => i.position)).to.deep.equal(Array.from({ length: head }, (_, i) => i + 1));
     const last = await get('/v1/audit?order=asc&limit=1000');
     expect(last.hasMore).to.equal(false);
-    await ledger.createKey({ userId: w.ownerA, workspaceId: w.wsA, name: 'after' }, SYSTEM);
+    await ledger.keys.create({ userId: w.ownerA, workspaceId: w.wsA, name: 'after' }, SYSTEM);
     const next = await get(`/v1/audit?order=asc&cursor=${last.nextCursor}`);
     expect(next.items.map((i: { type: string }) => i.type)).to.include('ApiKeyCreated');
     expect(next.items[0].position).to.equal(head + 1);
@@ -226,11 +226,11 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     expect((await req('GET', `/v1/keys/${w.keyB.id}/history`, auditor)).status).to.equal(404);
     expect((await req('GET', `/v1/audit?keyId=${w.keyA.id}`, auditor)).status).to.equal(200);
     // An audit key scoped to audit:read works the same way, inside its own workspace.
-    const ak = await ledger.createKey({ userId: w.auditorId, workspaceId: w.wsA, name: 'aud', scopes: ['audit:read'] }, SYSTEM);
+    const ak = await ledger.keys.create({ userId: w.auditorId, workspaceId: w.wsA, name: 'aud', scopes: ['audit:read'] }, SYSTEM);
     secrets.push(ak.token);
     expect((await req('GET', `/v1/audit?workspaceId=${w.wsA}`, ak.token)).status).to.equal(200);
     const everything = await walk('/v1/audit?limit=1000');
-    expect(everything.length).to.equal(ledger.readModel.position);
+    expect(everything.length).to.equal(ledger.read.position);
     expect(everything.some((i) => i.workspaceId === w.wsB)).to.equal(true);
   });
 
@@ -340,7 +340,7 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
       expect(r.status, bad).to.equal(400);
       expect(r.body.errors[0].attr, bad).to.equal('asOf');
     }
-    expect((await req('GET', `/v1/keys/${k.id}?asOf=${ledger.readModel.position + 10}`)).status).to.equal(400);
+    expect((await req('GET', `/v1/keys/${k.id}?asOf=${ledger.read.position + 10}`)).status).to.equal(400);
   });
 
   it('bad input on every audit route is a 400 envelope naming the parameter, never a 500', async () => {
@@ -386,13 +386,13 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
   it('validAt: keys that would have verified for a workspace at an instant, and now by default', async () => {
     const t1 = clock.ms;
     clock.advance(60);
-    const short = await ledger.createKey({ userId: w.ownerA, workspaceId: w.wsA, name: 'short', expiresInSeconds: 300 }, SYSTEM);
+    const short = await ledger.keys.create({ userId: w.ownerA, workspaceId: w.wsA, name: 'short', expiresInSeconds: 300 }, SYSTEM);
     const t2 = clock.ms;
     clock.advance(60);
-    await ledger.deactivateUser(w.ownerA, 'test', SYSTEM);
+    await ledger.users.deactivate(w.ownerA, 'test', SYSTEM);
     const t3 = clock.ms;
     clock.advance(60);
-    await ledger.reactivateUser(w.ownerA, SYSTEM);
+    await ledger.users.reactivate(w.ownerA, SYSTEM);
     const t4 = clock.ms;
     clock.advance(240);
     const t5 = clock.ms;

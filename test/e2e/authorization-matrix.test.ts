@@ -60,7 +60,7 @@ async function memberWithKey(c: Case, role: WorkspaceRole = 'member'): Promise<{
 
 /** The actor's own retrievable key in the resource workspace; a dead one where the actor is no member. */
 async function ownKey(c: Case): Promise<IssuedKey> {
-  const member = c.w.ledger.roleOf(c.ws, c.actor.userId) !== null;
+  const member = c.w.ledger.read.roleOf(c.ws, c.actor.userId) !== null;
   return member ? c.w.key(c.actor.userId, c.ws, { retrievable: true }) : c.w.orphanKey(c.actor.userId, c.ws, { retrievable: true });
 }
 
@@ -80,7 +80,7 @@ export const OPS: Op[] = [
     name: "reactivate a member's account",
     run: async (c) => {
       const m = await memberWithKey(c);
-      await c.w.ledger.deactivateUser(m.id, null, SYSTEM);
+      await c.w.ledger.users.deactivate(m.id, null, SYSTEM);
       return outcome(await as(c, 'POST', `/v1/users/${m.id}/reactivate`));
     },
   },
@@ -135,7 +135,7 @@ export const OPS: Op[] = [
     name: 'accept an invitation addressed to me',
     fresh: true,
     run: async (c) => {
-      const inv = await c.w.ledger.invite(c.ws, c.actor.email, 'member', 3600, SYSTEM);
+      const inv = await c.w.ledger.workspaces.invite(c.ws, c.actor.email, 'member', 3600, SYSTEM);
       return outcome(await as(c, 'POST', `/v1/invitations/${inv.id}/accept`));
     },
   },
@@ -188,8 +188,8 @@ export const OPS: Op[] = [
     name: "see the workspace's revocations",
     run: async (c) => {
       const m = await memberWithKey(c);
-      const before = c.w.ledger.readModel.position;
-      await c.w.ledger.revokeKey(m.key.id, 'matrix', SYSTEM);
+      const before = c.w.ledger.read.position;
+      await c.w.ledger.keys.revoke(m.key.id, 'matrix', SYSTEM);
       await waitForFeed(c.s, before, m.key.id);
       const r = await as(c, 'GET', `/v1/revocations?after=${before}&limit=1000`);
       return outcome(r, r.status === 200 && !(r.body.items as Array<{ subject: string }>).some((i) => i.subject === m.key.id));
@@ -244,7 +244,7 @@ describe('e2e: authorization matrix (docs/authorization.md)', function () {
     s = await startTestServer({}, plugins);
     w = new World(s.running.ledger);
     adminSession = await s.login();
-    const boss = s.running.ledger.readModel.usersByEmail.get(ADMIN_EMAIL)!;
+    const boss = s.running.ledger.read.userByEmail(ADMIN_EMAIL)!;
     T = await w.workspace(boss.id, 'T');
     O = await w.workspace(boss.id, 'O');
   });

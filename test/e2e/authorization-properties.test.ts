@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { plugins } from '../../services/cli/plugins.js';
-import { KeyStatus } from '../../projections/views.js';
+import { KeyStatus } from '../../projections/read-model/views.js';
 import type { WorkspaceRole } from '../../events/catalog.js';
 import { permissionsOf } from '../../services/domain/permissions.js';
 import { ADMIN_EMAIL, startTestServer, type Res, type TestServer } from '../support/server.js';
@@ -55,14 +55,14 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
   before(async () => {
     s = await startTestServer({}, plugins);
     w = new World(s.running.ledger);
-    bossId = s.running.ledger.readModel.usersByEmail.get(ADMIN_EMAIL)!.id;
+    bossId = s.running.ledger.read.userByEmail(ADMIN_EMAIL)!.id;
   });
   after(async () => {
     console.log(`      authorization properties: ${runs} random worlds, ${calls} HTTP calls`);
     await s.dispose();
   });
 
-  const model = () => s.running.ledger.readModel;
+  const model = () => s.running.ledger.read;
 
   async function build(spec: WorldSpec): Promise<Built> {
     const ws = [await w.workspace(bossId), await w.workspace(bossId), await w.workspace(bossId)];
@@ -88,22 +88,22 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
 
   /** Workspaces where the credential has any power right now; null: every one (a system admin session). */
   function tenantsOf(c: Cred): Set<string> | null {
-    const u = model().users.get(c.userId)!;
+    const u = model().user(c.userId);
     if (!u.active) return new Set();
     if (c.keyId === null) {
       if (u.systemRole === 'admin') return null;
       return new Set([...model().membershipsOf(c.userId)].filter(([, m]) => m.role !== null).map(([ws]) => ws));
     }
-    const k = model().keysById.get(c.keyId)!;
+    const k = model().key(c.keyId);
     return model().check(k, { now: Date.now() }).valid ? new Set([k.workspaceId]) : new Set();
   }
 
   /** What a call could change: accounts' active flags, memberships and key states. */
   function snapshot(b: Built): Map<string, string> {
     const m = new Map<string, string>();
-    for (const u of b.users) m.set(`user:${u}`, String(model().users.get(u)!.active));
-    for (const ws of b.ws) for (const [u, mem] of model().workspaces.get(ws)!.members) m.set(`member:${ws}:${u}`, String(mem.role));
-    for (const u of b.users) for (const k of model().keysByUser.get(u) ?? []) m.set(`key:${k.id}`, `${k.status}:${k.name}:${k.rotatedTo}`);
+    for (const u of b.users) m.set(`user:${u}`, String(model().user(u).active));
+    for (const ws of b.ws) for (const [u, mem] of model().workspace(ws).members) m.set(`member:${ws}:${u}`, String(mem.role));
+    for (const u of b.users) for (const k of model().keysOf(u)) m.set(`key:${k.id}`, `${k.status}:${k.name}:${k.rotatedTo}`);
     return m;
   }
 
@@ -160,7 +160,7 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
       return;
     }
     const isSuper = tenants === null;
-    const actor = model().users.get(cred.userId)!;
+    const actor = model().user(cred.userId);
     for (const what of changed) {
       const [kind, a, c] = what.split(':') as [string, string, string | undefined];
       if (kind === 'user') expect(isSuper, `${desc}: only a system admin session changes an account (${what})`).to.equal(true);
@@ -169,7 +169,7 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
         expect(leaving || tenants.has(a), `${desc}: membership change outside the caller's workspaces (${what})`).to.equal(true);
       }
       if (kind === 'key' && !isSuper) {
-        const k = model().keysById.get(a)!;
+        const k = model().key(a);
         // Outside its workspaces a session may only revoke its own keys (that only narrows power).
         const ownRevocation = k.owner.id === actor.id && cred.keyId === null && before.has(what) && k.status === KeyStatus.Revoked;
         expect(ownRevocation || tenants.has(k.workspaceId), `${desc}: key change outside the caller's workspaces (${what})`).to.equal(true);
@@ -179,7 +179,7 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
     // Reads stay within the caller's tenants.
     if (desc.startsWith('GET /v1/audit') && !isSuper)
       for (const it of body!.items as Array<{ workspaceId: string | null; keyId: string | null }>) {
-        const about = it.workspaceId ?? (it.keyId === null ? null : (model().keysById.get(it.keyId)?.workspaceId ?? null));
+        const about = it.workspaceId ?? (it.keyId === null ? null : (model().findKey(it.keyId)?.workspaceId ?? null));
         expect(about !== null && tenants.has(about), `${desc}: an audit event of another tenant`).to.equal(true);
       }
     if (desc.startsWith('GET /v1/revocations') && !isSuper)
@@ -191,15 +191,15 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
     // Credentials handed out are never broader than the caller: only the owner's, and within a scoped key's scopes.
     const handedOut = desc.endsWith('/token') || desc.endsWith('/rotate') || desc === 'POST /v1/keys';
     if (handedOut && cred.keyId !== null) {
-      const callerKey = model().keysById.get(cred.keyId)!;
-      const issued = model().keysById.get(body!.id as string)!;
+      const callerKey = model().key(cred.keyId);
+      const issued = model().key(body!.id as string);
       expect(issued.owner.id, desc).to.equal(actor.id);
       if (callerKey.scopes !== null) {
         expect(issued.scopes, `${desc}: a scoped key got an unscoped credential`).to.not.equal(null);
         for (const x of issued.scopes!) expect(callerKey.scopes.has(x), `${desc}: ${x} is beyond the calling key`).to.equal(true);
       }
     }
-    if (handedOut && cred.keyId === null && desc !== 'POST /v1/keys') expect(model().keysById.get(body!.id as string)!.owner.id, desc).to.equal(actor.id);
+    if (handedOut && cred.keyId === null && desc !== 'POST /v1/keys') expect(model().key(body!.id as string).owner.id, desc).to.equal(actor.id);
   }
 
   it('never answers 5xx, and never lets a credential reach outside its authority', async () => {

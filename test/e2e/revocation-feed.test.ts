@@ -145,11 +145,11 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     await revoke(keys[3]!.id);
     const ledger = s.running.ledger;
     // A member of the feed key's own workspace: a key sees only its workspace's items.
-    const ws = ledger.readModel.usersByEmail.get(ADMIN_EMAIL)!.defaultWorkspaceId!;
-    const u = await ledger.registerUser({ email: 'fan@example.com', name: 'Fan', password: 'correct horse battery staple', workspaceId: ws }, SYSTEM);
+    const ws = ledger.read.userByEmail(ADMIN_EMAIL)!.defaultWorkspaceId!;
+    const u = await ledger.users.register({ email: 'fan@example.com', name: 'Fan', password: 'correct horse battery staple', workspaceId: ws }, SYSTEM);
     const fan = [];
-    for (let i = 0; i < 3; i++) fan.push((await ledger.createKey({ userId: u.id, workspaceId: ws, name: `f${i}` }, SYSTEM)).key.id);
-    await ledger.deactivateUser(u.id, 'left', SYSTEM);
+    for (let i = 0; i < 3; i++) fan.push((await ledger.keys.create({ userId: u.id, workspaceId: ws, name: `f${i}` }, SYSTEM)).key.id);
+    await ledger.users.deactivate(u.id, 'left', SYSTEM);
 
     const b = openStream(`${s.url}/v1/revocations/stream`, { ...auth, 'last-event-id': lastSeen });
     await waitUntil(() => b.events.length === 4, 5000, 'the events missed while disconnected');
@@ -175,17 +175,17 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
 
   it('fans out member removal per key in that workspace, and reinstates on re-adding', async () => {
     const ledger = s.running.ledger;
-    const u = await ledger.registerUser({ email: 'm@example.com', name: 'M', password: 'correct horse battery staple' }, SYSTEM);
-    const ws1 = await ledger.createWorkspace('One', u.id, SYSTEM);
-    const boss = await ledger.registerUser({ email: 'boss@example.com', name: 'B', password: 'correct horse battery staple' }, SYSTEM);
-    const ws2 = await ledger.createWorkspace('Two', boss.id, SYSTEM);
-    await ledger.setMemberRole(ws2.id, u.id, 'member', SYSTEM);
-    const k1 = (await ledger.createKey({ userId: u.id, workspaceId: ws1.id, name: 'a' }, SYSTEM)).key.id;
-    const k2 = (await ledger.createKey({ userId: u.id, workspaceId: ws2.id, name: 'b' }, SYSTEM)).key.id;
-    const k3 = (await ledger.createKey({ userId: u.id, workspaceId: ws2.id, name: 'c' }, SYSTEM)).key.id;
-    await ledger.revokeKey(k3, null, SYSTEM);
-    await ledger.removeMember(ws2.id, u.id, SYSTEM);
-    await ledger.setMemberRole(ws2.id, u.id, 'member', SYSTEM);
+    const u = await ledger.users.register({ email: 'm@example.com', name: 'M', password: 'correct horse battery staple' }, SYSTEM);
+    const ws1 = await ledger.workspaces.create('One', u.id, SYSTEM);
+    const boss = await ledger.users.register({ email: 'boss@example.com', name: 'B', password: 'correct horse battery staple' }, SYSTEM);
+    const ws2 = await ledger.workspaces.create('Two', boss.id, SYSTEM);
+    await ledger.workspaces.setMemberRole(ws2.id, u.id, 'member', SYSTEM);
+    const k1 = (await ledger.keys.create({ userId: u.id, workspaceId: ws1.id, name: 'a' }, SYSTEM)).key.id;
+    const k2 = (await ledger.keys.create({ userId: u.id, workspaceId: ws2.id, name: 'b' }, SYSTEM)).key.id;
+    const k3 = (await ledger.keys.create({ userId: u.id, workspaceId: ws2.id, name: 'c' }, SYSTEM)).key.id;
+    await ledger.keys.revoke(k3, null, SYSTEM);
+    await ledger.workspaces.removeMember(ws2.id, u.id, SYSTEM);
+    await ledger.workspaces.setMemberRole(ws2.id, u.id, 'member', SYSTEM);
     const p = await s.request('GET', '/v1/revocations', { token: admin });
     const items = (p.body.items as RevocationEvent[]).map((e) => [e.subject, e.type, e.data.cause]);
     expect(items).to.deep.equal([

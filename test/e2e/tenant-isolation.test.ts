@@ -19,7 +19,7 @@ describe('e2e: tenant isolation (review findings)', function () {
   beforeEach(async () => {
     s = await startTestServer({}, plugins);
     w = new World(s.running.ledger);
-    adminId = s.running.ledger.readModel.usersByEmail.get(ADMIN_EMAIL)!.id;
+    adminId = s.running.ledger.read.userByEmail(ADMIN_EMAIL)!.id;
   });
   afterEach(async () => s.dispose());
 
@@ -44,7 +44,7 @@ describe('e2e: tenant isolation (review findings)', function () {
       const r = await s.request('POST', path, { token: t.attackerSession, body: {} });
       expect(r.status, path).to.equal(404);
     }
-    expect(s.running.ledger.readModel.users.get(t.victim.id)!.active).to.equal(true);
+    expect(s.running.ledger.read.findUser(t.victim.id)!.active).to.equal(true);
     expect((await s.request('GET', '/v1/auth/me', { token: t.victimKey.token })).status).to.equal(200);
     // Even with the victim's consent (an accepted invitation), the attacker's owner role reaches only its own workspace.
     const inv = await s.request('POST', `/v1/workspaces/${mine.body.id}/invitations`, { token: t.attackerSession, body: { email: t.victim.email } });
@@ -83,7 +83,7 @@ describe('e2e: tenant isolation (review findings)', function () {
     const rotate = await s.request('POST', `/v1/keys/${broad.id}/rotate`, { token: creator.token, body: {} });
     expect(rotate.status).to.equal(403);
     expect(code(rotate)).to.equal('exceeds_credential');
-    expect(s.running.ledger.readModel.keysById.get(broad.id)!.rotatedTo).to.equal(null);
+    expect(s.running.ledger.read.findKey(broad.id)!.rotatedTo).to.equal(null);
     // Within its own bounds it still works: the creator rotates a key no broader than itself.
     const narrow = await w.key(u.id, ws, { scopes: ['keys:read'], retrievable: true });
     const ok = await s.request('POST', `/v1/keys/${narrow.id}/rotate`, { token: creator.token, body: {} });
@@ -122,8 +122,8 @@ describe('e2e: tenant isolation (review findings)', function () {
   it('4. revocation feeds show only the caller’s workspaces, and introspection of another tenant’s token is inactive', async () => {
     const t = await twoTenants();
     const verifier = await w.key(t.attacker.id, t.A, { scopes: ['keys:verify'] });
-    const before = s.running.ledger.readModel.position;
-    await s.running.ledger.revokeKey(t.victimKey.id, 'leaked: see ticket 4711', SYSTEM);
+    const before = s.running.ledger.read.position;
+    await s.running.ledger.keys.revoke(t.victimKey.id, 'leaked: see ticket 4711', SYSTEM);
     const adminSession = await s.login();
     await waitUntil(async () => (await s.request('GET', `/v1/revocations?after=${before}`, { token: adminSession })).body.items.length > 0, 5000, 'the feed');
     const list = await s.request('GET', `/v1/revocations?after=${before}`, { token: verifier.token });
@@ -181,7 +181,7 @@ describe('e2e: tenant isolation (review findings)', function () {
       schemaVersion: 1,
     };
     const { position } = await ledger.store.append(`workspace-${ws}`, [{ id: meta.eventId, type: 'WorkspaceMemberRoleSet', data, metadata: meta }], 'any');
-    await ledger.waitFor(position);
+    await ledger.read.waitFor(position);
     const session = await w.session(u.id);
     const me = await s.request('GET', '/v1/auth/me', { token: session });
     expect(me.status, me.text).to.equal(200);
@@ -245,9 +245,9 @@ describe('e2e: tenant isolation (review findings)', function () {
     const ws = await w.workspace(adminId, 'W');
     const u = await w.account({ [ws]: 'admin' });
     const ledger = s.running.ledger;
-    const { key } = await ledger.createKey({ userId: u.id, workspaceId: ws, name: 'jwt', format: 'jwt' }, SYSTEM);
-    const before = ledger.readModel.position;
-    await ledger.setMemberRole(ws, u.id, 'auditor', SYSTEM);
+    const { key } = await ledger.keys.create({ userId: u.id, workspaceId: ws, name: 'jwt', format: 'jwt' }, SYSTEM);
+    const before = ledger.read.position;
+    await ledger.workspaces.setMemberRole(ws, u.id, 'auditor', SYSTEM);
     const session = await s.login();
     let items: RevocationEvent[] = [];
     await waitUntil(

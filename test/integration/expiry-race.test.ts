@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import type { RecordedEvent } from '../../events/store/types.js';
-import { KeyStatus } from '../../projections/views.js';
+import { KeyStatus } from '../../projections/read-model/views.js';
 import { JwtService } from '../../services/crypto/jwt.js';
 import { loadSigningKey } from '../../services/crypto/key-material.js';
 import { Sealer } from '../../services/crypto/sealing.js';
@@ -91,8 +91,8 @@ describe('expiry race: two processes, one file', () => {
       log: () => undefined,
     });
     await ledger.start();
-    const u = await ledger.registerUser({ email: 'race@example.com', name: 'Race', password: 'correct horse battery staple' }, SYSTEM);
-    await ledger.createWorkspace('Race', u.id, SYSTEM);
+    const u = await ledger.users.register({ email: 'race@example.com', name: 'Race', password: 'correct horse battery staple' }, SYSTEM);
+    await ledger.workspaces.create('Race', u.id, SYSTEM);
 
     // Workers first, so half of them learn the keys live (polling) and the timers race on the same instants.
     const env = { LEDGER_TEST_PEM: pem, LEDGER_TEST_MASTER_KEY: masterKey.toString('base64') };
@@ -102,7 +102,7 @@ describe('expiry race: two processes, one file', () => {
     // Many keys, all due within half a second of each other, one to two seconds from now.
     const created = await Promise.all(
       Array.from({ length: KEYS }, (_, i) =>
-        ledger!.createKey({ userId: u.id, name: `k${i}`, expiresInSeconds: 1 + (i % 10) * 0.05, format: i % 20 === 0 ? 'jwt' : 'opaque' }, SYSTEM),
+        ledger!.keys.create({ userId: u.id, name: `k${i}`, expiresInSeconds: 1 + (i % 10) * 0.05, format: i % 20 === 0 ? 'jwt' : 'opaque' }, SYSTEM),
       ),
     );
     const keyStreams = new Set(created.map((c) => `apikey-${c.key.id}`));
@@ -154,8 +154,8 @@ describe('expiry race: two processes, one file', () => {
       expect(evs[1]!.data).to.deep.include({ reason: 'ttl', expiredAt: (evs[0]!.data as { expiresAt: string }).expiresAt });
     }
     // This process learns of the workers' expiries through polling.
-    await within(ledger.waitFor(await store.headPosition()), 5_000, 'test read model catches up');
-    for (const c of created) expect(ledger.key(c.key.id).status).to.equal(KeyStatus.Expired);
+    await within(ledger.read.waitFor(await store.headPosition()), 5_000, 'test read model catches up');
+    for (const c of created) expect(ledger.read.key(c.key.id).status).to.equal(KeyStatus.Expired);
     if (process.env.RACE_DEBUG) console.log(Object.fromEntries(byWorker), workers.map((w) => w.stderr()).join(''));
   });
 });

@@ -142,13 +142,13 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const ledger = s.running.ledger;
       const { userId, workspaceId } = await seedOwner(ledger, 'fan@example.com');
       const boss = await seedOwner(ledger, 'boss@example.com');
-      await ledger.setMemberRole(boss.workspaceId, userId, 'member', SYSTEM);
+      await ledger.workspaces.setMemberRole(boss.workspaceId, userId, 'member', SYSTEM);
       const own = [];
-      for (let i = 0; i < 3; i++) own.push((await ledger.createKey({ userId, workspaceId, name: `o${i}` }, SYSTEM)).key.id);
-      const shared = (await ledger.createKey({ userId, workspaceId: boss.workspaceId, name: 's' }, SYSTEM)).key.id;
-      await ledger.removeMember(boss.workspaceId, userId, SYSTEM);
+      for (let i = 0; i < 3; i++) own.push((await ledger.keys.create({ userId, workspaceId, name: `o${i}` }, SYSTEM)).key.id);
+      const shared = (await ledger.keys.create({ userId, workspaceId: boss.workspaceId, name: 's' }, SYSTEM)).key.id;
+      await ledger.workspaces.removeMember(boss.workspaceId, userId, SYSTEM);
       const removed = await lastEvent(s, `workspace-${boss.workspaceId}`);
-      await ledger.deactivateUser(userId, 'left', SYSTEM);
+      await ledger.users.deactivate(userId, 'left', SYSTEM);
       const deactivated = await lastEvent(s, `user-${userId}`);
       const expected = [`${removed.metadata.eventId}:${shared}`, ...[...own, shared].map((k) => `${deactivated.metadata.eventId}:${k}`)];
       await reader.waitFor((r) => expected.every((id) => r.events(topics.revocations).some((m) => m.value.id === id)), 15_000, 'the fan-out');
@@ -182,15 +182,15 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const keys: Array<{ id: string; userId: string }> = [];
       for (const u of users)
         for (let i = 0; i < 4; i++)
-          keys.push({ id: (await ledger.createKey({ userId: u.userId, workspaceId: u.workspaceId, name: `k${i}` }, SYSTEM)).key.id, userId: u.userId });
+          keys.push({ id: (await ledger.keys.create({ userId: u.userId, workspaceId: u.workspaceId, name: `k${i}` }, SYSTEM)).key.id, userId: u.userId });
       await publisherCaughtUp(s);
 
       expect((await kafkaScript('stop')).code).to.equal(0);
       brokerDown = true;
       // With the broker down: a user is deactivated (suspends their keys), reactivated, and keys are revoked.
       const t0 = Date.now();
-      await ledger.deactivateUser(users[0]!.userId, 'audit', SYSTEM);
-      await ledger.reactivateUser(users[0]!.userId, SYSTEM);
+      await ledger.users.deactivate(users[0]!.userId, 'audit', SYSTEM);
+      await ledger.users.reactivate(users[0]!.userId, SYSTEM);
       for (const k of keys) {
         const r = await s.request('POST', `/v1/keys/${k.id}/revoke`, { token: admin, body: {} });
         expect(r.status).to.equal(200);
@@ -261,11 +261,11 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
     try {
       const { userId, workspaceId } = await seedOwner(t.ledger);
       const keys: string[] = [];
-      for (let i = 0; i < 300; i++) keys.push((await t.ledger.createKey({ userId, workspaceId, name: `k${i}` }, SYSTEM)).key.id);
+      for (let i = 0; i < 300; i++) keys.push((await t.ledger.keys.create({ userId, workspaceId, name: `k${i}` }, SYSTEM)).key.id);
       child = startChild();
       // Small batches, so the kill lands between acknowledged batches with more in flight.
       const half = keys.length / 2;
-      for (const k of keys.slice(0, half)) await t.ledger.revokeKey(k, null, SYSTEM);
+      for (const k of keys.slice(0, half)) await t.ledger.keys.revoke(k, null, SYSTEM);
       await reader.waitFor((r) => r.events(topics.revocations).length >= 40, 30_000, 'part of the stream');
       child.kill('SIGKILL');
       await exited(child);
@@ -274,7 +274,7 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       cp.close();
       expect(atKill).to.be.above(0);
       // More revocations while no publisher runs.
-      for (const k of keys.slice(half)) await t.ledger.revokeKey(k, null, SYSTEM);
+      for (const k of keys.slice(half)) await t.ledger.keys.revoke(k, null, SYSTEM);
       const head = await t.ledger.store.headPosition();
       expect(atKill).to.be.below(head);
 

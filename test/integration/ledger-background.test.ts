@@ -5,7 +5,7 @@ import { streams, type ApiKeyUsed } from '../../events/catalog.js';
 import { StoreUnavailableError } from '../../events/errors.js';
 import type { EventMetadata } from '../../events/metadata.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import { KeyStatus, type KeyView } from '../../projections/views.js';
+import { KeyStatus, type KeyView } from '../../projections/read-model/views.js';
 import { SYSTEM } from '../../services/ledger.js';
 import type { TestLedger } from '../support/ledger.js';
 import { failFirstAppendOf, interceptedLedger, interceptedSqlite, type InterceptedStore } from '../support/store-contract.js';
@@ -26,7 +26,7 @@ describe('ledger: background writers', () => {
 
   describe('use recording', () => {
     it('writes one ApiKeyUsed per key per flush, with the last presentation and a count per presentation', async () => {
-      const { key, token } = await t.ledger.createKey({ userId: owner.userId, name: 'ci' }, SYSTEM);
+      const { key, token } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci' }, SYSTEM);
       for (let i = 0; i < 5; i++) t.ledger.verifyAndRecord(token, 'bearer', { ip: '127.0.0.1', userAgent: 'test' });
       t.ledger.verifyAndRecord(token, 'api-key-header', { ip: '127.0.0.2', userAgent: 'other' });
       await t.ledger.usage.flush();
@@ -43,8 +43,8 @@ describe('ledger: background writers', () => {
     });
 
     it('after a flush that failed for some keys, writes only those again', async () => {
-      const a = await t.ledger.createKey({ userId: owner.userId, name: 'a' }, SYSTEM);
-      const b = await t.ledger.createKey({ userId: owner.userId, name: 'b' }, SYSTEM);
+      const a = await t.ledger.keys.create({ userId: owner.userId, name: 'a' }, SYSTEM);
+      const b = await t.ledger.keys.create({ userId: owner.userId, name: 'b' }, SYSTEM);
       for (let i = 0; i < 3; i++) t.ledger.verifyAndRecord(a.token, 'bearer');
       for (let i = 0; i < 2; i++) t.ledger.verifyAndRecord(b.token, 'bearer');
       const failures = failFirstAppendOf(store, 'ApiKeyUsed', new StoreUnavailableError('busy', null, true), streams.apiKey(a.key.id));
@@ -61,7 +61,7 @@ describe('ledger: background writers', () => {
     });
 
     it('retries a write whose outcome was lost under the same event id, so it counts once', async () => {
-      const { key, token } = await t.ledger.createKey({ userId: owner.userId, name: 'ci' }, SYSTEM);
+      const { key, token } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci' }, SYSTEM);
       for (let i = 0; i < 3; i++) t.ledger.verifyAndRecord(token, 'bearer');
       const ids: string[] = [];
       store.onAppend = async (streamId, events, expected, next) => {
@@ -82,7 +82,7 @@ describe('ledger: background writers', () => {
     });
 
     it('reads a version 1 ApiKeyUsed (one per presentation) as version 2', async () => {
-      const { key } = await t.ledger.createKey({ userId: owner.userId, name: 'ci' }, SYSTEM);
+      const { key } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci' }, SYSTEM);
       const v1 = {
         type: 'ApiKeyUsed' as const,
         data: {
@@ -99,29 +99,29 @@ describe('ledger: background writers', () => {
       await store.append(streams.apiKey(key.id), [{ ...envelope!, metadata: { ...(envelope!.metadata as EventMetadata), schemaVersion: 1 } }]);
       expect(await usedEvents(key.id)).to.deep.equal([{ ...v1.data, presentations: { url: 4 } }]);
       const again = await t.reopen();
-      expect(again.key(key.id).useCount).to.equal(4);
+      expect(again.read.key(key.id).useCount).to.equal(4);
     });
   });
 
   describe('expiry scheduling', () => {
     it('a restart reads no stream of a key already expired or revoked, and holds none of them', async () => {
       const settled: string[] = [];
-      for (let i = 0; i < 30; i++) settled.push((await t.ledger.createKey({ userId: owner.userId, name: `ttl${i}`, expiresInSeconds: 60 }, SYSTEM)).key.id);
+      for (let i = 0; i < 30; i++) settled.push((await t.ledger.keys.create({ userId: owner.userId, name: `ttl${i}`, expiresInSeconds: 60 }, SYSTEM)).key.id);
       for (let i = 0; i < 10; i++) {
-        const { key } = await t.ledger.createKey({ userId: owner.userId, name: `rev${i}`, expiresInSeconds: 60 }, SYSTEM);
-        await t.ledger.revokeKey(key.id, null, SYSTEM);
+        const { key } = await t.ledger.keys.create({ userId: owner.userId, name: `rev${i}`, expiresInSeconds: 60 }, SYSTEM);
+        await t.ledger.keys.revoke(key.id, null, SYSTEM);
         settled.push(key.id);
       }
       for (let i = 0; i < 10; i++) {
-        const { key } = await t.ledger.createKey({ userId: owner.userId, name: `rot${i}` }, SYSTEM);
-        await t.ledger.rotateKey(key.id, 30, SYSTEM);
+        const { key } = await t.ledger.keys.create({ userId: owner.userId, name: `rot${i}` }, SYSTEM);
+        await t.ledger.keys.rotate(key.id, 30, SYSTEM);
         settled.push(key.id);
       }
       t.clock.advance(61);
       expect(await t.ledger.expiry.runDue()).to.equal(40); // 30 by TTL, 10 by rotation grace
       // One more key falls due while no process runs: the restart must expire it, and only read its stream.
-      const due = await t.ledger.createKey({ userId: owner.userId, name: 'due', expiresInSeconds: 60 }, SYSTEM);
-      const live = await t.ledger.createKey({ userId: owner.userId, name: 'live', expiresInSeconds: 3600 }, SYSTEM);
+      const due = await t.ledger.keys.create({ userId: owner.userId, name: 'due', expiresInSeconds: 60 }, SYSTEM);
+      const live = await t.ledger.keys.create({ userId: owner.userId, name: 'live', expiresInSeconds: 3600 }, SYSTEM);
       await t.ledger.stop();
       t.clock.advance(61);
 
@@ -134,14 +134,14 @@ describe('ledger: background writers', () => {
       // Only live keys with a deadline are held: the successors of the rotations (no expiry) and `live`.
       expect(again.expiry.pending).to.be.at.most(2);
       expect(again.verify(live.token).code).to.equal('VALID');
-      for (const id of settled) expect(again.key(id).status).to.not.equal(KeyStatus.Active);
+      for (const id of settled) expect(again.read.key(id).status).to.not.equal(KeyStatus.Active);
     });
 
     it('drops keys revoked before their time from the schedule as it runs', async () => {
       const keys: KeyView[] = [];
-      for (let i = 0; i < 20; i++) keys.push((await t.ledger.createKey({ userId: owner.userId, name: `k${i}`, expiresInSeconds: 60 }, SYSTEM)).key);
+      for (let i = 0; i < 20; i++) keys.push((await t.ledger.keys.create({ userId: owner.userId, name: `k${i}`, expiresInSeconds: 60 }, SYSTEM)).key);
       expect(t.ledger.expiry.pending).to.equal(20);
-      for (const k of keys.slice(0, 15)) await t.ledger.revokeKey(k.id, null, SYSTEM);
+      for (const k of keys.slice(0, 15)) await t.ledger.keys.revoke(k.id, null, SYSTEM);
       expect(t.ledger.expiry.pending).to.be.at.most(10);
       t.clock.advance(61);
       store.streamReads.length = 0;

@@ -4,11 +4,11 @@
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { AuditDb } from '../../services/audit/audit-db.js';
-import { AuditProjection, rebuildAudit } from '../../services/audit/projection.js';
+import { AuditDb } from '../../projections/audit/audit-db.js';
+import { AuditProjection, rebuildAudit } from '../../projections/audit/projection.js';
 import { keyAsOf } from '../../services/audit/point-in-time.js';
 import { keysValidAt, listAudit } from '../../services/audit/queries.js';
-import { auditExtensions } from '../../services/audit/timeline.js';
+import { auditExtensions } from '../../projections/audit/timeline.js';
 import { HttpError } from '../../services/http/errors.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
@@ -78,24 +78,24 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     const ledger: Ledger = t.ledger;
     const clock = t.clock;
     const now = (): number => clock.ms;
-    const head = (): number => ledger.readModel.position;
+    const head = (): number => ledger.read.position;
     const T0 = now();
 
     // --- the world, and the test's own record of it
-    const owner = await ledger.registerUser({ email: 'owner@example.com', name: 'O', password: 'correct horse battery staple' }, SYSTEM);
-    const wss = [(await ledger.createWorkspace('W1', owner.id, SYSTEM)).id, (await ledger.createWorkspace('W2', owner.id, SYSTEM)).id];
+    const owner = await ledger.users.register({ email: 'owner@example.com', name: 'O', password: 'correct horse battery staple' }, SYSTEM);
+    const wss = [(await ledger.workspaces.create('W1', owner.id, SYSTEM)).id, (await ledger.workspaces.create('W2', owner.id, SYSTEM)).id];
     const users = [owner.id];
     const active = new Map<string, Timeline<boolean>>([[owner.id, new Timeline(true)]]);
     const member = new Map<string, Timeline<boolean>>(); // `${ws} ${user}`
     const mkey = (ws: string, u: string): string => `${ws} ${u}`;
     for (const ws of wss) (member.set(mkey(ws, owner.id), new Timeline(false)), member.get(mkey(ws, owner.id))!.set(T0, head(), true));
     for (let i = 0; i < 5; i++) {
-      const u = await ledger.registerUser({ email: `u${i}@example.com`, name: `U${i}`, password: 'correct horse battery staple' }, SYSTEM);
+      const u = await ledger.users.register({ email: `u${i}@example.com`, name: `U${i}`, password: 'correct horse battery staple' }, SYSTEM);
       users.push(u.id);
       active.set(u.id, new Timeline(true));
       for (const ws of wss) member.set(mkey(ws, u.id), new Timeline(false));
       for (const ws of wss.slice(0, 1 + (i % 2))) {
-        await ledger.setMemberRole(ws, u.id, pick(['member', 'admin', 'auditor'] as const)!, SYSTEM);
+        await ledger.workspaces.setMemberRole(ws, u.id, pick(['member', 'admin', 'auditor'] as const)!, SYSTEM);
         member.get(mkey(ws, u.id))!.set(now(), head(), true);
       }
     }
@@ -139,19 +139,19 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         const holder = pick(users.filter((x) => canHoldKeys(ws, x)));
         if (holder === undefined) continue;
         const ttl = pick([null, null, 30, 90, 600, 3600]);
-        const c = await ledger.createKey({ userId: holder, workspaceId: ws, name: `k${step}`, expiresInSeconds: ttl }, SYSTEM);
+        const c = await ledger.keys.create({ userId: holder, workspaceId: ws, name: `k${step}`, expiresInSeconds: ttl }, SYSTEM);
         recordCreated(ws, holder, c);
       } else if (r < 0.44) {
         const k = pick(keys.filter((x) => x.revokedAt === null));
         if (k === undefined) continue;
-        await ledger.revokeKey(k.id, 'sim', SYSTEM);
+        await ledger.keys.revoke(k.id, 'sim', SYSTEM);
         k.revokedAt = now();
         k.revokedPos = head();
       } else if (r < 0.56) {
         const k = pick(liveKeys().filter((x) => x.successor === null && canHoldKeys(x.ws, x.user)));
         if (k === undefined) continue;
         const grace = pick([0, 0, 30, 300])!;
-        const c = await ledger.rotateKey(k.id, grace, SYSTEM);
+        const c = await ledger.keys.rotate(k.id, grace, SYSTEM);
         k.rotatedAt = now();
         k.graceEnd = now() + grace * 1000;
         k.successor = c.key.id;
@@ -162,24 +162,24 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         const k = pick(liveKeys());
         if (k === undefined) continue;
         const name = `renamed-${step}`;
-        await ledger.updateKey(k.id, { name }, SYSTEM);
+        await ledger.keys.update(k.id, { name }, SYSTEM);
         k.names.push({ t: now(), pos: head(), name });
       } else if (r < 0.72) {
         const ws = pick(wss)!;
         if (!member.get(mkey(ws, u))!.now) continue;
-        await ledger.removeMember(ws, u, SYSTEM);
+        await ledger.workspaces.removeMember(ws, u, SYSTEM);
         member.get(mkey(ws, u))!.set(now(), head(), false);
       } else if (r < 0.82) {
         const ws = pick(wss)!;
-        await ledger.setMemberRole(ws, u, pick(['member', 'admin', 'auditor'] as const)!, SYSTEM);
+        await ledger.workspaces.setMemberRole(ws, u, pick(['member', 'admin', 'auditor'] as const)!, SYSTEM);
         member.get(mkey(ws, u))!.set(now(), head(), true);
       } else if (r < 0.91) {
         if (!active.get(u)!.now) continue;
-        await ledger.deactivateUser(u, 'sim', SYSTEM);
+        await ledger.users.deactivate(u, 'sim', SYSTEM);
         active.get(u)!.set(now(), head(), false);
       } else {
         if (active.get(u)!.now) continue;
-        await ledger.reactivateUser(u, SYSTEM);
+        await ledger.users.reactivate(u, SYSTEM);
         active.get(u)!.set(now(), head(), true);
       }
       boundaries.add(now());
@@ -297,12 +297,12 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
   });
   it('upgrades a schema-1 audit.db in place: same rows and chain, key events get their key’s workspace, the workspace filter finds them', async () => {
     const ledger = t.ledger;
-    const owner = await ledger.registerUser({ email: 'o@example.com', name: 'Ö', password: 'correct horse battery staple' }, SYSTEM);
-    const [w1, w2] = [(await ledger.createWorkspace('W1', owner.id, SYSTEM)).id, (await ledger.createWorkspace('W2', owner.id, SYSTEM)).id];
+    const owner = await ledger.users.register({ email: 'o@example.com', name: 'Ö', password: 'correct horse battery staple' }, SYSTEM);
+    const [w1, w2] = [(await ledger.workspaces.create('W1', owner.id, SYSTEM)).id, (await ledger.workspaces.create('W2', owner.id, SYSTEM)).id];
     for (let i = 0; i < 6; i++) {
-      const k = await ledger.createKey({ userId: owner.id, workspaceId: i % 2 === 0 ? w1 : w2, name: `k${i} “quoted”` }, SYSTEM);
-      if (i % 3 === 0) await ledger.revokeKey(k.key.id, 'test', SYSTEM);
-      else await ledger.updateKey(k.key.id, { name: `renamed${i}` }, SYSTEM);
+      const k = await ledger.keys.create({ userId: owner.id, workspaceId: i % 2 === 0 ? w1 : w2, name: `k${i} “quoted”` }, SYSTEM);
+      if (i % 3 === 0) await ledger.keys.revoke(k.key.id, 'test', SYSTEM);
+      else await ledger.keys.update(k.key.id, { name: `renamed${i}` }, SYSTEM);
     }
     const file = join(t.dir, 'audit-v1.db');
     const fresh = new AuditDb(file, auditExtensions);
@@ -348,10 +348,10 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
       });
       expect(page.items.map((i) => i.type).sort()).to.deep.equal(['ApiKeyRevoked', 'ApiKeyUpdated', 'ApiKeyUpdated']);
       // It keeps projecting where it stopped.
-      await ledger.createKey({ userId: owner.id, workspaceId: w2, name: 'after' }, SYSTEM);
+      await ledger.keys.create({ userId: owner.id, workspaceId: w2, name: 'after' }, SYSTEM);
       const tail = await ledger.store.readAll({ after: upgraded.checkpoint.position, maxCount: 100 });
       upgraded.applyBatch(tail.events);
-      expect(upgraded.checkpoint.position).to.equal(ledger.readModel.position);
+      expect(upgraded.checkpoint.position).to.equal(ledger.read.position);
       // A rebuild starts the file afresh, with today's page size, and writes the same rows.
       const before = rows(upgraded);
       expect(upgraded.db.pragma('page_size', { simple: true })).to.equal(4096);

@@ -5,7 +5,7 @@ import type { KeyFormat, Presentation, WorkspaceRole } from '../../events/catalo
 import { DomainError, NotFoundError } from '../../events/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore } from '../../events/store/types.js';
-import { ReadModel } from '../../projections/read-model.js';
+import { ReadModel } from '../../projections/read-model/read-model.js';
 import type { IdGenerator } from '../../services/ids.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
@@ -103,7 +103,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return [
               'registerUser',
               async () => {
-                const u = await live.registerUser({ email, name: `U ${email}`, password: 'correct horse battery staple', workspaceId: ws, role }, SYSTEM);
+                const u = await live.users.register({ email, name: `U ${email}`, password: 'correct horse battery staple', workspaceId: ws, role }, SYSTEM);
                 users.push(u.id);
               },
             ];
@@ -113,7 +113,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
           users.length === 0 ? 0 : allowSlow ? 0.3 : 0,
           () => {
             const u = anyUser();
-            return ['changePassword', () => live.changePassword(u, `another long password ${int(0, 99)}`, SYSTEM)];
+            return ['changePassword', () => live.users.changePassword(u, `another long password ${int(0, 99)}`, SYSTEM)];
           },
         ],
         [
@@ -121,7 +121,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
           () => {
             const u = anyUser();
             const name = `ws-${int(0, 99)}`;
-            return ['createWorkspace', async () => workspaces.push((await live.createWorkspace(name, u, SYSTEM)).id)];
+            return ['createWorkspace', async () => workspaces.push((await live.workspaces.create(name, u, SYSTEM)).id)];
           },
         ],
         [
@@ -130,7 +130,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             const w = anyWs();
             const u = anyUser();
             const r = pick(ROLES)!;
-            return ['setMemberRole', () => live.setMemberRole(w, u, r, SYSTEM)];
+            return ['setMemberRole', () => live.workspaces.setMemberRole(w, u, r, SYSTEM)];
           },
         ],
         [
@@ -138,23 +138,23 @@ describe('rebuild: a full rebuild equals the live read model', () => {
           () => {
             const w = anyWs();
             // Mostly a current member, so removals happen; sometimes anyone (NOT_A_MEMBER, LAST_OWNER).
-            const members = [...(live.readModel.workspaces.get(w)?.members ?? [])].filter(([, m]) => m.role !== null).map(([id]) => id);
+            const members = [...(live.read.findWorkspace(w)?.members ?? [])].filter(([, m]) => m.role !== null).map(([id]) => id);
             const u = chance(0.7) ? (pick(members) ?? anyUser()) : anyUser();
-            return ['removeMember', () => live.removeMember(w, u, SYSTEM)];
+            return ['removeMember', () => live.workspaces.removeMember(w, u, SYSTEM)];
           },
         ],
         [
           users.length === 0 ? 0 : 0.6,
           () => {
             const u = anyUser();
-            return ['deactivateUser', () => live.deactivateUser(u, chance(0.5) ? 'left' : null, SYSTEM)];
+            return ['deactivateUser', () => live.users.deactivate(u, chance(0.5) ? 'left' : null, SYSTEM)];
           },
         ],
         [
           users.length === 0 ? 0 : 1.5,
           () => {
             const u = anyUser();
-            return ['reactivateUser', () => live.reactivateUser(u, SYSTEM)];
+            return ['reactivateUser', () => live.users.reactivate(u, SYSTEM)];
           },
         ],
         [
@@ -167,9 +167,9 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return [
               'sessions',
               async () => {
-                await live.recordLoginFailure(email, failReason, SYSTEM);
-                await live.recordLoginSuccess(u, sid, new Date(t.clock.ms + 3600_000), SYSTEM);
-                if (chance(0.7)) await live.logout(u, sid, SYSTEM);
+                await live.users.recordLoginFailure(email, failReason, SYSTEM);
+                await live.users.recordLoginSuccess(u, sid, new Date(t.clock.ms + 3600_000), SYSTEM);
+                if (chance(0.7)) await live.users.logout(u, sid, SYSTEM);
               },
             ];
           },
@@ -198,7 +198,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
               'createKey',
               async () =>
                 minted(
-                  await live.createKey(
+                  await live.keys.create(
                     { userId, workspaceId, name, description, alias, handle, scopes, format, expiresInSeconds, expiresAt, retrievable },
                     SYSTEM,
                   ),
@@ -210,7 +210,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
           keys.length === 0 ? 0 : 2,
           () => {
             const k = anyKey();
-            return ['revokeKey', () => live.revokeKey(k, chance(0.5) ? 'leaked' : null, { actor: { type: 'user', id: anyUser() } })];
+            return ['revokeKey', () => live.keys.revoke(k, chance(0.5) ? 'leaked' : null, { actor: { type: 'user', id: anyUser() } })];
           },
         ],
         [
@@ -219,7 +219,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             const k = anyKey();
             const g = rnd();
             const grace = g < 0.4 ? 0 : g < 0.9 ? int(1, 600) : g < 0.95 ? 100 * 24 * 3600 : -1; // GRACE_TOO_LONG, INVALID_GRACE
-            return ['rotateKey', async () => minted(await live.rotateKey(k, grace, SYSTEM))];
+            return ['rotateKey', async () => minted(await live.keys.rotate(k, grace, SYSTEM))];
           },
         ],
         [
@@ -229,21 +229,21 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             const patch = chance(0.1)
               ? { expiresAt: '2030-01-01T00:00:00Z' }
               : { name: `n${int(0, 5)}`, description: chance(0.5) ? null : `d${int(0, 3)}`, alias: chance(0.5) ? undefined : `a${int(0, 3)}` };
-            return ['updateKey', () => live.updateKey(k, patch, SYSTEM)];
+            return ['updateKey', () => live.keys.update(k, patch, SYSTEM)];
           },
         ],
         [
           keys.length === 0 ? 0 : 0.7,
           () => {
             const k = anyKey();
-            return ['revealKey', () => live.revealKey(k, SYSTEM)];
+            return ['revealKey', () => live.keys.reveal(k, SYSTEM)];
           },
         ],
         [
           users.length === 0 ? 0 : 0.15,
           () => {
             const u = anyUser();
-            return ['revokeAllKeys', () => live.revokeAllKeys(u, 'offboarding', SYSTEM)];
+            return ['revokeAllKeys', () => live.keys.revokeAll(u, 'offboarding', SYSTEM)];
           },
         ],
         [
@@ -255,7 +255,7 @@ describe('rebuild: a full rebuild equals the live read model', () => {
               requireExpiry: chance(0.3),
               maxGraceSeconds: chance(0.5) ? null : int(10, 600),
             };
-            return ['setPolicy', () => live.setPolicy(w, policy, SYSTEM)];
+            return ['setPolicy', () => live.workspaces.setPolicy(w, policy, SYSTEM)];
           },
         ],
         [
@@ -315,25 +315,25 @@ describe('rebuild: a full rebuild equals the live read model', () => {
     await live.expiry.runDue();
 
     const head = await live.store.headPosition();
-    await live.waitFor(head);
-    expect(live.readModel.position).to.equal(head);
+    await live.read.waitFor(head);
+    expect(live.read.position).to.equal(head);
 
     const byHand = await rebuildFromLog(live.store, 97);
     const reopened = await t.reopen();
     expect(await live.store.headPosition(), 'opening a second ledger wrote nothing').to.equal(head);
-    expect(reopened.readModel.position).to.equal(head);
+    expect(reopened.read.position).to.equal(head);
 
-    const liveSnap = live.readModel.snapshot();
+    const liveSnap = live.read.snapshot();
     expect(byHand.snapshot(), `seed ${SEED}: rebuilt from readAll`).to.deep.equal(liveSnap);
-    expect(reopened.readModel.snapshot(), `seed ${SEED}: second ledger`).to.deep.equal(liveSnap);
+    expect(reopened.read.snapshot(), `seed ${SEED}: second ledger`).to.deep.equal(liveSnap);
 
     const codes = new Map<string, number>();
     for (const [token, keyId] of tokens) {
       for (const now of [t.clock.ms, t.clock.ms + 7 * 24 * 3600_000]) {
         for (const scopes of [undefined, ['keys:read'], ['data:write']]) {
-          const a = live.readModel.verify(token, { now, scopes });
+          const a = live.read.verify(token, { now, scopes });
           const b = byHand.verify(token, { now, scopes });
-          const c = reopened.readModel.verify(token, { now, scopes });
+          const c = reopened.read.verify(token, { now, scopes });
           const what = `seed ${SEED}: ${keyId} at ${now} for ${scopes?.join(',') ?? '-'}`;
           expect([b.code, b.key?.id], what).to.deep.equal([a.code, a.key?.id]);
           expect([c.code, c.key?.id], what).to.deep.equal([a.code, a.key?.id]);

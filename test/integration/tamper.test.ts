@@ -13,10 +13,10 @@ import { checkpointSigningInput } from '../../events/chain.js';
 import { StoreUnavailableError } from '../../events/errors.js';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import type { EventStore, RecordedEvent } from '../../events/store/types.js';
-import { AuditDb } from '../../services/audit/audit-db.js';
-import { Checkpointer } from '../../services/audit/checkpointer.js';
+import { AuditDb } from '../../projections/audit/audit-db.js';
+import { Checkpointer } from '../../services/workers/checkpointer.js';
 import type { AuditContext } from '../../services/audit/context.js';
-import { AuditProjection } from '../../services/audit/projection.js';
+import { AuditProjection } from '../../projections/audit/projection.js';
 import { witnessFile } from '../../services/audit/cli.js';
 import { verifyStore, type VerifyStoreResult } from '../../services/audit/verify-store.js';
 import { loadConfig } from '../../services/config.js';
@@ -93,15 +93,15 @@ async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
 async function populate(a: Audited): Promise<void> {
   const l = a.t.ledger;
   const { userId, workspaceId } = await seedOwner(l);
-  const bob = await l.registerUser({ email: 'bob@example.com', name: 'Bob', password: 'correct horse battery staple', workspaceId, role: 'member' }, SYSTEM);
-  const ws2 = await l.createWorkspace('Second', bob.id, SYSTEM);
-  await l.setMemberRole(ws2.id, userId, 'auditor', SYSTEM);
+  const bob = await l.users.register({ email: 'bob@example.com', name: 'Bob', password: 'correct horse battery staple', workspaceId, role: 'member' }, SYSTEM);
+  const ws2 = await l.workspaces.create('Second', bob.id, SYSTEM);
+  await l.workspaces.setMemberRole(ws2.id, userId, 'auditor', SYSTEM);
   await settle(a);
   for (let round = 0; round < 8; round++) {
     const keys = [];
     for (let i = 0; i < 8; i++) {
       const owner = i % 2 === 0 ? userId : bob.id;
-      keys.push(await l.createKey({ userId: owner, name: `k${round}-${i}`, retrievable: i % 3 === 0, expiresInSeconds: i % 4 === 0 ? 86_400 : null }, SYSTEM));
+      keys.push(await l.keys.create({ userId: owner, name: `k${round}-${i}`, retrievable: i % 3 === 0, expiresInSeconds: i % 4 === 0 ? 86_400 : null }, SYSTEM));
     }
     for (const [i, k] of keys.entries()) {
       for (let n = 0; n <= i % 3; n++) {
@@ -109,16 +109,16 @@ async function populate(a: Audited): Promise<void> {
         await l.usage.flush();
       }
     }
-    await l.updateKey(keys[1]!.key.id, { description: `round ${round}` }, SYSTEM);
-    await l.rotateKey(keys[2]!.key.id, 3600, SYSTEM);
-    await l.revokeKey(keys[3]!.key.id, 'leaked', SYSTEM);
-    await l.revokeKey(keys[4]!.key.id, null, SYSTEM);
+    await l.keys.update(keys[1]!.key.id, { description: `round ${round}` }, SYSTEM);
+    await l.keys.rotate(keys[2]!.key.id, 3600, SYSTEM);
+    await l.keys.revoke(keys[3]!.key.id, 'leaked', SYSTEM);
+    await l.keys.revoke(keys[4]!.key.id, null, SYSTEM);
     a.t.clock.advance(30);
     await settle(a);
   }
-  await l.deactivateUser(bob.id, 'left', SYSTEM);
-  await l.reactivateUser(bob.id, SYSTEM);
-  await l.createWorkspace('Tail', userId, SYSTEM); // events after the last checkpoint, on purpose
+  await l.users.deactivate(bob.id, 'left', SYSTEM);
+  await l.users.reactivate(bob.id, SYSTEM);
+  await l.workspaces.create('Tail', userId, SYSTEM); // events after the last checkpoint, on purpose
   await a.projection.caughtUp();
 }
 
@@ -135,10 +135,10 @@ describe('integration: tamper evidence', function () {
     it('checkpoints every 10th event with a valid signature, and a restart does not duplicate them', async () => {
       a = await audited(10);
       const { userId } = await seedOwner(a.t.ledger);
-      const { key } = await a.t.ledger.createKey({ userId, name: 'k' }, SYSTEM);
+      const { key } = await a.t.ledger.keys.create({ userId, name: 'k' }, SYSTEM);
       // One event at a time, ticking after each, so checkpoint events interleave with the others as in production.
       for (let i = 0; (await domainCount(a)) < 35; i++) {
-        await a.t.ledger.updateKey(key.id, { description: `d${i}` }, SYSTEM);
+        await a.t.ledger.keys.update(key.id, { description: `d${i}` }, SYSTEM);
         await settle(a);
       }
       await a.checkpointer.tick(); // nothing more is due
@@ -190,7 +190,7 @@ describe('integration: tamper evidence', function () {
     it('adopts a checkpoint written by another process instead of writing the same position again', async () => {
       a = await audited(5);
       const { userId } = await seedOwner(a.t.ledger);
-      for (let i = 0; i < 8; i++) await a.t.ledger.createKey({ userId, name: `k${i}` }, SYSTEM);
+      for (let i = 0; i < 8; i++) await a.t.ledger.keys.create({ userId, name: `k${i}` }, SYSTEM);
       await a.projection.caughtUp();
       const other = new Checkpointer(a.ctx, { intervalMs: 3_600_000 });
       await other.start(); // both have read the (empty) checkpoint stream
@@ -219,9 +219,9 @@ describe('integration: tamper evidence', function () {
       store.append = append;
       await a.checkpointer.tick();
       expect(a.checkpointer.status().detail).to.include({ written: 1, lastError: null });
-      await a.t.ledger.createKey({ userId: a.t.ledger.readModel.usersByEmail.get('owner@example.com')!.id, name: 'x' }, SYSTEM);
-      await a.t.ledger.createKey({ userId: a.t.ledger.readModel.usersByEmail.get('owner@example.com')!.id, name: 'y' }, SYSTEM);
-      await a.t.ledger.createKey({ userId: a.t.ledger.readModel.usersByEmail.get('owner@example.com')!.id, name: 'z' }, SYSTEM);
+      await a.t.ledger.keys.create({ userId: a.t.ledger.read.userByEmail('owner@example.com')!.id, name: 'x' }, SYSTEM);
+      await a.t.ledger.keys.create({ userId: a.t.ledger.read.userByEmail('owner@example.com')!.id, name: 'y' }, SYSTEM);
+      await a.t.ledger.keys.create({ userId: a.t.ledger.read.userByEmail('owner@example.com')!.id, name: 'z' }, SYSTEM);
       await a.projection.caughtUp();
       store.append = () => Promise.reject(new StoreUnavailableError('read-only', null, false));
       await a.checkpointer.tick();

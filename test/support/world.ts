@@ -34,7 +34,7 @@ export class World {
       { type: 'RegisterUser', userId, email, name: `User ${seq}`, passwordHash, systemRole: systemAdmin ? 'admin' : 'user' },
       SYSTEM,
     );
-    for (const [ws, role] of Object.entries(memberships)) await this.ledger.setMemberRole(ws, userId, role, SYSTEM);
+    for (const [ws, role] of Object.entries(memberships)) await this.ledger.workspaces.setMemberRole(ws, userId, role, SYSTEM);
     return { id: userId, email };
   }
 
@@ -44,12 +44,12 @@ export class World {
     const now = this.ledger.clock();
     const expiresAt = new Date(now.getTime() + 3600_000);
     const token = await this.ledger.jwt.signSession(userId, sessionId, now, expiresAt);
-    await this.ledger.recordLoginSuccess(userId, sessionId, expiresAt, { actor: { type: 'user', id: userId } });
+    await this.ledger.users.recordLoginSuccess(userId, sessionId, expiresAt, { actor: { type: 'user', id: userId } });
     return token;
   }
 
   async key(userId: string, workspaceId: string, opts: { scopes?: string[] | null; retrievable?: boolean; name?: string } = {}): Promise<IssuedKey> {
-    const { key, token } = await this.ledger.createKey(
+    const { key, token } = await this.ledger.keys.create(
       { userId, workspaceId, name: opts.name ?? 'k', scopes: opts.scopes ?? null, retrievable: opts.retrievable ?? false },
       SYSTEM,
     );
@@ -57,15 +57,15 @@ export class World {
   }
 
   async workspace(ownerId: string, name = 'ws'): Promise<string> {
-    return (await this.ledger.createWorkspace(name, ownerId, SYSTEM)).id;
+    return (await this.ledger.workspaces.create(name, ownerId, SYSTEM)).id;
   }
 
   /** A key of a workspace its owner was then removed from: it exists, but is dead. */
   async orphanKey(userId: string, workspaceId: string, opts: { scopes?: string[] | null; retrievable?: boolean } = {}): Promise<IssuedKey> {
-    const had = this.ledger.roleOf(workspaceId, userId);
-    if (had === null) await this.ledger.setMemberRole(workspaceId, userId, 'member', SYSTEM);
+    const had = this.ledger.read.roleOf(workspaceId, userId);
+    if (had === null) await this.ledger.workspaces.setMemberRole(workspaceId, userId, 'member', SYSTEM);
     const k = await this.key(userId, workspaceId, opts);
-    await this.ledger.removeMember(workspaceId, userId, SYSTEM);
+    await this.ledger.workspaces.removeMember(workspaceId, userId, SYSTEM);
     return k;
   }
 }

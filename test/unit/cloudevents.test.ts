@@ -12,7 +12,7 @@ import {
   stripSecrets,
   toMessage,
 } from '../../services/revocations/cloudevents.js';
-import { RevocationIndex } from '../../services/revocations/fanout.js';
+import { RevocationIndex } from '../../projections/revocations/fanout.js';
 import { keyCreatedEvent, storedEvents } from '../support/events.js';
 
 let ev = storedEvents();

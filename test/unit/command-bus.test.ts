@@ -5,7 +5,7 @@ import { streams, type UserEvent } from '../../events/catalog.js';
 import { ConcurrencyError, StoreUnavailableError } from '../../events/errors.js';
 import { SYSTEM_ACTOR } from '../../events/metadata.js';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
-import { CommandBus, MAX_ATTEMPTS, type CommandContext } from '../../services/command-bus.js';
+import { CommandBus, MAX_ATTEMPTS, type CommandContext } from '../../services/commands/command-bus.js';
 import { userDecider } from '../../services/domain/user.js';
 import { randomIds } from '../../services/ids.js';
 import { InterceptedStore, rejectsWith } from '../support/store-contract.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { hash, type BinaryToTextEncoding } from 'node:crypto';
-import { KeyTable, type LiveMembership, type NewKey } from '../../projections/key-table.js';
-import { KeyStatus, type UserView } from '../../projections/views.js';
+import { KeyTable, type LiveMembership, type NewKey } from '../../projections/read-model/key-table.js';
+import { KeyStatus, type UserView } from '../../projections/read-model/views.js';
 
 const owner: UserView = {
   id: 'usr_1',

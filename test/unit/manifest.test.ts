@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
-import { AuditDb } from '../../services/audit/audit-db.js';
+import { AuditDb } from '../../projections/audit/audit-db.js';
 import { csvRecord, PAGE_SIZE, parseCsvLine, writeRecords, type ExportRow } from '../../services/audit/export.js';
 import { checkSignedManifest, publicKeysByKid, signManifest, type ExportManifest, type SignedManifest } from '../../services/audit/manifest.js';
 

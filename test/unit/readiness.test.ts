@@ -5,9 +5,7 @@ import type { Ledger } from '../../services/ledger.js';
 /** Just what readiness reads of a ledger. */
 function fakeLedger(over: { position: number; head: number; caughtUp: boolean; error: unknown }): Ledger {
   return {
-    readModel: { position: over.position },
-    isCaughtUp: over.caughtUp,
-    subscriptionError: over.error,
+    read: { position: over.position, isCaughtUp: over.caughtUp, subscriptionError: over.error },
     store: { headPosition: () => Promise.resolve(over.head) },
   } as unknown as Ledger;
 }

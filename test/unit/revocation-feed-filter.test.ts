@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { NewEvent } from '../../events/store/types.js';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import { formatCursor, parseCursor, type Cursor, type RevocationEvent } from '../../clients/protocol.js';
-import { FEED_SCAN_BUDGET, pageOf, RevocationFeed, type FeedItem, type FeedVisibility } from '../../services/revocations/feed.js';
+import { FEED_SCAN_BUDGET, pageOf, RevocationFeed, type FeedItem, type FeedVisibility } from '../../projections/revocations/feed.js';
 import { tempDir } from '../support/tmp.js';
 import { keyCreatedData } from '../support/events.js';
 

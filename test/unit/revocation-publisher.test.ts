@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import { SqliteCheckpointStore } from '../../services/revocations/checkpoint.js';
 import { createKafkaSink } from '../../services/revocations/kafka-sink.js';
-import { KafkaPublisher } from '../../services/revocations/publisher.js';
+import { KafkaPublisher } from '../../services/workers/publisher.js';
 import { waitUntil } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 

@@ -10,7 +10,7 @@ import { createOfflineVerifier, type OfflineVerifierOptions } from '../../client
 import { REVOCATION_TYPES, type RevocationEvent } from '../../clients/protocol.js';
 import { createRevocationWatcher, type RevocationWatcher, type WatcherCheck } from '../../clients/revocation-watcher.js';
 import { revocationCloudEvents, toMessage } from '../../services/revocations/cloudevents.js';
-import { RevocationIndex, type RevocationItem } from '../../services/revocations/fanout.js';
+import { RevocationIndex, type RevocationItem } from '../../projections/revocations/fanout.js';
 import { keyCreatedEvent, storedEvents } from '../support/events.js';
 
 let ev = storedEvents();

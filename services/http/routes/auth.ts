@@ -37,7 +37,7 @@ export function authRoutes(env: AppContext): RouteDef[] {
         const email = accountKey(body.email as string);
         const password = body.password as string;
         const ip = requestMeta(ctx).ip;
-        const user = ledger.readModel.usersByEmail.get(email) ?? null;
+        const user = ledger.read.userByEmail(email) ?? null;
         let passwordOk = false;
         const outcome = await env.passwords.attempt(email, ip, async () => {
           passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
@@ -45,18 +45,18 @@ export function authRoutes(env: AppContext): RouteDef[] {
         });
         if (!outcome.ok && outcome.retryAfter !== null) {
           // One 'throttled' event per throttled account (or IP) per window: refused requests must not be free writes.
-          if (env.passwords.firstThrottle(email, ip)) await ledger.recordLoginFailure(email, 'throttled', command);
+          if (env.passwords.firstThrottle(email, ip)) await ledger.users.recordLoginFailure(email, 'throttled', command);
           throw throttled(outcome.retryAfter);
         }
         if (!outcome.ok || user === null) {
-          await ledger.recordLoginFailure(email, user === null ? 'unknown_user' : !passwordOk ? 'bad_password' : 'inactive', command);
+          await ledger.users.recordLoginFailure(email, user === null ? 'unknown_user' : !passwordOk ? 'bad_password' : 'inactive', command);
           throw new HttpError(401, 'invalid_credentials', 'The e-mail or password is incorrect.');
         }
         const sessionId = ledger.ids.id('ses');
         const issuedAt = ledger.clock();
         const expiresAt = new Date(issuedAt.getTime() + env.deps.config.sessionTtlSeconds * 1000);
         const token = await ledger.jwt.signSession(user.id, sessionId, issuedAt, expiresAt);
-        await ledger.recordLoginSuccess(user.id, sessionId, expiresAt, { ...command, actor: { type: 'user', id: user.id } });
+        await ledger.users.recordLoginSuccess(user.id, sessionId, expiresAt, { ...command, actor: { type: 'user', id: user.id } });
         ctx.set('Cache-Control', 'no-store');
         return { token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString(), user: userJson(user) };
       },
@@ -69,9 +69,9 @@ export function authRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       responses: { 204: { description: 'session ended' }, 400: { description: 'the credential is not a session' } },
       handler: async ({ ctx, caller, command }) => {
-        authorize(caller, 'session.logout', accountResource(ledger.readModel, caller.user.id), { what: 'user', id: caller.user.id });
+        authorize(caller, 'session.logout', accountResource(ledger.read, caller.user.id), { what: 'user', id: caller.user.id });
         if (caller.sessionId === null) throw new HttpError(400, 'not_a_session', 'Only a login session can log out; revoke API keys instead.');
-        await ledger.logout(caller.user.id, caller.sessionId, command);
+        await ledger.users.logout(caller.user.id, caller.sessionId, command);
         ctx.status = 204;
         return undefined;
       },
@@ -96,7 +96,7 @@ export function authRoutes(env: AppContext): RouteDef[] {
       },
       handler: ({ caller }) => {
         const wsId = currentWorkspaceId(caller);
-        const ws = wsId ? ledger.readModel.workspaces.get(wsId) : undefined;
+        const ws = wsId ? ledger.read.findWorkspace(wsId) : undefined;
         const expires = caller.key ? caller.key.requestedExpiresAt : caller.sessionExpiresAt;
         return {
           user: userJson(caller.user),
@@ -108,7 +108,7 @@ export function authRoutes(env: AppContext): RouteDef[] {
             expiresAt: expires === null ? null : new Date(expires).toISOString(),
           },
           scopes: callerScopes(caller),
-          role: wsId ? ledger.roleOf(wsId, caller.user.id) : null,
+          role: wsId ? ledger.read.roleOf(wsId, caller.user.id) : null,
         };
       },
     }),

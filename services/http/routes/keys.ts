@@ -6,7 +6,7 @@ import { route, type RouteDef } from '../route.js';
 import { arr, bool, int, nullable, obj, str, type Schema } from '../schema.js';
 import { keyJson, keySchema, keyStatus } from '../views.js';
 import { DomainError, NotFoundError } from '../../../events/errors.js';
-import type { KeyView } from '../../../projections/views.js';
+import type { KeyView } from '../../../projections/read-model/views.js';
 import { AccessDeniedError, keyResource } from '../../access.js';
 import { parseDuration } from '../../duration.js';
 import { parseIsoInstant } from '../../domain/instant.js';
@@ -43,7 +43,7 @@ type KeyOperation = Extract<Operation, 'key.read' | 'key.update' | 'key.reveal' 
 
 /** The key addressed by id or by one of the caller's handles, if the policy lets the caller do `op` on it. */
 export function visibleKey(ledger: Ledger, caller: Caller, idOrHandle: string, op: KeyOperation): KeyView {
-  const k = ledger.readModel.findKey(caller.user.id, idOrHandle);
+  const k = ledger.read.findKeyFor(caller.user.id, idOrHandle);
   if (!k) throw new NotFoundError('key', idOrHandle);
   authorize(caller, op, keyResource(k), { what: 'key', id: idOrHandle });
   return k;
@@ -89,7 +89,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
             type: 'validation_error',
           });
         }
-        const { key, token } = await ledger.createKey(
+        const { key, token } = await ledger.keys.create(
           {
             userId: caller.user.id,
             workspaceId,
@@ -122,7 +122,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         const ws = query.workspaceId ?? currentWorkspaceId(caller);
         if (ws !== null) authorize(caller, 'key.list', { kind: 'workspace', workspaceId: ws }, { what: 'workspace', id: ws });
         const now = ledger.clock().getTime();
-        const mine = [...(ledger.readModel.keysByUser.get(caller.user.id) ?? [])]
+        const mine = [...(ledger.read.keysOf(caller.user.id) ?? [])]
           .reverse()
           .filter(
             (k) =>
@@ -173,7 +173,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
       responses: { 200: { description: 'the token', schema: obj({ id: str(), token: str() }) }, 400: { description: 'not retrievable' } },
       handler: async ({ ctx, caller, params, command }) => {
         const k = visibleKey(ledger, caller, params.idOrHandle!, 'key.reveal');
-        const token = await ledger.revealKey(k.id, command);
+        const token = await ledger.keys.reveal(k.id, command);
         ctx.set('Cache-Control', 'no-store');
         return { id: k.id, token };
       },
@@ -200,7 +200,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
           });
         }
         const k = visibleKey(ledger, caller, params.idOrHandle!, 'key.update');
-        const updated = await ledger.updateKey(k.id, { name: body.name, description: body.description, alias: body.alias }, command);
+        const updated = await ledger.keys.update(k.id, { name: body.name, description: body.description, alias: body.alias }, command);
         return keyJson(ledger, updated);
       },
     }),
@@ -217,7 +217,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         responses: { 200: { description: 'revoked', schema: keySchema } },
         handler: async ({ caller, params, body, command }) => {
           const k = visibleKey(ledger, caller, params.idOrHandle!, 'key.revoke');
-          return keyJson(ledger, await ledger.revokeKey(k.id, (body?.reason as string | null | undefined) ?? null, command));
+          return keyJson(ledger, await ledger.keys.revoke(k.id, (body?.reason as string | null | undefined) ?? null, command));
         },
       });
     }),
@@ -241,10 +241,10 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         const grace = raw === undefined ? 0 : parseDuration(raw, { allowZero: true }); // "0s" / "0h": retire the old key at once
         if (grace === null)
           throw new HttpError(400, 'invalid', 'gracePeriod must be seconds or a duration such as 1h.', { attr: 'gracePeriod', type: 'validation_error' });
-        const { key, token } = await ledger.rotateKey(k.id, grace, command);
+        const { key, token } = await ledger.keys.rotate(k.id, grace, command);
         ctx.status = 201;
         ctx.set('Cache-Control', 'no-store');
-        return { ...keyJson(ledger, key), token, predecessor: keyJson(ledger, ledger.key(k.id)) };
+        return { ...keyJson(ledger, key), token, predecessor: keyJson(ledger, ledger.read.key(k.id)) };
       },
     }),
   ];

@@ -27,7 +27,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
         const sharesTenant = (userId: string): boolean => {
           const mine = tenants(ledger, caller, 'key.verify');
           if (mine === null || userId === caller.user.id) return true;
-          const theirs = ledger.readModel.membershipsOf(userId);
+          const theirs = ledger.read.membershipsOf(userId);
           return mine.some((ws) => (theirs.get(ws)?.role ?? null) !== null);
         };
         ctx.set('Cache-Control', 'no-store');
@@ -55,8 +55,8 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
         }
         if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
           const s = await ledger.jwt.verifySession(token, new Date(now));
-          const user = s.ok ? ledger.readModel.users.get(s.claims.sub) : undefined;
-          if (s.ok && user && ledger.readModel.sessionActive(s.claims.sid, user.id, now) && sharesTenant(user.id)) {
+          const user = s.ok ? ledger.read.findUser(s.claims.sub) : undefined;
+          if (s.ok && user && ledger.read.sessionActive(s.claims.sid, user.id, now) && sharesTenant(user.id)) {
             return {
               active: true,
               token_type: 'session',
@@ -87,11 +87,11 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
         const now = ledger.clock().getTime();
         const r = ledger.verify(token, { now });
         if (r.key && keyStatus(r.key, now) !== 'revoked') {
-          await ledger.revokeKey(r.key.id, 'revoked by token holder (RFC 7009)', { ...command, actor: { type: 'key', id: r.key.id } });
+          await ledger.keys.revoke(r.key.id, 'revoked by token holder (RFC 7009)', { ...command, actor: { type: 'key', id: r.key.id } });
         } else if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
           const s = await ledger.jwt.verifySession(token, new Date(now));
-          if (s.ok && ledger.readModel.sessionActive(s.claims.sid, s.claims.sub, now)) {
-            await ledger.logout(s.claims.sub, s.claims.sid, { ...command, actor: { type: 'user', id: s.claims.sub } });
+          if (s.ok && ledger.read.sessionActive(s.claims.sid, s.claims.sub, now)) {
+            await ledger.users.logout(s.claims.sub, s.claims.sid, { ...command, actor: { type: 'user', id: s.claims.sub } });
           }
         }
         ctx.status = 200;

@@ -43,9 +43,9 @@ export class ReadModelLag {
   ) {}
 
   async check(): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
-    const position = this.ledger.readModel.position;
-    if (this.ledger.subscriptionError !== null) return { ok: false, detail: { position, reason: 'read model subscription failed' } };
-    if (!this.ledger.isCaughtUp) return { ok: false, detail: { position, reason: 'catching up' } };
+    const position = this.ledger.read.position;
+    if (this.ledger.read.subscriptionError !== null) return { ok: false, detail: { position, reason: 'read model subscription failed' } };
+    if (!this.ledger.read.isCaughtUp) return { ok: false, detail: { position, reason: 'catching up' } };
     let head: number;
     try {
       head = await this.ledger.store.headPosition();

@@ -8,7 +8,7 @@ import { arr, int, nullable, obj, str } from '../schema.js';
 import { userJson, userSchema } from '../views.js';
 import { verifyPassword } from '../../crypto/passwords.js';
 import { NotFoundError } from '../../../events/errors.js';
-import type { UserView } from '../../../projections/views.js';
+import type { UserView } from '../../../projections/read-model/views.js';
 import type { WorkspaceRole } from '../../../events/catalog.js';
 import { accountResource, enforce, keyResource } from '../../access.js';
 import { can, type Operation } from '../../domain/policy.js';
@@ -23,9 +23,9 @@ type AccountOperation = Extract<Operation, 'account.read' | 'account.deactivate'
 /** The account addressed by id (or "me"), if the policy lets the caller do `op` on it: 404 outside its tenants. */
 function target(ledger: Ledger, caller: Caller, id: string, op: AccountOperation): UserView {
   const userId = id === 'me' ? caller.user.id : id;
-  const u = ledger.readModel.users.get(userId);
+  const u = ledger.read.findUser(userId);
   if (!u) throw new NotFoundError('user', id);
-  authorize(caller, op, accountResource(ledger.readModel, u.id), { what: 'user', id });
+  authorize(caller, op, accountResource(ledger.read, u.id), { what: 'user', id });
   return u;
 }
 
@@ -55,7 +55,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
         const role = (body.role as WorkspaceRole | undefined) ?? 'member';
         const systemAdmin = body.systemRole === 'admin';
         authorize(caller, 'account.create', { kind: 'new-account', workspaceId, role, systemAdmin }, { what: 'workspace', id: workspaceId ?? '' });
-        const u = await ledger.registerUser(
+        const u = await ledger.users.register(
           {
             email: body.email as string,
             name: body.name as string,
@@ -80,7 +80,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
       responses: { 200: { description: 'users', schema: obj({ items: arr(userSchema), nextCursor: nullable(str()) }) } },
       handler: ({ caller, query }) => {
         authorize(caller, 'account.list', { kind: 'none' }, { what: 'users', id: '' });
-        const all = [...ledger.readModel.users.values()].filter((u) => allowed(caller, 'account.read', accountResource(ledger.readModel, u.id)));
+        const all = [...ledger.read.users()].filter((u) => allowed(caller, 'account.read', accountResource(ledger.read, u.id)));
         const p = page(all, query, { order: 'asc' });
         return { items: p.items.map(userJson), nextCursor: p.nextCursor };
       },
@@ -99,19 +99,19 @@ export function userRoutes(env: AppContext): RouteDef[] {
         429: { description: 'throttled, like logins' },
       },
       handler: async ({ ctx, body, caller, command }) => {
-        authorize(caller, 'account.password', accountResource(ledger.readModel, caller.user.id), { what: 'user', id: 'me' });
+        authorize(caller, 'account.password', accountResource(ledger.read, caller.user.id), { what: 'user', id: 'me' });
         const key = accountKey(caller.user.email);
         const ip = requestMeta(ctx).ip;
         const outcome = await env.passwords.attempt(key, ip, () => verifyPassword(caller.user.passwordHash, body.currentPassword as string));
         if (!outcome.ok && outcome.retryAfter !== null) {
-          if (env.passwords.firstThrottle(key, ip)) await ledger.recordPasswordChangeFailure(caller.user.id, 'throttled', command);
+          if (env.passwords.firstThrottle(key, ip)) await ledger.users.recordPasswordChangeFailure(caller.user.id, 'throttled', command);
           throw throttled(outcome.retryAfter);
         }
         if (!outcome.ok) {
-          await ledger.recordPasswordChangeFailure(caller.user.id, 'bad_password', command);
+          await ledger.users.recordPasswordChangeFailure(caller.user.id, 'bad_password', command);
           throw new HttpError(400, 'invalid_credentials', 'The current password is incorrect.', { attr: 'currentPassword', type: 'validation_error' });
         }
-        await ledger.changePassword(caller.user.id, body.newPassword as string, command);
+        await ledger.users.changePassword(caller.user.id, body.newPassword as string, command);
         ctx.status = 204;
         return undefined;
       },
@@ -137,8 +137,8 @@ export function userRoutes(env: AppContext): RouteDef[] {
       handler: async ({ caller, params, body, command }) => {
         const u = target(ledger, caller, params.id!, 'account.deactivate');
         if (u.id === caller.user.id) throw new HttpError(400, 'cannot_deactivate_self', 'You cannot deactivate yourself.');
-        await ledger.deactivateUser(u.id, (body.reason as string | undefined) ?? null, command);
-        return userJson(ledger.user(u.id));
+        await ledger.users.deactivate(u.id, (body.reason as string | undefined) ?? null, command);
+        return userJson(ledger.read.user(u.id));
       },
     }),
     route({
@@ -150,8 +150,8 @@ export function userRoutes(env: AppContext): RouteDef[] {
       responses: { 200: { description: 'reactivated', schema: userSchema } },
       handler: async ({ caller, params, command }) => {
         const u = target(ledger, caller, params.id!, 'account.reactivate');
-        await ledger.reactivateUser(u.id, command);
-        return userJson(ledger.user(u.id));
+        await ledger.users.reactivate(u.id, command);
+        return userJson(ledger.read.user(u.id));
       },
     }),
     route({
@@ -163,8 +163,8 @@ export function userRoutes(env: AppContext): RouteDef[] {
       responses: { 200: { description: 'lifted', schema: userSchema } },
       handler: async ({ caller, params, command }) => {
         const u = target(ledger, caller, params.id!, 'account.unlock');
-        await ledger.liftLockout(u.id, command);
-        return userJson(ledger.user(u.id));
+        await ledger.users.liftLockout(u.id, command);
+        return userJson(ledger.read.user(u.id));
       },
     }),
     route({
@@ -183,7 +183,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
         const u = target(ledger, caller, params.id!, 'account.read');
         const inScope = (ws: string): boolean => body.workspaceId === undefined || ws === body.workspaceId;
         // Keys outside the caller's reach are neither revoked nor counted (their existence is not the caller's business).
-        const inReach = (ledger.readModel.keysByUser.get(u.id) ?? [])
+        const inReach = (ledger.read.keysOf(u.id) ?? [])
           .filter((k) => k.revokedAt === null && inScope(k.workspaceId))
           .map((k) => ({ k, d: can(caller.actor, 'key.revoke', keyResource(k)) }))
           .filter((x) => x.d.allow || x.d.code !== 'not_found');
@@ -192,7 +192,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
         const refused = inReach.find((x) => !x.d.allow);
         if (mine.length === 0 && refused !== undefined) enforce(refused.d, { what: 'key', id: refused.k.id });
         const ids = new Set(mine.map((k) => k.id));
-        const n = await ledger.revokeAllKeys(u.id, (body.reason as string | undefined) ?? null, command, (k) => ids.has(k.id));
+        const n = await ledger.keys.revokeAll(u.id, (body.reason as string | undefined) ?? null, command, (k) => ids.has(k.id));
         return { revoked: n, skipped: inReach.length - mine.length };
       },
     }),

@@ -7,7 +7,7 @@ import { arr, bool, int, nullable, obj, str } from '../schema.js';
 import { invitationJson, invitationSchema, workspaceJson, workspaceSchema } from '../views.js';
 import { NotFoundError } from '../../../events/errors.js';
 import type { WorkspaceRole } from '../../../events/catalog.js';
-import type { WorkspaceView } from '../../../projections/views.js';
+import type { WorkspaceView } from '../../../projections/read-model/views.js';
 import { parseDuration } from '../../duration.js';
 import type { Ledger } from '../../ledger.js';
 
@@ -24,7 +24,7 @@ function seconds(v: unknown, attr: string): number | null {
 
 /** A workspace the caller belongs to (a system admin: any); 404 otherwise, whether or not it exists. */
 function visible(ledger: Ledger, caller: Caller, id: string): WorkspaceView {
-  const ws = ledger.readModel.workspaces.get(id);
+  const ws = ledger.read.findWorkspace(id);
   if (!ws || ws.ownerId === '') throw new NotFoundError('workspace', id);
   authorize(caller, 'workspace.read', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id });
   return ws;
@@ -33,7 +33,7 @@ function visible(ledger: Ledger, caller: Caller, id: string): WorkspaceView {
 export function workspaceRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;
   const member = (ws: WorkspaceView, userId: string, newRole: WorkspaceRole | null) =>
-    ({ kind: 'member', workspaceId: ws.id, userId, role: ledger.roleOf(ws.id, userId), newRole }) as const;
+    ({ kind: 'member', workspaceId: ws.id, userId, role: ledger.read.roleOf(ws.id, userId), newRole }) as const;
   return [
     route({
       method: 'POST',
@@ -45,7 +45,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       responses: { 201: { description: 'created', schema: workspaceSchema } },
       handler: async ({ ctx, caller, body, command }) => {
         authorize(caller, 'workspace.create', { kind: 'none' }, { what: 'workspace', id: '' });
-        const ws = await ledger.createWorkspace(body.name as string, caller.user.id, command);
+        const ws = await ledger.workspaces.create(body.name as string, caller.user.id, command);
         ctx.status = 201;
         return workspaceJson(ws, true);
       },
@@ -58,9 +58,9 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       responses: { 200: { description: 'workspaces', schema: obj({ items: arr(workspaceSchema) }) } },
       handler: ({ caller }) => {
-        const items = [...ledger.readModel.workspaces.values()]
+        const items = [...ledger.read.workspaces()]
           .filter((w) => w.ownerId !== '' && allowed(caller, 'workspace.read', { kind: 'workspace', workspaceId: w.id }))
-          .map((w) => ({ ...workspaceJson(w), role: ledger.roleOf(w.id, caller.user.id) }));
+          .map((w) => ({ ...workspaceJson(w), role: ledger.read.roleOf(w.id, caller.user.id) }));
         return { items };
       },
     }),
@@ -90,8 +90,8 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         const role = body.role as WorkspaceRole;
         const target = member(ws, params.userId!, role);
         authorize(caller, target.role === null ? 'member.add' : 'member.role', target, { what: 'user', id: params.userId! });
-        await ledger.setMemberRole(ws.id, params.userId!, role, command);
-        return workspaceJson(ledger.workspace(ws.id), true);
+        await ledger.workspaces.setMemberRole(ws.id, params.userId!, role, command);
+        return workspaceJson(ledger.read.workspace(ws.id), true);
       },
     }),
     route({
@@ -104,7 +104,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       handler: async ({ ctx, caller, params, command }) => {
         const ws = visible(ledger, caller, params.id!);
         authorize(caller, 'member.remove', member(ws, params.userId!, null), { what: 'user', id: params.userId! });
-        await ledger.removeMember(ws.id, params.userId!, command);
+        await ledger.workspaces.removeMember(ws.id, params.userId!, command);
         ctx.status = 204;
         return undefined;
       },
@@ -120,7 +120,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       handler: async ({ caller, params, body, command }) => {
         const ws = visible(ledger, caller, params.id!);
         authorize(caller, 'workspace.policy', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id: ws.id });
-        const updated = await ledger.setPolicy(
+        const updated = await ledger.workspaces.setPolicy(
           ws.id,
           {
             maxTtlSeconds: body.maxTtl === undefined ? ws.maxTtlSeconds : seconds(body.maxTtl, 'maxTtl'),
@@ -145,7 +145,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         const role = (body.role as WorkspaceRole | undefined) ?? 'member';
         authorize(caller, 'invitation.create', { kind: 'member', workspaceId: ws.id, userId: '', role: null, newRole: role }, { what: 'workspace', id: ws.id });
         const ttl = body.expiresIn === undefined ? INVITATION_TTL_SECONDS : seconds(body.expiresIn, 'expiresIn')!;
-        const inv = await ledger.invite(ws.id, body.email as string, role, ttl, command);
+        const inv = await ledger.workspaces.invite(ws.id, body.email as string, role, ttl, command);
         ctx.status = 201;
         return invitationJson(inv, ledger.clock().getTime());
       },
@@ -161,7 +161,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         const ws = visible(ledger, caller, params.id!);
         authorize(caller, 'invitation.manage', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id: ws.id });
         const now = ledger.clock().getTime();
-        const items = [...ledger.readModel.invitations.values()].filter((i) => i.workspaceId === ws.id).reverse();
+        const items = [...ledger.read.invitations()].filter((i) => i.workspaceId === ws.id).reverse();
         return { items: items.map((i) => invitationJson(i, now)) };
       },
     }),
@@ -175,9 +175,9 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       handler: async ({ caller, params, command }) => {
         const ws = visible(ledger, caller, params.id!);
         authorize(caller, 'invitation.manage', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id: ws.id });
-        const inv = ledger.readModel.invitations.get(params.invitationId!);
+        const inv = ledger.read.findInvitation(params.invitationId!);
         if (!inv || inv.workspaceId !== ws.id) throw new NotFoundError('invitation', params.invitationId!);
-        return invitationJson(await ledger.cancelInvitation(inv.id, 'cancelled', command), ledger.clock().getTime());
+        return invitationJson(await ledger.workspaces.cancelInvitation(inv.id, 'cancelled', command), ledger.clock().getTime());
       },
     }),
     route({
@@ -191,7 +191,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         const now = ledger.clock().getTime();
         const mine = { kind: 'invitation', workspaceId: '', email: caller.user.email } as const;
         authorize(caller, 'invitation.respond', mine, { what: 'invitation', id: '' });
-        const items = [...ledger.readModel.invitations.values()].filter(
+        const items = [...ledger.read.invitations()].filter(
           (i) => i.status === 'pending' && i.expiresAt > now && allowed(caller, 'invitation.respond', { ...mine, workspaceId: i.workspaceId, email: i.email }),
         );
         return { items: items.map((i) => invitationJson(i, now)) };
@@ -206,11 +206,11 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         auth: 'required',
         responses: { 200: { description: action === 'accept' ? 'joined' : 'declined', schema: invitationSchema } },
         handler: async ({ caller, params, command }) => {
-          const inv = ledger.readModel.invitations.get(params.invitationId!);
+          const inv = ledger.read.findInvitation(params.invitationId!);
           if (!inv) throw new NotFoundError('invitation', params.invitationId!);
           authorize(caller, 'invitation.respond', { kind: 'invitation', workspaceId: inv.workspaceId, email: inv.email }, { what: 'invitation', id: inv.id });
           const done =
-            action === 'accept' ? await ledger.acceptInvitation(inv.id, caller.user, command) : await ledger.cancelInvitation(inv.id, 'declined', command);
+            action === 'accept' ? await ledger.workspaces.acceptInvitation(inv.id, caller.user, command) : await ledger.workspaces.cancelInvitation(inv.id, 'declined', command);
           return invitationJson(done, ledger.clock().getTime());
         },
       }),

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../open-ledger.js';
-import { createPublisher, pinoLog, revocationsOptionsFromEnv } from './plugin.js';
+import { createPublisher, pinoLog, revocationsOptionsFromEnv } from '../revocations/plugin.js';
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env);

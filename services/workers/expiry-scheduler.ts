@@ -1,6 +1,6 @@
 // Writes ApiKeyExpired when a key's time passes: a min-heap and one timer, never a periodic full scan.
 // Only live keys are held: expired or revoked keys are dropped (lazily, with a compaction bounded by the heap's size).
-import type { StoredEvent } from '../events/catalog.js';
+import type { StoredEvent } from '../../events/catalog.js';
 
 interface Due {
   at: number;

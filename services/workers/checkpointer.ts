@@ -5,7 +5,7 @@ import type { LedgerCheckpointed } from '../../events/catalog.js';
 import { streams } from '../../events/catalog.js';
 import { ConcurrencyError, LedgerError } from '../../events/errors.js';
 import { SYSTEM } from '../ledger.js';
-import type { AuditContext } from './context.js';
+import type { AuditContext } from '../audit/context.js';
 
 const CHECKPOINT_TYPE = 'LedgerCheckpointed';
 /** Upper bound on checkpoints written by one tick, so a long backlog never hogs the event loop. */

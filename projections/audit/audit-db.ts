@@ -3,8 +3,8 @@
 import Database from 'better-sqlite3';
 import { GENESIS_CHAIN, canonicalEvent, canonicalJson, nextChainCanonical, type CanonicalEvent } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
-import { secureSqliteFile } from '../data-dir.js';
-import { CSV_COLUMNS, csvPlain } from './export.js';
+import { secureSqliteFile } from '../../services/data-dir.js';
+import { CSV_COLUMNS, csvPlain } from '../../services/audit/export.js';
 
 /**
  * 2: about_ws (the workspace an event is about, key events included); the JSONL export record stored as `line`, with

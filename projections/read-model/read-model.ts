@@ -1,9 +1,8 @@
 // In-memory lookup/revocation read model: pure evolve over ledger events, plus the verify hot path.
 import { hash, type BinaryToTextEncoding } from 'node:crypto';
-import type { StoredEvent } from '../events/catalog.js';
-import { assertNever } from '../services/domain/decider.js';
-import { allows, asRole } from '../services/domain/permissions.js';
-import { isWellFormedOpaque, looksLikeJwt } from '../services/crypto/tokens.js';
+import type { LedgerEvent, LedgerEventType, StoredEvent } from '../../events/catalog.js';
+import { allows, asRole } from '../../services/domain/permissions.js';
+import { isWellFormedOpaque, looksLikeJwt } from '../../services/crypto/tokens.js';
 import { KeyTable, type LiveKey, type LiveMembership } from './key-table.js';
 import { KeyStatus, type InvitationView, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from './views.js';
 
@@ -104,6 +103,11 @@ export class ReadModel {
     return s;
   }
 
+  /** Moves past a position that holds no ledger event (a foreign or unknown record). */
+  skipTo(position: number): void {
+    if (position > this.position) this.position = position;
+  }
+
   /** Applies one event; an event at or before the checkpoint (a redelivery on replay) is ignored. */
   apply(e: StoredEvent): void {
     if (e.position <= this.position) return;
@@ -112,221 +116,203 @@ export class ReadModel {
     for (const l of this.listeners) l(e);
   }
 
+  /** One handler per event type: leaving a type out fails to compile. */
+  private readonly handlers: { [T in LedgerEventType]: (e: StoredEvent<Extract<LedgerEvent, { type: T }>>, at: number) => void } = {
+    UserRegistered: (e, at) => {
+      const d = e.data;
+      const u: UserView = {
+        id: d.userId,
+        email: d.email,
+        name: d.name,
+        systemRole: d.systemRole === 'admin' ? 'admin' : 'user', // anything unknown holds no system power
+        active: true,
+        passwordHash: d.passwordHash,
+        defaultWorkspaceId: null,
+        createdAt: at,
+      };
+      this.users.set(u.id, u);
+      this.usersByEmail.set(u.email.toLowerCase(), u);
+    },
+    UserPasswordChanged: (e) => {
+      const u = this.users.get(e.data.userId);
+      if (u) u.passwordHash = e.data.passwordHash;
+      this.endSessions(e.data.userId);
+    },
+    UserDeactivated: (e) => {
+      const u = this.users.get(e.data.userId);
+      if (u) u.active = false;
+      this.endSessions(e.data.userId);
+    },
+    UserReactivated: (e) => {
+      const u = this.users.get(e.data.userId);
+      if (u) u.active = true;
+    },
+    UserLoggedOut: (e) => {
+      const s = this.sessions.get(e.data.sessionId);
+      if (s) s.ended = true;
+    },
+    UserLoginSucceeded: (e, at) => {
+      let mine = this.userSessions.get(e.data.userId);
+      if (mine === undefined) this.userSessions.set(e.data.userId, (mine = new Set()));
+      // Sessions are short-lived: forget this user's expired ones as new ones arrive.
+      for (const sid of mine) {
+        if ((this.sessions.get(sid)?.expiresAt ?? 0) <= at) {
+          mine.delete(sid);
+          this.sessions.delete(sid);
+        }
+      }
+      mine.add(e.data.sessionId);
+      this.sessions.set(e.data.sessionId, { userId: e.data.userId, expiresAt: Date.parse(e.data.expiresAt), ended: false });
+    },
+    UserLoginFailed: () => undefined,
+    UserPasswordChangeFailed: () => undefined,
+    UserLockoutLifted: () => undefined,
+    WorkspaceCreated: (e, at) => {
+      const d = e.data;
+      const existing = this.workspaces.get(d.workspaceId);
+      const ws: WorkspaceView = existing ?? {
+        id: d.workspaceId,
+        name: d.name,
+        ownerId: d.ownerId,
+        maxTtlSeconds: null,
+        requireExpiry: false,
+        maxGraceSeconds: null,
+        members: new Map(),
+        createdAt: at,
+      };
+      ws.name = d.name;
+      ws.ownerId = d.ownerId;
+      ws.createdAt = at;
+      this.workspaces.set(ws.id, ws);
+    },
+    WorkspaceMemberRoleSet: (e) => {
+      // An unknown role (old or corrupt event) degrades to no membership, never to a crash.
+      this.membership(e.data.workspaceId, e.data.userId).role = asRole(e.data.role);
+      const u = this.users.get(e.data.userId);
+      if (u && u.defaultWorkspaceId === null) u.defaultWorkspaceId = e.data.workspaceId;
+    },
+    WorkspaceMemberRemoved: (e) => {
+      this.membership(e.data.workspaceId, e.data.userId).role = null;
+      const u = this.users.get(e.data.userId);
+      if (u && u.defaultWorkspaceId === e.data.workspaceId) {
+        u.defaultWorkspaceId = null;
+        for (const m of this.membershipsOf(u.id).values()) {
+          if (m.role !== null) {
+            u.defaultWorkspaceId = m.workspaceId;
+            break;
+          }
+        }
+      }
+    },
+    WorkspaceInvitationCreated: (e, at) => {
+      const d = e.data;
+      this.invitations.set(d.invitationId, {
+        id: d.invitationId,
+        workspaceId: d.workspaceId,
+        email: d.email,
+        role: asRole(d.role),
+        createdAt: at,
+        expiresAt: Date.parse(d.expiresAt),
+        invitedBy: e.metadata.actor ?? null,
+        status: 'pending',
+        closedAt: null,
+      });
+    },
+    WorkspaceInvitationAccepted: (e, at) => this.closeInvitation(e.data.invitationId, 'accepted', at),
+    WorkspaceInvitationCancelled: (e, at) => this.closeInvitation(e.data.invitationId, e.data.reason, at),
+    WorkspacePolicySet: (e) => {
+      const ws = this.workspaces.get(e.data.workspaceId);
+      if (ws) {
+        ws.maxTtlSeconds = e.data.maxTtlSeconds;
+        ws.requireExpiry = e.data.requireExpiry;
+        ws.maxGraceSeconds = e.data.maxGraceSeconds;
+      }
+    },
+    ApiKeyCreated: (e, at) => {
+      const d = e.data;
+      const owner = this.users.get(d.userId);
+      if (owner === undefined) return; // a key of an unknown user can never verify
+      const k = this.keysById.add(d.digest, {
+        id: d.keyId,
+        owner,
+        membership: this.membership(d.workspaceId, d.userId),
+        scopes: this.internScopes(d.scopes),
+        format: d.format === 'jwt' ? 'jwt' : 'opaque',
+        start: d.start,
+        createdAt: at,
+        expiresAt: d.expiresAt === null ? null : Date.parse(d.expiresAt),
+        name: d.name,
+        description: d.description,
+        handle: d.handle,
+        alias: d.alias,
+        retrievable: d.sealed !== null,
+        rotatedFrom: d.rotatedFrom,
+      });
+      if (k === undefined) return; // replayed or duplicate creation: the first one stands
+      let list = this.keysByUser.get(d.userId);
+      if (list === undefined) this.keysByUser.set(d.userId, (list = []));
+      list.push(k);
+      // The old key links to its successor only once ApiKeyRotated is written: a rotation can still abort.
+      if (d.handle !== null) this.handleMap(d.userId).set(d.handle, k.id);
+    },
+    ApiKeyUsed: (e) => {
+      const k = this.keysById.get(e.data.keyId);
+      if (k) {
+        k.useCount += e.data.count;
+        const last = Date.parse(e.data.lastAt);
+        if (k.lastUsedAt === null || last > k.lastUsedAt) k.lastUsedAt = last;
+      }
+    },
+    ApiKeyUpdated: (e) => {
+      const k = this.keysById.get(e.data.keyId);
+      if (k) {
+        if (e.data.name !== undefined) k.name = e.data.name;
+        if (e.data.description !== undefined) k.description = e.data.description;
+        if (e.data.alias !== undefined) k.alias = e.data.alias;
+      }
+    },
+    ApiKeySecretRevealed: () => undefined,
+    ApiKeyRotated: (e) => {
+      const k = this.keysById.get(e.data.keyId);
+      if (k) {
+        k.rotatedTo = e.data.successorId;
+        const graceEndsAt = Date.parse(e.data.graceEndsAt);
+        k.graceEndsAt = graceEndsAt;
+        if (graceEndsAt < k.expiresAt) k.expiresAt = graceEndsAt;
+      }
+    },
+    ApiKeyExpired: (e) => {
+      const k = this.keysById.get(e.data.keyId);
+      if (k && k.status === KeyStatus.Active) {
+        k.status = KeyStatus.Expired;
+        k.expiredAt = Date.parse(e.data.expiredAt);
+        this.releaseHandle(k);
+      }
+    },
+    ApiKeyRevoked: (e, at) => {
+      const k = this.keysById.get(e.data.keyId);
+      if (k && k.status !== KeyStatus.Revoked) {
+        k.status = KeyStatus.Revoked;
+        k.revokedAt = at;
+        k.revokeReason = e.data.reason;
+        this.releaseHandle(k);
+      }
+    },
+    UniqueValueClaimed: () => undefined,
+    UniqueValueReleased: () => undefined,
+    LedgerCheckpointed: () => undefined,
+  };
+
   private evolve(e: StoredEvent): void {
-    const at = Date.parse(e.metadata.occurredAt);
-    switch (e.type) {
-      case 'UserRegistered': {
-        const d = e.data;
-        const u: UserView = {
-          id: d.userId,
-          email: d.email,
-          name: d.name,
-          systemRole: d.systemRole === 'admin' ? 'admin' : 'user', // anything unknown holds no system power
-          active: true,
-          passwordHash: d.passwordHash,
-          defaultWorkspaceId: null,
-          createdAt: at,
-        };
-        this.users.set(u.id, u);
-        this.usersByEmail.set(u.email.toLowerCase(), u);
-        return;
-      }
-      case 'UserPasswordChanged': {
-        const u = this.users.get(e.data.userId);
-        if (u) u.passwordHash = e.data.passwordHash;
-        this.endSessions(e.data.userId);
-        return;
-      }
-      case 'UserDeactivated': {
-        const u = this.users.get(e.data.userId);
-        if (u) u.active = false;
-        this.endSessions(e.data.userId);
-        return;
-      }
-      case 'UserReactivated': {
-        const u = this.users.get(e.data.userId);
-        if (u) u.active = true;
-        return;
-      }
-      case 'UserLoggedOut': {
-        const s = this.sessions.get(e.data.sessionId);
-        if (s) s.ended = true;
-        return;
-      }
-      case 'UserLoginSucceeded': {
-        let mine = this.userSessions.get(e.data.userId);
-        if (mine === undefined) this.userSessions.set(e.data.userId, (mine = new Set()));
-        // Sessions are short-lived: forget this user's expired ones as new ones arrive.
-        for (const sid of mine) {
-          if ((this.sessions.get(sid)?.expiresAt ?? 0) <= at) {
-            mine.delete(sid);
-            this.sessions.delete(sid);
-          }
-        }
-        mine.add(e.data.sessionId);
-        this.sessions.set(e.data.sessionId, { userId: e.data.userId, expiresAt: Date.parse(e.data.expiresAt), ended: false });
-        return;
-      }
-      case 'UserLoginFailed':
-      case 'UserPasswordChangeFailed':
-      case 'UserLockoutLifted':
-        return;
-      case 'WorkspaceCreated': {
-        const d = e.data;
-        const existing = this.workspaces.get(d.workspaceId);
-        const ws: WorkspaceView = existing ?? {
-          id: d.workspaceId,
-          name: d.name,
-          ownerId: d.ownerId,
-          maxTtlSeconds: null,
-          requireExpiry: false,
-          maxGraceSeconds: null,
-          members: new Map(),
-          createdAt: at,
-        };
-        ws.name = d.name;
-        ws.ownerId = d.ownerId;
-        ws.createdAt = at;
-        this.workspaces.set(ws.id, ws);
-        return;
-      }
-      case 'WorkspaceMemberRoleSet': {
-        // An unknown role (old or corrupt event) degrades to no membership, never to a crash.
-        this.membership(e.data.workspaceId, e.data.userId).role = asRole(e.data.role);
-        const u = this.users.get(e.data.userId);
-        if (u && u.defaultWorkspaceId === null) u.defaultWorkspaceId = e.data.workspaceId;
-        return;
-      }
-      case 'WorkspaceMemberRemoved': {
-        this.membership(e.data.workspaceId, e.data.userId).role = null;
-        const u = this.users.get(e.data.userId);
-        if (u && u.defaultWorkspaceId === e.data.workspaceId) {
-          u.defaultWorkspaceId = null;
-          for (const m of this.membershipsOf(u.id).values()) {
-            if (m.role !== null) {
-              u.defaultWorkspaceId = m.workspaceId;
-              break;
-            }
-          }
-        }
-        return;
-      }
-      case 'WorkspaceInvitationCreated': {
-        const d = e.data;
-        this.invitations.set(d.invitationId, {
-          id: d.invitationId,
-          workspaceId: d.workspaceId,
-          email: d.email,
-          role: asRole(d.role),
-          createdAt: at,
-          expiresAt: Date.parse(d.expiresAt),
-          invitedBy: e.metadata.actor ?? null,
-          status: 'pending',
-          closedAt: null,
-        });
-        return;
-      }
-      case 'WorkspaceInvitationAccepted':
-      case 'WorkspaceInvitationCancelled': {
-        const inv = this.invitations.get(e.data.invitationId);
-        if (inv && inv.status === 'pending') {
-          inv.status = e.type === 'WorkspaceInvitationAccepted' ? 'accepted' : e.data.reason;
-          inv.closedAt = at;
-        }
-        return;
-      }
-      case 'WorkspacePolicySet': {
-        const ws = this.workspaces.get(e.data.workspaceId);
-        if (ws) {
-          ws.maxTtlSeconds = e.data.maxTtlSeconds;
-          ws.requireExpiry = e.data.requireExpiry;
-          ws.maxGraceSeconds = e.data.maxGraceSeconds;
-        }
-        return;
-      }
-      case 'ApiKeyCreated': {
-        const d = e.data;
-        const owner = this.users.get(d.userId);
-        if (owner === undefined) return; // a key of an unknown user can never verify
-        const k = this.keysById.add(d.digest, {
-          id: d.keyId,
-          owner,
-          membership: this.membership(d.workspaceId, d.userId),
-          scopes: this.internScopes(d.scopes),
-          format: d.format === 'jwt' ? 'jwt' : 'opaque',
-          start: d.start,
-          createdAt: at,
-          expiresAt: d.expiresAt === null ? null : Date.parse(d.expiresAt),
-          name: d.name,
-          description: d.description,
-          handle: d.handle,
-          alias: d.alias,
-          retrievable: d.sealed !== null,
-          rotatedFrom: d.rotatedFrom,
-        });
-        if (k === undefined) return; // replayed or duplicate creation: the first one stands
-        let list = this.keysByUser.get(d.userId);
-        if (list === undefined) this.keysByUser.set(d.userId, (list = []));
-        list.push(k);
-        // The old key links to its successor only once ApiKeyRotated is written: a rotation can still abort.
-        if (d.handle !== null) this.handleMap(d.userId).set(d.handle, k.id);
-        return;
-      }
-      case 'ApiKeyUsed': {
-        const k = this.keysById.get(e.data.keyId);
-        if (k) {
-          k.useCount += e.data.count;
-          const last = Date.parse(e.data.lastAt);
-          if (k.lastUsedAt === null || last > k.lastUsedAt) k.lastUsedAt = last;
-        }
-        return;
-      }
-      case 'ApiKeyUpdated': {
-        const k = this.keysById.get(e.data.keyId);
-        if (k) {
-          if (e.data.name !== undefined) k.name = e.data.name;
-          if (e.data.description !== undefined) k.description = e.data.description;
-          if (e.data.alias !== undefined) k.alias = e.data.alias;
-        }
-        return;
-      }
-      case 'ApiKeySecretRevealed':
-        return;
-      case 'ApiKeyRotated': {
-        const k = this.keysById.get(e.data.keyId);
-        if (k) {
-          k.rotatedTo = e.data.successorId;
-          const graceEndsAt = Date.parse(e.data.graceEndsAt);
-          k.graceEndsAt = graceEndsAt;
-          if (graceEndsAt < k.expiresAt) k.expiresAt = graceEndsAt;
-        }
-        return;
-      }
-      case 'ApiKeyExpired': {
-        const k = this.keysById.get(e.data.keyId);
-        if (k && k.status === KeyStatus.Active) {
-          k.status = KeyStatus.Expired;
-          k.expiredAt = Date.parse(e.data.expiredAt);
-          this.releaseHandle(k);
-        }
-        return;
-      }
-      case 'ApiKeyRevoked': {
-        const k = this.keysById.get(e.data.keyId);
-        if (k && k.status !== KeyStatus.Revoked) {
-          k.status = KeyStatus.Revoked;
-          k.revokedAt = at;
-          k.revokeReason = e.data.reason;
-          this.releaseHandle(k);
-        }
-        return;
-      }
-      case 'UniqueValueClaimed':
-      case 'UniqueValueReleased':
-      case 'LedgerCheckpointed':
-        return;
-      default:
-        assertNever(e);
+    const handle = this.handlers[e.type] as (e: StoredEvent, at: number) => void;
+    handle(e, Date.parse(e.metadata.occurredAt));
+  }
+
+  private closeInvitation(invitationId: string, status: InvitationView['status'], at: number): void {
+    const inv = this.invitations.get(invitationId);
+    if (inv && inv.status === 'pending') {
+      inv.status = status;
+      inv.closedAt = at;
     }
   }
 

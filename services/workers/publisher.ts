@@ -8,10 +8,10 @@ import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
 import type { Metrics } from '../http/metrics.js';
-import type { MessageSink, OutgoingMessage } from './bus.js';
-import type { CheckpointStore } from './checkpoint.js';
-import { DEFAULT_SOURCE, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents, toMessage } from './cloudevents.js';
-import { RevocationIndex } from './fanout.js';
+import type { MessageSink, OutgoingMessage } from '../revocations/bus.js';
+import type { CheckpointStore } from '../revocations/checkpoint.js';
+import { DEFAULT_SOURCE, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents, toMessage } from '../revocations/cloudevents.js';
+import { RevocationIndex } from '../../projections/revocations/fanout.js';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', msg: string, extra?: Record<string, unknown>) => void;
 

@@ -1,5 +1,5 @@
 // Coalesces key use in memory (O(1) on the verify path) and writes one ApiKeyUsed per key per flush.
-import type { Presentation } from '../events/catalog.js';
+import type { Presentation } from '../../events/catalog.js';
 
 export interface PendingUse {
   keyId: string;

@@ -1,13 +1,13 @@
 // Runs a decider against its stream: load (cached), decide, append with the expected revision,
 // retry version conflicts while the decision still holds, then wait until this process's read model has it.
-import type { LedgerEvent } from '../events/catalog.js';
-import { ConcurrencyError } from '../events/errors.js';
-import type { Actor, EventMetadata, RequestContext } from '../events/metadata.js';
-import { schemaVersionOf } from '../events/catalog.js';
-import { toStoredEvent } from '../events/serialization.js';
-import type { EventStore, NewEvent } from '../events/store/types.js';
-import type { Decider } from './domain/decider.js';
-import type { IdGenerator } from './ids.js';
+import type { LedgerEvent } from '../../events/catalog.js';
+import { ConcurrencyError } from '../../events/errors.js';
+import type { Actor, EventMetadata, RequestContext } from '../../events/metadata.js';
+import { schemaVersionOf } from '../../events/catalog.js';
+import { toStoredEvent } from '../../events/serialization.js';
+import type { EventStore, NewEvent } from '../../events/store/types.js';
+import type { Decider } from '../domain/decider.js';
+import type { IdGenerator } from '../ids.js';
 
 export interface CommandContext {
   readonly actor: Actor;
@@ -94,6 +94,14 @@ export class CommandBus {
       };
       return { id: eventId, type: e.type, data: e.data, metadata };
     });
+  }
+
+  /**
+   * Appends facts that no decider's state depends on (use records, login failures of unknown e-mails) with the
+   * given expectation, enveloped like any command's. `eventIds` fixes the ids so a retry stays idempotent.
+   */
+  async appendRaw(streamId: string, events: readonly LedgerEvent[], ctx: CommandContext, expected: 'any' | 'stream_exists', eventIds?: readonly string[]): Promise<void> {
+    await this.store.append(streamId, this.envelope(events, ctx, this.clock(), eventIds), expected);
   }
 
   /** Decides against the stream's current state without writing: throws the domain error the command would get. */

@@ -1,6 +1,6 @@
 // Shapes held by the in-memory read model. Key views point at shared user/membership objects,
 // so deactivating a user or removing a member stops their keys without touching key state.
-import type { KeyFormat, SystemRole, WorkspaceRole } from '../events/catalog.js';
+import type { KeyFormat, SystemRole, WorkspaceRole } from '../../events/catalog.js';
 
 export interface UserView {
   readonly id: string;

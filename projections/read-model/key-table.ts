@@ -1,6 +1,6 @@
 // Compact storage for the read model's keys: objects with packed fields, and two open-addressing
 // indexes (by SHA-256 digest, by id) in typed arrays instead of Maps, so 1M keys fit in ~300 MB.
-import type { KeyFormat } from '../events/catalog.js';
+import type { KeyFormat } from '../../events/catalog.js';
 import type { KeyStatus, KeyView, Membership, UserView } from './views.js';
 
 /** Times are stored as Smi seconds since 2020 plus 10 bits of milliseconds; outside ±68 years they are just numbers. */

@@ -3,7 +3,7 @@
 // after a restart) produces exactly the same fan-out for the same position as the first time.
 import type { StoredEvent, WorkspaceRole } from '../../events/catalog.js';
 import type { RevocationCause } from '../../clients/protocol.js';
-import { effectiveScopes, WORKSPACE_ROLES } from '../domain/permissions.js';
+import { effectiveScopes, WORKSPACE_ROLES } from '../../services/domain/permissions.js';
 
 export interface RevocationItem {
   readonly keyId: string;
