@@ -82,8 +82,11 @@ export class Ledger {
       (keyId) => this.read.findKey(keyId)?.status === KeyStatus.Active,
       opts.expiryTimer ?? true,
     );
-    this.usage = new UsageRecorder(usageWriter(this.bus, this.read), (err) => log('writing key use failed', err), opts.usageFlushMs ?? 10_000, () =>
-      this.ids.uuid(),
+    this.usage = new UsageRecorder(
+      usageWriter(this.bus, this.read),
+      (err) => log('writing key use failed', err),
+      opts.usageFlushMs ?? 10_000,
+      () => this.ids.uuid(),
     );
     this.read.onApplied((e) => this.expiry.observe(e));
   }

@@ -1,6 +1,6 @@
 // Embedded default store: one SQLite file, WAL + synchronous=FULL, concurrent appends grouped into one transaction.
 import Database from 'better-sqlite3';
-import { secureSqliteFile } from '../../services/data-dir.js';
+import { secureSqliteFile } from './data-dir.js';
 import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
 import type {

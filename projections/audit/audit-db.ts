@@ -3,8 +3,10 @@
 import Database from 'better-sqlite3';
 import { GENESIS_CHAIN, canonicalEvent, canonicalJson, nextChainCanonical, type CanonicalEvent } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
-import { secureSqliteFile } from '../../services/data-dir.js';
-import { CSV_COLUMNS, csvPlain } from '../../services/audit/export.js';
+import { secureSqliteFile } from '../../events/store/data-dir.js';
+import { CSV_COLUMNS, csvPlain, type AuditRow } from './row.js';
+
+export type { AuditRow };
 
 /**
  * 2: about_ws (the workspace an event is about, key events included); the JSONL export record stored as `line`, with
@@ -16,45 +18,6 @@ export const AUDIT_SCHEMA_VERSION = 2;
 const PAGE_BYTES = 16_384;
 /** Keys whose workspace the projection keeps in memory (a key's workspace never changes). */
 const KEY_CACHE = 100_000;
-
-/** One row of audit_events, as the query, history and export code read it. */
-export interface AuditRow {
-  readonly position: number;
-  readonly event_id: string;
-  readonly stream_id: string;
-  readonly revision: number;
-  readonly type: string;
-  readonly occurred_at: string;
-  readonly occurred_ms: number;
-  /**
-   * Running maximum of occurred_ms up to this position: never decreases along the log, so time filters become position
-   * ranges (see the skew bound in audit_meta 'ms_skew' and filters.ts auditWhere).
-   */
-  readonly ms_hw: number;
-  readonly key_id: string | null;
-  readonly user_id: string | null;
-  readonly workspace_id: string | null;
-  /**
-   * The workspace the event is about: its own workspaceId, or for key events that carry only keyId (used, rotated,
-   * revoked…) the workspace the key was created in. What the workspaceId filter and the caller's audit scope match.
-   */
-  readonly about_ws: string | null;
-  readonly actor_type: string | null;
-  readonly actor_id: string | null;
-  readonly ip: string | null;
-  readonly user_agent: string | null;
-  readonly request_id: string | null;
-  readonly scheme: string | null;
-  readonly token_digest: string | null;
-  /** 1 when no derived CSV cell needs quoting, escaping or the formula guard (export.ts csvPlain), else 0. */
-  readonly csv_plain: number;
-  /** The JSONL export record of this event, newline included: the bytes a JSONL export streams, verbatim. */
-  readonly line: string;
-  readonly prev_chain: string;
-  readonly chain: string;
-  /** canonicalJson({id, streamId, revision, position, type, data, metadata}) with secrets redacted. */
-  readonly event: string;
-}
 
 /**
  * Where the parts sit in `line` = {"position":P,"prevChain":"<64>","chain":"<64>","event":E}\n (1-based, P has

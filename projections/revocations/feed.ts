@@ -4,7 +4,7 @@
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore, Subscription } from '../../events/store/types.js';
 import { formatCursor, isAfter, type Cursor, type RevocationEvent } from '../../clients/protocol.js';
-import { DEFAULT_SOURCE, revocationCloudEvents } from '../../services/revocations/cloudevents.js';
+import { DEFAULT_SOURCE, revocationCloudEvents } from './cloudevents.js';
 import { RevocationIndex } from './fanout.js';
 
 export interface FeedItem {

@@ -8,7 +8,7 @@ import { checkpointSigningInput } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { flatten } from '../../projections/audit/audit-db.js';
 import { selectsEverything } from './filters.js';
-import { CSV_COLUMNS, CSV_HEADER, csvRecord, parseCsvLine } from './export.js';
+import { CSV_COLUMNS, CSV_HEADER, csvRecord, parseCsvLine } from '../../projections/audit/row.js';
 import { checkSignedManifest, publicKeysByKid, type ExportFormat, type ExportManifest } from './manifest.js';
 
 export type ExportFailureCode =

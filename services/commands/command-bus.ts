@@ -100,7 +100,13 @@ export class CommandBus {
    * Appends facts that no decider's state depends on (use records, login failures of unknown e-mails) with the
    * given expectation, enveloped like any command's. `eventIds` fixes the ids so a retry stays idempotent.
    */
-  async appendRaw(streamId: string, events: readonly LedgerEvent[], ctx: CommandContext, expected: 'any' | 'stream_exists', eventIds?: readonly string[]): Promise<void> {
+  async appendRaw(
+    streamId: string,
+    events: readonly LedgerEvent[],
+    ctx: CommandContext,
+    expected: 'any' | 'stream_exists',
+    eventIds?: readonly string[],
+  ): Promise<void> {
     await this.store.append(streamId, this.envelope(events, ctx, this.clock(), eventIds), expected);
   }
 

@@ -143,7 +143,11 @@ export class KeyCommands {
     }
   }
 
-  async update(keyId: string, patch: { name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown }, c: CommandContext): Promise<KeyView> {
+  async update(
+    keyId: string,
+    patch: { name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown },
+    c: CommandContext,
+  ): Promise<KeyView> {
     this.o.read.key(keyId);
     await this.o.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'UpdateApiKey' as const, now, ...patch }), c);
     return this.o.read.key(keyId);

@@ -3,7 +3,7 @@ import { randomBytes, createPrivateKey, createPublicKey, generateKeyPairSync, ty
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
-import { secureDataDir, secureFile } from '../data-dir.js';
+import { secureDataDir, secureFile } from '../../events/store/data-dir.js';
 
 function writeSecretFile(path: string, content: string): void {
   // 'wx' so two processes starting at once cannot overwrite each other's key.

@@ -2,9 +2,7 @@
 import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
-import type { JWK } from 'jose';
-import type { Config } from '../config.js';
-import type { Ledger } from '../ledger.js';
+import { requestMeta, type AppContext, type AppDeps } from './context.js';
 import { authenticate, type Caller } from './auth.js';
 import { readBody } from './body.js';
 import { extractCredential, offeredByKoa } from './credentials.js';
@@ -23,33 +21,6 @@ import { buildOpenApi } from './openapi.js';
 import { loggableUrl, looksLikeSecret } from './redact.js';
 import { rawVerify, VERIFY_PATH } from './raw-verify.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-
-export interface ReadinessCheck {
-  readonly name: string;
-  check(): { ok: boolean; detail?: unknown };
-}
-
-export interface AppDeps {
-  readonly ledger: Ledger;
-  readonly config: Pick<
-    Config,
-    'authSchemes' | 'sessionTtlSeconds' | 'loginMaxFailuresPerAccount' | 'loginMaxFailuresPerIp' | 'loginThrottleWindowSeconds' | 'readyMaxLagMs'
-  >;
-  readonly logger: Logger;
-  readonly publicJwks: () => JWK[];
-  readonly metrics?: Metrics;
-  readonly readiness?: ReadinessCheck[];
-  /** Routes contributed by other modules (audit, revocation feeds). */
-  readonly extraRoutes?: RouteDef[];
-}
-
-export interface AppContext {
-  readonly deps: AppDeps;
-  /** The one throttle gate every password check goes through (login, password change). */
-  readonly passwords: PasswordGuard;
-  readonly metrics: Metrics;
-  readonly routes: RouteDef[];
-}
 
 /** The node:http request listener: the raw verify hot path, and the Koa app for everything else. */
 export function createHandler(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -163,11 +134,6 @@ function accessLog(logger: Logger, metrics: Metrics) {
       }
     }
   };
-}
-
-export function requestMeta(ctx: Context): { ip: string; userAgent: string | null; requestId: string } {
-  const ua = ctx.get('user-agent');
-  return { ip: ctx.ip, userAgent: ua === '' ? null : ua.slice(0, 512), requestId: ctx.state.requestId as string };
 }
 
 function bind(env: AppContext, def: RouteDef) {

@@ -1,5 +1,6 @@
 // One gate for every path that checks a password (login, password change): the same per-account and per-IP
 // throttles, admitted before the slow argon2 work, so no path is a free guessing oracle or a CPU amplifier.
+import { HttpError } from './errors.js';
 import { OncePerWindow, Throttle, type Ticket } from './throttle.js';
 
 /** The throttle key of an account: its e-mail, as a login types it. */
@@ -71,4 +72,12 @@ function settle(a: Ticket, i: Ticket, ok: boolean, now: number): void {
     a.fail(now);
     i.fail(now);
   }
+}
+
+/** 429 with Retry-After: the shared password throttle holds this account or address back. */
+export function throttled(retryAfter: number): HttpError {
+  return new HttpError(429, 'throttled', 'Too many failed password attempts; try again later.', {
+    headers: { 'Retry-After': String(retryAfter) },
+    extra: { retryAfter },
+  });
 }

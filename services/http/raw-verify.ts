@@ -2,7 +2,7 @@
 // It runs the same credential, validation, permission and verdict functions as the Koa route.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { AppContext } from './app.js';
+import type { AppContext } from './context.js';
 import { authenticate } from './auth.js';
 import { parseBody, readRequest } from './body.js';
 import { extractCredential, offeredByNode } from './credentials.js';

@@ -1,7 +1,7 @@
 // The publisher's checkpoint: the last ledger position Kafka acknowledged, in its own small SQLite file.
 // WAL + synchronous=FULL: set() returns only after the new position is on disk.
 import Database from 'better-sqlite3';
-import { secureSqliteFile } from '../data-dir.js';
+import { secureSqliteFile } from '../../events/store/data-dir.js';
 
 export interface CheckpointStore {
   /** -1 when nothing was published yet. */

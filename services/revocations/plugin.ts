@@ -6,7 +6,7 @@ import { ConfigError, type Config } from '../config.js';
 import type { Metrics } from '../http/metrics.js';
 import type { PluginFactory } from '../server.js';
 import { SqliteCheckpointStore } from './checkpoint.js';
-import { DEFAULT_SOURCE } from './cloudevents.js';
+import { DEFAULT_SOURCE } from '../../projections/revocations/cloudevents.js';
 import { RevocationFeed } from '../../projections/revocations/feed.js';
 import { KafkaPublisher, type LogFn } from '../workers/publisher.js';
 import { revocationRoutes } from './routes.js';

@@ -10,7 +10,8 @@ import type { EventStore, RecordedEvent, Subscription } from '../../events/store
 import type { Metrics } from '../http/metrics.js';
 import type { MessageSink, OutgoingMessage } from '../revocations/bus.js';
 import type { CheckpointStore } from '../revocations/checkpoint.js';
-import { DEFAULT_SOURCE, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents, toMessage } from '../revocations/cloudevents.js';
+import { DEFAULT_SOURCE, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents } from '../../projections/revocations/cloudevents.js';
+import { toMessage } from '../revocations/kafka-message.js';
 import { RevocationIndex } from '../../projections/revocations/fanout.js';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', msg: string, extra?: Record<string, unknown>) => void;

@@ -101,7 +101,9 @@ async function populate(a: Audited): Promise<void> {
     const keys = [];
     for (let i = 0; i < 8; i++) {
       const owner = i % 2 === 0 ? userId : bob.id;
-      keys.push(await l.keys.create({ userId: owner, name: `k${round}-${i}`, retrievable: i % 3 === 0, expiresInSeconds: i % 4 === 0 ? 86_400 : null }, SYSTEM));
+      keys.push(
+        await l.keys.create({ userId: owner, name: `k${round}-${i}`, retrievable: i % 3 === 0, expiresInSeconds: i % 4 === 0 ? 86_400 : null }, SYSTEM),
+      );
     }
     for (const [i, k] of keys.entries()) {
       for (let n = 0; n <= i % 3; n++) {

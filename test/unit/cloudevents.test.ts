@@ -3,15 +3,8 @@ import { expect } from 'chai';
 import type { StoredEvent } from '../../events/catalog.js';
 import { CLOUDEVENTS_CONTENT_TYPE, formatCursor, HEARTBEAT_KEY, HEARTBEAT_TYPE, isAfter, parseCursor, REVOCATION_TYPES } from '../../clients/protocol.js';
 import { SseParser, type SseEvent } from '../../clients/sse.js';
-import {
-  aggregateId,
-  cloudEventHeaders,
-  heartbeatCloudEvent,
-  ledgerCloudEvent,
-  revocationCloudEvents,
-  stripSecrets,
-  toMessage,
-} from '../../services/revocations/cloudevents.js';
+import { aggregateId, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents, stripSecrets } from '../../projections/revocations/cloudevents.js';
+import { cloudEventHeaders, toMessage } from '../../services/revocations/kafka-message.js';
 import { RevocationIndex } from '../../projections/revocations/fanout.js';
 import { keyCreatedEvent, storedEvents } from '../support/events.js';
 

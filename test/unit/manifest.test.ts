@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { AuditDb } from '../../projections/audit/audit-db.js';
-import { csvRecord, PAGE_SIZE, parseCsvLine, writeRecords, type ExportRow } from '../../services/audit/export.js';
+import { csvRecord, parseCsvLine, type ExportRow } from '../../projections/audit/row.js';
+import { PAGE_SIZE, writeRecords } from '../../services/audit/export.js';
 import { checkSignedManifest, publicKeysByKid, signManifest, type ExportManifest, type SignedManifest } from '../../services/audit/manifest.js';
 
 async function keyPair(): Promise<{ kid: string; privateKey: ReturnType<typeof generateKeyPairSync>['privateKey']; jwk: Record<string, unknown> }> {

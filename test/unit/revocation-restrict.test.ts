@@ -9,7 +9,8 @@ import type { StoredEvent } from '../../events/catalog.js';
 import { createOfflineVerifier, type OfflineVerifierOptions } from '../../clients/offline-verifier.js';
 import { REVOCATION_TYPES, type RevocationEvent } from '../../clients/protocol.js';
 import { createRevocationWatcher, type RevocationWatcher, type WatcherCheck } from '../../clients/revocation-watcher.js';
-import { revocationCloudEvents, toMessage } from '../../services/revocations/cloudevents.js';
+import { revocationCloudEvents } from '../../projections/revocations/cloudevents.js';
+import { toMessage } from '../../services/revocations/kafka-message.js';
 import { RevocationIndex, type RevocationItem } from '../../projections/revocations/fanout.js';
 import { keyCreatedEvent, storedEvents } from '../support/events.js';
 

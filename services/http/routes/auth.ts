@@ -1,5 +1,5 @@
 // Sessions: log in with e-mail and password for a short-lived JWT, log out, and ask who am I.
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { authorize, callerScopes, currentWorkspaceId } from '../auth.js';
 import { accountResource } from '../../access.js';
 import { HttpError } from '../errors.js';
@@ -7,16 +7,8 @@ import { route, type RouteDef } from '../route.js';
 import { obj, str, arr, nullable } from '../schema.js';
 import { userJson, userSchema, workspaceJson, workspaceSchema } from '../views.js';
 import { verifyPassword } from '../../crypto/passwords.js';
-import { requestMeta } from '../app.js';
-import { accountKey } from '../password-guard.js';
-
-/** 429 with Retry-After: the shared password throttle holds this account or address back. */
-export function throttled(retryAfter: number): HttpError {
-  return new HttpError(429, 'throttled', 'Too many failed password attempts; try again later.', {
-    headers: { 'Retry-After': String(retryAfter) },
-    extra: { retryAfter },
-  });
-}
+import { requestMeta } from '../context.js';
+import { accountKey, throttled } from '../password-guard.js';
 
 export function authRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;

@@ -1,5 +1,5 @@
 // API keys: create (token shown once), list, read, reveal (retrievable only), update, revoke, rotate, verify.
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { allowed, authorize, currentWorkspaceId, tenants, type Caller } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';

@@ -1,5 +1,5 @@
 // RFC 7662 introspection and RFC 7009 revocation, form-encoded or JSON.
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { allowed, tenants } from '../auth.js';
 import { demandVerifier } from './keys.js';
 import { route, type RouteDef } from '../route.js';

@@ -2,7 +2,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
 import { arr, bool, obj, str } from '../schema.js';

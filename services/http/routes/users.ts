@@ -1,6 +1,6 @@
 // Accounts: create, list, read, deactivate/reactivate, lift a lockout, change one's own password, revoke a user's keys.
 // Who may do what is the policy's (services/domain/policy.ts); these handlers only ask it.
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { allowed, authorize, currentWorkspaceId, type Caller } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
@@ -13,10 +13,9 @@ import type { WorkspaceRole } from '../../../events/catalog.js';
 import { accountResource, enforce, keyResource } from '../../access.js';
 import { can, type Operation } from '../../domain/policy.js';
 import type { Ledger } from '../../ledger.js';
-import { requestMeta } from '../app.js';
-import { accountKey } from '../password-guard.js';
+import { requestMeta } from '../context.js';
+import { accountKey, throttled } from '../password-guard.js';
 import { page, paginationQuery } from './pagination.js';
-import { throttled } from './auth.js';
 
 type AccountOperation = Extract<Operation, 'account.read' | 'account.deactivate' | 'account.reactivate' | 'account.unlock'>;
 

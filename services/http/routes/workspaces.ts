@@ -1,5 +1,5 @@
 // Workspaces: create, list, read, members and roles, invitations (consent to join), and the key policy.
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { allowed, authorize, type Caller } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
@@ -210,7 +210,9 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
           if (!inv) throw new NotFoundError('invitation', params.invitationId!);
           authorize(caller, 'invitation.respond', { kind: 'invitation', workspaceId: inv.workspaceId, email: inv.email }, { what: 'invitation', id: inv.id });
           const done =
-            action === 'accept' ? await ledger.workspaces.acceptInvitation(inv.id, caller.user, command) : await ledger.workspaces.cancelInvitation(inv.id, 'declined', command);
+            action === 'accept'
+              ? await ledger.workspaces.acceptInvitation(inv.id, caller.user, command)
+              : await ledger.workspaces.cancelInvitation(inv.id, 'declined', command);
           return invitationJson(done, ledger.clock().getTime());
         },
       }),

@@ -1,0 +1,41 @@
+// What every route gets: the app's dependencies, the shared password gate, and the request's metadata.
+import type { Context } from 'koa';
+import type { JWK } from 'jose';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Ledger } from '../ledger.js';
+import type { Metrics } from './metrics.js';
+import type { PasswordGuard } from './password-guard.js';
+import type { RouteDef } from './route.js';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  check(): { ok: boolean; detail?: unknown };
+}
+
+export interface AppDeps {
+  readonly ledger: Ledger;
+  readonly config: Pick<
+    Config,
+    'authSchemes' | 'sessionTtlSeconds' | 'loginMaxFailuresPerAccount' | 'loginMaxFailuresPerIp' | 'loginThrottleWindowSeconds' | 'readyMaxLagMs'
+  >;
+  readonly logger: Logger;
+  readonly publicJwks: () => JWK[];
+  readonly metrics?: Metrics;
+  readonly readiness?: ReadinessCheck[];
+  /** Routes contributed by other modules (audit, revocation feeds). */
+  readonly extraRoutes?: RouteDef[];
+}
+
+export interface AppContext {
+  readonly deps: AppDeps;
+  /** The one throttle gate every password check goes through (login, password change). */
+  readonly passwords: PasswordGuard;
+  readonly metrics: Metrics;
+  readonly routes: RouteDef[];
+}
+
+export function requestMeta(ctx: Context): { ip: string; userAgent: string | null; requestId: string } {
+  const ua = ctx.get('user-agent');
+  return { ip: ctx.ip, userAgent: ua === '' ? null : ua.slice(0, 512), requestId: ctx.state.requestId as string };
+}
