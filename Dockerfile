@@ -38,5 +38,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
-# The Kafka publisher can also run on its own: node dist/services/revocations/run-publisher.js
+# The Kafka publisher can also run on its own: node dist/services/workers/run-publisher.js
 CMD ["node", "dist/services/cli/main.js", "serve"]
