@@ -24,7 +24,8 @@ import { tempDir } from '../test/support/tmp.js';
 import { figure, machine, misses } from './report.js';
 
 const EVENTS = Number(process.env.AUDIT_BENCH_EVENTS ?? 1_000_000);
-if (!(Number.isInteger(EVENTS) && EVENTS >= 10_000)) throw new TypeError('AUDIT_BENCH_EVENTS must be a whole number ≥ 10000');
+if (!(Number.isInteger(EVENTS) && EVENTS >= 10_000))
+  throw new TypeError('AUDIT_BENCH_EVENTS must be a whole number ≥ 10000');
 /** Keys of the big workspace validAt is measured on: 100,000 at 1M events. */
 const BIG_WS_KEYS = Math.round(EVENTS / 10);
 const OTHER_KEYS = Math.round(EVENTS / 50);
@@ -124,12 +125,25 @@ function randomUuid(rnd: () => number): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20)}`;
 }
 
-const USER_AGENTS = ['curl/8.5.0', 'python-requests/2.31.0', 'Go-http-client/1.1', 'token-ledger-sdk/1.4 (node 20)', 'Mozilla/5.0 (X11; Linux x86_64)'];
+const USER_AGENTS = [
+  'curl/8.5.0',
+  'python-requests/2.31.0',
+  'Go-http-client/1.1',
+  'token-ledger-sdk/1.4 (node 20)',
+  'Mozilla/5.0 (X11; Linux x86_64)',
+];
 const PRESENTATIONS = ['bearer', 'bearer', 'bearer', 'api-key', 'apitoken', 'api-key-header', 'url'] as const;
 
 /** Users and workspaces through the real commands (argon2 hashes, claims, memberships), on a clock set to t0. */
-async function population(dir: string, t0: number): Promise<{ adminId: string; wsIds: string[]; userIds: string[]; members: Map<string, string[]> }> {
-  const config = loadConfig({ LEDGER_DATA_DIR: dir, LEDGER_BOOTSTRAP_ADMIN_EMAIL: ADMIN_EMAIL, LEDGER_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD });
+async function population(
+  dir: string,
+  t0: number,
+): Promise<{ adminId: string; wsIds: string[]; userIds: string[]; members: Map<string, string[]> }> {
+  const config = loadConfig({
+    LEDGER_DATA_DIR: dir,
+    LEDGER_BOOTSTRAP_ADMIN_EMAIL: ADMIN_EMAIL,
+    LEDGER_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
+  });
   let now = t0;
   const { ledger } = await openLedger(config, { clock: () => new Date(now), expiryTimer: false, usageFlushMs: 0 });
   const tick = (): void => void (now += 1000);
@@ -140,7 +154,10 @@ async function population(dir: string, t0: number): Promise<{ adminId: string; w
     const userIds: string[] = [];
     for (let i = 0; i < USERS; i++) {
       tick();
-      userIds.push((await ledger.users.register({ email: `user${i}@bench.test`, name: `User ${i}`, password: PASSWORD }, SYSTEM)).id);
+      userIds.push(
+        (await ledger.users.register({ email: `user${i}@bench.test`, name: `User ${i}`, password: PASSWORD }, SYSTEM))
+          .id,
+      );
     }
     const wsIds: string[] = [];
     const members = new Map<string, string[]>();
@@ -151,11 +168,16 @@ async function population(dir: string, t0: number): Promise<{ adminId: string; w
       wsIds.push(ws);
       // Everyone works in the big workspace; each team has a handful of members.
       const ms = w === 0 ? userIds : userIds.filter((_, i) => i % WORKSPACES === w || i === w);
-      for (const u of ms) if (u !== owner) await ledger.workspaces.setMemberRole(ws, u, w === 0 && u === userIds[1] ? 'admin' : 'member', SYSTEM);
+      for (const u of ms)
+        if (u !== owner)
+          await ledger.workspaces.setMemberRole(ws, u, w === 0 && u === userIds[1] ? 'admin' : 'member', SYSTEM);
       members.set(ws, ms);
     }
     tick();
-    await ledger.users.register({ email: AUDITOR_EMAIL, name: 'Auditor', password: PASSWORD, workspaceId: wsIds[0]!, role: 'auditor' }, SYSTEM);
+    await ledger.users.register(
+      { email: AUDITOR_EMAIL, name: 'Auditor', password: PASSWORD, workspaceId: wsIds[0]!, role: 'auditor' },
+      SYSTEM,
+    );
     return { adminId: admin.id, wsIds, userIds, members };
   } finally {
     await ledger.stop();
@@ -179,7 +201,10 @@ async function history(
   const bigWs = pop.wsIds[0]!;
   const live = new Pool();
   const revealable = new Pool();
-  const keyInfo = new Map<string, { ws: string; owner: string; ttlDays: number | null; phase: 'live' | 'grace' | 'ended' }>();
+  const keyInfo = new Map<
+    string,
+    { ws: string; owner: string; ttlDays: number | null; phase: 'live' | 'grace' | 'ended' }
+  >();
   const keyIds: string[] = [];
   const digests: string[] = [];
   const due = new DueQueues();
@@ -191,7 +216,12 @@ async function history(
   let wave: Array<Promise<unknown>> = [];
   let now = t0;
 
-  const meta = (type: string, actor: { type: string; id: string }, causationId: string | null = null, ua = true): unknown => {
+  const meta = (
+    type: string,
+    actor: { type: string; id: string },
+    causationId: string | null = null,
+    ua = true,
+  ): unknown => {
     const requestId = randomId(rnd, 'req');
     return {
       eventId: '',
@@ -220,7 +250,13 @@ async function history(
       wave = [];
     }
   };
-  const createKey = async (ws: string, owner: string, rotatedFrom: string | null, ttlDays: number | null, keyId = randomId(rnd, 'key')): Promise<string> => {
+  const createKey = async (
+    ws: string,
+    owner: string,
+    rotatedFrom: string | null,
+    ttlDays: number | null,
+    keyId = randomId(rnd, 'key'),
+  ): Promise<string> => {
     const token = `tl_${randomId(rnd, 'x').slice(2)}${randomId(rnd, 'y').slice(2)}`;
     const digest = createHash('sha256').update(token).digest('hex');
     const retrievable = rnd() < 0.1;
@@ -242,7 +278,13 @@ async function history(
         start: token.slice(0, 7),
         expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
         sealed: retrievable
-          ? { alg: 'A256GCM', kid: 'mk1', iv: randomId(rnd, 'iv').slice(3, 19), ct: randomId(rnd, 'ct').slice(3), tag: randomId(rnd, 't').slice(2, 24) }
+          ? {
+              alg: 'A256GCM',
+              kid: 'mk1',
+              iv: randomId(rnd, 'iv').slice(3, 19),
+              ct: randomId(rnd, 'ct').slice(3),
+              tag: randomId(rnd, 't').slice(2, 24),
+            }
           : null,
         rotatedFrom,
       },
@@ -281,7 +323,12 @@ async function history(
     for (const [u, back] of inactive)
       if (back <= now) {
         inactive.delete(u);
-        await put(streams.user(u), 'UserReactivated', { userId: u }, meta('UserReactivated', { type: 'user', id: pop.adminId }));
+        await put(
+          streams.user(u),
+          'UserReactivated',
+          { userId: u },
+          meta('UserReactivated', { type: 'user', id: pop.adminId }),
+        );
       }
     while (removed.length > 0 && removed[0]!.at <= now) {
       const r = removed.shift()!;
@@ -297,7 +344,12 @@ async function history(
     if (createdBig < BIG_WS_KEYS * progress) {
       createdBig++;
       const ms = memberOf(bigWs);
-      await createKey(bigWs, ms[Math.floor(rnd() * ms.length)]!, null, [null, null, 30, 90, 180][Math.floor(rnd() * 5)]!);
+      await createKey(
+        bigWs,
+        ms[Math.floor(rnd() * ms.length)]!,
+        null,
+        [null, null, 30, 90, 180][Math.floor(rnd() * 5)]!,
+      );
       continue;
     }
     if (createdOther < OTHER_KEYS * progress) {
@@ -331,10 +383,21 @@ async function history(
       due.push(grace, { at: now + grace, keyId, reason: 'rotated' });
       await createKey(info.ws, info.owner, keyId, info.ttlDays, successor);
     } else if (r < 0.04 && keyId) {
-      await put(streams.apiKey(keyId), 'ApiKeyUpdated', { keyId, name: `renamed ${step}` }, meta('ApiKeyUpdated', { type: 'user', id: info!.owner }));
+      await put(
+        streams.apiKey(keyId),
+        'ApiKeyUpdated',
+        { keyId, name: `renamed ${step}` },
+        meta('ApiKeyUpdated', { type: 'user', id: info!.owner }),
+      );
     } else if (r < 0.045) {
       const k = revealable.pick(rnd);
-      if (k) await put(streams.apiKey(k), 'ApiKeySecretRevealed', { keyId: k }, meta('ApiKeySecretRevealed', { type: 'user', id: keyInfo.get(k)!.owner }));
+      if (k)
+        await put(
+          streams.apiKey(k),
+          'ApiKeySecretRevealed',
+          { keyId: k },
+          meta('ApiKeySecretRevealed', { type: 'user', id: keyInfo.get(k)!.owner }),
+        );
     } else if (r < 0.075) {
       const u = pop.userIds[Math.floor(rnd() * USERS)]!;
       await put(
@@ -355,7 +418,12 @@ async function history(
       const u = pop.userIds[2 + Math.floor(rnd() * (USERS - 2))]!;
       if (inactive.has(u)) continue;
       inactive.set(u, now + 7 * DAY);
-      await put(streams.user(u), 'UserDeactivated', { userId: u, reason: 'on leave' }, meta('UserDeactivated', { type: 'user', id: pop.adminId }));
+      await put(
+        streams.user(u),
+        'UserDeactivated',
+        { userId: u, reason: 'on leave' },
+        meta('UserDeactivated', { type: 'user', id: pop.adminId }),
+      );
     } else if (r < 0.0802) {
       const ws = pop.wsIds[Math.floor(rnd() * WORKSPACES)]!;
       const ms = memberOf(ws).slice(1);
@@ -411,7 +479,17 @@ async function buildWorld(dir: string): Promise<World> {
   const start = await startStore.headPosition();
   await startStore.close();
   const h = await history(dir, pop, t0, start);
-  return { dir, t0, tEnd, adminId: pop.adminId, wsIds: pop.wsIds, userIds: pop.userIds, keyIds: h.keyIds, digests: h.digests, events: h.events };
+  return {
+    dir,
+    t0,
+    tEnd,
+    adminId: pop.adminId,
+    wsIds: pop.wsIds,
+    userIds: pop.userIds,
+    keyIds: h.keyIds,
+    digests: h.digests,
+    events: h.events,
+  };
 }
 
 // ------------------------------------------------------------------ child processes
@@ -467,7 +545,8 @@ function baselineServer(file: string): void {
     const pump = (): void => {
       for (let r = rows.next(); !r.done; r = rows.next()) {
         const [p, prev, chain, event] = r.value;
-        if (!res.write(`{"position":${p},"prevChain":"${prev}","chain":"${chain}","event":${event}}\n`)) return void res.once('drain', pump);
+        if (!res.write(`{"position":${p},"prevChain":"${prev}","chain":"${chain}","event":${event}}\n`))
+          return void res.once('drain', pump);
       }
       res.end();
     };
@@ -491,7 +570,11 @@ async function login(url: string, email: string): Promise<string> {
   return ((await r.json()) as { token: string }).token;
 }
 
-async function getJson(url: string, token: string, retry = true): Promise<{ status: number; body: unknown; ms: number }> {
+async function getJson(
+  url: string,
+  token: string,
+  retry = true,
+): Promise<{ status: number; body: unknown; ms: number }> {
   const t = performance.now();
   const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } }).catch((err: unknown) => {
     // A kept-alive socket the server closed while idle (its keepAliveTimeout): a GET is safe to send again, once.
@@ -505,7 +588,11 @@ async function getJson(url: string, token: string, retry = true): Promise<{ stat
 }
 
 /** Streams a response to nowhere, sampling the server's RSS; resolves with bytes, seconds, peak RSS and the last line. */
-function download(url: string, token: string | null, server: Child): Promise<{ bytes: number; seconds: number; peakRss: number; lastLine: string }> {
+function download(
+  url: string,
+  token: string | null,
+  server: Child,
+): Promise<{ bytes: number; seconds: number; peakRss: number; lastLine: string }> {
   return new Promise((resolve, reject) => {
     let peak = server.rss();
     const sampler = setInterval(() => (peak = Math.max(peak, server.rss())), 20);
@@ -528,7 +615,12 @@ function download(url: string, token: string | null, server: Child): Promise<{ b
         clearInterval(sampler);
         peak = Math.max(peak, server.rss());
         const lines = Buffer.concat(last).toString('utf8').trimEnd().split('\n');
-        resolve({ bytes, seconds: (performance.now() - t) / 1000, peakRss: peak, lastLine: lines[lines.length - 1] ?? '' });
+        resolve({
+          bytes,
+          seconds: (performance.now() - t) / 1000,
+          peakRss: peak,
+          lastLine: lines[lines.length - 1] ?? '',
+        });
       });
       res.on('error', reject);
     });
@@ -540,7 +632,9 @@ async function waitReady(url: string, head: number, timeoutMs: number): Promise<
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await fetch(`${url}/readyz`);
-    const body = (await r.json()) as { checks?: Array<{ name: string; ok: boolean; detail?: Record<string, unknown> }> };
+    const body = (await r.json()) as {
+      checks?: Array<{ name: string; ok: boolean; detail?: Record<string, unknown> }>;
+    };
     const audit = body.checks?.find((c) => c.name === 'audit_projection');
     const cp = body.checks?.find((c) => c.name === 'chain_checkpointer');
     const projected = Number(audit?.detail?.position ?? -1);
@@ -560,7 +654,9 @@ async function benchExport(server: Child, baseline: Child, token: string, head: 
   const baseRss = baseline.rss();
   const base = await download(`${baseline.url}/`, null, baseline);
   const baseRate = head / base.seconds;
-  console.log(`\nexport — GET /v1/audit/export, unfiltered, ${int(head)} events, streamed over loopback HTTP to this process`);
+  console.log(
+    `\nexport — GET /v1/audit/export, unfiltered, ${int(head)} events, streamed over loopback HTTP to this process`,
+  );
   let count = head;
   for (const format of ['jsonl', 'csv'] as const) {
     const rssBefore = server.rss();
@@ -607,36 +703,69 @@ async function benchQueries(w: World, server: Child, admin: string, auditor: str
     { name: 'userId', make: () => ({ q: { userId: pick(w.userIds) }, auditor: false }) },
     { name: 'actorId (a key)', make: () => ({ q: { actorId: pick(w.keyIds) }, auditor: false }) },
     { name: 'type=ApiKeyRevoked', make: () => ({ q: { type: 'ApiKeyRevoked' }, auditor: false }) },
-    { name: 'type=UserDeactivated,WorkspaceMemberRemoved', make: () => ({ q: { type: 'UserDeactivated,WorkspaceMemberRemoved' }, auditor: false }) },
-    { name: 'workspaceId (a small team)', make: () => ({ q: { workspaceId: pick(w.wsIds.slice(1)) }, auditor: false }) },
-    { name: 'workspaceId + type=ApiKeyRevoked', make: () => ({ q: { workspaceId: pick(w.wsIds.slice(1)), type: 'ApiKeyRevoked' }, auditor: false }) },
-    { name: 'from/to (1 h window)', make: () => ((t) => ({ q: { from: iso(t), to: iso(t + 3600_000) }, auditor: false }))(instant()) },
-    { name: 'from (last 30 days) + type', make: () => ({ q: { from: iso(w.tEnd - 30 * DAY), type: 'ApiKeyRotated,ApiKeyRevoked' }, auditor: false }) },
-    { name: 'from/to (a random week)', make: () => ((t) => ({ q: { from: iso(t), to: iso(t + 7 * DAY) }, auditor: false }))(instant()) },
+    {
+      name: 'type=UserDeactivated,WorkspaceMemberRemoved',
+      make: () => ({ q: { type: 'UserDeactivated,WorkspaceMemberRemoved' }, auditor: false }),
+    },
+    {
+      name: 'workspaceId (a small team)',
+      make: () => ({ q: { workspaceId: pick(w.wsIds.slice(1)) }, auditor: false }),
+    },
+    {
+      name: 'workspaceId + type=ApiKeyRevoked',
+      make: () => ({ q: { workspaceId: pick(w.wsIds.slice(1)), type: 'ApiKeyRevoked' }, auditor: false }),
+    },
+    {
+      name: 'from/to (1 h window)',
+      make: () => ((t) => ({ q: { from: iso(t), to: iso(t + 3600_000) }, auditor: false }))(instant()),
+    },
+    {
+      name: 'from (last 30 days) + type',
+      make: () => ({ q: { from: iso(w.tEnd - 30 * DAY), type: 'ApiKeyRotated,ApiKeyRevoked' }, auditor: false }),
+    },
+    {
+      name: 'from/to (a random week)',
+      make: () => ((t) => ({ q: { from: iso(t), to: iso(t + 7 * DAY) }, auditor: false }))(instant()),
+    },
     { name: 'to (the first 30 days)', make: () => ({ q: { to: iso(w.t0 + 30 * DAY) }, auditor: false }) },
     {
       name: 'unfiltered, deep cursor',
-      make: () => ({ q: { cursor: Buffer.from(`p${1 + Math.floor(rnd() * w.events)}`).toString('base64url') }, auditor: false }),
+      make: () => ({
+        q: { cursor: Buffer.from(`p${1 + Math.floor(rnd() * w.events)}`).toString('base64url') },
+        auditor: false,
+      }),
     },
     { name: 'auditor scope, unfiltered', make: () => ({ q: {}, auditor: true }) },
-    { name: 'auditor scope, type=ApiKeySecretRevealed', make: () => ({ q: { type: 'ApiKeySecretRevealed' }, auditor: true }) },
+    {
+      name: 'auditor scope, type=ApiKeySecretRevealed',
+      make: () => ({ q: { type: 'ApiKeySecretRevealed' }, auditor: true }),
+    },
   ];
   const db = new Database(auditDbFile(w.dir), { readonly: true });
   const scopeOfAuditor = [w.wsIds[0]!];
   const all: number[] = [];
-  console.log(`\nfiltered audit queries — GET /v1/audit (limit 100, newest first) over HTTP, ${QUERY_SAMPLES} samples per kind`);
-  console.log('  baseline: the same SELECT … ORDER BY position DESC LIMIT 101 run bare in this process (no HTTP, auth or JSON)');
+  console.log(
+    `\nfiltered audit queries — GET /v1/audit (limit 100, newest first) over HTTP, ${QUERY_SAMPLES} samples per kind`,
+  );
+  console.log(
+    '  baseline: the same SELECT … ORDER BY position DESC LIMIT 101 run bare in this process (no HTTP, auth or JSON)',
+  );
   for (const kind of kinds) {
     const times: number[] = [];
     const bare: number[] = [];
     for (let i = 0; i < QUERY_SAMPLES + 10; i++) {
       const { q, auditor: asAuditor } = kind.make();
-      const r = await getJson(`${server.url}/v1/audit?limit=100&${new URLSearchParams(q).toString()}`, asAuditor ? auditor : admin);
+      const r = await getJson(
+        `${server.url}/v1/audit?limit=100&${new URLSearchParams(q).toString()}`,
+        asAuditor ? auditor : admin,
+      );
       if (r.status !== 200) throw new Error(`${kind.name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
       const { cursor, ...filterQ } = q;
       const where = auditWhere(parseAuditFilters(filterQ), asAuditor ? scopeOfAuditor : null);
       const sql = `SELECT * FROM audit_events WHERE ${where.sql}${cursor ? ' AND position < ?' : ''} ORDER BY position DESC LIMIT 101`;
-      const params = cursor ? [...where.params, Number(Buffer.from(cursor, 'base64url').toString().slice(1))] : where.params;
+      const params = cursor
+        ? [...where.params, Number(Buffer.from(cursor, 'base64url').toString().slice(1))]
+        : where.params;
       const t = performance.now();
       db.prepare(sql).all(...params);
       const bareMs = performance.now() - t;
@@ -671,7 +800,9 @@ async function benchValidAt(w: World, server: Child, admin: string): Promise<voi
   const ws = w.wsIds[0]!;
   const db = new Database(auditDbFile(w.dir), { readonly: true });
   const keys = (db.prepare('SELECT COUNT(*) FROM audit_keys WHERE workspace_id = ?').pluck().get(ws) as number) ?? 0;
-  const raw = db.prepare('SELECT key_id, name, handle, user_id, start, created_at, expires_at FROM audit_keys WHERE workspace_id = ?');
+  const raw = db.prepare(
+    'SELECT key_id, name, handle, user_id, start, created_at, expires_at FROM audit_keys WHERE workspace_id = ?',
+  );
   const rawTimes: number[] = [];
   for (let i = 0; i < VALIDAT_SAMPLES; i++) {
     const t = performance.now();
@@ -680,7 +811,9 @@ async function benchValidAt(w: World, server: Child, admin: string): Promise<voi
   }
   db.close();
   const rawMedian = quantile(sortedCopy(rawTimes), 0.5);
-  console.log(`\nvalidAt — GET /v1/workspaces/:id/keys?validAt= over HTTP, one workspace with ${int(keys)} keys, ${VALIDAT_SAMPLES} samples per instant`);
+  console.log(
+    `\nvalidAt — GET /v1/workspaces/:id/keys?validAt= over HTTP, one workspace with ${int(keys)} keys, ${VALIDAT_SAMPLES} samples per instant`,
+  );
   console.log(
     `  baseline: raw SELECT of the answer's columns for all ${int(keys)} keys of the workspace (no validity test, no HTTP) in this process, median ${fix(rawMedian)} ms`,
   );
@@ -763,11 +896,16 @@ async function main(): Promise<void> {
     );
     const admin = await login(server.url, ADMIN_EMAIL);
     const auditor = await login(server.url, AUDITOR_EMAIL);
-    const baseline = await spawnListening([fileURLToPath(import.meta.url), '--baseline-server', auditDbFile(dir.path)], process.env);
+    const baseline = await spawnListening(
+      [fileURLToPath(import.meta.url), '--baseline-server', auditDbFile(dir.path)],
+      process.env,
+    );
     children.push(baseline);
     console.log(`  ${'figure'.padEnd(44)} ${'value'.padStart(16)}   ${'target'.padEnd(16)} verdict`);
     const head = (
-      await getJson(`${server.url}/readyz`, admin).then((r) => r.body as { checks: Array<{ name: string; detail?: { position?: number } }> })
+      await getJson(`${server.url}/readyz`, admin).then(
+        (r) => r.body as { checks: Array<{ name: string; detail?: { position?: number } }> },
+      )
     ).checks.find((c) => c.name === 'audit_projection')!.detail!.position!;
     await benchExport(server, baseline, admin, head);
     await benchQueries(w, server, admin, auditor);

@@ -69,7 +69,11 @@ function population(
     }),
   );
   wsIds.forEach((workspaceId, i) => {
-    events.push({ streamId: `workspace-${workspaceId}`, type: 'WorkspaceCreated', data: { workspaceId, name: `Workspace ${i}`, ownerId: userIds[i]! } });
+    events.push({
+      streamId: `workspace-${workspaceId}`,
+      type: 'WorkspaceCreated',
+      data: { workspaceId, name: `Workspace ${i}`, ownerId: userIds[i]! },
+    });
     for (const userId of userIds) {
       events.push({
         streamId: `workspace-${workspaceId}`,
@@ -82,7 +86,15 @@ function population(
 }
 
 /** JSON of an ApiKeyCreated as the ledger writes it (same fields, realistic sizes). */
-function keyCreatedJson(rnd: () => number, keyId: string, userId: string, workspaceId: string, digest: string, start: string, i: number): string {
+function keyCreatedJson(
+  rnd: () => number,
+  keyId: string,
+  userId: string,
+  workspaceId: string,
+  digest: string,
+  start: string,
+  i: number,
+): string {
   const expires = rnd() < 0.5 ? null : new Date(T0 + 86_400_000 * (1 + Math.floor(rnd() * 365))).toISOString();
   const scopes = rnd() < 0.3 ? '["data:read","data:write"]' : 'null';
   return `{"keyId":"${keyId}","userId":"${userId}","workspaceId":"${workspaceId}","name":"service key ${i}","description":null,"handle":null,"alias":null,"scopes":${scopes},"format":"opaque","digest":"${digest}","start":"${start}","expiresAt":${expires === null ? 'null' : `"${expires}"`},"sealed":null,"rotatedFrom":null}`;
@@ -149,7 +161,17 @@ function benchVerify(): void {
     const token = mintOpaqueToken('tl');
     const digest = digestHex(token);
     const keyId = idOf(rnd, 'key');
-    const data = JSON.parse(keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, displayStart(token, 'opaque'), i)) as {
+    const data = JSON.parse(
+      keyCreatedJson(
+        rnd,
+        keyId,
+        userIds[i % userIds.length]!,
+        wsIds[i % wsIds.length]!,
+        digest,
+        displayStart(token, 'opaque'),
+        i,
+      ),
+    ) as {
       expiresAt: string | null;
     };
     data.expiresAt = null; // every token stays valid
@@ -209,7 +231,9 @@ function benchVerify(): void {
   const p99 = percentile(lat, 0.99) / 1000;
   const p999 = percentile(lat, 0.999) / 1000;
 
-  console.log(`\nin-process verify — ReadModel.verify on valid opaque tokens, ${int(keys)} keys, ${int(iters)} calls, one core`);
+  console.log(
+    `\nin-process verify — ReadModel.verify on valid opaque tokens, ${int(keys)} keys, ${int(iters)} calls, one core`,
+  );
   figure(
     'throughput',
     `${int(verifyRate)} /s`,
@@ -245,7 +269,15 @@ function memoryChild(n: number): void {
     const digest = hash('sha256', `token-${i}`, 'hex');
     // Decoded from JSON exactly like a rebuild, so the retained strings are flat, as they would be.
     const data = JSON.parse(
-      keyCreatedJson(rnd, keyId, userIds[i % userIds.length]!, wsIds[i % wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i),
+      keyCreatedJson(
+        rnd,
+        keyId,
+        userIds[i % userIds.length]!,
+        wsIds[i % wsIds.length]!,
+        digest,
+        `tl_${digest.slice(0, 4)}`,
+        i,
+      ),
     ) as unknown;
     rm.apply(keyCreated(rnd, keyId, data, ++pos, T0 + i));
   }
@@ -257,14 +289,18 @@ async function benchMemory(): Promise<void> {
   const n = scaled(1_000_000, 10_000);
   const self = fileURLToPath(import.meta.url);
   const out = await new Promise<string>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--expose-gc', self, '--memory-child', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, ['--expose-gc', self, '--memory-child', String(n)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let s = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
     c.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`memory child exited with ${code}`))));
   });
   const r = JSON.parse(out) as { keys: number; bytes: number };
   const per = r.bytes / r.keys;
-  console.log(`\nread model memory — ${int(r.keys)} ApiKeyCreated applied to one ReadModel (8 users, 3 workspaces), heapUsed delta after full GC`);
+  console.log(
+    `\nread model memory — ${int(r.keys)} ApiKeyCreated applied to one ReadModel (8 users, 3 workspaces), heapUsed delta after full GC`,
+  );
   figure('bytes per key', `${int(per)} B`, '≤ 300 B', per <= 300, `  total ${fix(r.bytes / 1e6, 1)} MB`);
 }
 
@@ -298,7 +334,15 @@ async function writeLog(file: string, total: number): Promise<{ events: number; 
       ev(
         'ApiKeyCreated',
         null,
-        keyCreatedJson(rnd, keyId, pop.userIds[i % pop.userIds.length]!, pop.wsIds[i % pop.wsIds.length]!, digest, `tl_${digest.slice(0, 4)}`, i),
+        keyCreatedJson(
+          rnd,
+          keyId,
+          pop.userIds[i % pop.userIds.length]!,
+          pop.wsIds[i % pop.wsIds.length]!,
+          digest,
+          `tl_${digest.slice(0, 4)}`,
+          i,
+        ),
       ),
     ];
     // A realistic tail on some streams: use, renames, rotation, revocation.
@@ -316,7 +360,10 @@ async function writeLog(file: string, total: number): Promise<{ events: number; 
         }),
       );
     if (x < 0.1) events.push(ev('ApiKeyUpdated', { keyId, name: `renamed ${i}` }));
-    if (x < 0.05) events.push(ev('ApiKeyRevoked', { keyId, reason: 'rotated out', revokedBy: { type: 'user', id: pop.userIds[0] } }));
+    if (x < 0.05)
+      events.push(
+        ev('ApiKeyRevoked', { keyId, reason: 'rotated out', revokedBy: { type: 'user', id: pop.userIds[0] } }),
+      );
     const take = events.slice(0, total - written);
     written += take.length;
     wave.push(store.append(`apikey-${keyId}`, take, 'no_stream'));
@@ -395,7 +442,13 @@ async function benchRebuild(dir: string): Promise<void> {
     rate >= 200_000,
     `  ${fix(sec)} s; baseline raw row read ${int(rows / rawSec)} rows/s (rebuild ×${fix(rate / (rows / rawSec))})`,
   );
-  figure('Ledger.start() on the same file', `${int(n / ledgerSec)} ev/s`, '', null, `  ${fix(ledgerSec)} s, ${int(rm.keysById.size)} keys`);
+  figure(
+    'Ledger.start() on the same file',
+    `${int(n / ledgerSec)} ev/s`,
+    '',
+    null,
+    `  ${fix(ledgerSec)} s, ${int(rm.keysById.size)} keys`,
+  );
 }
 
 // ------------------------------------------------------------------ 4. durable key creation
@@ -414,7 +467,10 @@ async function benchCreate(dir: string): Promise<void> {
       log: () => undefined,
     });
     await ledger.start();
-    const u = await ledger.users.register({ email: `${label}@example.com`, name: 'Bench', password: 'correct horse battery staple' }, SYSTEM);
+    const u = await ledger.users.register(
+      { email: `${label}@example.com`, name: 'Bench', password: 'correct horse battery staple' },
+      SYSTEM,
+    );
     await ledger.workspaces.create('Bench', u.id, SYSTEM);
     let next = 0;
     const t0 = performance.now();
@@ -422,7 +478,10 @@ async function benchCreate(dir: string): Promise<void> {
       Array.from({ length: inFlight }, async () => {
         while (next < count) {
           const i = next++;
-          await ledger.keys.create({ userId: u.id, name: `k${i}`, expiresInSeconds: 86_400, scopes: i % 3 === 0 ? ['data:read'] : null }, SYSTEM);
+          await ledger.keys.create(
+            { userId: u.id, name: `k${i}`, expiresInSeconds: 86_400, scopes: i % 3 === 0 ? ['data:read'] : null },
+            SYSTEM,
+          );
         }
       }),
     );

@@ -19,7 +19,9 @@ if (mode === 'floor') {
   // No lookup, no logging: what the machine and the load generator alone add to a request's latency.
   const server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 }).end('{"ok":true}'));
+    req.on('end', () =>
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 }).end('{"ok":true}'),
+    );
   });
   server.listen(0, '127.0.0.1', () => {
     const a = server.address();
@@ -67,11 +69,25 @@ if (mode === 'floor') {
           };
         }
         const json = JSON.stringify(out);
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
+        res
+          .writeHead(200, {
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': Buffer.byteLength(json),
+          })
+          .end(json);
       }
       if (logger.isLevelEnabled('info')) {
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
-        logger.info({ reqId: `req_${(seq++).toString(36)}`, method: req.method, url: loggableTarget(req.url ?? ''), status: res.statusCode, ms }, 'request');
+        logger.info(
+          {
+            reqId: `req_${(seq++).toString(36)}`,
+            method: req.method,
+            url: loggableTarget(req.url ?? ''),
+            status: res.statusCode,
+            ms,
+          },
+          'request',
+        );
       }
     });
   });

@@ -12,28 +12,41 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 32;
 
 async function prepare(dir: string): Promise<{ token: string }> {
-  const config = loadConfig({ LEDGER_DATA_DIR: dir, LEDGER_BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com', LEDGER_BOOTSTRAP_ADMIN_PASSWORD: 'bench password 123' });
+  const config = loadConfig({
+    LEDGER_DATA_DIR: dir,
+    LEDGER_BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com',
+    LEDGER_BOOTSTRAP_ADMIN_PASSWORD: 'bench password 123',
+  });
   const { ledger } = await openLedger(config, { log: () => undefined });
   await ledger.start();
   await bootstrapAdmin(ledger, config, () => undefined);
   const admin = [...ledger.read.users()][0]!;
   // A realistic index: many keys, one of which we present.
-  for (let i = 0; i < 2000; i++) await ledger.keys.create({ userId: admin.id, name: `k${i}` }, { actor: { type: 'system', id: 'bench' } });
-  const { token } = await ledger.keys.create({ userId: admin.id, name: 'bench' }, { actor: { type: 'system', id: 'bench' } });
+  for (let i = 0; i < 2000; i++)
+    await ledger.keys.create({ userId: admin.id, name: `k${i}` }, { actor: { type: 'system', id: 'bench' } });
+  const { token } = await ledger.keys.create(
+    { userId: admin.id, name: 'bench' },
+    { actor: { type: 'system', id: 'bench' } },
+  );
   await ledger.stop();
   await ledger.store.close();
   return { token };
 }
 
 function start(mode: 'koa' | 'bare' | 'floor', dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(new URL('./http-target.js', import.meta.url), [mode, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(new URL('./http-target.js', import.meta.url), [mode, dir], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve({ child, url: m.url }));
     child.once('exit', (code) => reject(new Error(`${mode} target exited ${code}`)));
   });
 }
 
-function load(url: string, opts: { method: 'GET' | 'POST'; path: string; token: string; body?: string }): Promise<autocannon.Result> {
+function load(
+  url: string,
+  opts: { method: 'GET' | 'POST'; path: string; token: string; body?: string },
+): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -54,7 +67,11 @@ function load(url: string, opts: { method: 'GET' | 'POST'; path: string; token: 
  * keep-alive sockets with pre-built request bytes, and each latency runs from its scheduled time, so a stall counts
  * against every request it delays. Raw sockets keep the generator's own cost far below the server's.
  */
-async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: string; token: string; body?: string }, rate: number): Promise<number> {
+async function pacedP99(
+  url: string,
+  opts: { method: 'GET' | 'POST'; path: string; token: string; body?: string },
+  rate: number,
+): Promise<number> {
   const target = new URL(url);
   const body = opts.body ?? '';
   const wire = Buffer.from(
@@ -71,7 +88,10 @@ async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: strin
   const finished = new Promise<void>((resolve, reject) => {
     finish = resolve;
     // Bounded: a run that cannot finish says so instead of hanging the benchmark.
-    setTimeout(() => reject(new Error(`paced run stuck: ${done} of ${total} done, ${closed} sockets closed mid-request`)), (DURATION + 30) * 1000).unref();
+    setTimeout(
+      () => reject(new Error(`paced run stuck: ${done} of ${total} done, ${closed} sockets closed mid-request`)),
+      (DURATION + 30) * 1000,
+    ).unref();
   });
 
   interface Conn {
@@ -144,11 +164,14 @@ async function pacedP99(url: string, opts: { method: 'GET' | 'POST'; path: strin
   tick();
   await finished;
   for (const c of conns) c.socket.destroy();
-  if (failed > 0) throw new Error(`${failed} of ${total} paced requests failed (${closed} on sockets the server closed)`);
+  if (failed > 0)
+    throw new Error(`${failed} of ${total} paced requests failed (${closed} on sockets the server closed)`);
   latencies.sort();
   const at = (q: number): number => latencies[Math.min(total - 1, Math.floor(total * q))]!;
   if (process.env.BENCH_DEBUG)
-    console.log(`    paced ${rate}/s: p50 ${at(0.5).toFixed(2)} p90 ${at(0.9).toFixed(2)} p99 ${at(0.99).toFixed(2)} max ${at(1).toFixed(2)} ms`);
+    console.log(
+      `    paced ${rate}/s: p50 ${at(0.5).toFixed(2)} p90 ${at(0.9).toFixed(2)} p99 ${at(0.99).toFixed(2)} max ${at(1).toFixed(2)} ms`,
+    );
   return at(0.99);
 }
 
@@ -156,7 +179,9 @@ const dir = tempDir('bench-http');
 try {
   const { token } = await prepare(dir.path);
   console.log(machine());
-  console.log(`autocannon, ${CONNECTIONS} connections, ${DURATION}s per run; the load generator shares the machine with the server`);
+  console.log(
+    `autocannon, ${CONNECTIONS} connections, ${DURATION}s per run; the load generator shares the machine with the server`,
+  );
   console.log(
     (process.env.BENCH_ACCESS_LOG ?? 'on') === 'off'
       ? 'access logging: off on both sides (BENCH_ACCESS_LOG=off)'
@@ -189,8 +214,12 @@ try {
       floor.child.kill('SIGTERM');
     }
     console.log(`\n${sc.name}`);
-    console.log(`  bare node:http   ${bare.rps.toFixed(0)} req/s, p99 ${bare.p99} ms at max, p99 ${bare.halfP99.toFixed(2)} ms at half rate (paced)`);
-    console.log(`  token-ledger     ${koa.rps.toFixed(0)} req/s, p99 ${koa.p99} ms at max, p99 ${koa.halfP99.toFixed(2)} ms at half rate (paced)`);
+    console.log(
+      `  bare node:http   ${bare.rps.toFixed(0)} req/s, p99 ${bare.p99} ms at max, p99 ${bare.halfP99.toFixed(2)} ms at half rate (paced)`,
+    );
+    console.log(
+      `  token-ledger     ${koa.rps.toFixed(0)} req/s, p99 ${koa.p99} ms at max, p99 ${koa.halfP99.toFixed(2)} ms at half rate (paced)`,
+    );
     const ratio = koa.rps / bare.rps;
     figure('throughput vs bare node:http', `×${ratio.toFixed(2)}`, '≥ ×0.80', ratio >= 0.8);
     figure(

@@ -13,9 +13,16 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { createRevocationWatcher, readEventStream, REVOCATION_TYPES, type RevocationEvent, type RevocationWatcher } from '../clients/index.js';
+import {
+  createRevocationWatcher,
+  readEventStream,
+  REVOCATION_TYPES,
+  type RevocationEvent,
+  type RevocationWatcher,
+} from '../clients/index.js';
 import { revocationsPlugin } from '../services/revocations/plugin.js';
-import { testBrokers, uniqueTopics, waitUntil } from '../test/support/kafka.js';
+import { waitUntil } from '../test/support/async.js';
+import { testBrokers, uniqueTopics } from '../test/support/kafka.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer } from '../test/support/server.js';
 import { figure, machine, misses } from './report.js';
 
@@ -52,7 +59,9 @@ const spread = (st: Stats): string => `p50 ${ms(st.p50)}, p95 ${ms(st.p95)}, max
 // ------------------------------------------------------------------ the server (child process)
 
 async function serverChild(env: Record<string, string>): Promise<void> {
-  const s = await startTestServer({ LOG_LEVEL: 'silent', ...env }, [revocationsPlugin({ kafkaHeartbeatMs: KAFKA_HEARTBEAT_MS })]);
+  const s = await startTestServer({ LOG_LEVEL: 'silent', ...env }, [
+    revocationsPlugin({ kafkaHeartbeatMs: KAFKA_HEARTBEAT_MS }),
+  ]);
   process.on('message', (m) => {
     if (m !== 'stop') return;
     s.dispose().then(
@@ -64,7 +73,9 @@ async function serverChild(env: Record<string, string>): Promise<void> {
 }
 
 function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--server', JSON.stringify(env)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--server', JSON.stringify(env)], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve({ child, url: m.url }));
     child.once('exit', (code) => reject(new Error(`server child exited ${code}`)));
@@ -167,7 +178,11 @@ async function kafkaBaseline(brokers: string[], n: number): Promise<Stats> {
   await admin.connect();
   await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   const consumer = kafka.consumer({
     groupId: `bench-${randomBytes(6).toString('hex')}`,
     maxWaitTimeInMs: Math.min(1000, Math.floor(STALE_AFTER_MS / 3)),
@@ -225,7 +240,13 @@ function reportPath(label: string, targetMs: number, r: PathResult, baselineLabe
     `  ${spread(st)}; ${r.early} seen before the response (as 0 ms), ${r.missed} missed`,
   );
   const ratio = `p50 ×${fix(st.p50 / baseline.p50, 2)}, p99 ×${fix(st.p99 / baseline.p99, 2)}`;
-  figure(`  baseline: ${baselineLabel}`, `p99 ${ms(baseline.p99)}`, '', null, `  ${spread(baseline)}; ratio to baseline ${ratio}`);
+  figure(
+    `  baseline: ${baselineLabel}`,
+    `p99 ${ms(baseline.p99)}`,
+    '',
+    null,
+    `  ${spread(baseline)}; ratio to baseline ${ratio}`,
+  );
 }
 
 // ------------------------------------------------------------------ main
@@ -236,7 +257,11 @@ async function main(): Promise<void> {
   const brokers = testBrokers();
   const topics = uniqueTopics('bench');
   const env: Record<string, string> = brokers
-    ? { LEDGER_KAFKA_BROKERS: brokers.join(','), LEDGER_KAFKA_EVENTS_TOPIC: topics.events, LEDGER_KAFKA_REVOCATIONS_TOPIC: topics.revocations }
+    ? {
+        LEDGER_KAFKA_BROKERS: brokers.join(','),
+        LEDGER_KAFKA_EVENTS_TOPIC: topics.events,
+        LEDGER_KAFKA_REVOCATIONS_TOPIC: topics.revocations,
+      }
     : {};
   console.log(
     brokers
@@ -248,10 +273,17 @@ async function main(): Promise<void> {
   let closeSse: (() => Promise<void>) | null = null;
   let watcher: RevocationWatcher | null = null;
   try {
-    const admin = ((await call(url, 'POST', '/v1/auth/login', null, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD })) as { token: string }).token;
-    const feedKey = (await call(url, 'POST', '/v1/keys', admin, { name: 'bench-feed', scopes: ['keys:verify'] })) as { token: string };
+    const admin = (
+      (await call(url, 'POST', '/v1/auth/login', null, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD })) as {
+        token: string;
+      }
+    ).token;
+    const feedKey = (await call(url, 'POST', '/v1/keys', admin, { name: 'bench-feed', scopes: ['keys:verify'] })) as {
+      token: string;
+    };
     const keys: string[] = [];
-    for (let i = 0; i < COUNT + WARMUP; i++) keys.push(((await call(url, 'POST', '/v1/keys', admin, { name: `k${i}` })) as { id: string }).id);
+    for (let i = 0; i < COUNT + WARMUP; i++)
+      keys.push(((await call(url, 'POST', '/v1/keys', admin, { name: `k${i}` })) as { id: string }).id);
 
     const sse = new Arrivals();
     closeSse = await openSse(url, feedKey.token, sse);
@@ -266,8 +298,13 @@ async function main(): Promise<void> {
       });
       await watcher.ready;
     }
-    const subscribers: Array<[string, Arrivals]> = [['sse', sse], ...(kafka ? ([['kafka', kafka]] as Array<[string, Arrivals]>) : [])];
-    const results = new Map<string, PathResult>(subscribers.map(([name]) => [name, { latencies: [], early: 0, missed: 0 }]));
+    const subscribers: Array<[string, Arrivals]> = [
+      ['sse', sse],
+      ...(kafka ? ([['kafka', kafka]] as Array<[string, Arrivals]>) : []),
+    ];
+    const results = new Map<string, PathResult>(
+      subscribers.map(([name]) => [name, { latencies: [], early: 0, missed: 0 }]),
+    );
     const revokeCalls: number[] = [];
 
     for (const [i, keyId] of keys.entries()) {
@@ -292,7 +329,9 @@ async function main(): Promise<void> {
     const httpRtt = await httpBaseline(url, COUNT);
     const kafkaRtt = brokers ? await kafkaBaseline(brokers, COUNT) : null;
 
-    console.log(`\nrevoke → subscriber sees it, ${COUNT} revocations one at a time (after ${WARMUP} warm-up), from the revoke call's HTTP response`);
+    console.log(
+      `\nrevoke → subscriber sees it, ${COUNT} revocations one at a time (after ${WARMUP} warm-up), from the revoke call's HTTP response`,
+    );
     console.log(`  ${'figure'.padEnd(34)} ${'value'.padStart(18)}   ${'target'.padEnd(22)} verdict`);
     const rc = stats(revokeCalls);
     figure('revoke call itself (for scale)', `p99 ${ms(rc.p99)}`, '', null, `  ${spread(rc)}`);
@@ -301,7 +340,13 @@ async function main(): Promise<void> {
     if (kafkaRes && kafkaRtt) {
       reportPath('Kafka (watcher on revocations)', 100, kafkaRes, 'produce→consume', kafkaRtt);
     } else {
-      figure('Kafka (watcher on revocations)', 'skipped', 'p99 ≤ 100 ms', null, '  no broker: set LEDGER_TEST_KAFKA_BROKERS');
+      figure(
+        'Kafka (watcher on revocations)',
+        'skipped',
+        'p99 ≤ 100 ms',
+        null,
+        '  no broker: set LEDGER_TEST_KAFKA_BROKERS',
+      );
     }
     console.log('\nFor comparison, Unkey documents up to 30 s for a deleted key to stop verifying everywhere.');
   } finally {

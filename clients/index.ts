@@ -7,6 +7,12 @@ export {
   type WatcherCheck,
   type WatcherSnapshot,
 } from './revocation-watcher.js';
-export { createOfflineVerifier, type OfflineVerifier, type OfflineVerifierOptions, type OfflineResult, type OfflineCode } from './offline-verifier.js';
+export {
+  createOfflineVerifier,
+  type OfflineVerifier,
+  type OfflineVerifierOptions,
+  type OfflineResult,
+  type OfflineCode,
+} from './offline-verifier.js';
 export type { KafkaWatchOptions } from './kafka-source.js';
 export { readEventStream, SseParser, SseHttpError, type SseEvent } from './sse.js';

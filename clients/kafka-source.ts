@@ -43,7 +43,11 @@ export interface RunningSource {
   close(): Promise<void>;
 }
 
-export async function startKafkaSource(o: KafkaWatchOptions, maxWaitMs: number, sink: SourceSink): Promise<RunningSource> {
+export async function startKafkaSource(
+  o: KafkaWatchOptions,
+  maxWaitMs: number,
+  sink: SourceSink,
+): Promise<RunningSource> {
   const topic = o.topic ?? 'token-ledger.revocations';
   const kafka = new Kafka({
     clientId: o.clientId ?? 'revocation-watcher',

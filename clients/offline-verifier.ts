@@ -20,7 +20,8 @@ export interface OfflineVerifierOptions {
   readonly jwksCacheMaxAgeMs?: number;
 }
 
-export type OfflineCode = 'VALID' | 'MALFORMED' | 'INVALID' | 'EXPIRED' | 'REVOKED' | 'STALE' | 'UNAVAILABLE' | 'INSUFFICIENT_SCOPE';
+export type OfflineCode =
+  'VALID' | 'MALFORMED' | 'INVALID' | 'EXPIRED' | 'REVOKED' | 'STALE' | 'UNAVAILABLE' | 'INSUFFICIENT_SCOPE';
 
 export interface OfflineResult {
   readonly valid: boolean;
@@ -42,9 +43,14 @@ export interface OfflineVerifier {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-const claimedScopes = (p: JWTPayload | null): string[] | null => (typeof p?.scope === 'string' ? p.scope.split(' ').filter(Boolean) : null);
+const claimedScopes = (p: JWTPayload | null): string[] | null =>
+  typeof p?.scope === 'string' ? p.scope.split(' ').filter(Boolean) : null;
 
-function result(code: OfflineCode, p: JWTPayload | null = null, scopes: string[] | null = claimedScopes(p)): OfflineResult {
+function result(
+  code: OfflineCode,
+  p: JWTPayload | null = null,
+  scopes: string[] | null = claimedScopes(p),
+): OfflineResult {
   return {
     valid: code === 'VALID',
     code,
@@ -57,7 +63,10 @@ function result(code: OfflineCode, p: JWTPayload | null = null, scopes: string[]
 }
 
 export function createOfflineVerifier(o: OfflineVerifierOptions): OfflineVerifier {
-  const jwks = createRemoteJWKSet(new URL(o.jwksUrl), { cacheMaxAge: o.jwksCacheMaxAgeMs ?? 600_000, cooldownDuration: 30_000 });
+  const jwks = createRemoteJWKSet(new URL(o.jwksUrl), {
+    cacheMaxAge: o.jwksCacheMaxAgeMs ?? 600_000,
+    cooldownDuration: 30_000,
+  });
   return {
     async verify(token, opts = {}) {
       if (typeof token !== 'string' || token.length > 8192 || !JWT_SHAPE.test(token)) return result('MALFORMED');
@@ -83,8 +92,14 @@ export function createOfflineVerifier(o: OfflineVerifierOptions): OfflineVerifie
       const claimed = claimedScopes(payload);
       const restriction = o.watcher.restrictionOf?.(keyId) ?? null;
       // The ledger refuses what the owner's current role no longer allows, so the claim is only an upper bound.
-      const scopes = restriction === null ? claimed : claimed === null ? [...restriction] : claimed.filter((s) => restriction.includes(s));
-      if (opts.scopes && scopes !== null && !opts.scopes.every((s) => scopes.includes(s))) return result('INSUFFICIENT_SCOPE', payload, scopes);
+      const scopes =
+        restriction === null
+          ? claimed
+          : claimed === null
+            ? [...restriction]
+            : claimed.filter((s) => restriction.includes(s));
+      if (opts.scopes && scopes !== null && !opts.scopes.every((s) => scopes.includes(s)))
+        return result('INSUFFICIENT_SCOPE', payload, scopes);
       return result('VALID', payload, scopes);
     },
   };

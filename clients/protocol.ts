@@ -37,7 +37,14 @@ export const REVOCATION_TYPES = {
 export type RevocationType = (typeof REVOCATION_TYPES)[keyof typeof REVOCATION_TYPES];
 
 export type RevocationCause =
-  'revoked' | 'expired' | 'rotated' | 'owner_deactivated' | 'member_removed' | 'owner_reactivated' | 'member_restored' | 'role_changed';
+  | 'revoked'
+  | 'expired'
+  | 'rotated'
+  | 'owner_deactivated'
+  | 'member_removed'
+  | 'owner_reactivated'
+  | 'member_restored'
+  | 'role_changed';
 
 /** `data` of a revocation-class CloudEvent. Never carries a token, a digest or any other secret. */
 export interface RevocationData {

@@ -5,6 +5,7 @@
 // from the ledger for longer than the staleness bound, every key counts as revoked. Signs of life: SSE events and
 // heartbeat comments; on Kafka, new events and the publisher's heartbeats (a broker answering fetches is not one:
 // the broker can be up while the ledger's publisher is stalled).
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ReadAt, RunningSource, SourceSink, KafkaWatchOptions } from './kafka-source.js';
 import { parseCursor, REVOCATION_TYPES, type HeartbeatData, type RevocationEvent } from './protocol.js';
 import { readEventStream, SseHttpError } from './sse.js';
@@ -91,13 +92,19 @@ export interface RevocationWatcher {
 }
 
 export function createRevocationWatcher(opts: RevocationWatcherOptions): RevocationWatcher {
-  if ((opts.url === undefined) === (opts.kafka === undefined)) throw new TypeError('createRevocationWatcher: give exactly one of url or kafka');
+  if ((opts.url === undefined) === (opts.kafka === undefined))
+    throw new TypeError('createRevocationWatcher: give exactly one of url or kafka');
   const init = opts.initialState;
   if (init !== undefined) {
     // The compacted topic is small and always read from the earliest offset; only the HTTP feed resumes.
-    if (opts.kafka !== undefined) throw new TypeError('initialState applies to the HTTP feed only; a Kafka watcher reads the topic from the earliest offset');
-    if (typeof init.cursor !== 'string' || parseCursor(init.cursor) === null) throw new TypeError('initialState.cursor is not a ledger cursor');
-    if (!Array.isArray(init.revoked) || !Array.isArray(init.suspended)) throw new TypeError('initialState needs the revoked and suspended sets');
+    if (opts.kafka !== undefined)
+      throw new TypeError(
+        'initialState applies to the HTTP feed only; a Kafka watcher reads the topic from the earliest offset',
+      );
+    if (typeof init.cursor !== 'string' || parseCursor(init.cursor) === null)
+      throw new TypeError('initialState.cursor is not a ledger cursor');
+    if (!Array.isArray(init.revoked) || !Array.isArray(init.suspended))
+      throw new TypeError('initialState needs the revoked and suspended sets');
     const r: unknown = init.restrictions;
     if (r !== undefined && (r === null || typeof r !== 'object' || Object.values(r).some((v) => !isScopeList(v))))
       throw new TypeError('initialState.restrictions must map key ids to scope lists');
@@ -165,18 +172,14 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     opts.onEvent?.(ev, position);
   };
 
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      abort.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+  /** A reconnect wait that close() ends at once. */
+  const sleep = async (ms: number): Promise<void> => {
+    try {
+      await delay(ms, undefined, { signal: abort.signal });
+    } catch (err) {
+      if (!(abort.signal.aborted && (err as Error).name === 'AbortError')) throw err;
+    }
+  };
 
   let source: RunningSource | null = null;
   let loop: Promise<void>;
@@ -251,7 +254,14 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
       heartbeat: (hb, at) => {
         const d = hb.data;
         if (!at.live || typeof d?.lagMs !== 'number' || typeof d.checkpoint !== 'number') return;
-        publisher = { checkpoint: d.checkpoint, head: d.head, lagEvents: d.lagEvents, lagMs: d.lagMs, intervalMs: d.intervalMs, time: hb.time };
+        publisher = {
+          checkpoint: d.checkpoint,
+          head: d.head,
+          lagEvents: d.lagEvents,
+          lagMs: d.lagMs,
+          intervalMs: d.intervalMs,
+          time: hb.time,
+        };
         // A publisher that is alive but further behind than the bound cannot vouch for the set.
         if (d.lagMs <= staleAfterMs) alive();
       },
@@ -317,7 +327,10 @@ export function createRevocationWatcher(opts: RevocationWatcherOptions): Revocat
     get cursor() {
       return cursor;
     },
-    snapshot: () => (cursor === null ? null : { cursor, revoked: [...terminal], suspended: [...suspended], restrictions: Object.fromEntries(restrictions) }),
+    snapshot: () =>
+      cursor === null
+        ? null
+        : { cursor, revoked: [...terminal], suspended: [...suspended], restrictions: Object.fromEntries(restrictions) },
     async close() {
       if (closed) return;
       closed = true;

@@ -1,5 +1,6 @@
 // A minimal Server-Sent Events reader over fetch (Node 20 has no EventSource, and EventSource cannot send
 // headers or report comment lines, which carry the feed's heartbeats).
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 export interface SseEvent {
   readonly id: string | null;
@@ -24,65 +25,25 @@ export class SseHttpError extends Error {
   }
 }
 
-/** Incremental parser for the text/event-stream format (WHATWG HTML §9.2.6). */
+/** Incremental parser for the text/event-stream format (WHATWG HTML §9.2.6), over eventsource-parser. */
 export class SseParser {
-  private buf = '';
-  private data: string[] = [];
-  private id: string | null = null;
-  private event = '';
-  private sawCr = false;
+  private readonly parser: EventSourceParser;
+  /** The last event id persists across events until the stream sets another (the spec's last event ID buffer). */
+  private lastId: string | null = null;
 
-  constructor(private readonly h: SseHandlers) {}
-
-  push(chunk: string): void {
-    let text = chunk;
-    // A "\r\n" split across chunks: the "\n" belongs to the "\r" already handled.
-    if (this.sawCr && text.startsWith('\n')) text = text.slice(1);
-    this.sawCr = false;
-    this.buf += text;
-    for (;;) {
-      const m = /\r\n|\r|\n/.exec(this.buf);
-      if (!m) break;
-      if (m[0] === '\r' && m.index === this.buf.length - 1) {
-        this.sawCr = true;
-      }
-      const line = this.buf.slice(0, m.index);
-      this.buf = this.buf.slice(m.index + m[0].length);
-      this.line(line);
-    }
+  constructor(h: SseHandlers) {
+    this.parser = createParser({
+      onEvent: (e) => {
+        if (e.id !== undefined) this.lastId = e.id;
+        h.onEvent({ id: this.lastId, event: e.event ?? 'message', data: e.data });
+      },
+      onComment: (text) => h.onComment?.(text.trimStart()),
+      onRetry: (ms) => h.onRetry?.(ms),
+    });
   }
 
-  private line(line: string): void {
-    if (line === '') {
-      if (this.data.length > 0) this.h.onEvent({ id: this.id, event: this.event || 'message', data: this.data.join('\n') });
-      this.data = [];
-      this.event = '';
-      return;
-    }
-    if (line.startsWith(':')) {
-      this.h.onComment?.(line.slice(1).trimStart());
-      return;
-    }
-    const i = line.indexOf(':');
-    const field = i < 0 ? line : line.slice(0, i);
-    let value = i < 0 ? '' : line.slice(i + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'data':
-        this.data.push(value);
-        break;
-      case 'event':
-        this.event = value;
-        break;
-      case 'id':
-        if (!value.includes('\0')) this.id = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.h.onRetry?.(Number(value));
-        break;
-      default:
-        break;
-    }
+  push(chunk: string): void {
+    this.parser.feed(chunk);
   }
 }
 
@@ -92,7 +53,10 @@ export async function readEventStream(
   opts: { headers?: Record<string, string>; signal: AbortSignal; fetch?: typeof fetch },
   h: SseHandlers,
 ): Promise<void> {
-  const res = await (opts.fetch ?? fetch)(url, { headers: { accept: 'text/event-stream', ...opts.headers }, signal: opts.signal });
+  const res = await (opts.fetch ?? fetch)(url, {
+    headers: { accept: 'text/event-stream', ...opts.headers },
+    signal: opts.signal,
+  });
   if (res.status !== 200 || !res.body) {
     const body = await res.text().catch(() => '');
     throw new SseHttpError(res.status, body.slice(0, 500));

@@ -173,48 +173,54 @@ export type WorkspaceEvent =
   | WorkspaceInvitationCreated
   | WorkspaceInvitationAccepted
   | WorkspaceInvitationCancelled;
-export type ApiKeyEvent = ApiKeyCreated | ApiKeyUsed | ApiKeyUpdated | ApiKeySecretRevealed | ApiKeyRotated | ApiKeyExpired | ApiKeyRevoked;
+export type ApiKeyEvent =
+  ApiKeyCreated | ApiKeyUsed | ApiKeyUpdated | ApiKeySecretRevealed | ApiKeyRotated | ApiKeyExpired | ApiKeyRevoked;
 export type UniqueEvent = UniqueValueClaimed | UniqueValueReleased;
 
 export type LedgerEvent = UserEvent | WorkspaceEvent | ApiKeyEvent | UniqueEvent | LedgerCheckpointed;
-export type LedgerEventType = LedgerEvent['type'];
+/**
+ * The catalogue: every event type with the schema version this build writes (a changed shape bumps it and adds an
+ * upcaster in serialization.ts). `satisfies` makes it complete: an event of LedgerEvent left out fails to compile,
+ * and so does an entry no event interface declares.
+ */
+export const EVENT_CATALOGUE = {
+  UserRegistered: { schemaVersion: 1 },
+  UserPasswordChanged: { schemaVersion: 1 },
+  UserDeactivated: { schemaVersion: 1 },
+  UserReactivated: { schemaVersion: 1 },
+  UserLoginSucceeded: { schemaVersion: 1 },
+  UserLoginFailed: { schemaVersion: 1 },
+  UserLoggedOut: { schemaVersion: 1 },
+  UserPasswordChangeFailed: { schemaVersion: 1 },
+  UserLockoutLifted: { schemaVersion: 1 },
+  WorkspaceCreated: { schemaVersion: 1 },
+  WorkspaceMemberRoleSet: { schemaVersion: 1 },
+  WorkspaceMemberRemoved: { schemaVersion: 1 },
+  WorkspacePolicySet: { schemaVersion: 1 },
+  WorkspaceInvitationCreated: { schemaVersion: 1 },
+  WorkspaceInvitationAccepted: { schemaVersion: 1 },
+  WorkspaceInvitationCancelled: { schemaVersion: 1 },
+  ApiKeyCreated: { schemaVersion: 1 },
+  // v2: one event per key and flush, with a count per presentation
+  ApiKeyUsed: { schemaVersion: 2 },
+  ApiKeyUpdated: { schemaVersion: 1 },
+  ApiKeySecretRevealed: { schemaVersion: 1 },
+  ApiKeyRotated: { schemaVersion: 1 },
+  ApiKeyExpired: { schemaVersion: 1 },
+  ApiKeyRevoked: { schemaVersion: 1 },
+  UniqueValueClaimed: { schemaVersion: 1 },
+  UniqueValueReleased: { schemaVersion: 1 },
+  LedgerCheckpointed: { schemaVersion: 1 },
+} as const satisfies { readonly [T in LedgerEvent['type']]: { readonly schemaVersion: number } };
 
-export const EVENT_TYPES: readonly LedgerEventType[] = [
-  'UserRegistered',
-  'UserPasswordChanged',
-  'UserDeactivated',
-  'UserReactivated',
-  'UserLoginSucceeded',
-  'UserLoginFailed',
-  'UserLoggedOut',
-  'UserPasswordChangeFailed',
-  'UserLockoutLifted',
-  'WorkspaceCreated',
-  'WorkspaceMemberRoleSet',
-  'WorkspaceMemberRemoved',
-  'WorkspacePolicySet',
-  'WorkspaceInvitationCreated',
-  'WorkspaceInvitationAccepted',
-  'WorkspaceInvitationCancelled',
-  'ApiKeyCreated',
-  'ApiKeyUsed',
-  'ApiKeyUpdated',
-  'ApiKeySecretRevealed',
-  'ApiKeyRotated',
-  'ApiKeyExpired',
-  'ApiKeyRevoked',
-  'UniqueValueClaimed',
-  'UniqueValueReleased',
-  'LedgerCheckpointed',
-];
+export type LedgerEventType = keyof typeof EVENT_CATALOGUE;
 
-export const CURRENT_SCHEMA_VERSION = 1;
+/** Every event type, in catalogue order. */
+export const EVENT_TYPES = Object.freeze(Object.keys(EVENT_CATALOGUE) as LedgerEventType[]);
 
-/** Event types whose shape changed since version 1 (each change has an upcaster in serialization.ts). */
-export const SCHEMA_VERSIONS: Partial<Record<LedgerEventType, number>> = { ApiKeyUsed: 2 };
-
+/** The schema version this build writes for `type`; 1 for a type it does not know. */
 export function schemaVersionOf(type: string): number {
-  return SCHEMA_VERSIONS[type as LedgerEventType] ?? CURRENT_SCHEMA_VERSION;
+  return Object.hasOwn(EVENT_CATALOGUE, type) ? EVENT_CATALOGUE[type as LedgerEventType].schemaVersion : 1;
 }
 
 /** An event as the ledger hands it to projections: typed data, metadata and its place in the log. */

@@ -52,7 +52,10 @@ function canonical(value: unknown, redact: boolean): string {
       for (const k of Object.keys(obj).sort()) {
         const v = obj[k];
         if (v === undefined) continue;
-        const text = redact && v !== null && SECRET_FIELDS.includes(k) && !isRedacted(v) ? redactionMarker(v) : canonical(v, redact);
+        const text =
+          redact && v !== null && SECRET_FIELDS.includes(k) && !isRedacted(v)
+            ? redactionMarker(v)
+            : canonical(v, redact);
         out += `${out.length === 1 ? '' : ','}${JSON.stringify(k)}:${text}`;
       }
       return `${out}}`;

@@ -1,12 +1,21 @@
-// Stable, coded errors shared by every layer; tests assert `code`, never the message.
+// Stable, coded errors; tests assert `code`, never the message. The store raises only the three below; every other
+// code the ledger raises is in services/domain/errors.ts (ErrorCode), which the store must not import.
 export type ErrorFields = Record<string, unknown>;
 
-export class LedgerError extends Error {
-  readonly code: string;
+/** The codes the store layer raises. */
+export type StoreErrorCode = 'CONCURRENCY' | 'STORE_UNAVAILABLE' | 'IDEMPOTENCY_CONFLICT';
+
+/** The base of every coded error; only a subclass names codes, so each code belongs to a closed union. */
+export abstract class LedgerError<C extends string = string> extends Error {
+  readonly code: C;
   readonly retriable: boolean;
   readonly fields: ErrorFields;
 
-  constructor(code: string, message: string, opts: { cause?: unknown; retriable?: boolean; fields?: ErrorFields } = {}) {
+  protected constructor(
+    code: C,
+    message: string,
+    opts: { cause?: unknown; retriable?: boolean; fields?: ErrorFields } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
@@ -16,7 +25,7 @@ export class LedgerError extends Error {
 }
 
 /** Expected revision did not hold: someone else wrote the stream first. */
-export class ConcurrencyError extends LedgerError {
+export class ConcurrencyError extends LedgerError<'CONCURRENCY'> {
   constructor(streamId: string, expected: string, actual: string, cause?: unknown) {
     super('CONCURRENCY', `stream ${streamId}: expected revision ${expected}, actual ${actual}`, {
       cause,
@@ -27,36 +36,17 @@ export class ConcurrencyError extends LedgerError {
 }
 
 /** The backing store could not be reached or failed; `retriable` says whether trying again may help. */
-export class StoreUnavailableError extends LedgerError {
+export class StoreUnavailableError extends LedgerError<'STORE_UNAVAILABLE'> {
   constructor(message: string, cause: unknown, retriable = true) {
     super('STORE_UNAVAILABLE', message, { cause, retriable });
   }
 }
 
 /** An append re-used event ids that already belong to different events. */
-export class IdempotencyError extends LedgerError {
+export class IdempotencyError extends LedgerError<'IDEMPOTENCY_CONFLICT'> {
   constructor(streamId: string, eventId: string) {
     super('IDEMPOTENCY_CONFLICT', `event ${eventId} already written with different content or stream (${streamId})`, {
       fields: { streamId, eventId },
     });
-  }
-}
-
-/** A domain rule refused a command. */
-export class DomainError extends LedgerError {
-  constructor(code: string, message: string, fields: ErrorFields = {}) {
-    super(code, message, { fields });
-  }
-}
-
-export class NotFoundError extends LedgerError {
-  constructor(what: string, id: string) {
-    super('NOT_FOUND', `${what} ${id} not found`, { fields: { what, id } });
-  }
-}
-
-export class ValidationError extends LedgerError {
-  constructor(attr: string | null, message: string, code = 'invalid') {
-    super(code, message, { fields: { attr } });
   }
 }

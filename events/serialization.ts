@@ -31,5 +31,12 @@ export function toStoredEvent(r: RecordedEvent): StoredEvent | null {
     data = up(data);
     v += 1;
   }
-  return { type: r.type, data, metadata, streamId: r.streamId, revision: r.revision, position: r.position } as StoredEvent<LedgerEvent>;
+  return {
+    type: r.type,
+    data,
+    metadata,
+    streamId: r.streamId,
+    revision: r.revision,
+    position: r.position,
+  } as StoredEvent<LedgerEvent>;
 }

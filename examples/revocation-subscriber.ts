@@ -20,7 +20,8 @@ function positive(name: string, fallback: number): number {
   const raw = env(name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`${name} must be a positive whole number of milliseconds, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new TypeError(`${name} must be a positive whole number of milliseconds, got "${raw}"`);
   return n;
 }
 
@@ -41,7 +42,10 @@ async function* keysFromInput(args: string[]): AsyncGenerator<string> {
 
 async function main(): Promise<number> {
   const url = env('LEDGER_URL');
-  if (url === undefined) throw new TypeError('LEDGER_URL is required (the JWKS is read from it, and the SSE feed unless LEDGER_KAFKA_BROKERS is set)');
+  if (url === undefined)
+    throw new TypeError(
+      'LEDGER_URL is required (the JWKS is read from it, and the SSE feed unless LEDGER_KAFKA_BROKERS is set)',
+    );
   const brokers = env('LEDGER_KAFKA_BROKERS')
     ?.split(',')
     .map((b) => b.trim())
@@ -54,8 +58,16 @@ async function main(): Promise<number> {
 
   const watcher: RevocationWatcher =
     brokers !== undefined
-      ? createRevocationWatcher({ kafka: { brokers, topic: env('LEDGER_KAFKA_REVOCATIONS_TOPIC') ?? 'token-ledger.revocations' }, staleAfterMs })
-      : createRevocationWatcher({ url, token: token!, staleAfterMs, onError: (err) => status('feed error', { err: String(err) }) });
+      ? createRevocationWatcher({
+          kafka: { brokers, topic: env('LEDGER_KAFKA_REVOCATIONS_TOPIC') ?? 'token-ledger.revocations' },
+          staleAfterMs,
+        })
+      : createRevocationWatcher({
+          url,
+          token: token!,
+          staleAfterMs,
+          onError: (err) => status('feed error', { err: String(err) }),
+        });
   const verifier = createOfflineVerifier({
     jwksUrl: `${url.replace(/\/+$/, '')}/.well-known/jwks.json`,
     issuer: env('LEDGER_JWT_ISSUER') ?? 'token-ledger',

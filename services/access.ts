@@ -1,5 +1,5 @@
 // Asks the one policy (services/domain/policy.ts) about read-model views, and turns a refusal into a coded error.
-import { LedgerError, NotFoundError } from '../events/errors.js';
+import { AccessError, NotFoundError, type AccessErrorCode } from './domain/errors.js';
 import type { ReadSide } from './commands/read-side.js';
 import type { KeyView, UserView } from '../projections/read-model/views.js';
 import {
@@ -18,15 +18,35 @@ import {
 export const OPERATOR: Actor = Object.freeze({ kind: 'operator' });
 
 export function sessionActor(model: Pick<ReadSide, 'membershipsOf'>, user: UserView): SessionActor {
-  return { kind: 'session', userId: user.id, email: user.email, systemAdmin: user.systemRole === 'admin', memberships: model.membershipsOf(user.id) };
+  return {
+    kind: 'session',
+    userId: user.id,
+    email: user.email,
+    systemAdmin: user.systemRole === 'admin',
+    memberships: model.membershipsOf(user.id),
+  };
 }
 
 export function keyActor(key: KeyView): KeyActor {
-  return { kind: 'key', userId: key.owner.id, keyId: key.id, workspaceId: key.workspaceId, role: key.membership.role, scopes: key.scopes };
+  return {
+    kind: 'key',
+    userId: key.owner.id,
+    keyId: key.id,
+    workspaceId: key.workspaceId,
+    role: key.membership.role,
+    scopes: key.scopes,
+  };
 }
 
 export function keyResource(k: KeyView): KeyResource {
-  return { kind: 'key', keyId: k.id, workspaceId: k.workspaceId, ownerId: k.owner.id, ownerRole: k.membership.role, scopes: k.scopes };
+  return {
+    kind: 'key',
+    keyId: k.id,
+    workspaceId: k.workspaceId,
+    ownerId: k.owner.id,
+    ownerRole: k.membership.role,
+    scopes: k.scopes,
+  };
 }
 
 export function accountResource(model: Pick<ReadSide, 'membershipsOf'>, userId: string): AccountResource {
@@ -34,15 +54,16 @@ export function accountResource(model: Pick<ReadSide, 'membershipsOf'>, userId: 
 }
 
 /** A policy refusal as the API reports it: 403 with a stable code and the permission that was missing. */
-export class AccessDeniedError extends LedgerError {
-  constructor(code: 'PERMISSION_DENIED' | 'SESSION_REQUIRED' | 'CONSENT_REQUIRED' | 'EXCEEDS_CREDENTIAL', permission: string | null) {
-    const detail: Record<typeof code, string> = {
+export class AccessDeniedError extends AccessError {
+  constructor(code: AccessErrorCode, permission: string | null) {
+    const detail: Record<AccessErrorCode, string> = {
       PERMISSION_DENIED: `You do not have permission to perform this action (${permission ?? 'denied'}).`,
       SESSION_REQUIRED: 'This action needs a login session; an API key cannot do it.',
-      CONSENT_REQUIRED: 'Nobody is added to a workspace without consent: send an invitation (POST /v1/workspaces/{id}/invitations).',
+      CONSENT_REQUIRED:
+        'Nobody is added to a workspace without consent: send an invitation (POST /v1/workspaces/{id}/invitations).',
       EXCEEDS_CREDENTIAL: 'The result would be broader than the credential asking for it.',
     };
-    super(code, detail[code], { fields: { permission } });
+    super(code, detail[code], permission);
   }
 }
 
@@ -63,6 +84,11 @@ export function enforce(d: Decision, subject: { what: string; id: string }): voi
   }
 }
 
-export function authorize<O extends Operation>(actor: Actor, op: O, resource: Operations[O], subject: { what: string; id: string }): void {
+export function authorize<O extends Operation>(
+  actor: Actor,
+  op: O,
+  resource: Operations[O],
+  subject: { what: string; id: string },
+): void {
   enforce(can(actor, op, resource), subject);
 }

@@ -1,4 +1,4 @@
-// Configuration from the environment, validated at start: a bad value stops the start with a clear message.
+// Every setting, from the environment: the core ones and those each plugin declares, validated in one pass before anything is written.
 import { createPrivateKey } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -39,6 +39,8 @@ export interface Config {
   kafkaClientId: string;
   checkpointEvery: number;
   checkpointSeconds: number;
+  /** Each registered plugin's settings, validated with the rest (read them with pluginSettings). */
+  plugins: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -48,12 +50,112 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+// ---------------------------------------------------------------- settings a plugin declares
+
+/** One environment variable a plugin reads; loadConfig validates it with the core settings, before anything is written. */
+export interface Setting<T> {
+  readonly env: string;
+  /** What it means, as the README says it. */
+  readonly description: string;
+  /** The default, as the README shows it. */
+  readonly shownDefault: string;
+  /** The value from the variable (undefined when unset or blank); throws a ConfigError naming the variable. */
+  parse(raw: string | undefined): T;
+}
+
+export type SettingsSpec = Readonly<Record<string, Setting<unknown>>>;
+export type SettingValues<S extends SettingsSpec> = { readonly [K in keyof S]: ReturnType<S[K]['parse']> };
+
+/** Settings filed under a name in Config.plugins: a plugin module is one. */
+export interface SettingsOwner {
+  readonly name: string;
+  readonly settings: SettingsSpec;
+}
+
+export function wholeNumberSetting(
+  env: string,
+  o: { default: number; min: number; max: number; description: string },
+): Setting<number> {
+  return {
+    env,
+    description: o.description,
+    shownDefault: String(o.default),
+    parse: (raw) => (raw === undefined ? o.default : wholeNumberIn(env, raw, o.min, o.max)),
+  };
+}
+
+/** A whole number that may stay unset (null), leaving the choice to someone else (e.g. the broker). */
+export function optionalWholeNumberSetting(
+  env: string,
+  o: { min: number; max: number; shownDefault: string; description: string },
+): Setting<number | null> {
+  return {
+    env,
+    description: o.description,
+    shownDefault: o.shownDefault,
+    parse: (raw) => (raw === undefined ? null : wholeNumberIn(env, raw, o.min, o.max)),
+  };
+}
+
+export function textSetting(
+  env: string,
+  o: { default: string; pattern: RegExp; what: string; description: string },
+): Setting<string> {
+  return {
+    env,
+    description: o.description,
+    shownDefault: o.default,
+    parse: (raw) => {
+      if (raw === undefined) return o.default;
+      if (!o.pattern.test(raw)) throw new ConfigError(`${env} must be ${o.what}, got "${raw}"`);
+      return raw;
+    },
+  };
+}
+
+export function readSettings<S extends SettingsSpec>(spec: S, env: NodeJS.ProcessEnv): SettingValues<S> {
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(spec)) {
+    const raw = env[setting.env]?.trim();
+    out[key] = setting.parse(raw === '' ? undefined : raw);
+  }
+  return out as SettingValues<S>;
+}
+
+/** A plugin's validated settings; their defaults when the configuration was loaded without that plugin (tests). */
+export function pluginSettings<S extends SettingsSpec>(
+  config: Pick<Config, 'plugins'>,
+  owner: { readonly name: string; readonly settings: S },
+): SettingValues<S> {
+  return (config.plugins[owner.name] as SettingValues<S> | undefined) ?? readSettings(owner.settings, {});
+}
+
+function readPluginSettings(env: NodeJS.ProcessEnv, owners: readonly SettingsOwner[]): Config['plugins'] {
+  const out: Record<string, Readonly<Record<string, unknown>>> = {};
+  const claimed = new Map<string, string>();
+  for (const owner of owners) {
+    if (Object.hasOwn(out, owner.name)) throw new Error(`two plugins are named "${owner.name}"`);
+    for (const s of Object.values(owner.settings)) {
+      const other = claimed.get(s.env);
+      if (other !== undefined) throw new Error(`${s.env} is declared by both ${other} and ${owner.name}`);
+      claimed.set(s.env, owner.name);
+    }
+    out[owner.name] = readSettings(owner.settings, env);
+  }
+  return out;
+}
+
+function wholeNumberIn(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
+  return n;
+}
+
 function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
-  return n;
+  return wholeNumberIn(name, raw, min, max);
 }
 
 function duration(env: NodeJS.ProcessEnv, name: string, def: string): number {
@@ -63,12 +165,14 @@ function duration(env: NodeJS.ProcessEnv, name: string, def: string): number {
   return s;
 }
 
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 function host(env: NodeJS.ProcessEnv): string {
   const raw = env.HOST?.trim() || '127.0.0.1';
   const h = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
-  if (isIP(h) === 0 && !HOSTNAME_RE.test(h)) throw new ConfigError(`HOST must be an IP address or a host name, got "${raw}"`);
+  if (isIP(h) === 0 && !HOSTNAME_RE.test(h))
+    throw new ConfigError(`HOST must be an IP address or a host name, got "${raw}"`);
   return h;
 }
 
@@ -83,10 +187,13 @@ function dataDir(env: NodeJS.ProcessEnv): string {
     try {
       st = statSync(probe, { throwIfNoEntry: false });
     } catch (err) {
-      throw new ConfigError(`LEDGER_DATA_DIR: cannot use "${raw}" (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      throw new ConfigError(
+        `LEDGER_DATA_DIR: cannot use "${raw}" (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      );
     }
     if (st !== undefined) {
-      if (!st.isDirectory()) throw new ConfigError(`LEDGER_DATA_DIR: ${probe} is not a directory (LEDGER_DATA_DIR="${raw}")`);
+      if (!st.isDirectory())
+        throw new ConfigError(`LEDGER_DATA_DIR: ${probe} is not a directory (LEDGER_DATA_DIR="${raw}")`);
       try {
         accessSync(probe, constants.W_OK | constants.X_OK);
       } catch {
@@ -102,7 +209,8 @@ function dataDir(env: NodeJS.ProcessEnv): string {
 
 function logLevel(env: NodeJS.ProcessEnv): LogLevel {
   const raw = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  if (!(LOG_LEVELS as readonly string[]).includes(raw))
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
   return raw as LogLevel;
 }
 
@@ -123,7 +231,8 @@ function signingKey(env: NodeJS.ProcessEnv): string | null {
   } catch {
     throw new ConfigError('LEDGER_SIGNING_KEY must be a PEM-encoded private key');
   }
-  if (type !== 'ed25519') throw new ConfigError(`LEDGER_SIGNING_KEY must be an Ed25519 key, got ${type ?? 'an unknown type'}`);
+  if (type !== 'ed25519')
+    throw new ConfigError(`LEDGER_SIGNING_KEY must be an Ed25519 key, got ${type ?? 'an unknown type'}`);
   return pem;
 }
 
@@ -135,18 +244,20 @@ function kafkaBrokers(env: NodeJS.ProcessEnv): string[] | null {
   for (const b of list) {
     const m = /^(.+):(\d{1,5})$/.exec(b);
     const h = m?.[1]?.replace(/^\[(.*)\]$/, '$1') ?? '';
-    if (!m || Number(m[2]) > 65535 || (isIP(h) === 0 && !HOSTNAME_RE.test(h))) throw new ConfigError(`LEDGER_KAFKA_BROKERS: "${b}" is not host:port`);
+    if (!m || Number(m[2]) > 65535 || (isIP(h) === 0 && !HOSTNAME_RE.test(h)))
+      throw new ConfigError(`LEDGER_KAFKA_BROKERS: "${b}" is not host:port`);
   }
   return list.length > 0 ? list : null;
 }
 
 function topic(env: NodeJS.ProcessEnv, name: string, def: string): string {
   const t = env[name]?.trim() || def;
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(t)) throw new ConfigError(`${name} must be 1-249 letters, digits, ".", "_" or "-", got "${t}"`);
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(t))
+    throw new ConfigError(`${name} must be 1-249 letters, digits, ".", "_" or "-", got "${t}"`);
   return t;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+function authSchemes(env: NodeJS.ProcessEnv): Set<Scheme> {
   const schemesRaw = (env.LEDGER_AUTH_SCHEMES ?? 'all').trim().toLowerCase();
   const schemes = new Set<Scheme>();
   if (schemesRaw === 'all' || schemesRaw === '') PRESENTATIONS.forEach((s) => schemes.add(s));
@@ -156,11 +267,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((s) => s.trim())
       .filter(Boolean)) {
       if (!(PRESENTATIONS as readonly string[]).includes(part)) {
-        throw new ConfigError(`LEDGER_AUTH_SCHEMES: unknown scheme "${part}"; use "all" or a comma list of ${PRESENTATIONS.join(', ')}`);
+        throw new ConfigError(
+          `LEDGER_AUTH_SCHEMES: unknown scheme "${part}"; use "all" or a comma list of ${PRESENTATIONS.join(', ')}`,
+        );
       }
       schemes.add(part as Scheme);
     }
   }
+  return schemes;
+}
+
+/** Every setting, the core ones and those of `plugins`, validated in one pass; nothing is written. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, plugins: readonly SettingsOwner[] = []): Config {
+  const schemes = authSchemes(env);
   const url = env.LEDGER_EVENTSTORE_URL?.trim() || null;
   if (url !== null && !/^(esdb|kurrentdb)(\+discover)?:\/\//.test(url)) {
     throw new ConfigError(`LEDGER_EVENTSTORE_URL must start with esdb:// (or esdb+discover://), got "${url}"`);
@@ -169,14 +288,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   try {
     assertPrefix(prefix);
   } catch {
-    throw new ConfigError(`LEDGER_TOKEN_PREFIX must be 1-16 lowercase letters/digits starting with a letter, got "${prefix}"`);
+    throw new ConfigError(
+      `LEDGER_TOKEN_PREFIX must be 1-16 lowercase letters/digits starting with a letter, got "${prefix}"`,
+    );
   }
   const email = env.LEDGER_BOOTSTRAP_ADMIN_EMAIL?.trim() || null;
   const password = env.LEDGER_BOOTSTRAP_ADMIN_PASSWORD || null;
   if ((email === null) !== (password === null)) {
     throw new ConfigError('LEDGER_BOOTSTRAP_ADMIN_EMAIL and LEDGER_BOOTSTRAP_ADMIN_PASSWORD must be set together');
   }
-  if (password !== null && password.length < 12) throw new ConfigError('LEDGER_BOOTSTRAP_ADMIN_PASSWORD must be at least 12 characters');
+  if (password !== null && password.length < 12)
+    throw new ConfigError('LEDGER_BOOTSTRAP_ADMIN_PASSWORD must be at least 12 characters');
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: host(env),
@@ -205,5 +327,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kafkaClientId: env.LEDGER_KAFKA_CLIENT_ID?.trim() || 'token-ledger',
     checkpointEvery: int(env, 'LEDGER_CHECKPOINT_EVERY', 1000, 1, 10_000_000),
     checkpointSeconds: int(env, 'LEDGER_CHECKPOINT_SECONDS', 60, 1, 86_400),
+    plugins: readPluginSettings(env, plugins),
   };
 }

@@ -109,7 +109,11 @@ export class Ledger {
   }
 
   /** Verify and, when valid, record the use (coalesced, never on the caller's latency). */
-  verifyAndRecord(token: string, presentation: Presentation, opts: VerifyOptions & { ip?: string | null; userAgent?: string | null } = {}): VerifyResult {
+  verifyAndRecord(
+    token: string,
+    presentation: Presentation,
+    opts: VerifyOptions & { ip?: string | null; userAgent?: string | null } = {},
+  ): VerifyResult {
     const now = opts.now ?? this.clock().getTime();
     const r = this.read.verify(token, { scopes: opts.scopes, now });
     if (r.valid && r.key) this.usage.record(r.key.id, presentation, now, opts.ip ?? null, opts.userAgent ?? null);

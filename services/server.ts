@@ -1,16 +1,18 @@
-// main: bind, open the ledger, serve; SIGTERM stops accepting, drains in-flight requests (with a deadline), flushes usage, closes the store.
+// main: bind, open the ledger, serve; close() ends streams, drains in-flight requests (with a deadline), stops the plugins, flushes usage, closes the store.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, type Config, type SettingsOwner, type SettingsSpec } from './config.js';
 import { bootstrapAdmin } from './bootstrap.js';
 import { createHandler } from './http/app.js';
 import type { AppDeps, ReadinessCheck } from './http/context.js';
-import { Metrics } from './http/metrics.js';
+import { EventStreams } from './http/sse.js';
+import { Metrics } from './metrics/registry.js';
 import type { RouteDef } from './http/route.js';
 import type { Ledger, LedgerOptions } from './ledger.js';
 import { openLedger } from './open-ledger.js';
 import type { SigningKey } from './crypto/key-material.js';
+import type { EventStore } from '../events/store/types.js';
 
 export interface Plugin {
   readonly name: string;
@@ -20,12 +22,39 @@ export interface Plugin {
   stop?(): Promise<void>;
 }
 
-export type PluginFactory = (ctx: { ledger: Ledger; config: Config; logger: Logger; metrics: Metrics; signingKey: SigningKey }) => Plugin | Promise<Plugin>;
+export interface PluginContext {
+  ledger: Ledger;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  signingKey: SigningKey;
+  /** Open event streams; shutdown ends them before waiting for connections. */
+  streams: EventStreams;
+}
+
+export type PluginFactory = (ctx: PluginContext) => Plugin | Promise<Plugin>;
+
+/** A progress bar for a long rebuild (the CLI draws it on stderr). */
+export type Progress = (label: string, total: number) => { update(n: number): void; done(): void };
+
+/**
+ * A plugin as it is registered (services/cli/plugins.ts): the settings it reads, which loadConfig validates with the
+ * core ones before anything is written; its factory, which reads them with pluginSettings(ctx.config, module); and,
+ * when it keeps something derived from the log, how `token-ledger rebuild` recomputes it (returns a line to print).
+ */
+export interface PluginModule<S extends SettingsSpec = SettingsSpec> extends SettingsOwner {
+  readonly name: string;
+  readonly settings: S;
+  readonly create: PluginFactory;
+  rebuild?(config: Config, store: EventStore, progress: Progress): Promise<string>;
+}
 
 export interface RunningServer {
   readonly server: Server;
   readonly ledger: Ledger;
   readonly url: string;
+  /** What close() is doing now (null before it starts), so a shutdown that overruns can say what it waits for. */
+  readonly closingStep: string | null;
   close(): Promise<void>;
 }
 
@@ -39,7 +68,10 @@ function rawEnvelope(
 ): { head: Record<string, string | number>; body: string } {
   const type = status >= 500 ? 'server_error' : 'client_error';
   const body = JSON.stringify({ type, errors: [{ code, detail, attr: null, extra: null }] });
-  return { head: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers }, body };
+  return {
+    head: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers },
+    body,
+  };
 }
 
 /** Requests that never reach the app (unparseable, CONNECT) still get the envelope, written straight to the socket. */
@@ -54,12 +86,17 @@ function answerOnSocket(socket: Duplex, status: number, code: string, detail: st
 }
 
 function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+  if (
+    err.code === 'ECONNRESET' ||
+    (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
+  ) {
     socket.destroy();
     return;
   }
-  if (err.code === 'HPE_HEADER_OVERFLOW') answerOnSocket(socket, 431, 'headers_too_large', 'The request headers are too large.');
-  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerOnSocket(socket, 408, 'request_timeout', 'The request took too long to arrive.');
+  if (err.code === 'HPE_HEADER_OVERFLOW')
+    answerOnSocket(socket, 431, 'headers_too_large', 'The request headers are too large.');
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    answerOnSocket(socket, 408, 'request_timeout', 'The request took too long to arrive.');
   else answerOnSocket(socket, 400, 'bad_request', 'The request is not valid HTTP.');
 }
 
@@ -68,10 +105,16 @@ function listen(server: Server, config: Pick<Config, 'host' | 'port'>): Promise<
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       const where = `HOST=${config.host} PORT=${config.port}`;
-      if (err.code === 'EADDRINUSE') reject(new ConfigError(`PORT ${config.port} is already in use (${where})`, { cause: err }));
-      else if (err.code === 'EACCES') reject(new ConfigError(`PORT ${config.port} needs privileges this process lacks (${where})`, { cause: err }));
+      if (err.code === 'EADDRINUSE')
+        reject(new ConfigError(`PORT ${config.port} is already in use (${where})`, { cause: err }));
+      else if (err.code === 'EACCES')
+        reject(new ConfigError(`PORT ${config.port} needs privileges this process lacks (${where})`, { cause: err }));
       else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
-        reject(new ConfigError(`HOST ${config.host} is not an address of this machine (${where}: ${err.code})`, { cause: err }));
+        reject(
+          new ConfigError(`HOST ${config.host} is not an address of this machine (${where}: ${err.code})`, {
+            cause: err,
+          }),
+        );
       else reject(new ConfigError(`cannot listen on ${where}: ${err.code ?? err.message}`, { cause: err }));
     };
     server.once('error', onError);
@@ -90,82 +133,162 @@ export async function startServer(
 ): Promise<RunningServer> {
   let handler: Handler | null = null;
   const starting = rawEnvelope(503, 'starting', 'The service is starting; retry shortly.', { 'retry-after': 1 });
-  const server = createServer((req, res) => (handler ? handler(req, res) : res.writeHead(503, starting.head).end(starting.body)));
+  const server = createServer((req, res) =>
+    handler ? handler(req, res) : res.writeHead(503, starting.head).end(starting.body),
+  );
   server.on('clientError', onClientError);
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => answerOnSocket(socket, 405, 'method_not_allowed', 'CONNECT is not supported.'));
-  // In-flight requests, so shutdown can cut keep-alive connections the moment the last one is answered.
-  let inFlight = 0;
-  let onDrained: (() => void) | null = null;
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    inFlight++;
-    res.once('close', () => {
-      if (--inFlight === 0) onDrained?.();
-    });
-  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+    answerOnSocket(socket, 405, 'method_not_allowed', 'CONNECT is not supported.'),
+  );
+  const requests = trackRequests(server);
   await listen(server, config);
   server.keepAliveTimeout = 5000;
 
-  let ledger: Ledger | null = null;
-  const loaded: Plugin[] = [];
+  const streams = new EventStreams();
+  const parts: Parts = { ledger: null, loaded: [] };
   try {
-    const opened = await openLedger(config, { log: (msg, err) => logger.error({ err }, msg), ...overrides });
-    ledger = opened.ledger;
-    const { signingKey } = opened;
-    await ledger.start();
-    await bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`));
-    const metrics = new Metrics();
-    for (const make of plugins) loaded.push(await make({ ledger, config, logger, metrics, signingKey }));
-    const deps: AppDeps = {
-      ledger,
-      config,
-      logger,
-      metrics,
-      publicJwks: () => [signingKey.publicJwk],
-      readiness: loaded.flatMap((p) => p.readiness?.() ?? []),
-      extraRoutes: loaded.flatMap((p) => p.routes?.() ?? []),
-    };
-    handler = createHandler(deps);
-    for (const p of loaded) await p.start?.();
+    handler = await wire(config, logger, plugins, overrides, streams, parts);
   } catch (err) {
     // A failed start leaves nothing open behind it.
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const p of loaded.reverse()) await p.stop?.().catch(() => undefined);
-    const opened = ledger;
-    if (opened)
-      await opened
-        .stop()
-        .finally(() => opened.store.close())
-        .catch(() => undefined);
+    await runSteps(stopSteps(parts.loaded, parts.ledger), () => undefined).catch(() => undefined);
     throw err;
   }
-  const live = ledger;
+  const { ledger: live, loaded } = parts as { ledger: Ledger; loaded: Plugin[] };
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url, store: live.store.kind, dataDir: config.dataDir }, 'token-ledger listening');
   let closing: Promise<void> | null = null;
+  let step: string | null = null;
   return {
     server,
     ledger: live,
     url,
+    get closingStep() {
+      return step;
+    },
     close: () =>
       (closing ??= (async () => {
-        // 1. Stop accepting. 2. Let in-flight requests finish, up to the deadline, then cut what is left.
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        onDrained = () => server.closeAllConnections();
-        if (inFlight === 0) server.closeAllConnections();
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), config.shutdownTimeoutMs)));
-        if ((await Promise.race([closed, deadline])) === 'late') {
-          logger.warn({ inFlight, timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; closing the remaining connections');
-          server.closeAllConnections();
-          await closed;
-        }
-        clearTimeout(timer);
-        // 3. Flush usage (ledger.stop), 4. close the store.
-        for (const p of loaded.reverse()) await p.stop?.();
-        await live.stop();
-        await live.store.close();
+        // 1. End event streams (they never finish on their own). 2. Stop accepting, drain in-flight requests up to the
+        // deadline. 3. Stop the plugins, flush usage (ledger.stop), close the store: each step runs even if one fails.
+        step = 'ending event streams and draining requests';
+        streams.closeAll();
+        await drain(server, requests, config.shutdownTimeoutMs, logger);
+        await runSteps(stopSteps(loaded, live), (name) => (step = name));
+        step = 'closed';
       })()),
   };
+}
+
+/** What a start has opened so far, so a failed one can close it. */
+interface Parts {
+  ledger: Ledger | null;
+  readonly loaded: Plugin[];
+}
+
+/** Opens the ledger, creates the first admin, makes the plugins and the HTTP handler, and starts the plugins. */
+async function wire(
+  config: Config,
+  logger: Logger,
+  plugins: PluginFactory[],
+  overrides: Partial<LedgerOptions>,
+  streams: EventStreams,
+  parts: Parts,
+): Promise<Handler> {
+  const { ledger, signingKey } = await openLedger(config, {
+    log: (msg, err) => logger.error({ err }, msg),
+    ...overrides,
+  });
+  parts.ledger = ledger;
+  await ledger.start();
+  await bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`));
+  const metrics = new Metrics();
+  for (const make of plugins) parts.loaded.push(await make({ ledger, config, logger, metrics, signingKey, streams }));
+  const deps: AppDeps = {
+    ledger,
+    config,
+    logger,
+    metrics,
+    publicJwks: () => [signingKey.publicJwk],
+    readiness: parts.loaded.flatMap((p) => p.readiness?.() ?? []),
+    extraRoutes: parts.loaded.flatMap((p) => p.routes?.() ?? []),
+  };
+  const handler = createHandler(deps);
+  for (const p of parts.loaded) await p.start?.();
+  return handler;
+}
+
+interface Requests {
+  readonly inFlight: number;
+  /** Called each time the last request in flight is answered. */
+  onIdle: (() => void) | null;
+}
+
+/** Counts requests in flight, so shutdown can cut keep-alive connections the moment the last one is answered. */
+function trackRequests(server: Server): Requests {
+  let inFlight = 0;
+  const requests: Requests = {
+    get inFlight() {
+      return inFlight;
+    },
+    onIdle: null,
+  };
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    res.once('close', () => {
+      if (--inFlight === 0) requests.onIdle?.();
+    });
+  });
+  return requests;
+}
+
+/** Stops accepting; lets in-flight requests finish up to the deadline, then cuts every connection left. */
+async function drain(server: Server, requests: Requests, timeoutMs: number, logger: Logger): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  requests.onIdle = () => server.closeAllConnections();
+  if (requests.inFlight === 0) server.closeAllConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+  try {
+    if ((await Promise.race([closed, deadline])) === 'late') {
+      logger.warn(
+        { inFlight: requests.inFlight, timeoutMs },
+        'shutdown deadline passed; closing the remaining connections',
+      );
+      server.closeAllConnections();
+      await closed;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+type Step = readonly [name: string, run: () => Promise<void>];
+
+/** What stopping takes, last started first: the plugins, then the ledger (flushes key use), then the store. */
+function stopSteps(loaded: readonly Plugin[], ledger: Ledger | null): Step[] {
+  const steps: Step[] = [...loaded]
+    .reverse()
+    .map((p): Step => [`stopping the ${p.name} plugin`, async () => p.stop?.()]);
+  if (ledger === null) return steps;
+  return [
+    ...steps,
+    ['stopping the ledger (flushing key use)', () => ledger.stop()],
+    ['closing the store', () => ledger.store.close()],
+  ];
+}
+
+/** Runs every step even when one fails, so the store is always closed; the first failure is rethrown. */
+async function runSteps(steps: readonly Step[], onStep: (name: string) => void): Promise<void> {
+  let failure: { err: unknown } | null = null;
+  for (const [name, run] of steps) {
+    onStep(name);
+    try {
+      await run();
+    } catch (err) {
+      failure ??= { err };
+    }
+  }
+  if (failure) throw failure.err;
 }

@@ -1,5 +1,27 @@
 // Generic catch-up-then-live subscription over any paged readAll; shared by adapters that poll or get woken.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LedgerError } from '../errors.js';
 import type { EventHandler, ReadAllPage, Subscription } from './types.js';
+
+/** Backoff for a read the store says may succeed if tried again (a dropped connection, a failover). */
+const RETRY_MS = { first: 50, max: 2000 } as const;
+
+/** Reads a page, retrying only the failures the store marks retriable; anything else ends the subscription. */
+async function readWithRetry(
+  source: CatchUpSource,
+  after: number,
+  pageSize: number,
+  signal: AbortSignal,
+): Promise<ReadAllPage> {
+  for (let delay: number = RETRY_MS.first; ; delay = Math.min(RETRY_MS.max, delay * 2)) {
+    try {
+      return await source.readAll({ after, maxCount: pageSize });
+    } catch (err) {
+      if (!(err instanceof LedgerError && err.retriable) || signal.aborted) throw err;
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
 
 export interface CatchUpSource {
   readAll(opts: { after: number; maxCount: number }): Promise<ReadAllPage>;
@@ -37,7 +59,7 @@ export function catchUpSubscription(
           fired = true;
         });
       }
-      const page = await source.readAll({ after: cursor, maxCount: pageSize });
+      const page = await readWithRetry(source, cursor, pageSize, abort.signal);
       for (const ev of page.events) {
         if (abort.signal.aborted) return;
         const r = handler(ev);

@@ -36,6 +36,7 @@ import type {
   ReadPosition,
   RecordedEvent as EsdbRecordedEvent,
 } from '@eventstore/db-client';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
 import type {
   AppendResult,
@@ -131,7 +132,11 @@ export function translateEsdbError(err: unknown, what: string): LedgerError {
 function toNumber(v: bigint, what: string): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n)) {
-    throw new StoreUnavailableError(`eventstoredb ${what} ${v.toString(10)} is outside the safe integer range`, null, false);
+    throw new StoreUnavailableError(
+      `eventstoredb ${what} ${v.toString(10)} is outside the safe integer range`,
+      null,
+      false,
+    );
   }
   return n;
 }
@@ -145,7 +150,8 @@ function toEsdbExpected(expected: ExpectedRevision): AppendExpectedRevision {
     case 'stream_exists':
       return STREAM_EXISTS;
     default:
-      if (!Number.isSafeInteger(expected) || expected < -1) throw new TypeError(`invalid expected revision ${expected}`);
+      if (!Number.isSafeInteger(expected) || expected < -1)
+        throw new TypeError(`invalid expected revision ${expected}`);
       return expected === -1 ? NO_STREAM : BigInt(expected);
   }
 }
@@ -193,7 +199,11 @@ function toEventData(ev: NewEvent): EventData {
 function positionOf(raw: EsdbRecordedEvent, fallback?: bigint): number {
   const commit = raw.position?.commit ?? fallback;
   if (commit === undefined) {
-    throw new StoreUnavailableError('eventstoredb did not return event positions (EventStoreDB 22.6 or newer is required)', null, false);
+    throw new StoreUnavailableError(
+      'eventstoredb did not return event positions (EventStoreDB 22.6 or newer is required)',
+      null,
+      false,
+    );
   }
   return toNumber(commit, 'position');
 }
@@ -212,7 +222,10 @@ function toRecorded(raw: EsdbRecordedEvent, position: number): RecordedEvent {
 
 /** Same ids and types, in order, as the batch we tried to write. */
 function matches(written: readonly EsdbRecordedEvent[], events: readonly NewEvent[]): boolean {
-  return written.length === events.length && events.every((ev, i) => written[i]!.id === ev.id && written[i]!.type === ev.type);
+  return (
+    written.length === events.length &&
+    events.every((ev, i) => written[i]!.id === ev.id && written[i]!.type === ev.type)
+  );
 }
 
 interface ScanItem {
@@ -222,6 +235,158 @@ interface ScanItem {
 }
 
 const noop = (): void => undefined;
+
+/** What a subscription needs from its store. */
+interface SubscriptionSource {
+  readonly client: EventStoreDBClient;
+  headPosition(): Promise<number>;
+  /** Consecutive failed (re)subscribe attempts before giving up. */
+  readonly maxResubscribeAttempts: number;
+}
+
+/** A handler's own failure: ends the subscription as it is, never retried. */
+class HandlerFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('subscription handler failed');
+  }
+}
+
+function stopStream(s: AllStreamSubscription): void {
+  // Cancels the gRPC call; not awaited so close() cannot hang on a connection that is still being set up.
+  s.unsubscribe().catch(noop);
+  s.destroy();
+}
+
+/**
+ * A server-side catch-up subscription to $all (system events filtered out by the server and again here).
+ * Events are consumed through the stream's async iterator, so the handler runs one event at a time and the
+ * next event is not pulled until it has finished. `caughtUp` resolves once an event at or beyond the head
+ * position read when the subscription started has been handled (immediately when there is nothing to catch up).
+ * The client's own `caughtUp` event is not used: it fires when the marker passes the client's transform, which
+ * can be before buffered events reach the handler. Retriable failures resubscribe from the last handled position.
+ */
+class EsdbSubscription implements Subscription {
+  readonly caughtUp: Promise<void>;
+  private cursor: number;
+  private stopped = false;
+  private current: AllStreamSubscription | undefined;
+  private head: number | undefined;
+  private isCaughtUp = false;
+  private failures = 0;
+  private resolveCaughtUp!: () => void;
+  private rejectCaughtUp!: (e: unknown) => void;
+  /** Aborted by close(): ends a backoff wait at once. */
+  private readonly stopping = new AbortController();
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly source: SubscriptionSource,
+    private readonly handler: EventHandler,
+    opts: SubscribeOptions,
+    private readonly onClose: () => void,
+  ) {
+    this.cursor = opts.after ?? -1;
+    const onError = opts.onError ?? ((e: unknown) => console.error('subscription failed', e));
+    this.caughtUp = new Promise<void>((res, rej) => {
+      this.resolveCaughtUp = res;
+      this.rejectCaughtUp = rej;
+    });
+    this.caughtUp.catch(noop);
+    this.done = this.run().catch((err: unknown) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      this.rejectCaughtUp(err);
+      onError(err);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.onClose();
+    this.stopped = true;
+    this.stopping.abort();
+    if (this.current) stopStream(this.current);
+    await this.done;
+  }
+
+  /** Follows the log until closed; a retriable failure resubscribes after a backoff, anything else ends it. */
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.follow();
+        if (this.stopped) return;
+        throw new StoreUnavailableError('eventstoredb subscription ended unexpectedly', null, true);
+      } catch (err) {
+        if (this.current) stopStream(this.current);
+        this.current = undefined;
+        if (this.stopped) return;
+        if (err instanceof HandlerFailure) throw err.error;
+        const e = translateEsdbError(err, 'subscribeToAll');
+        this.failures++;
+        if (!e.retriable || this.failures > this.source.maxResubscribeAttempts) throw e;
+        await this.backoff();
+      }
+    }
+  }
+
+  /** One server subscription from the cursor, read until it ends, fails, or the subscription is closed. */
+  private async follow(): Promise<void> {
+    if (this.head === undefined) {
+      this.head = await this.source.headPosition();
+      this.checkCaughtUp();
+    }
+    const sub = this.source.client.subscribeToAll({
+      fromPosition: toReadPosition(this.cursor),
+      filter: excludeSystemEvents(),
+      resolveLinkTos: false,
+    });
+    this.current = sub;
+    sub.once('confirmation', () => (this.failures = 0));
+    if (this.stopped) {
+      stopStream(sub);
+      return;
+    }
+    for await (const resolved of sub as AsyncIterable<AllStreamResolvedEvent>) {
+      if (this.stopped) break;
+      this.failures = 0;
+      await this.deliver(resolved);
+      if (this.stopped) break;
+    }
+  }
+
+  /** Hands one event to the handler (user events only) and moves the cursor past it. */
+  private async deliver(resolved: AllStreamResolvedEvent): Promise<void> {
+    const raw = resolved.event;
+    if (!raw) return;
+    const position = positionOf(raw, resolved.commitPosition);
+    if (position <= this.cursor) return; // defensive: never redeliver after a resubscribe
+    if (isUserEvent(raw)) {
+      try {
+        const r = this.handler(toRecorded(raw, position));
+        if (r !== undefined) await r;
+      } catch (e) {
+        throw new HandlerFailure(e);
+      }
+    }
+    this.cursor = position;
+    this.checkCaughtUp();
+  }
+
+  private checkCaughtUp(): void {
+    if (!this.isCaughtUp && this.head !== undefined && this.cursor >= this.head) {
+      this.isCaughtUp = true;
+      this.resolveCaughtUp();
+    }
+  }
+
+  private async backoff(): Promise<void> {
+    try {
+      await delay(Math.min(5000, 100 * 2 ** (this.failures - 1)), undefined, { signal: this.stopping.signal });
+    } catch (err) {
+      // Only close() ends the wait early; anything else is a real failure.
+      if (!(this.stopping.signal.aborted && (err as Error).name === 'AbortError')) throw err;
+    }
+  }
+}
 
 export class EsdbEventStore implements EventStore {
   readonly kind = 'esdb';
@@ -262,7 +427,11 @@ export class EsdbEventStore implements EventStore {
    * ESDB does not enforce event-id uniqueness across streams; this adapter refuses re-use of an id in a different
    * stream only for ids it wrote recently itself (in this process).
    */
-  async append(streamId: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
+  async append(
+    streamId: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision = 'any',
+  ): Promise<AppendResult> {
     this.ensureOpen();
     if (events.length === 0) throw new TypeError('append needs at least one event');
     const expected = toEsdbExpected(expectedRevision);
@@ -324,7 +493,12 @@ export class EsdbEventStore implements EventStore {
   private async readStreamRaw(streamId: string, fromRevision: bigint, maxCount: number): Promise<EsdbRecordedEvent[]> {
     const out: EsdbRecordedEvent[] = [];
     try {
-      const stream = this.client.readStream(streamId, { fromRevision, maxCount, direction: FORWARDS, resolveLinkTos: false });
+      const stream = this.client.readStream(streamId, {
+        fromRevision,
+        maxCount,
+        direction: FORWARDS,
+        resolveLinkTos: false,
+      });
       for await (const resolved of stream) {
         if (resolved.event) out.push(resolved.event);
       }
@@ -336,7 +510,10 @@ export class EsdbEventStore implements EventStore {
   }
 
   /** Paged: each server read asks for at most `streamPageSize` events, converted as they arrive. */
-  async readStream(streamId: string, opts: { fromRevision?: number; maxCount?: number } = {}): Promise<RecordedEvent[]> {
+  async readStream(
+    streamId: string,
+    opts: { fromRevision?: number; maxCount?: number } = {},
+  ): Promise<RecordedEvent[]> {
     this.ensureOpen();
     let left = opts.maxCount ?? Number.MAX_SAFE_INTEGER;
     let from = BigInt(Math.max(0, Math.trunc(opts.fromRevision ?? 0)));
@@ -353,7 +530,11 @@ export class EsdbEventStore implements EventStore {
   }
 
   /** One server read of $all. `rawCount` counts every record returned, system ones included. */
-  private async scan(from: ReadPosition, maxCount: number, direction: Direction): Promise<{ items: ScanItem[]; rawCount: number }> {
+  private async scan(
+    from: ReadPosition,
+    maxCount: number,
+    direction: Direction,
+  ): Promise<{ items: ScanItem[]; rawCount: number }> {
     const items: ScanItem[] = [];
     let rawCount = 0;
     try {
@@ -398,7 +579,11 @@ export class EsdbEventStore implements EventStore {
       if (rawCount < chunk) return { events, lastPosition: cursor, isEnd: true };
       if (events.length === maxCount) return { events, lastPosition: cursor, isEnd: false };
       if (!progressed) {
-        throw new StoreUnavailableError(`eventstoredb readAll cannot advance past position ${cursor} (records sharing a commit position?)`, null, false);
+        throw new StoreUnavailableError(
+          `eventstoredb readAll cannot advance past position ${cursor} (records sharing a commit position?)`,
+          null,
+          false,
+        );
       }
     }
   }
@@ -420,135 +605,25 @@ export class EsdbEventStore implements EventStore {
       }
       if (rawCount < chunk) return -1;
       if (!progressed) {
-        throw new StoreUnavailableError(`eventstoredb headPosition cannot move back past position ${cursor}`, null, false);
+        throw new StoreUnavailableError(
+          `eventstoredb headPosition cannot move back past position ${cursor}`,
+          null,
+          false,
+        );
       }
       from = toReadPosition(cursor);
     }
   }
 
-  /**
-   * A server-side catch-up subscription to $all (system events filtered out by the server and again here).
-   * Events are consumed through the stream's async iterator, so the handler runs one event at a time and the
-   * next event is not pulled until it has finished. `caughtUp` resolves once an event at or beyond the head
-   * position read when the subscription started has been handled (immediately when there is nothing to catch up).
-   * The client's own `caughtUp` event is not used: it fires when the marker passes the client's transform, which
-   * can be before buffered events reach the handler. Retriable failures resubscribe from the last handled position.
-   */
+  /** A server-side catch-up subscription to $all; see EsdbSubscription. */
   subscribeAll(handler: EventHandler, opts: SubscribeOptions = {}): Subscription {
     this.ensureOpen();
-    const onError = opts.onError ?? ((e: unknown) => console.error('subscription failed', e));
-    let cursor = opts.after ?? -1;
-    let stopped = false;
-    let current: AllStreamSubscription | undefined;
-    let wakeSleep: (() => void) | undefined;
-    let head: number | undefined;
-    let isCaughtUp = false;
-    let resolveCaughtUp!: () => void;
-    let rejectCaughtUp!: (e: unknown) => void;
-    const caughtUp = new Promise<void>((res, rej) => {
-      resolveCaughtUp = res;
-      rejectCaughtUp = rej;
-    });
-    caughtUp.catch(noop);
-
-    const checkCaughtUp = (): void => {
-      if (!isCaughtUp && head !== undefined && cursor >= head) {
-        isCaughtUp = true;
-        resolveCaughtUp();
-      }
+    const source: SubscriptionSource = {
+      client: this.client,
+      headPosition: () => this.headPosition(),
+      maxResubscribeAttempts: this.maxResubscribeAttempts,
     };
-    const sleep = (ms: number): Promise<void> =>
-      new Promise((resolve) => {
-        const timer = setTimeout(done, ms);
-        function done(): void {
-          clearTimeout(timer);
-          wakeSleep = undefined;
-          resolve();
-        }
-        wakeSleep = done;
-      });
-    const stopStream = (s: AllStreamSubscription): void => {
-      // Cancels the gRPC call; not awaited so close() cannot hang on a connection that is still being set up.
-      s.unsubscribe().catch(noop);
-      s.destroy();
-    };
-
-    class HandlerFailure extends Error {
-      constructor(readonly error: unknown) {
-        super('subscription handler failed');
-      }
-    }
-
-    const run = async (): Promise<void> => {
-      let failures = 0;
-      while (!stopped) {
-        try {
-          if (head === undefined) {
-            head = await this.headPosition();
-            checkCaughtUp();
-          }
-          const sub = this.client.subscribeToAll({
-            fromPosition: toReadPosition(cursor),
-            filter: excludeSystemEvents(),
-            resolveLinkTos: false,
-          });
-          current = sub;
-          sub.once('confirmation', () => (failures = 0));
-          if (stopped) {
-            stopStream(sub);
-            return;
-          }
-          for await (const resolved of sub as AsyncIterable<AllStreamResolvedEvent>) {
-            if (stopped) break;
-            failures = 0;
-            const raw = resolved.event;
-            if (!raw) continue;
-            const position = positionOf(raw, resolved.commitPosition);
-            if (position <= cursor) continue; // defensive: never redeliver after a resubscribe
-            if (isUserEvent(raw)) {
-              try {
-                const r = handler(toRecorded(raw, position));
-                if (r !== undefined) await r;
-              } catch (e) {
-                throw new HandlerFailure(e);
-              }
-            }
-            cursor = position;
-            checkCaughtUp();
-            if (stopped) break;
-          }
-          if (stopped) return;
-          throw new StoreUnavailableError('eventstoredb subscription ended unexpectedly', null, true);
-        } catch (err) {
-          if (current) stopStream(current);
-          current = undefined;
-          if (stopped) return;
-          if (err instanceof HandlerFailure) throw err.error;
-          const e = translateEsdbError(err, 'subscribeToAll');
-          failures++;
-          if (!e.retriable || failures > this.maxResubscribeAttempts) throw e;
-          await sleep(Math.min(5000, 100 * 2 ** (failures - 1)));
-        }
-      }
-    };
-
-    const done = run().catch((err: unknown) => {
-      if (stopped) return;
-      stopped = true;
-      rejectCaughtUp(err);
-      onError(err);
-    });
-
-    const sub: Subscription = {
-      caughtUp,
-      close: async () => {
-        this.subs.delete(sub);
-        stopped = true;
-        wakeSleep?.();
-        if (current) stopStream(current);
-        await done;
-      },
-    };
+    const sub = new EsdbSubscription(source, handler, opts, () => this.subs.delete(sub));
     this.subs.add(sub);
     return sub;
   }

@@ -126,9 +126,13 @@ export class SqliteEventStore implements EventStore {
     this.stmts = {
       streamHead: this.db.prepare('SELECT MAX(revision) AS r FROM events WHERE stream_id = ?'),
       byEventId: this.db.prepare('SELECT * FROM events WHERE event_id = ?'),
-      insert: this.db.prepare('INSERT INTO events (position, event_id, stream_id, revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insert: this.db.prepare(
+        'INSERT INTO events (position, event_id, stream_id, revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       maxPos: this.db.prepare('SELECT MAX(position) AS p FROM events'),
-      readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?'),
+      readStream: this.db.prepare(
+        'SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
+      ),
       // Rows as arrays: the replay path skips building one row object per event.
       readAll: this.db
         .prepare<[number, number], RowArray>(
@@ -138,7 +142,11 @@ export class SqliteEventStore implements EventStore {
     };
   }
 
-  append(streamId: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
+  append(
+    streamId: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision = 'any',
+  ): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed', null, false));
     if (events.length === 0) return Promise.reject(new TypeError('append needs at least one event'));
     return new Promise((resolve, reject) => {
@@ -195,7 +203,11 @@ export class SqliteEventStore implements EventStore {
     const first = p.events[0]!;
     const head = this.stmts.streamHead.get(p.streamId)?.r ?? -1;
     const exp = p.expected;
-    const ok = exp === 'any' || (exp === 'no_stream' && head === -1) || (exp === 'stream_exists' && head >= 0) || (typeof exp === 'number' && exp === head);
+    const ok =
+      exp === 'any' ||
+      (exp === 'no_stream' && head === -1) ||
+      (exp === 'stream_exists' && head >= 0) ||
+      (typeof exp === 'number' && exp === head);
     if (!ok) {
       // A retry of an append that already landed moved the head itself: that is not a conflict.
       const existing = this.stmts.byEventId.get(first.id);
@@ -236,7 +248,11 @@ export class SqliteEventStore implements EventStore {
 
   readStream(streamId: string, opts: { fromRevision?: number; maxCount?: number } = {}): Promise<RecordedEvent[]> {
     try {
-      const rows = this.stmts.readStream.all(streamId, opts.fromRevision ?? 0, opts.maxCount ?? Number.MAX_SAFE_INTEGER);
+      const rows = this.stmts.readStream.all(
+        streamId,
+        opts.fromRevision ?? 0,
+        opts.maxCount ?? Number.MAX_SAFE_INTEGER,
+      );
       return Promise.resolve(rows.map(toRecorded));
     } catch (err) {
       return Promise.reject(translate(err, 'readStream'));

@@ -74,7 +74,8 @@ export interface SerializedEvent {
  */
 export function serializeEvent(ev: NewEvent): SerializedEvent {
   if (typeof ev.id !== 'string' || ev.id.length === 0) throw new TypeError('every event needs a non-empty string id');
-  if (typeof ev.type !== 'string' || ev.type.length === 0) throw new TypeError(`event ${ev.id} needs a non-empty string type`);
+  if (typeof ev.type !== 'string' || ev.type.length === 0)
+    throw new TypeError(`event ${ev.id} needs a non-empty string type`);
   return { id: ev.id, type: ev.type, data: toJson(ev.data, ev.id), metadata: toJson(ev.metadata, ev.id) };
 }
 

@@ -1,7 +1,13 @@
 // The audit read model's SQLite file: every ledger event flattened into queryable columns, with its chain value.
 // It never holds a secret: sealed tokens and password hashes are replaced by their digest (events/chain.ts).
 import Database from 'better-sqlite3';
-import { GENESIS_CHAIN, canonicalEvent, canonicalJson, nextChainCanonical, type CanonicalEvent } from '../../events/chain.js';
+import {
+  GENESIS_CHAIN,
+  canonicalEvent,
+  canonicalJson,
+  nextChainCanonical,
+  type CanonicalEvent,
+} from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { secureSqliteFile } from '../../events/store/data-dir.js';
 import { CSV_COLUMNS, csvPlain, type AuditRow } from './row.js';
@@ -84,19 +90,29 @@ ${INDEXES}`;
 /** Version 1 kept prev_chain, chain and event as stored columns and had no about_ws: rebuild the table from its rows. */
 function migrateV1(db: Database.Database): void {
   db.transaction(() => {
-    for (const ix of ['audit_by_key', 'audit_by_user', 'audit_by_ws', 'audit_by_actor', 'audit_by_type', 'audit_by_digest', 'audit_by_time'])
+    for (const ix of [
+      'audit_by_key',
+      'audit_by_user',
+      'audit_by_ws',
+      'audit_by_actor',
+      'audit_by_type',
+      'audit_by_digest',
+      'audit_by_time',
+    ])
       db.exec(`DROP INDEX IF EXISTS ${ix}`);
     db.exec('ALTER TABLE audit_events RENAME TO audit_events_v1');
     db.exec(DDL);
-    const copied = STORED.filter((c) => c !== 'about_ws' && c !== 'line' && c !== 'ms_hw' && c !== 'csv_plain').join(', ');
+    const copied = STORED.filter((c) => c !== 'about_ws' && c !== 'line' && c !== 'ms_hw' && c !== 'csv_plain').join(
+      ', ',
+    );
     // csv_plain 0: CSV exports render the old rows in JS, which is always right.
     db.exec(`INSERT INTO audit_events (${copied}, ms_hw, about_ws, csv_plain, line)
       SELECT ${copied}, max(occurred_ms) OVER (ORDER BY position ROWS UNBOUNDED PRECEDING), workspace_id, 0,
         '{"position":' || position || ',"prevChain":"' || prev_chain || '","chain":"' || chain || '","event":' || event || '}' || char(10)
       FROM audit_events_v1 ORDER BY position`);
-    db.prepare("INSERT INTO audit_meta (name, value) VALUES ('ms_skew', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(
-      String(db.prepare('SELECT COALESCE(max(ms_hw - occurred_ms), 0) FROM audit_events').pluck().get()),
-    );
+    db.prepare(
+      "INSERT INTO audit_meta (name, value) VALUES ('ms_skew', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    ).run(String(db.prepare('SELECT COALESCE(max(ms_hw - occurred_ms), 0) FROM audit_events').pluck().get()));
     db.exec(`UPDATE audit_events SET about_ws = (SELECT c.about_ws FROM audit_events c INDEXED BY audit_by_key WHERE c.key_id = audit_events.key_id ORDER BY c.position LIMIT 1)
       WHERE about_ws IS NULL AND key_id IS NOT NULL`);
     db.exec('DROP TABLE audit_events_v1');
@@ -150,8 +166,18 @@ export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): AuditR
 }
 
 /** The stored export record and the parts derived from it. */
-function withLine(position: number, prevChain: string, chain: string, event: string): Pick<AuditRow, 'line' | 'prev_chain' | 'chain' | 'event'> {
-  return { line: `{"position":${position},"prevChain":"${prevChain}","chain":"${chain}","event":${event}}\n`, prev_chain: prevChain, chain, event };
+function withLine(
+  position: number,
+  prevChain: string,
+  chain: string,
+  event: string,
+): Pick<AuditRow, 'line' | 'prev_chain' | 'chain' | 'event'> {
+  return {
+    line: `{"position":${position},"prevChain":"${prevChain}","chain":"${chain}","event":${event}}\n`,
+    prev_chain: prevChain,
+    chain,
+    event,
+  };
 }
 
 /** canonicalJson({id, streamId, revision, position, type, data, metadata}) from the canonical parts (keys in sorted order). */
@@ -205,7 +231,9 @@ export class AuditDb {
       `INSERT INTO audit_events (${STORED.join(', ')}) VALUES (${STORED.map(() => '?').join(', ')}) ON CONFLICT(position) DO NOTHING`,
     );
     this.insertRow = { run: (row: AuditRow) => insert.run(...STORED.map((c) => row[c])) };
-    this.setMeta = this.db.prepare('INSERT INTO audit_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
+    this.setMeta = this.db.prepare(
+      'INSERT INTO audit_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+    );
     const firstOfKey = this.db
       // A key's first event is its ApiKeyCreated. INDEXED BY: without statistics the planner may pick the type index and scan.
       .prepare('SELECT about_ws FROM audit_events INDEXED BY audit_by_key WHERE key_id = ? ORDER BY position LIMIT 1')
@@ -247,25 +275,32 @@ export class AuditDb {
   }
 
   private migrate(): void {
-    const columns = (this.db.prepare('PRAGMA table_xinfo(audit_events)').all() as Array<{ name: string }>).map((c) => c.name);
+    const columns = (this.db.prepare('PRAGMA table_xinfo(audit_events)').all() as Array<{ name: string }>).map(
+      (c) => c.name,
+    );
     if (columns.length > 0 && !columns.includes('line')) migrateV1(this.db);
     this.db.exec(DDL);
     this.db
-      .prepare("INSERT INTO audit_meta (name, value) VALUES ('schema', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+      .prepare(
+        "INSERT INTO audit_meta (name, value) VALUES ('schema', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+      )
       .run(String(AUDIT_SCHEMA_VERSION));
     this.appliers = this.extensions.map((x) => x.prepare(this.db));
   }
 
   private readState(): AuditState {
     const get = (name: string): string | undefined =>
-      (this.db.prepare('SELECT value FROM audit_meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+      (this.db.prepare('SELECT value FROM audit_meta WHERE name = ?').get(name) as { value: string } | undefined)
+        ?.value;
     return { position: Number(get('position') ?? -1), chain: get('chain') ?? GENESIS_CHAIN };
   }
 
   /** ms_hw of the last row, and the largest amount by which an event's time ever lagged behind an earlier one's. */
   private readClockState(): { hw: number; skew: number } {
-    const hw = this.db.prepare('SELECT ms_hw FROM audit_events ORDER BY position DESC LIMIT 1').pluck().get() as number | undefined;
-    const skew = this.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get() as string | undefined;
+    const hw = this.db.prepare('SELECT ms_hw FROM audit_events ORDER BY position DESC LIMIT 1').pluck().get() as
+      number | undefined;
+    const skew = this.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get() as
+      string | undefined;
     return { hw: hw ?? 0, skew: Number(skew ?? 0) };
   }
 
@@ -283,7 +318,10 @@ export class AuditDb {
   reset(): void {
     this.db.exec('DROP TABLE IF EXISTS audit_events; DROP TABLE IF EXISTS audit_meta;');
     for (const x of this.extensions) for (const t of x.tables) this.db.exec(`DROP TABLE IF EXISTS "${t}"`);
-    if (this.db.pragma('page_size', { simple: true }) !== PAGE_BYTES && this.db.pragma('journal_mode = DELETE', { simple: true }) === 'delete') {
+    if (
+      this.db.pragma('page_size', { simple: true }) !== PAGE_BYTES &&
+      this.db.pragma('journal_mode = DELETE', { simple: true }) === 'delete'
+    ) {
       // The page size of a WAL file changes only through a VACUUM outside WAL mode; the file is empty now, so this is quick.
       this.db.pragma(`page_size = ${PAGE_BYTES}`);
       this.db.exec('VACUUM');

@@ -92,7 +92,11 @@ export class AuditProjection {
 }
 
 /** Rebuilds audit.db from scratch, paging through the whole log, CATCH_UP_BATCH events per transaction. */
-export async function rebuildAudit(db: AuditDb, store: EventStore, progress?: (position: number) => void): Promise<number> {
+export async function rebuildAudit(
+  db: AuditDb,
+  store: EventStore,
+  progress?: (position: number) => void,
+): Promise<number> {
   db.reset();
   let after = -1;
   let n = 0;

@@ -54,9 +54,12 @@ function appliers(db: Database.Database): (row: AuditRow, data: Data) => void {
     `INSERT INTO audit_keys (key_id, workspace_id, user_id, name, handle, start, created_ms, created_at, expires_ms, expires_at, end_ms, rotated_from)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key_id) DO NOTHING`,
   );
-  // end_ms is the first of: requested expiry, grace end, revocation, recorded expiry.
+  // end_ms is the first of: requested expiry, grace end, revocation, recorded expiry. This is keyPhase's rule
+  // (services/domain/key-validity.ts) in SQL; test/integration/key-validity-sql.test.ts checks that they agree.
   const keyEnd = (col: string, extra = ''): Database.Statement =>
-    db.prepare(`UPDATE audit_keys SET ${col} = COALESCE(${col}, @at)${extra}, end_ms = MIN(end_ms, @at) WHERE key_id = @key`);
+    db.prepare(
+      `UPDATE audit_keys SET ${col} = COALESCE(${col}, @at)${extra}, end_ms = MIN(end_ms, @at) WHERE key_id = @key`,
+    );
   const keyGrace = keyEnd('grace_end_ms', ', successor_id = COALESCE(successor_id, @successor)');
   const keyRevoked = keyEnd('revoked_ms');
   const keyExpired = keyEnd('expired_ms');
@@ -65,12 +68,16 @@ function appliers(db: Database.Database): (row: AuditRow, data: Data) => void {
     `INSERT INTO audit_user_inactive (user_id, from_ms, to_ms) SELECT @user, @at, ${FOREVER_MS}
      WHERE NOT EXISTS (SELECT 1 FROM audit_user_inactive WHERE user_id = @user AND to_ms = ${FOREVER_MS})`,
   );
-  const closeInactive = db.prepare(`UPDATE audit_user_inactive SET to_ms = @at WHERE user_id = @user AND to_ms = ${FOREVER_MS}`);
+  const closeInactive = db.prepare(
+    `UPDATE audit_user_inactive SET to_ms = @at WHERE user_id = @user AND to_ms = ${FOREVER_MS}`,
+  );
   const openMember = db.prepare(
     `INSERT INTO audit_membership (workspace_id, user_id, from_ms, to_ms) SELECT @ws, @user, @at, ${FOREVER_MS}
      WHERE NOT EXISTS (SELECT 1 FROM audit_membership WHERE workspace_id = @ws AND user_id = @user AND to_ms = ${FOREVER_MS})`,
   );
-  const closeMember = db.prepare(`UPDATE audit_membership SET to_ms = @at WHERE workspace_id = @ws AND user_id = @user AND to_ms = ${FOREVER_MS}`);
+  const closeMember = db.prepare(
+    `UPDATE audit_membership SET to_ms = @at WHERE workspace_id = @ws AND user_id = @user AND to_ms = ${FOREVER_MS}`,
+  );
 
   return (row, d) => {
     const at = row.occurred_ms;
@@ -129,7 +136,8 @@ function appliers(db: Database.Database): (row: AuditRow, data: Data) => void {
 }
 
 function timelineVersion(db: Database.Database): string | undefined {
-  return (db.prepare("SELECT value FROM audit_meta WHERE name = 'timeline'").get() as { value: string } | undefined)?.value;
+  return (db.prepare("SELECT value FROM audit_meta WHERE name = 'timeline'").get() as { value: string } | undefined)
+    ?.value;
 }
 
 /** An audit.db written before these tables existed (or by an older version) gets them rebuilt from its rows. */
@@ -147,7 +155,9 @@ function backfill(db: Database.Database, apply: (row: AuditRow, data: Data) => v
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.position;
     }
-    db.prepare("INSERT INTO audit_meta (name, value) VALUES ('timeline', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(TIMELINE_VERSION);
+    db.prepare(
+      "INSERT INTO audit_meta (name, value) VALUES ('timeline', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    ).run(TIMELINE_VERSION);
   })();
 }
 

@@ -45,7 +45,18 @@ function splitTime(ms: number): { sec: number; ms: number } {
 /** What a new key is made from: the KeyView fields it starts with, its shared membership, and its requested expiry. */
 export type NewKey = Pick<
   KeyView,
-  'id' | 'owner' | 'scopes' | 'format' | 'start' | 'createdAt' | 'name' | 'description' | 'handle' | 'alias' | 'retrievable' | 'rotatedFrom'
+  | 'id'
+  | 'owner'
+  | 'scopes'
+  | 'format'
+  | 'start'
+  | 'createdAt'
+  | 'name'
+  | 'description'
+  | 'handle'
+  | 'alias'
+  | 'retrievable'
+  | 'rotatedFrom'
 > & { membership: LiveMembership; expiresAt: number | null };
 
 /** One key of the live read model; implements the KeyView every consumer reads. */
@@ -297,7 +308,8 @@ export class KeyTable {
   byRawDigest(raw: string): LiveKey | undefined {
     if (raw.length !== 32) return undefined;
     const mask = this.byDigest.length - 1;
-    let slot = ((raw.charCodeAt(0) << 24) | (raw.charCodeAt(1) << 16) | (raw.charCodeAt(2) << 8) | raw.charCodeAt(3)) & mask;
+    let slot =
+      ((raw.charCodeAt(0) << 24) | (raw.charCodeAt(1) << 16) | (raw.charCodeAt(2) << 8) | raw.charCodeAt(3)) & mask;
     for (;;) {
       const v = this.byDigest[slot]!;
       if (v === 0) return undefined;

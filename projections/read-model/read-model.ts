@@ -1,16 +1,38 @@
 // In-memory lookup/revocation read model: pure evolve over ledger events, plus the verify hot path.
 import { hash, type BinaryToTextEncoding } from 'node:crypto';
 import type { LedgerEvent, LedgerEventType, StoredEvent } from '../../events/catalog.js';
+import { keyPhase, type KeyLifecycle, type KeyPhase } from '../../services/domain/key-validity.js';
 import { allows, asRole } from '../../services/domain/permissions.js';
 import { isWellFormedOpaque, looksLikeJwt } from '../../services/crypto/tokens.js';
 import { KeyTable, type LiveKey, type LiveMembership } from './key-table.js';
-import { KeyStatus, type InvitationView, type KeyView, type UserView, type VerifyResult, type WorkspaceView } from './views.js';
+import {
+  KeyStatus,
+  type InvitationView,
+  type KeyView,
+  type UserView,
+  type VerifyCode,
+  type VerifyResult,
+  type WorkspaceView,
+} from './views.js';
 
 // crypto.hash accepts any Buffer encoding for its output; the typings list only the text ones.
 const LATIN1 = 'latin1' as BinaryToTextEncoding;
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED', key: null });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', key: null });
 const EMPTY_MEMBERSHIPS: ReadonlyMap<string, LiveMembership> = new Map();
+/** The read model's compact status as the domain names it. */
+export const LIFECYCLE: { readonly [S in KeyStatus]: KeyLifecycle } = {
+  [KeyStatus.Active]: 'active',
+  [KeyStatus.Expired]: 'expired',
+  [KeyStatus.Revoked]: 'revoked',
+};
+/** The verify code of each phase that does not verify. */
+const REFUSAL = {
+  expired: 'EXPIRED',
+  revoked: 'REVOKED',
+  owner_inactive: 'OWNER_INACTIVE',
+  not_a_member: 'NOT_A_MEMBER',
+} as const satisfies Record<Exclude<KeyPhase, 'active' | 'rotation_grace'>, VerifyCode>;
 
 export interface VerifyOptions {
   readonly scopes?: readonly string[] | undefined;
@@ -55,15 +77,20 @@ export class ReadModel {
 
   /** The same rules as verify, for a key found by other means (e.g. a JWT's jti). */
   check(key: KeyView, opts: VerifyOptions = {}): VerifyResult {
-    if (key.status === KeyStatus.Revoked) return { valid: false, code: 'REVOKED', key };
-    const now = opts.now ?? Date.now();
-    if (key.status === KeyStatus.Expired || now >= key.expiresAt) return { valid: false, code: 'EXPIRED', key };
-    if (!key.owner.active) return { valid: false, code: 'OWNER_INACTIVE', key };
     const role = key.membership.role;
-    if (role === null) return { valid: false, code: 'NOT_A_MEMBER', key };
+    const phase = keyPhase(
+      LIFECYCLE[key.status],
+      key.expiresAt,
+      key.graceEndsAt,
+      key.owner.active,
+      role,
+      opts.now ?? Date.now(),
+    );
+    if (phase !== 'active' && phase !== 'rotation_grace') return { valid: false, code: REFUSAL[phase], key };
     const wanted = opts.scopes;
     if (wanted !== undefined) {
-      for (const s of wanted) if (!allows(role, key.scopes, s)) return { valid: false, code: 'INSUFFICIENT_SCOPE', key };
+      for (const s of wanted)
+        if (!allows(role, key.scopes, s)) return { valid: false, code: 'INSUFFICIENT_SCOPE', key };
     }
     return { valid: true, code: 'VALID', key };
   }
@@ -72,7 +99,16 @@ export class ReadModel {
     let ws = this.workspaces.get(workspaceId);
     if (ws === undefined) {
       // A key may name a workspace whose events are not applied yet only in corrupt logs; keep a placeholder.
-      ws = { id: workspaceId, name: '', ownerId: '', maxTtlSeconds: null, requireExpiry: false, maxGraceSeconds: null, members: new Map(), createdAt: 0 };
+      ws = {
+        id: workspaceId,
+        name: '',
+        ownerId: '',
+        maxTtlSeconds: null,
+        requireExpiry: false,
+        maxGraceSeconds: null,
+        members: new Map(),
+        createdAt: 0,
+      };
       this.workspaces.set(workspaceId, ws);
     }
     let m = ws.members.get(userId) as LiveMembership | undefined;
@@ -117,7 +153,9 @@ export class ReadModel {
   }
 
   /** One handler per event type: leaving a type out fails to compile. */
-  private readonly handlers: { [T in LedgerEventType]: (e: StoredEvent<Extract<LedgerEvent, { type: T }>>, at: number) => void } = {
+  private readonly handlers: {
+    [T in LedgerEventType]: (e: StoredEvent<Extract<LedgerEvent, { type: T }>>, at: number) => void;
+  } = {
     UserRegistered: (e, at) => {
       const d = e.data;
       const u: UserView = {
@@ -162,7 +200,11 @@ export class ReadModel {
         }
       }
       mine.add(e.data.sessionId);
-      this.sessions.set(e.data.sessionId, { userId: e.data.userId, expiresAt: Date.parse(e.data.expiresAt), ended: false });
+      this.sessions.set(e.data.sessionId, {
+        userId: e.data.userId,
+        expiresAt: Date.parse(e.data.expiresAt),
+        ended: false,
+      });
     },
     UserLoginFailed: () => undefined,
     UserPasswordChangeFailed: () => undefined,
@@ -326,7 +368,9 @@ export class ReadModel {
   /** A session JWT is honoured only if the ledger recorded its login, it has not ended, and its user is active. */
   sessionActive(sessionId: string, userId: string, now: number): boolean {
     const s = this.sessions.get(sessionId);
-    return s !== undefined && !s.ended && s.userId === userId && now < s.expiresAt && this.users.get(userId)?.active === true;
+    return (
+      s !== undefined && !s.ended && s.userId === userId && now < s.expiresAt && this.users.get(userId)?.active === true
+    );
   }
 
   private handleMap(userId: string): Map<string, string> {
@@ -342,7 +386,8 @@ export class ReadModel {
     m.delete(k.handle);
     // An aborted rotation's successor hands the handle back to the still-live key it would have replaced.
     const prev = k.rotatedFrom === null ? undefined : this.keysById.get(k.rotatedFrom);
-    if (prev && prev.status === KeyStatus.Active && prev.rotatedTo !== k.id && prev.handle === k.handle) m.set(k.handle, prev.id);
+    if (prev && prev.status === KeyStatus.Active && prev.rotatedTo !== k.id && prev.handle === k.handle)
+      m.set(k.handle, prev.id);
   }
 
   /** A key by id, or by one of the user's live handles. */
@@ -368,6 +413,14 @@ export class ReadModel {
     }));
     const handles = [...this.handles.entries()].map(([u, m]) => [u, [...m.entries()].sort()]).sort();
     const invitations = [...this.invitations.values()];
-    return { position: this.position, users: [...this.users.values()], workspaces, keys, handles, invitations, sessions: [...this.sessions.entries()].sort() };
+    return {
+      position: this.position,
+      users: [...this.users.values()],
+      workspaces,
+      keys,
+      handles,
+      invitations,
+      sessions: [...this.sessions.entries()].sort(),
+    };
   }
 }

@@ -74,7 +74,15 @@ export interface KeyView {
   expiredAt: number | null;
 }
 
-export type VerifyCode = 'VALID' | 'MALFORMED' | 'NOT_FOUND' | 'EXPIRED' | 'REVOKED' | 'OWNER_INACTIVE' | 'NOT_A_MEMBER' | 'INSUFFICIENT_SCOPE';
+export type VerifyCode =
+  | 'VALID'
+  | 'MALFORMED'
+  | 'NOT_FOUND'
+  | 'EXPIRED'
+  | 'REVOKED'
+  | 'OWNER_INACTIVE'
+  | 'NOT_A_MEMBER'
+  | 'INSUFFICIENT_SCOPE';
 
 export interface VerifyResult {
   readonly valid: boolean;

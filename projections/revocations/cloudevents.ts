@@ -46,7 +46,8 @@ export function ledgerEventType(type: string): string {
   return `io.token-ledger.${type}`;
 }
 
-const actorOf = (e: StoredEvent): string | undefined => (e.metadata.actor ? `${e.metadata.actor.type}:${e.metadata.actor.id}` : undefined);
+const actorOf = (e: StoredEvent): string | undefined =>
+  e.metadata.actor ? `${e.metadata.actor.type}:${e.metadata.actor.id}` : undefined;
 
 /** The all-events topic's CloudEvent for one ledger event. */
 export function ledgerCloudEvent(e: StoredEvent, source = DEFAULT_SOURCE): CloudEvent<Record<string, unknown>> {
@@ -88,7 +89,11 @@ const isKeyEvent = (e: StoredEvent): boolean => e.type === 'ApiKeyRevoked' || e.
  * The revocation-class CloudEvents of one ledger event, one per affected key. Ids are stable across replays:
  * the ledger event id for a key's own event, `${eventId}:${keyId}` for a per-key fan-out.
  */
-export function revocationCloudEvents(e: StoredEvent, items: readonly RevocationItem[], source = DEFAULT_SOURCE): RevocationEvent[] {
+export function revocationCloudEvents(
+  e: StoredEvent,
+  items: readonly RevocationItem[],
+  source = DEFAULT_SOURCE,
+): RevocationEvent[] {
   const actor = actorOf(e);
   return items.map((it, i) => {
     const data: RevocationData = {
@@ -122,7 +127,12 @@ export function revocationCloudEvents(e: StoredEvent, items: readonly Revocation
 }
 
 /** The publisher's heartbeat on the revocations topic (key HEARTBEAT_KEY; a compacted topic keeps the latest). */
-export function heartbeatCloudEvent(data: HeartbeatData, id: string, time: Date, source = DEFAULT_SOURCE): HeartbeatEvent {
+export function heartbeatCloudEvent(
+  data: HeartbeatData,
+  id: string,
+  time: Date,
+  source = DEFAULT_SOURCE,
+): HeartbeatEvent {
   return {
     specversion: '1.0',
     id,

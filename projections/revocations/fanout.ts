@@ -42,7 +42,8 @@ function scopesUnder(role: string | undefined, keyScopes: ReadonlySet<string> | 
   return effectiveScopes(role, keyScopes).sort();
 }
 
-const sameScopes = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((s, i) => s === b[i]);
+const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((s, i) => s === b[i]);
 
 export class RevocationIndex {
   private readonly keys = new Map<string, KeyEntry>();
@@ -120,7 +121,13 @@ export class RevocationIndex {
   }
 
   /** A non-terminal item for a live key, stating (and recording as published) its effective scopes now. */
-  private item(keyId: string, k: KeyEntry, action: 'revoke' | 'reinstate' | 'restrict', cause: RevocationCause, reason: string | null): RevocationItem {
+  private item(
+    keyId: string,
+    k: KeyEntry,
+    action: 'revoke' | 'reinstate' | 'restrict',
+    cause: RevocationCause,
+    reason: string | null,
+  ): RevocationItem {
     const scopes = scopesUnder(this.members.get(memberKey(k.workspaceId, k.userId)), k.scopes);
     k.published = scopes;
     return { keyId, userId: k.userId, workspaceId: k.workspaceId, action, cause, terminal: false, reason, scopes };
@@ -129,7 +136,15 @@ export class RevocationIndex {
   private terminate(keyId: string, cause: RevocationCause, reason: string | null): RevocationItem {
     const k = this.keys.get(keyId);
     if (k) k.terminal = true;
-    return { keyId, userId: k?.userId ?? null, workspaceId: k?.workspaceId ?? null, action: 'revoke', cause, terminal: true, reason };
+    return {
+      keyId,
+      userId: k?.userId ?? null,
+      workspaceId: k?.workspaceId ?? null,
+      action: 'revoke',
+      cause,
+      terminal: true,
+      reason,
+    };
   }
 
   /** A user's keys that are not revoked/expired, in creation order. */

@@ -105,7 +105,15 @@ export class RevocationFeed {
         const e = toStoredEvent(r);
         if (e) {
           const events = revocationCloudEvents(e, this.index.apply(e), this.source);
-          events.forEach((ev, i) => this.items.push({ position: r.position, index: i, cursor: ev.ledgercursor, event: ev, json: JSON.stringify(ev) }));
+          events.forEach((ev, i) =>
+            this.items.push({
+              position: r.position,
+              index: i,
+              cursor: ev.ledgercursor,
+              event: ev,
+              json: JSON.stringify(ev),
+            }),
+          );
           this.position = r.position;
           if (events.length > 0) this.notify();
         } else this.position = r.position;
@@ -132,7 +140,12 @@ export class RevocationFeed {
   get ready(): { ok: boolean; detail: Record<string, unknown> } {
     return {
       ok: this.ok,
-      detail: { position: this.position, items: this.items.length, subscribers: this.listeners.size, error: this.failed },
+      detail: {
+        position: this.position,
+        items: this.items.length,
+        subscribers: this.listeners.size,
+        error: this.failed,
+      },
     };
   }
 

@@ -2,24 +2,16 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
 import type { Config } from '../config.js';
 import { loadSigningKey } from '../crypto/key-material.js';
+import { parseCommand, UsageError } from '../cli/args.js';
+import { out, type Command } from '../cli/command.js';
 import { progressBar } from '../cli/progress.js';
-import { openStore } from '../open-ledger.js';
+import { ledgerExists, openStore } from '../open-ledger.js';
 import { auditDbFile } from './plugin.js';
 import { verifyExportFile } from './verify-export.js';
 import { keysByKid, verifyStore } from './verify-store.js';
-
-export const AUDIT_USAGE = `token-ledger audit verify --store [--jwks FILE]
-token-ledger audit verify EXPORT_FILE [--jwks FILE] [--manifest FILE]`;
-
-class UsageError extends Error {}
-
-function say(stream: NodeJS.WriteStream, line: string): void {
-  stream.write(`${line}\n`);
-}
 
 /** A JWKS file ({"keys":[…]}), a bare JWK array, or one JWK. */
 function readJwks(file: string): JWK[] {
@@ -27,11 +19,15 @@ function readJwks(file: string): JWK[] {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new UsageError(`--jwks ${file}: ${(err as Error).message}`);
+    throw new UsageError(`audit verify: --jwks ${file}: ${(err as Error).message.split('\n')[0]}`);
   }
-  const keys: unknown = Array.isArray(parsed) ? parsed : parsed && typeof parsed === 'object' && 'keys' in parsed ? parsed.keys : [parsed];
+  const keys: unknown = Array.isArray(parsed)
+    ? parsed
+    : parsed && typeof parsed === 'object' && 'keys' in parsed
+      ? parsed.keys
+      : [parsed];
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => k !== null && typeof k === 'object'))
-    throw new UsageError(`--jwks ${file} holds no keys`);
+    throw new UsageError(`audit verify: --jwks ${file} holds no keys`);
   return keys as JWK[];
 }
 
@@ -42,45 +38,56 @@ async function ownPublicKey(config: Config): Promise<KeyObject | null> {
   return createPublicKey(k.privateKey);
 }
 
-/** Returns the exit code: 0 verified, 1 tampered (or failed), 2 usage error. */
-export async function runAuditCli(argv: string[], config: Config): Promise<number> {
-  try {
-    return await dispatch(argv, config);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    say(process.stderr, `token-ledger: ${err.message}`);
-    say(process.stderr, AUDIT_USAGE);
-    return 2;
+/** The keys to verify with: the JWKS given, or the data folder's own; a usage error when there are none. */
+async function publicKeys(
+  config: Config,
+  jwksFile: string | undefined,
+): Promise<{ jwks: JWK[] } | { publicKeys: KeyObject[] }> {
+  if (jwksFile !== undefined) {
+    const jwks = readJwks(jwksFile);
+    const usable = await keysByKid(jwks).catch((err: unknown) => {
+      throw new UsageError(`audit verify: --jwks ${jwksFile}: ${(err as Error).message}`);
+    });
+    if (usable.size === 0) throw new UsageError(`audit verify: --jwks ${jwksFile} holds no Ed25519 key`);
+    return { jwks };
   }
+  const own = await ownPublicKey(config);
+  if (!own) throw new UsageError(`audit verify: no signing key in ${config.dataDir}; pass --jwks FILE`);
+  return { publicKeys: [own] };
 }
 
-async function dispatch(argv: string[], config: Config): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'verify') throw new UsageError(sub === undefined ? 'audit needs a subcommand' : `unknown audit subcommand "${sub}"`);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'boolean' }, jwks: { type: 'string' }, manifest: { type: 'string' } } });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const jwks = values.jwks === undefined ? undefined : readJwks(values.jwks);
-  if (jwks) {
-    const usable = await keysByKid(jwks).catch((err: unknown) => {
-      throw new UsageError(`--jwks ${values.jwks}: ${(err as Error).message}`);
-    });
-    if (usable.size === 0) throw new UsageError(`--jwks ${values.jwks} holds no Ed25519 key`);
-  }
-  if (values.store) {
-    if (positionals.length > 0 || values.manifest !== undefined) throw new UsageError('--store takes no file and no --manifest');
-    return verifyStoreCommand(config, jwks);
-  }
-  const [file, ...extra] = positionals;
-  if (!file || extra.length > 0) throw new UsageError('give --store or exactly one export file');
-  if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
-  if (values.manifest !== undefined && !existsSync(values.manifest)) throw new UsageError(`no such file: ${values.manifest}`);
-  return verifyExportCommand(config, file, jwks, values.manifest);
-}
+/** `token-ledger audit verify`: exit 0 verified, 1 tampered (or failed), 2 usage error. */
+export const auditVerifyCommand: Command = {
+  name: 'audit verify',
+  args: '--store [--jwks F] | FILE [--jwks F] [--manifest F]',
+  summary: 'verify the hash chain and signed checkpoints of the whole log (--store), or of one export FILE, offline',
+  parse(argv) {
+    const { values, positionals } = parseCommand(
+      this.name,
+      argv,
+      { store: { type: 'boolean' }, jwks: { type: 'string' }, manifest: { type: 'string' } },
+      { optional: ['FILE'] },
+    );
+    const file = positionals[0];
+    if (values.store === true) {
+      if (file !== undefined || values.manifest !== undefined)
+        throw new UsageError('audit verify: --store takes no file and no --manifest');
+      return async ({ config }) => {
+        // Opening a store creates one: a folder with no ledger is refused before anything is written.
+        if (!ledgerExists(config))
+          throw new UsageError(`audit verify: no ledger in ${config.dataDir} (LEDGER_DATA_DIR)`);
+        return verifyStoreCommand(config, await publicKeys(config, values.jwks));
+      };
+    }
+    if (file === undefined) throw new UsageError('audit verify: give --store or one export file');
+    return async ({ config }) => {
+      if (!existsSync(file)) throw new UsageError(`audit verify: no such file: ${file}`);
+      if (values.manifest !== undefined && !existsSync(values.manifest))
+        throw new UsageError(`audit verify: no such file: ${values.manifest}`);
+      return verifyExportCommand(file, await publicKeys(config, values.jwks), values.manifest);
+    };
+  },
+};
 
 /**
  * The audit.db to use as a witness: the data folder's, whenever the file exists, whichever store holds the log
@@ -91,45 +98,43 @@ export function witnessFile(config: Pick<Config, 'dataDir'>): string | undefined
   return existsSync(file) ? file : undefined;
 }
 
-async function verifyStoreCommand(config: Config, jwks: JWK[] | undefined): Promise<number> {
-  const own = jwks ? null : await ownPublicKey(config);
-  if (!jwks && !own) throw new UsageError(`no signing key in ${config.dataDir}; pass --jwks FILE`);
+type Keys = { jwks: JWK[] } | { publicKeys: KeyObject[] };
+
+async function verifyStoreCommand(config: Config, keys: Keys): Promise<number> {
   const store = await openStore(config);
   try {
     const bar = progressBar('verify', await store.headPosition());
     const r = await verifyStore(store, {
-      publicKeys: jwks ?? [own!],
+      publicKeys: 'jwks' in keys ? keys.jwks : keys.publicKeys,
       auditDbFile: witnessFile(config),
       progress: (p) => bar.update(p),
     });
     bar.done();
     if (r.ok) {
-      say(process.stdout, `OK: ${r.events} events, ${r.checkpoints} checkpoints, chain ${r.chain}${r.witnessed ? ', witness audit.db' : ''}`);
+      out(
+        `OK: ${r.events} events, ${r.checkpoints} checkpoints, chain ${r.chain}${r.witnessed ? ', witness audit.db' : ''}`,
+      );
       return 0;
     }
-    say(process.stdout, `FAIL at position ${r.position}: ${r.code} ${r.reason}`);
+    out(`FAIL at position ${r.position}: ${r.code} ${r.reason}`);
     return 1;
   } finally {
     await store.close();
   }
 }
 
-async function verifyExportCommand(config: Config, file: string, jwks: JWK[] | undefined, manifestFile: string | undefined): Promise<number> {
-  const own = jwks ? null : await ownPublicKey(config);
-  if (!jwks && !own) throw new UsageError(`no signing key in ${config.dataDir}; pass --jwks FILE`);
-  const r = await verifyExportFile(file, {
-    ...(jwks ? { jwks } : { publicKeys: [own!] }),
-    ...(manifestFile !== undefined ? { manifestFile } : {}),
-  });
+async function verifyExportCommand(file: string, keys: Keys, manifestFile: string | undefined): Promise<number> {
+  const r = await verifyExportFile(file, { ...keys, ...(manifestFile !== undefined ? { manifestFile } : {}) });
   if (r.ok) {
     const kid = (r as { kid?: string }).kid;
-    say(process.stdout, `OK: ${r.records} records${kid ? `, manifest signed by ${kid}` : ''}`);
+    out(`OK: ${r.records} records${kid ? `, manifest signed by ${kid}` : ''}`);
     return 0;
   }
   const f = r.failure;
-  say(
-    process.stdout,
-    f ? `FAIL at record ${f.record} (position ${f.position ?? '-'}): ${f.code} ${f.reason}` : `FAIL: ${r.records} records, no failure detail`,
+  out(
+    f
+      ? `FAIL at record ${f.record} (position ${f.position ?? '-'}): ${f.code} ${f.reason}`
+      : `FAIL: ${r.records} records, no failure detail`,
   );
   return 1;
 }

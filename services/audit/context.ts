@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { SigningKey } from '../crypto/key-material.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { Ledger } from '../ledger.js';
 import type { AuditDb } from '../../projections/audit/audit-db.js';
 import type { AuditProjection } from '../../projections/audit/projection.js';

@@ -3,8 +3,9 @@
 import type { Context } from 'koa';
 import type { ServerResponse } from 'node:http';
 import { HttpError } from '../http/errors.js';
-import { route, type RouteDef } from '../http/route.js';
-import { obj, str, type Schema } from '../http/schema.js';
+import { route, type QueryOf, type RouteDef } from '../http/route.js';
+import { z } from 'zod';
+import { anyObject } from '../http/views.js';
 import type { AuditContext } from './context.js';
 import { CSV_HEADER } from '../../projections/audit/row.js';
 import { buildManifest, writeRecords, type ExportSpec } from './export.js';
@@ -12,43 +13,60 @@ import { auditFilterQuery, parseAuditFilters, type AuditFilters } from './filter
 import { signManifest, type ExportFormat, type SignedManifest } from './manifest.js';
 import { auditScope } from './query-routes.js';
 
-const formatQuery: Schema = str({
-  enum: ['jsonl', 'csv'],
-  description: 'jsonl (default; ends with a signed manifest line) or csv (signed manifest at the X-Audit-Manifest URL)',
-});
-const toPositionQuery: Schema = str({ pattern: '^(0|[1-9][0-9]{0,15})$', description: 'last ledger position to include (default: the current head)' });
+const formatQuery = z
+  .enum(['jsonl', 'csv'])
+  .describe('jsonl (default; ends with a signed manifest line) or csv (signed manifest at the X-Audit-Manifest URL)');
+const toPositionQuery = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,15})$/)
+  .describe('last ledger position to include (default: the current head)');
+const exportQuery = { format: formatQuery, ...auditFilterQuery, toPosition: toPositionQuery };
+type ExportQuery = QueryOf<typeof exportQuery>;
 
-const CONTENT_TYPE: Record<ExportFormat, string> = { jsonl: 'application/x-ndjson; charset=utf-8', csv: 'text/csv; charset=utf-8; header=present' };
+const CONTENT_TYPE: Record<ExportFormat, string> = {
+  jsonl: 'application/x-ndjson; charset=utf-8',
+  csv: 'text/csv; charset=utf-8; header=present',
+};
 
 /** The client went away: stop quietly, it is not an error. */
 class ClientGone extends Error {}
 
 /** Resolves the snapshot position: the requested one (once audit.db holds it), or the head the read model has seen. */
 async function pinPosition(ctx: AuditContext, requested: string | undefined): Promise<number> {
-  if (ctx.projection.failed) throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; exports are unavailable.');
+  if (ctx.projection.failed)
+    throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; exports are unavailable.');
   const head = ctx.ledger.read.position;
   if (requested === undefined) {
     await ctx.projection.caughtUp(head);
     return ctx.projection.position;
   }
   const p = Number(requested);
-  if (p > head) throw new HttpError(400, 'invalid', 'toPosition is beyond the ledger head.', { attr: 'toPosition', type: 'validation_error', extra: { head } });
+  if (p > head)
+    throw new HttpError(400, 'invalid', 'toPosition is beyond the ledger head.', {
+      attr: 'toPosition',
+      type: 'validation_error',
+      extra: { head },
+    });
   await ctx.projection.caughtUp(p);
   return p;
 }
 
-function specFrom(filters: AuditFilters, scope: readonly string[] | null, query: Record<string, string>, toPosition: number): ExportSpec {
-  return { filters, scope, format: (query.format ?? 'jsonl') as ExportFormat, toPosition };
+function specFrom(
+  filters: AuditFilters,
+  scope: readonly string[] | null,
+  query: ExportQuery,
+  toPosition: number,
+): ExportSpec {
+  const format: ExportFormat = query.format ?? 'jsonl';
+  return { filters, scope, format, toPosition };
 }
 
 /** Same filters as the export, plus the pinned position: where the CSV's signed manifest lives. */
-function manifestUrl(query: Record<string, string>, toPosition: number): string {
+function manifestUrl(query: ExportQuery, toPosition: number): string {
   const q = new URLSearchParams();
   q.set('format', 'csv');
-  for (const k of Object.keys(auditFilterQuery)) {
-    const v = query[k];
-    if (v !== undefined && v !== '') q.set(k, v);
-  }
+  for (const [k, v] of Object.entries(query))
+    if (Object.hasOwn(auditFilterQuery, k) && v !== undefined && v !== '') q.set(k, v);
   q.set('toPosition', String(toPosition));
   return `/v1/audit/export/manifest?${q.toString()}`;
 }
@@ -70,7 +88,7 @@ function writer(out: ServerResponse, isGone: () => boolean): (chunk: Buffer) => 
     });
 }
 
-async function streamExport(actx: AuditContext, ctx: Context, spec: ExportSpec, query: Record<string, string>): Promise<void> {
+async function streamExport(actx: AuditContext, ctx: Context, spec: ExportSpec, query: ExportQuery): Promise<void> {
   const out = ctx.res;
   const started = process.hrtime.bigint();
   ctx.respond = false; // Koa steps aside: we write (and end, or cut) the response ourselves
@@ -94,12 +112,22 @@ async function streamExport(actx: AuditContext, ctx: Context, spec: ExportSpec, 
     if (spec.format === 'csv') await write(Buffer.from(CSV_HEADER, 'utf8'));
     const totals = await writeRecords(actx.db.db, spec, write);
     if (spec.format === 'jsonl') {
-      const signed = signManifest(buildManifest(actx.db.db, spec, totals, actx.signingKey.kid, actx.ledger.clock()), actx.signingKey);
+      const signed = signManifest(
+        buildManifest(actx.db.db, spec, totals, actx.signingKey.kid, actx.ledger.clock()),
+        actx.signingKey,
+      );
       out.end(`${JSON.stringify(signed)}\n`);
     } else out.end();
-    actx.metrics.inc('ledger_audit_exports_total', 'Audit exports completed', { format: spec.format });
+    actx.metrics
+      .counter('ledger_audit_exports_total', 'Audit exports completed', ['format'])
+      .inc({ format: spec.format });
     actx.logger.info(
-      { format: spec.format, count: totals.count, toPosition: spec.toPosition, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+      {
+        format: spec.format,
+        count: totals.count,
+        toPosition: spec.toPosition,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      },
       'audit export',
     );
   } catch (err) {
@@ -109,13 +137,12 @@ async function streamExport(actx: AuditContext, ctx: Context, spec: ExportSpec, 
     }
     // Never end a broken export cleanly: cutting the connection leaves a file without a manifest, which fails verification.
     actx.logger.error({ err, toPosition: spec.toPosition }, 'audit export failed mid-stream');
-    actx.metrics.inc('ledger_audit_exports_failed_total', 'Audit exports cut by an error');
+    actx.metrics.counter('ledger_audit_exports_failed_total', 'Audit exports cut by an error').inc();
     out.destroy(err as Error);
   }
 }
 
 export function auditExportRoutes(actx: AuditContext): RouteDef[] {
-  const query = { format: formatQuery, ...auditFilterQuery, toPosition: toPositionQuery };
   return [
     route({
       method: 'GET',
@@ -124,7 +151,7 @@ export function auditExportRoutes(actx: AuditContext): RouteDef[] {
       tag: 'audit',
       auth: 'required',
       urlToken: true,
-      query,
+      query: exportQuery,
       responses: {
         200: {
           description: 'JSONL records then one {"manifest","signature"} line; or CSV (see the X-Audit-Manifest header)',
@@ -147,18 +174,26 @@ export function auditExportRoutes(actx: AuditContext): RouteDef[] {
       tag: 'audit',
       auth: 'required',
       urlToken: true,
-      query,
-      responses: { 200: { description: 'the signed manifest', schema: obj({ manifest: obj({}), signature: obj({}) }) } },
+      query: exportQuery,
+      responses: {
+        200: { description: 'the signed manifest', schema: z.object({ manifest: anyObject, signature: anyObject }) },
+      },
       handler: async ({ ctx, query: q, caller }): Promise<SignedManifest> => {
         const filters = parseAuditFilters(q);
         if (q.toPosition === undefined)
-          throw new HttpError(400, 'required', 'toPosition is required (take it from the export).', { attr: 'toPosition', type: 'validation_error' });
+          throw new HttpError(400, 'required', 'toPosition is required (take it from the export).', {
+            attr: 'toPosition',
+            type: 'validation_error',
+          });
         const scope = auditScope(actx.ledger, caller, filters, 'audit:export');
         const spec = specFrom(filters, scope, q, await pinPosition(actx, q.toPosition));
         // Recomputed by rendering the same rows again: same rows, same bytes, same digest.
         const totals = await writeRecords(actx.db.db, spec, () => new Promise((resolve) => setImmediate(resolve)));
         ctx.set('Cache-Control', 'no-store');
-        return signManifest(buildManifest(actx.db.db, spec, totals, actx.signingKey.kid, actx.ledger.clock()), actx.signingKey);
+        return signManifest(
+          buildManifest(actx.db.db, spec, totals, actx.signingKey.kid, actx.ledger.clock()),
+          actx.signingKey,
+        );
       },
     }),
   ];

@@ -50,7 +50,10 @@ type Page = { count: number; first: number; last: number; chunk: Buffer };
  * go from the file to the socket without being decoded into strings or re-serialized. The subquery's ORDER BY feeds
  * group_concat in position order (the verifier would reject any other order: OUT_OF_ORDER).
  */
-function jsonlPages(db: Database.Database, where: string): (after: number, toPosition: number, params: readonly Cell[]) => Page | null {
+function jsonlPages(
+  db: Database.Database,
+  where: string,
+): (after: number, toPosition: number, params: readonly Cell[]) => Page | null {
   const stmt = db
     .prepare(
       `SELECT count(*), min(position), max(position), CAST(group_concat(line, '') AS BLOB)
@@ -70,7 +73,10 @@ const CSV_LINE_SQL = `concat_ws(',', position, ${DERIVED_CELLS.map((c) => `ifnul
  * Pages of CSV: lines built and concatenated by SQLite like JSONL pages when every row's derived cells are plain; a
  * page holding a cell that needs the formula guard, quoting or escaping is read again as rows and rendered here.
  */
-function csvPages(db: Database.Database, where: string): (after: number, toPosition: number, params: readonly Cell[]) => Page | null {
+function csvPages(
+  db: Database.Database,
+  where: string,
+): (after: number, toPosition: number, params: readonly Cell[]) => Page | null {
   const range = `FROM audit_events WHERE position > ? AND position <= ?${where} ORDER BY position LIMIT ${PAGE_SIZE}`;
   const fast = db
     .prepare(
@@ -78,9 +84,17 @@ function csvPages(db: Database.Database, where: string): (after: number, toPosit
        FROM (SELECT position, CASE WHEN csv_plain THEN ${CSV_LINE_SQL} END AS line ${range})`,
     )
     .raw(true);
-  const slow = db.prepare(`SELECT ${CSV_COLUMNS.slice(0, -1).join(', ')}, replace(event, '"', '""') ${range}`).raw(true);
+  const slow = db
+    .prepare(`SELECT ${CSV_COLUMNS.slice(0, -1).join(', ')}, replace(event, '"', '""') ${range}`)
+    .raw(true);
   return (after, toPosition, params) => {
-    const [count, rendered, first, last, chunk] = fast.get(after, toPosition, ...params) as [number, number, number, number, Buffer];
+    const [count, rendered, first, last, chunk] = fast.get(after, toPosition, ...params) as [
+      number,
+      number,
+      number,
+      number,
+      Buffer,
+    ];
     if (count === 0) return null;
     if (rendered === count) return { count, first, last, chunk };
     const out = new PageBuffer();
@@ -94,7 +108,11 @@ function csvPages(db: Database.Database, where: string): (after: number, toPosit
  * Keyset paging (position > last) with short statements: the projection writes on this same connection meanwhile.
  * `write` resolves when the consumer can take more; it rejects to stop the export.
  */
-export async function writeRecords(db: Database.Database, spec: ExportSpec, write: (chunk: Buffer) => Promise<void>): Promise<ExportTotals> {
+export async function writeRecords(
+  db: Database.Database,
+  spec: ExportSpec,
+  write: (chunk: Buffer) => Promise<void>,
+): Promise<ExportTotals> {
   const where = auditWhere(spec.filters, spec.scope);
   const everything = selectsEverything(spec.filters, spec.scope);
   const filter = everything ? '' : ` AND (${where.sql})`;
@@ -116,30 +134,50 @@ export async function writeRecords(db: Database.Database, spec: ExportSpec, writ
     if (page.count < PAGE_SIZE) break;
   }
   const chain = (p: number | null): string | null => (p === null ? null : (chainAt.get(p) as string));
-  return { count, firstChain: chain(first), lastChain: count === 0 ? null : chain(last), recordsSha256: hash.digest('hex') };
+  return {
+    count,
+    firstChain: chain(first),
+    lastChain: count === 0 ? null : chain(last),
+    recordsSha256: hash.digest('hex'),
+  };
 }
 
 /** The newest signed checkpoint recorded at or before `position`, if any. */
 export function checkpointAtOrBefore(db: Database.Database, position: number): CheckpointRef | null {
-  const row = db.prepare("SELECT event FROM audit_events WHERE type = 'LedgerCheckpointed' AND position <= ? ORDER BY position DESC LIMIT 1").get(position) as
-    { event: string } | undefined;
+  const row = db
+    .prepare(
+      "SELECT event FROM audit_events WHERE type = 'LedgerCheckpointed' AND position <= ? ORDER BY position DESC LIMIT 1",
+    )
+    .get(position) as { event: string } | undefined;
   if (!row) return null;
   const d = (JSON.parse(row.event) as { data: CheckpointRef }).data;
   return { position: d.position, chain: d.chain, at: d.at, kid: d.kid, signature: d.signature };
 }
 
 /** Assembles the (unsigned) manifest for records written up to spec.toPosition. */
-export function buildManifest(db: Database.Database, spec: ExportSpec, totals: ExportTotals, kid: string, now: Date): ExportManifest {
+export function buildManifest(
+  db: Database.Database,
+  spec: ExportSpec,
+  totals: ExportTotals,
+  kid: string,
+  now: Date,
+): ExportManifest {
   const first = db.prepare('SELECT MIN(position) AS p FROM audit_events').get() as { p: number | null };
-  const head = db.prepare('SELECT position, chain FROM audit_events WHERE position <= ? ORDER BY position DESC LIMIT 1').get(spec.toPosition) as
-    { position: number; chain: string } | undefined;
+  const head = db
+    .prepare('SELECT position, chain FROM audit_events WHERE position <= ? ORDER BY position DESC LIMIT 1')
+    .get(spec.toPosition) as { position: number; chain: string } | undefined;
   return {
     version: MANIFEST_VERSION,
     format: spec.format,
     generatedAt: now.toISOString(),
     filters: spec.filters,
     scope: spec.scope === null ? null : [...spec.scope],
-    range: { fromPosition: first.p ?? 0, toPosition: spec.toPosition, from: spec.filters.from ?? null, to: spec.filters.to ?? null },
+    range: {
+      fromPosition: first.p ?? 0,
+      toPosition: spec.toPosition,
+      from: spec.filters.from ?? null,
+      to: spec.filters.to ?? null,
+    },
     count: totals.count,
     firstChain: totals.firstChain,
     lastChain: totals.lastChain,

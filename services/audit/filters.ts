@@ -1,7 +1,8 @@
 // The audit filters shared by queries and exports: parsed once, validated, turned into one parameterized WHERE clause.
 import { EVENT_TYPES } from '../../events/catalog.js';
 import { HttpError } from '../http/errors.js';
-import { str, type Schema } from '../http/schema.js';
+import { z } from 'zod';
+import { dateTime } from '../schemas/inputs.js';
 import { parseIsoInstant } from '../domain/instant.js';
 
 export interface AuditFilters {
@@ -17,19 +18,24 @@ export interface AuditFilters {
   readonly to?: string;
 }
 
-const ID = '^[A-Za-z0-9_:.@-]{1,128}$';
+const ID = /^[A-Za-z0-9_:.@-]{1,128}$/;
+const TOKEN_DIGEST = /^[0-9a-fA-F]{64}$/;
+const id = (description: string): z.ZodString => z.string().regex(ID).describe(description);
 
 /** Query-string schemas (documented in OpenAPI) for the filters. */
-export const auditFilterQuery: Record<string, Schema> = {
-  keyId: str({ pattern: ID, description: 'events about this key' }),
-  userId: str({ pattern: ID, description: 'events about this user (subject, owner or member)' }),
-  workspaceId: str({ pattern: ID, description: 'events about this workspace' }),
-  actorId: str({ pattern: ID, description: 'events done by this actor (user, key, service or system id)' }),
-  type: str({ maxLength: 1000, description: 'event type, or several separated by commas (e.g. ApiKeyRevoked,ApiKeyExpired)' }),
-  tokenDigest: str({ pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 hex of a token: finds the key it belonged to' }),
-  from: str({ format: 'date-time', description: 'occurredAt ≥ from (ISO-8601)' }),
-  to: str({ format: 'date-time', description: 'occurredAt < to (ISO-8601)' }),
+export const auditFilterQuery = {
+  keyId: id('events about this key'),
+  userId: id('events about this user (subject, owner or member)'),
+  workspaceId: id('events about this workspace'),
+  actorId: id('events done by this actor (user, key, service or system id)'),
+  type: z.string().max(1000).describe('event type, or several separated by commas (e.g. ApiKeyRevoked,ApiKeyExpired)'),
+  tokenDigest: z.string().regex(TOKEN_DIGEST).describe('SHA-256 hex of a token: finds the key it belonged to'),
+  from: dateTime.describe('occurredAt ≥ from (ISO-8601)'),
+  to: dateTime.describe('occurredAt < to (ISO-8601)'),
 };
+
+/** The filter parameters of a query string, as validated by `auditFilterQuery` (or any record of strings). */
+export type AuditFilterQuery = { readonly [K in keyof typeof auditFilterQuery]?: string };
 
 function bad(attr: string, detail: string): HttpError {
   return new HttpError(400, 'invalid', detail, { attr, type: 'validation_error' });
@@ -42,22 +48,24 @@ function isoTime(raw: string, attr: string): string {
 }
 
 /** Reads the filters out of a query string; anything malformed is a 400 naming the parameter. */
-export function parseAuditFilters(query: Record<string, string>): AuditFilters {
+export function parseAuditFilters(query: AuditFilterQuery): AuditFilters {
   const f: { -readonly [K in keyof AuditFilters]: AuditFilters[K] } = {};
-  const re = new RegExp(ID);
   for (const k of ['keyId', 'userId', 'workspaceId', 'actorId'] as const) {
     const v = query[k];
     if (v === undefined || v === '') continue;
-    if (!re.test(v)) throw bad(k, `${k} is not a valid id.`);
+    if (!ID.test(v)) throw bad(k, `${k} is not a valid id.`);
     f[k] = v;
   }
   if (query.type !== undefined && query.type !== '') {
     const types = query.type.split(',').map((t) => t.trim());
-    for (const t of types) if (!(EVENT_TYPES as readonly string[]).includes(t)) throw bad('type', `Unknown event type ${JSON.stringify(t.slice(0, 64))}.`);
+    for (const t of types)
+      if (!(EVENT_TYPES as readonly string[]).includes(t))
+        throw bad('type', `Unknown event type ${JSON.stringify(t.slice(0, 64))}.`);
     f.type = [...new Set(types)];
   }
   if (query.tokenDigest !== undefined && query.tokenDigest !== '') {
-    if (!/^[0-9a-fA-F]{64}$/.test(query.tokenDigest)) throw bad('tokenDigest', 'tokenDigest must be 64 hex characters (SHA-256 of the token).');
+    if (!TOKEN_DIGEST.test(query.tokenDigest))
+      throw bad('tokenDigest', 'tokenDigest must be 64 hex characters (SHA-256 of the token).');
     f.tokenDigest = query.tokenDigest.toLowerCase();
   }
   if (query.from !== undefined && query.from !== '') f.from = isoTime(query.from, 'from');
@@ -82,7 +90,10 @@ export function selectsEverything(f: AuditFilters, scope: readonly string[] | nu
  *   workspace the key was created in. `scope` null means no restriction (a system admin on a session).
  * - A token digest matches the key created with it, so the clause finds every event of that key.
  */
-export function auditWhere(f: AuditFilters, scope: readonly string[] | null = null): { sql: string; params: Array<string | number> } {
+export function auditWhere(
+  f: AuditFilters,
+  scope: readonly string[] | null = null,
+): { sql: string; params: Array<string | number> } {
   const parts: string[] = [];
   const params: Array<string | number> = [];
   const add = (clause: string, value: string | number): void => {

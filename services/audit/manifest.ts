@@ -67,7 +67,10 @@ export function signManifest(m: ExportManifest, key: Pick<SigningKey, 'kid' | 'p
 }
 
 /** Public Ed25519 keys by kid: a JWK's own kid, else its RFC 7638 thumbprint (how the ledger names its key). */
-export async function publicKeysByKid(keys: { jwks?: readonly JWK[]; publicKeys?: readonly KeyObject[] }): Promise<Map<string, KeyObject>> {
+export async function publicKeysByKid(keys: {
+  jwks?: readonly JWK[];
+  publicKeys?: readonly KeyObject[];
+}): Promise<Map<string, KeyObject>> {
   const out = new Map<string, KeyObject>();
   for (const k of keys.jwks ?? []) {
     let key: KeyObject;
@@ -87,7 +90,8 @@ export async function publicKeysByKid(keys: { jwks?: readonly JWK[]; publicKeys?
   return out;
 }
 
-export type SignatureCheck = { ok: true; kid: string } | { ok: false; code: 'BAD_SIGNATURE' | 'UNKNOWN_KID' | 'MISSING_MANIFEST'; reason: string };
+export type SignatureCheck =
+  { ok: true; kid: string } | { ok: false; code: 'BAD_SIGNATURE' | 'UNKNOWN_KID' | 'MISSING_MANIFEST'; reason: string };
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -103,13 +107,22 @@ export function manifestShapeProblem(v: unknown): string | null {
   const h = m.head as Record<string, unknown> | null | undefined;
   if (m.version !== MANIFEST_VERSION) return `unsupported manifest version ${JSON.stringify(m.version)}`;
   if (m.format !== 'jsonl' && m.format !== 'csv') return 'manifest format must be jsonl or csv';
-  if (typeof m.filters !== 'object' || m.filters === null || Array.isArray(m.filters)) return 'manifest filters must be an object';
-  if (m.scope !== null && !(Array.isArray(m.scope) && m.scope.every((w) => typeof w === 'string'))) return 'manifest scope must be null or a list of ids';
-  if (typeof r !== 'object' || r === null || !Number.isInteger(r.fromPosition) || !Number.isInteger(r.toPosition)) return 'manifest range is malformed';
+  if (typeof m.filters !== 'object' || m.filters === null || Array.isArray(m.filters))
+    return 'manifest filters must be an object';
+  if (m.scope !== null && !(Array.isArray(m.scope) && m.scope.every((w) => typeof w === 'string')))
+    return 'manifest scope must be null or a list of ids';
+  if (typeof r !== 'object' || r === null || !Number.isInteger(r.fromPosition) || !Number.isInteger(r.toPosition))
+    return 'manifest range is malformed';
   if (!Number.isInteger(m.count) || (m.count as number) < 0) return 'manifest count is malformed';
   if (!isHexOrNull(m.firstChain) || !isHexOrNull(m.lastChain)) return 'manifest firstChain/lastChain are malformed';
   if (typeof m.recordsSha256 !== 'string' || !HEX64.test(m.recordsSha256)) return 'manifest recordsSha256 is malformed';
-  if (typeof h !== 'object' || h === null || !Number.isInteger(h.position) || typeof h.chain !== 'string' || !HEX64.test(h.chain))
+  if (
+    typeof h !== 'object' ||
+    h === null ||
+    !Number.isInteger(h.position) ||
+    typeof h.chain !== 'string' ||
+    !HEX64.test(h.chain)
+  )
     return 'manifest head is malformed';
   if (typeof m.kid !== 'string') return 'manifest kid is malformed';
   return null;
@@ -125,10 +138,17 @@ export function checkSignedManifest(doc: unknown, keys: ReadonlyMap<string, KeyO
   if (shape !== null) return { ok: false, code: 'BAD_SIGNATURE', reason: shape };
   const m = manifest as ExportManifest;
   const s = signature as Partial<ManifestSignature> | null;
-  if (s === null || typeof s !== 'object' || s.alg !== 'EdDSA' || typeof s.kid !== 'string' || typeof s.value !== 'string') {
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    s.alg !== 'EdDSA' ||
+    typeof s.kid !== 'string' ||
+    typeof s.value !== 'string'
+  ) {
     return { ok: false, code: 'BAD_SIGNATURE', reason: 'signature must be {"alg":"EdDSA","kid","value"}' };
   }
-  if (s.kid !== m.kid) return { ok: false, code: 'BAD_SIGNATURE', reason: 'signature kid differs from the manifest kid' };
+  if (s.kid !== m.kid)
+    return { ok: false, code: 'BAD_SIGNATURE', reason: 'signature kid differs from the manifest kid' };
   const key = keys.get(s.kid);
   if (key === undefined) return { ok: false, code: 'UNKNOWN_KID', reason: `no public key with kid ${s.kid}` };
   let good = false;
@@ -137,5 +157,7 @@ export function checkSignedManifest(doc: unknown, keys: ReadonlyMap<string, KeyO
   } catch {
     good = false;
   }
-  return good ? { ok: true, kid: s.kid } : { ok: false, code: 'BAD_SIGNATURE', reason: 'manifest signature does not verify' };
+  return good
+    ? { ok: true, kid: s.kid }
+    : { ok: false, code: 'BAD_SIGNATURE', reason: 'manifest signature does not verify' };
 }

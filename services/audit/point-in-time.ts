@@ -2,7 +2,7 @@
 // rendered by the same view as today's answer. Needs only the ledger, so GET /v1/keys/:id?asOf works without audit.db.
 import type { ApiKeyEvent, StoredEvent, WorkspaceRole } from '../../events/catalog.js';
 import { streams } from '../../events/catalog.js';
-import { NotFoundError } from '../../events/errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { KeyStatus, type KeyView, type UserView, type WorkspaceView } from '../../projections/read-model/views.js';
 import { apiKeyDecider, endOfLife, type ApiKeyState } from '../domain/api-key.js';
@@ -10,15 +10,17 @@ import { authorize, type Caller } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
 import { keyJson } from '../http/views.js';
 import { parseIsoInstant } from '../domain/instant.js';
+import { isLive, keyLifePhase, keyPhase, type KeyLifePhase } from '../domain/key-validity.js';
 import type { Ledger } from '../ledger.js';
 
 /** Reading the trail (queries, history, point in time) or exporting it. */
 export type AuditPermission = 'audit:read' | 'audit:export';
 
-export type AsOf = { readonly kind: 'time'; readonly ms: number } | { readonly kind: 'position'; readonly position: number };
+export type AsOf =
+  { readonly kind: 'time'; readonly ms: number } | { readonly kind: 'position'; readonly position: number };
 
 /** What a key was doing at that instant; `rotation_grace` is a rotated key still working until its grace ends. */
-export type KeyPhase = 'active' | 'rotation_grace' | 'expired' | 'revoked';
+export type KeyPhase = KeyLifePhase;
 
 function badAsOf(detail: string, attr = 'asOf'): HttpError {
   return new HttpError(400, 'invalid', detail, { attr, type: 'validation_error' });
@@ -28,7 +30,11 @@ function badAsOf(detail: string, attr = 'asOf'): HttpError {
 export function parseAsOf(raw: string, attr = 'asOf'): AsOf {
   if (/^[0-9]{1,15}$/.test(raw)) return { kind: 'position', position: Number(raw) };
   const t = parseIsoInstant(raw);
-  if (t === null) throw badAsOf(`${attr} must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00Z) or a ledger position (a whole number).`, attr);
+  if (t === null)
+    throw badAsOf(
+      `${attr} must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00Z) or a ledger position (a whole number).`,
+      attr,
+    );
   return { kind: 'time', ms: t };
 }
 
@@ -40,7 +46,12 @@ export function parseInstant(raw: string, attr: string): number {
 }
 
 /** The key addressed by id or one of the caller's live handles (the resolver GET /v1/keys/:idOrHandle uses), for auditing. */
-export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string, permission: AuditPermission = 'audit:read'): KeyView {
+export function auditKey(
+  ledger: Ledger,
+  caller: Caller,
+  idOrHandle: string,
+  permission: AuditPermission = 'audit:read',
+): KeyView {
   const k = ledger.read.findKeyFor(caller.user.id, idOrHandle);
   // Outside every workspace the caller belongs to, a key is not even acknowledged.
   if (!k) throw new NotFoundError('key', idOrHandle);
@@ -54,10 +65,20 @@ export function auditKey(ledger: Ledger, caller: Caller, idOrHandle: string, per
 }
 
 /** A workspace the caller may audit: unknown or foreign → 404, member without the permission → 403. */
-export function auditWorkspace(ledger: Ledger, caller: Caller, id: string, permission: AuditPermission = 'audit:read'): WorkspaceView {
+export function auditWorkspace(
+  ledger: Ledger,
+  caller: Caller,
+  id: string,
+  permission: AuditPermission = 'audit:read',
+): WorkspaceView {
   const ws = ledger.read.findWorkspace(id);
   if (!ws || ws.ownerId === '') throw new NotFoundError('workspace', id);
-  authorize(caller, permission === 'audit:read' ? 'audit.read' : 'audit.export', { kind: 'workspace', workspaceId: ws.id }, { what: 'workspace', id });
+  authorize(
+    caller,
+    permission === 'audit:read' ? 'audit.read' : 'audit.export',
+    { kind: 'workspace', workspaceId: ws.id },
+    { what: 'workspace', id },
+  );
   return ws;
 }
 
@@ -66,7 +87,12 @@ const occurred = (e: StoredEvent): number => Date.parse(e.metadata.occurredAt);
 /** The instant the ledger was at `position`: when the event there (or, on stores with gaps, the next one) happened. */
 async function instantOf(ledger: Ledger, position: number): Promise<number> {
   const head = await ledger.store.headPosition();
-  if (position > head) throw new HttpError(400, 'invalid', 'asOf is beyond the ledger head.', { attr: 'asOf', type: 'validation_error', extra: { head } });
+  if (position > head)
+    throw new HttpError(400, 'invalid', 'asOf is beyond the ledger head.', {
+      attr: 'asOf',
+      type: 'validation_error',
+      extra: { head },
+    });
   const page = await ledger.store.readAll({ after: position - 1, maxCount: 1 });
   const e = page.events[0] ? toStoredEvent(page.events[0]) : null;
   return e ? occurred(e) : ledger.clock().getTime();
@@ -84,7 +110,15 @@ interface Folded {
 
 /** Replays the key's events with the decider's evolve, collecting what the view shows beyond the decision state. */
 function fold(events: readonly StoredEvent[]): Folded {
-  const f: Folded = { state: apiKeyDecider.initialState(), created: null, useCount: 0, lastUsedAt: null, revokedAt: null, revokeReason: null, expiredAt: null };
+  const f: Folded = {
+    state: apiKeyDecider.initialState(),
+    created: null,
+    useCount: 0,
+    lastUsedAt: null,
+    revokedAt: null,
+    revokeReason: null,
+    expiredAt: null,
+  };
   for (const e of events) {
     if (!e.type.startsWith('ApiKey')) continue;
     const ke = e as StoredEvent<ApiKeyEvent>;
@@ -116,10 +150,7 @@ function fold(events: readonly StoredEvent[]): Folded {
 }
 
 export function phaseAt(state: Extract<ApiKeyState, { exists: true }>, at: number): KeyPhase {
-  if (state.status === 'revoked') return 'revoked';
-  const eol = endOfLife(state);
-  if (state.status === 'expired' || (eol !== null && eol <= at)) return 'expired';
-  return state.successorId !== null ? 'rotation_grace' : 'active';
+  return keyLifePhase(state.status, state.expiresAt, state.graceEndsAt, at);
 }
 
 /** The owner as they were at that point: active or deactivated, and their role in the key's workspace (null: not a member). */
@@ -165,7 +196,9 @@ async function ownerAsOf(ledger: Ledger, userId: string, workspaceId: string, as
  */
 export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promise<Record<string, unknown>> {
   const at = asOf.kind === 'time' ? asOf.ms : await instantOf(ledger, asOf.position);
-  const all = (await ledger.store.readStream(streams.apiKey(keyId))).map(toStoredEvent).filter((e): e is StoredEvent => e !== null);
+  const all = (await ledger.store.readStream(streams.apiKey(keyId)))
+    .map(toStoredEvent)
+    .filter((e): e is StoredEvent => e !== null);
   const upTo = all.filter((e) => (asOf.kind === 'position' ? e.position <= asOf.position : occurred(e) <= asOf.ms));
   const f = fold(upTo);
   const c = f.created;
@@ -223,7 +256,7 @@ export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promis
     useCount: f.useCount,
     phase,
     owner: then,
-    wouldVerify: (phase === 'active' || phase === 'rotation_grace') && then.active && then.role !== null,
+    wouldVerify: isLive(keyPhase(s.status, s.expiresAt, s.graceEndsAt, then.active, then.role, at)),
     asOf: asOf.kind === 'position' ? asOf.position : new Date(asOf.ms).toISOString(),
     at: new Date(at).toISOString(),
   };

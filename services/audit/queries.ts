@@ -56,7 +56,11 @@ export function encodeCursor(position: number): string {
 export function decodeCursor(raw: string): number {
   const s = /^[A-Za-z0-9_-]{1,40}$/.test(raw) ? Buffer.from(raw, 'base64url').toString('utf8') : '';
   const m = /^p(0|[1-9][0-9]{0,15})$/.exec(s);
-  if (!m) throw new HttpError(400, 'invalid_cursor', 'The cursor is not one this listing returned.', { attr: 'cursor', type: 'validation_error' });
+  if (!m)
+    throw new HttpError(400, 'invalid_cursor', 'The cursor is not one this listing returned.', {
+      attr: 'cursor',
+      type: 'validation_error',
+    });
   return Number(m[1]);
 }
 
@@ -111,14 +115,19 @@ export function lineage(db: Database.Database, keyId: string): Lineage {
   const bySucc = db.prepare('SELECT key_id FROM audit_keys WHERE rotated_from = ? ORDER BY created_ms LIMIT 1');
   const seen = new Set([keyId]);
   const predecessors: string[] = [];
-  for (let cur = (get.get(keyId) as { rotated_from: string | null } | undefined)?.rotated_from ?? null; cur !== null && !seen.has(cur);) {
+  for (
+    let cur = (get.get(keyId) as { rotated_from: string | null } | undefined)?.rotated_from ?? null;
+    cur !== null && !seen.has(cur);
+  ) {
     seen.add(cur);
     predecessors.unshift(cur);
     cur = (get.get(cur) as { rotated_from: string | null } | undefined)?.rotated_from ?? null;
   }
   const successors: string[] = [];
   const next = (id: string): string | null =>
-    (get.get(id) as { successor_id: string | null } | undefined)?.successor_id ?? (bySucc.get(id) as { key_id: string } | undefined)?.key_id ?? null;
+    (get.get(id) as { successor_id: string | null } | undefined)?.successor_id ??
+    (bySucc.get(id) as { key_id: string } | undefined)?.key_id ??
+    null;
   for (let cur = next(keyId); cur !== null && !seen.has(cur); cur = next(cur)) {
     seen.add(cur);
     successors.push(cur);
@@ -129,7 +138,9 @@ export function lineage(db: Database.Database, keyId: string): Lineage {
 /** Every event of these keys, oldest first. */
 export function keyEvents(db: Database.Database, keyIds: readonly string[]): AuditItem[] {
   const marks = keyIds.map(() => '?').join(', ');
-  return (db.prepare(`SELECT * FROM audit_events WHERE key_id IN (${marks}) ORDER BY position`).all(...keyIds) as AuditRow[]).map(auditItem);
+  return (
+    db.prepare(`SELECT * FROM audit_events WHERE key_id IN (${marks}) ORDER BY position`).all(...keyIds) as AuditRow[]
+  ).map(auditItem);
 }
 
 export interface ValidKey {
@@ -161,5 +172,13 @@ export function keysValidAt(db: Database.Database, workspaceId: string, at: numb
     )
     .raw()
     .all({ ws: workspaceId, at }) as Array<[string, string, string | null, string, string, string, string | null]>;
-  return rows.map(([id, name, handle, userId, start, createdAt, expiresAt]) => ({ id, name, handle, userId, start, createdAt, expiresAt }));
+  return rows.map(([id, name, handle, userId, start, createdAt, expiresAt]) => ({
+    id,
+    name,
+    handle,
+    userId,
+    start,
+    createdAt,
+    expiresAt,
+  }));
 }

@@ -3,9 +3,10 @@
 import { tenants, type Caller } from '../http/auth.js';
 import { HttpError, permissionDenied } from '../http/errors.js';
 import { route, type RouteDef } from '../http/route.js';
-import { arr, int, nullable, obj, str, type Schema } from '../http/schema.js';
-import { keyJson, keySchema } from '../http/views.js';
-import { NotFoundError } from '../../events/errors.js';
+import { z } from 'zod';
+import { anyObject, instantOut, keyJson, keySchema } from '../http/views.js';
+import { dateTime } from '../schemas/inputs.js';
+import { NotFoundError } from '../domain/errors.js';
 import type { Ledger } from '../ledger.js';
 import type { AuditContext } from './context.js';
 import { auditFilterQuery, parseAuditFilters, type AuditFilters } from './filters.js';
@@ -15,26 +16,27 @@ import { decodeCursor, keyEvents, keysValidAt, lineage, listAudit, type AuditOrd
 export const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 100;
 
-const itemSchema: Schema = obj({
-  position: int(),
-  id: str(),
-  type: str(),
-  occurredAt: str({ format: 'date-time' }),
-  streamId: str(),
-  keyId: nullable(str()),
-  userId: nullable(str()),
-  workspaceId: nullable(str()),
-  actor: obj({ type: nullable(str()), id: nullable(str()) }),
-  request: obj({ ip: nullable(str()), userAgent: nullable(str()), requestId: nullable(str()) }),
-  scheme: nullable(str({ description: 'how the token was presented (ApiKeyUsed)' })),
-  tokenDigest: nullable(str({ description: 'SHA-256 of the token (ApiKeyCreated)' })),
-  chain: str({ description: 'hash-chain value after this event' }),
-  event: obj({ data: obj({}), metadata: obj({}) }),
+const itemSchema = z.object({
+  position: z.int(),
+  id: z.string(),
+  type: z.string(),
+  occurredAt: instantOut,
+  streamId: z.string(),
+  keyId: z.string().nullable(),
+  userId: z.string().nullable(),
+  workspaceId: z.string().nullable(),
+  actor: z.object({ type: z.string().nullable(), id: z.string().nullable() }),
+  request: z.object({ ip: z.string().nullable(), userAgent: z.string().nullable(), requestId: z.string().nullable() }),
+  scheme: z.string().nullable().describe('how the token was presented (ApiKeyUsed)'),
+  tokenDigest: z.string().nullable().describe('SHA-256 of the token (ApiKeyCreated)'),
+  chain: z.string().describe('hash-chain value after this event'),
+  event: z.looseObject({ data: anyObject, metadata: anyObject }),
 });
 
 /** Waits until audit.db holds everything this process's read model has applied: a client sees its own writes. */
 async function caughtUp(actx: AuditContext): Promise<void> {
-  if (actx.projection.failed) throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; audit queries are unavailable.');
+  if (actx.projection.failed)
+    throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; audit queries are unavailable.');
   await actx.projection.caughtUp(actx.ledger.read.position);
 }
 
@@ -42,7 +44,11 @@ function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_LIMIT;
   const n = Number(raw);
   if (!(Number.isInteger(n) && n >= 1 && n <= MAX_LIMIT)) {
-    throw new HttpError(400, 'invalid', `limit must be between 1 and ${MAX_LIMIT}.`, { attr: 'limit', type: 'validation_error', extra: { max: MAX_LIMIT } });
+    throw new HttpError(400, 'invalid', `limit must be between 1 and ${MAX_LIMIT}.`, {
+      attr: 'limit',
+      type: 'validation_error',
+      extra: { max: MAX_LIMIT },
+    });
   }
   return n;
 }
@@ -53,7 +59,12 @@ function parseLimit(raw: string | undefined): number {
  * a workspaceId or keyId filter outside those is refused (404 when the caller is not in its workspace at all).
  * GET /v1/audit (audit:read) and the export (audit:export) both scope through here and auditWhere.
  */
-export function auditScope(ledger: Ledger, caller: Caller, f: AuditFilters, permission: AuditPermission = 'audit:read'): string[] | null {
+export function auditScope(
+  ledger: Ledger,
+  caller: Caller,
+  f: AuditFilters,
+  permission: AuditPermission = 'audit:read',
+): string[] | null {
   if (f.workspaceId !== undefined) auditWorkspace(ledger, caller, f.workspaceId, permission);
   if (f.keyId !== undefined) {
     const k = ledger.read.findKey(f.keyId);
@@ -76,12 +87,18 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
       auth: 'required',
       query: {
         ...auditFilterQuery,
-        cursor: str({ maxLength: 64, description: 'nextCursor of the previous page' }),
-        limit: str({ pattern: '^[0-9]{1,9}$', description: `page size, 1–${MAX_LIMIT} (default ${DEFAULT_LIMIT})` }),
-        order: str({ enum: ['desc', 'asc'], description: 'desc (default, newest first) or asc (oldest first)' }),
+        cursor: z.string().max(64).describe('nextCursor of the previous page'),
+        limit: z
+          .string()
+          .regex(/^[0-9]{1,9}$/)
+          .describe(`page size, 1–${MAX_LIMIT} (default ${DEFAULT_LIMIT})`),
+        order: z.enum(['desc', 'asc']).describe('desc (default, newest first) or asc (oldest first)'),
       },
       responses: {
-        200: { description: 'one page', schema: obj({ items: arr(itemSchema), nextCursor: nullable(str()), hasMore: { type: 'boolean' } }) },
+        200: {
+          description: 'one page',
+          schema: z.object({ items: z.array(itemSchema), nextCursor: z.string().nullable(), hasMore: z.boolean() }),
+        },
         400: { description: 'invalid filter, cursor or limit' },
         403: { description: 'no audit:read' },
       },
@@ -91,7 +108,8 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
         const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor);
         const scope = auditScope(ledger, caller, filters);
         await caughtUp(actx);
-        return listAudit(actx.db.db, { filters, scope, cursor, limit, order: (query.order ?? 'desc') as AuditOrder });
+        const order: AuditOrder = query.order ?? 'desc';
+        return listAudit(actx.db.db, { filters, scope, cursor, limit, order });
       },
     }),
     route({
@@ -103,7 +121,11 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
       responses: {
         200: {
           description: 'the key, its lineage (ids, oldest first) and every event of every key in it, oldest first',
-          schema: obj({ key: keySchema, lineage: obj({ predecessors: arr(str()), successors: arr(str()) }), events: arr(itemSchema) }),
+          schema: z.object({
+            key: keySchema,
+            lineage: z.object({ predecessors: z.array(z.string()), successors: z.array(z.string()) }),
+            events: z.array(itemSchema),
+          }),
         },
         403: { description: 'no audit:read in the key’s workspace' },
         404: { description: 'unknown key' },
@@ -112,7 +134,11 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
         const k = auditKey(ledger, caller, params.idOrHandle!);
         await caughtUp(actx);
         const l = lineage(actx.db.db, k.id);
-        return { key: keyJson(ledger, k), lineage: l, events: keyEvents(actx.db.db, [...l.predecessors, k.id, ...l.successors]) };
+        return {
+          key: keyJson(ledger, k),
+          lineage: l,
+          events: keyEvents(actx.db.db, [...l.predecessors, k.id, ...l.successors]),
+        };
       },
     }),
     route({
@@ -121,23 +147,23 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
       summary: 'Keys that would have verified for this workspace at validAt (default: now), oldest first',
       tag: 'audit',
       auth: 'required',
-      query: { validAt: str({ format: 'date-time', description: 'the instant (ISO-8601); default now' }) },
+      query: { validAt: dateTime.describe('the instant (ISO-8601); default now') },
       responses: {
         200: {
           description: 'the keys valid at that instant, sorted by createdAt then id',
-          schema: obj({
-            validAt: str({ format: 'date-time' }),
-            workspaceId: str(),
-            count: int(),
-            items: arr(
-              obj({
-                id: str(),
-                name: str(),
-                handle: nullable(str()),
-                userId: str(),
-                start: str(),
-                createdAt: str({ format: 'date-time' }),
-                expiresAt: nullable(str({ format: 'date-time' })),
+          schema: z.object({
+            validAt: instantOut,
+            workspaceId: z.string(),
+            count: z.int(),
+            items: z.array(
+              z.object({
+                id: z.string(),
+                name: z.string(),
+                handle: z.string().nullable(),
+                userId: z.string(),
+                start: z.string(),
+                createdAt: instantOut,
+                expiresAt: instantOut.nullable(),
               }),
             ),
           }),

@@ -88,11 +88,21 @@ async function startsWith(file: string, prefix: string): Promise<boolean> {
 }
 
 /** Yields the lines (without '\n') of bytes [start, end) and hashes those exact bytes on the way. */
-async function* lines(file: string, start: number, end: number, hash: ReturnType<typeof createHash>, record: () => number): AsyncGenerator<Buffer> {
+async function* lines(
+  file: string,
+  start: number,
+  end: number,
+  hash: ReturnType<typeof createHash>,
+  record: () => number,
+): AsyncGenerator<Buffer> {
   if (end <= start) return;
   let pending: Buffer[] = [];
   let pendingLen = 0;
-  for await (const chunk of createReadStream(file, { start, end: end - 1, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(file, {
+    start,
+    end: end - 1,
+    highWaterMark: 1024 * 1024,
+  }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     let from = 0;
     for (;;) {
@@ -114,7 +124,8 @@ async function* lines(file: string, start: number, end: number, hash: ReturnType
       if (pendingLen > MAX_LINE) throw new Failure(record() + 1, null, 'MALFORMED_RECORD', 'line too long');
     }
   }
-  if (pendingLen > 0) throw new Failure(record() + 1, null, 'MALFORMED_RECORD', 'the last record line has no line ending');
+  if (pendingLen > 0)
+    throw new Failure(record() + 1, null, 'MALFORMED_RECORD', 'the last record line has no line ending');
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -131,7 +142,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function parseRecord(format: ExportFormat, line: string, n: number): ParsedRecord {
-  const malformed = (reason: string, position: number | null = null): Failure => new Failure(n, position, 'MALFORMED_RECORD', reason);
+  const malformed = (reason: string, position: number | null = null): Failure =>
+    new Failure(n, position, 'MALFORMED_RECORD', reason);
   let position: unknown, prevChain: unknown, chain: unknown, event: unknown;
   if (format === 'jsonl') {
     let v: unknown;
@@ -145,7 +157,8 @@ function parseRecord(format: ExportFormat, line: string, n: number): ParsedRecor
   } else {
     if (!line.endsWith('\r')) throw malformed('a CSV record must end with CRLF');
     const cells = parseCsvLine(line.slice(0, -1));
-    if (cells === null || cells.length !== CSV_COLUMNS.length) throw malformed(`not a CSV record of ${CSV_COLUMNS.length} cells`);
+    if (cells === null || cells.length !== CSV_COLUMNS.length)
+      throw malformed(`not a CSV record of ${CSV_COLUMNS.length} cells`);
     position = /^(0|[1-9][0-9]{0,15})$/.test(cells[0]!) ? Number(cells[0]) : cells[0];
     prevChain = cells[13];
     chain = cells[14];
@@ -162,7 +175,12 @@ function parseRecord(format: ExportFormat, line: string, n: number): ParsedRecor
   }
   if (!isObject(event)) throw malformed('event is not a JSON object', pos);
   const e = event;
-  if (typeof e.id !== 'string' || typeof e.streamId !== 'string' || !Number.isSafeInteger(e.revision) || typeof e.type !== 'string') {
+  if (
+    typeof e.id !== 'string' ||
+    typeof e.streamId !== 'string' ||
+    !Number.isSafeInteger(e.revision) ||
+    typeof e.type !== 'string'
+  ) {
     throw malformed('event lacks id, streamId, revision or type', pos);
   }
   if (e.position !== pos) throw malformed('event.position differs from the record position', pos);
@@ -190,7 +208,8 @@ async function loadManifest(
   let start = 0;
   let end = size;
   if (csv) {
-    if (!(await startsWith(file, CSV_HEADER))) throw new Failure(0, null, 'MALFORMED_RECORD', 'the CSV header is not the export header');
+    if (!(await startsWith(file, CSV_HEADER)))
+      throw new Failure(0, null, 'MALFORMED_RECORD', 'the CSV header is not the export header');
     start = Buffer.byteLength(CSV_HEADER);
     const sidecar = manifestFile ?? `${file}.manifest.json`;
     const text = await readFile(sidecar, 'utf8').catch(() => null);
@@ -203,7 +222,8 @@ async function loadManifest(
     }
   } else {
     const trailer = await readTrailer(file, size);
-    if (trailer === null) throw new Failure(0, null, 'MISSING_MANIFEST', 'no manifest line at the end of the file (truncated?)');
+    if (trailer === null)
+      throw new Failure(0, null, 'MISSING_MANIFEST', 'no manifest line at the end of the file (truncated?)');
     try {
       doc = JSON.parse(trailer.text);
     } catch {
@@ -215,7 +235,13 @@ async function loadManifest(
   if (!checked.ok) throw new Failure(0, null, checked.code, checked.reason);
   const manifest = (doc as { manifest: ExportManifest }).manifest;
   const format: ExportFormat = csv ? 'csv' : 'jsonl';
-  if (manifest.format !== format) throw new Failure(0, null, 'DIGEST_MISMATCH', `the manifest describes a ${manifest.format} export, the file is ${format}`);
+  if (manifest.format !== format)
+    throw new Failure(
+      0,
+      null,
+      'DIGEST_MISMATCH',
+      `the manifest describes a ${manifest.format} export, the file is ${format}`,
+    );
   const cp = manifest.checkpoint;
   const cpKey = cp ? keys.get(cp.kid) : undefined;
   if (cp && cpKey) {
@@ -225,19 +251,26 @@ async function loadManifest(
     } catch {
       good = false;
     }
-    if (!good) throw new Failure(0, null, 'BAD_SIGNATURE', `the ledger checkpoint at position ${cp.position} does not verify`);
+    if (!good)
+      throw new Failure(0, null, 'BAD_SIGNATURE', `the ledger checkpoint at position ${cp.position} does not verify`);
   }
   return { format, manifest, kid: checked.kid, start, end };
 }
 
 /** Verifies a JSONL export (signed trailer line) or a CSV export with its sidecar manifest (default `<file>.manifest.json`). */
-export async function verifyExportFile(file: string, keys: { jwks?: JWK[]; publicKeys?: KeyObject[]; manifestFile?: string }): Promise<ExportVerification> {
+export async function verifyExportFile(
+  file: string,
+  keys: { jwks?: JWK[]; publicKeys?: KeyObject[]; manifestFile?: string },
+): Promise<ExportVerification> {
   let n = 0;
   try {
     const keyMap = await publicKeysByKid(keys);
     const { format, manifest: m, kid, start, end } = await loadManifest(file, keyMap, keys.manifestFile);
     const linked = selectsEverything(m.filters, m.scope);
-    const render = format === 'jsonl' ? (r: ReturnType<typeof flatten>) => r.line.slice(0, -1) : (r: ReturnType<typeof flatten>) => csvRecord(r).slice(0, -1);
+    const render =
+      format === 'jsonl'
+        ? (r: ReturnType<typeof flatten>) => r.line.slice(0, -1)
+        : (r: ReturnType<typeof flatten>) => csvRecord(r).slice(0, -1);
     const hash = createHash('sha256');
     let firstChain: string | null = null;
     let lastChain: string | null = null;
@@ -253,9 +286,13 @@ export async function verifyExportFile(file: string, keys: { jwks?: JWK[]; publi
       const r = parseRecord(format, line, n);
       const fail = (code: ExportFailureCode, reason: string): Failure => new Failure(n, r.position, code, reason);
       if (n > m.count) throw fail('COUNT_MISMATCH', `more records than the manifest's count ${m.count}`);
-      if (lastPosition !== null && r.position <= lastPosition) throw fail('OUT_OF_ORDER', `position ${r.position} after ${lastPosition}`);
+      if (lastPosition !== null && r.position <= lastPosition)
+        throw fail('OUT_OF_ORDER', `position ${r.position} after ${lastPosition}`);
       if (r.position < m.range.fromPosition || r.position > m.range.toPosition) {
-        throw fail('OUT_OF_ORDER', `position ${r.position} outside the range ${m.range.fromPosition}..${m.range.toPosition}`);
+        throw fail(
+          'OUT_OF_ORDER',
+          `position ${r.position} outside the range ${m.range.fromPosition}..${m.range.toPosition}`,
+        );
       }
       const e = r.event;
       const recorded = {
@@ -273,29 +310,47 @@ export async function verifyExportFile(file: string, keys: { jwks?: JWK[]; publi
       } catch (err) {
         throw fail('MALFORMED_RECORD', `event cannot be hashed: ${(err as Error).message}`);
       }
-      if (row.chain !== r.chain) throw fail('CHAIN_MISMATCH', 'chain ≠ sha256(prevChain ‖ canonicalBytes(event)): the record was altered');
+      if (row.chain !== r.chain)
+        throw fail('CHAIN_MISMATCH', 'chain ≠ sha256(prevChain ‖ canonicalBytes(event)): the record was altered');
       if (linked && lastChain !== null && r.prevChain !== lastChain)
         throw fail('BROKEN_LINK', 'prevChain is not the previous record’s chain: a record is missing, added or moved');
       if (m.checkpoint && r.position === m.checkpoint.position && r.chain !== m.checkpoint.chain)
         throw fail('CHAIN_MISMATCH', 'chain differs from the signed ledger checkpoint');
-      if (r.position === m.head.position && r.chain !== m.head.chain) throw fail('CHAIN_MISMATCH', 'chain differs from the manifest head');
+      if (r.position === m.head.position && r.chain !== m.head.chain)
+        throw fail('CHAIN_MISMATCH', 'chain differs from the manifest head');
       const canonical = render(row);
       if (canonical !== line)
-        throw fail('MALFORMED_RECORD', `record bytes differ from the canonical rendering of its event${differingCell(format, canonical, line)}`);
+        throw fail(
+          'MALFORMED_RECORD',
+          `record bytes differ from the canonical rendering of its event${differingCell(format, canonical, line)}`,
+        );
       firstChain ??= r.chain;
       lastChain = r.chain;
       lastPosition = r.position;
     }
-    if (n < m.count) throw new Failure(n + 1, null, 'COUNT_MISMATCH', `${n} records, the manifest says ${m.count}: records are missing`);
-    if (firstChain !== m.firstChain) throw new Failure(1, null, 'DIGEST_MISMATCH', 'the first record’s chain is not the manifest’s firstChain');
-    if (lastChain !== m.lastChain) throw new Failure(n, lastPosition, 'DIGEST_MISMATCH', 'the last record’s chain is not the manifest’s lastChain');
-    if (hash.digest('hex') !== m.recordsSha256) throw new Failure(0, null, 'DIGEST_MISMATCH', 'SHA-256 of the record bytes differs from recordsSha256');
+    if (n < m.count)
+      throw new Failure(
+        n + 1,
+        null,
+        'COUNT_MISMATCH',
+        `${n} records, the manifest says ${m.count}: records are missing`,
+      );
+    if (firstChain !== m.firstChain)
+      throw new Failure(1, null, 'DIGEST_MISMATCH', 'the first record’s chain is not the manifest’s firstChain');
+    if (lastChain !== m.lastChain)
+      throw new Failure(n, lastPosition, 'DIGEST_MISMATCH', 'the last record’s chain is not the manifest’s lastChain');
+    if (hash.digest('hex') !== m.recordsSha256)
+      throw new Failure(0, null, 'DIGEST_MISMATCH', 'SHA-256 of the record bytes differs from recordsSha256');
     if (linked && lastPosition === m.head.position && lastChain !== m.head.chain) {
       throw new Failure(n, lastPosition, 'BROKEN_LINK', 'the last record does not reach the manifest head');
     }
     return { ok: true, records: n, kid };
   } catch (err) {
     if (!(err instanceof Failure)) throw err;
-    return { ok: false, records: n, failure: { record: err.record, position: err.position, code: err.code, reason: err.message } };
+    return {
+      ok: false,
+      records: n,
+      failure: { record: err.record, position: err.position, code: err.code, reason: err.message },
+    };
   }
 }

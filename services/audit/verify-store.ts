@@ -7,7 +7,8 @@ import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { GENESIS_CHAIN, checkpointSigningInput, nextChain } from '../../events/chain.js';
 import type { EventStore, RecordedEvent } from '../../events/store/types.js';
 
-export type DivergenceCode = 'EDITED' | 'DELETED' | 'INSERTED' | 'REORDERED' | 'CHECKPOINT_SIGNATURE_INVALID' | 'CHECKPOINT_MISMATCH';
+export type DivergenceCode =
+  'EDITED' | 'DELETED' | 'INSERTED' | 'REORDERED' | 'CHECKPOINT_SIGNATURE_INVALID' | 'CHECKPOINT_MISMATCH';
 
 export interface VerifyStoreOptions {
   readonly publicKeys: KeyObject[] | JWK[];
@@ -78,9 +79,17 @@ function failed(d: Divergence, proven: number): VerifyStoreResult {
 export async function keysByKid(keys: KeyObject[] | JWK[]): Promise<Map<string, KeyObject>> {
   const out = new Map<string, KeyObject>();
   for (const k of keys) {
-    const key = k instanceof KeyObject ? (k.type === 'public' ? k : createPublicKey(k)) : createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
+    const key =
+      k instanceof KeyObject
+        ? k.type === 'public'
+          ? k
+          : createPublicKey(k)
+        : createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
     if (key.asymmetricKeyType !== 'ed25519') continue;
-    const kid = !(k instanceof KeyObject) && typeof k.kid === 'string' ? k.kid : await calculateJwkThumbprint(await exportJWK(key));
+    const kid =
+      !(k instanceof KeyObject) && typeof k.kid === 'string'
+        ? k.kid
+        : await calculateJwkThumbprint(await exportJWK(key));
     out.set(kid, key);
   }
   return out;
@@ -103,7 +112,12 @@ function checkpointData(e: RecordedEvent): CheckpointData | null {
 function signatureValid(c: CheckpointData, keys: Map<string, KeyObject>): string | null {
   const key = keys.get(c.kid);
   if (!key) return `signed by unknown key ${c.kid}`;
-  const ok = verify(null, checkpointSigningInput({ position: c.position, chain: c.chain, at: c.at }), key, Buffer.from(c.signature, 'base64url'));
+  const ok = verify(
+    null,
+    checkpointSigningInput({ position: c.position, chain: c.chain, at: c.at }),
+    key,
+    Buffer.from(c.signature, 'base64url'),
+  );
   return ok ? null : `signature by ${c.kid} does not verify`;
 }
 
@@ -116,7 +130,9 @@ class Witness {
 
   constructor(file: string) {
     this.db = new Database(file, { readonly: true, fileMustExist: true });
-    this.rows = this.db.prepare('SELECT position, event_id, chain FROM audit_events ORDER BY position').iterate() as IterableIterator<WitnessRow>;
+    this.rows = this.db
+      .prepare('SELECT position, event_id, chain FROM audit_events ORDER BY position')
+      .iterate() as IterableIterator<WitnessRow>;
     this.byId = this.db.prepare('SELECT position FROM audit_events WHERE event_id = ?');
     this.advance();
   }
@@ -125,7 +141,8 @@ class Witness {
     if (!file || !existsSync(file)) return null;
     const probe = new Database(file, { readonly: true, fileMustExist: true });
     try {
-      if (!probe.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").get()) return null;
+      if (!probe.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").get())
+        return null;
     } finally {
       probe.close();
     }
@@ -150,11 +167,19 @@ class Witness {
   check(e: RecordedEvent, chain: string): boolean {
     const w0 = this.head;
     if (w0 && w0.position < e.position)
-      throw new Divergence(w0.position, 'DELETED', `the witness has event ${w0.event_id} at position ${w0.position}; the log has no position ${w0.position}`);
+      throw new Divergence(
+        w0.position,
+        'DELETED',
+        `the witness has event ${w0.event_id} at position ${w0.position}; the log has no position ${w0.position}`,
+      );
     const w = this.head;
     if (!w) return false; // the witness ends here (it may lag the log): nothing more to compare
     if (w.position > e.position) {
-      throw new Divergence(e.position, 'INSERTED', `the log has event ${e.id} at position ${e.position}; the witness has no position ${e.position}`);
+      throw new Divergence(
+        e.position,
+        'INSERTED',
+        `the log has event ${e.id} at position ${e.position}; the witness has no position ${e.position}`,
+      );
     }
     if (w.event_id !== e.id) {
       const elsewhere = this.positionOf(e.id);
@@ -184,7 +209,12 @@ class Witness {
   /** After the log ends: a witness row beyond it means events were cut from the end. */
   checkEnd(): void {
     const w = this.head;
-    if (w) throw new Divergence(w.position, 'DELETED', `the witness has event ${w.event_id} at position ${w.position}; the log ends before it`);
+    if (w)
+      throw new Divergence(
+        w.position,
+        'DELETED',
+        `the witness has event ${w.event_id} at position ${w.position}; the log ends before it`,
+      );
   }
 }
 
@@ -229,7 +259,11 @@ class RecentChains {
 }
 
 /** The log in pages (one await per page, not per event), in position order. */
-async function* readPages(store: EventStore, pageSize: number, progress?: (p: number) => void): AsyncGenerator<readonly RecordedEvent[]> {
+async function* readPages(
+  store: EventStore,
+  pageSize: number,
+  progress?: (p: number) => void,
+): AsyncGenerator<readonly RecordedEvent[]> {
   let after = -1;
   for (;;) {
     const page = await store.readAll({ after, maxCount: pageSize });
@@ -270,9 +304,19 @@ export async function verifyStore(store: EventStore, opts: VerifyStoreOptions): 
         const cp = e.type === CHECKPOINT_TYPE ? checkpointData(e) : null;
         if (e.type === CHECKPOINT_TYPE) {
           // The signature first: a forged checkpoint is the more precise finding than "this event was edited".
-          if (!cp) throw new Divergence(e.position, 'CHECKPOINT_SIGNATURE_INVALID', `checkpoint at position ${e.position} is malformed`);
+          if (!cp)
+            throw new Divergence(
+              e.position,
+              'CHECKPOINT_SIGNATURE_INVALID',
+              `checkpoint at position ${e.position} is malformed`,
+            );
           const bad = signatureValid(cp, keys);
-          if (bad) throw new Divergence(e.position, 'CHECKPOINT_SIGNATURE_INVALID', `checkpoint at position ${e.position}: ${bad}`);
+          if (bad)
+            throw new Divergence(
+              e.position,
+              'CHECKPOINT_SIGNATURE_INVALID',
+              `checkpoint at position ${e.position}: ${bad}`,
+            );
           checkpoints++;
         }
         if (witness?.check(e, chain)) proven = e.position;
@@ -320,7 +364,11 @@ function mismatch(at: number, cp: CheckpointData, after: number, why: string): D
 }
 
 /** Checks checkpoints whose target fell out of the window, recomputing the chain up to the last of them. */
-async function secondPass(store: EventStore, pageSize: number, pending: readonly Deferred[]): Promise<Divergence | null> {
+async function secondPass(
+  store: EventStore,
+  pageSize: number,
+  pending: readonly Deferred[],
+): Promise<Divergence | null> {
   if (pending.length === 0) return null;
   const wanted = new Map<number, Deferred[]>();
   for (const d of pending) wanted.set(d.data.position, [...(wanted.get(d.data.position) ?? []), d]);
@@ -337,7 +385,12 @@ async function secondPass(store: EventStore, pageSize: number, pending: readonly
   for (const d of [...pending].sort((a, b) => a.at - b.at)) {
     const got = found.get(d.data.position);
     if (got !== d.data.chain)
-      return mismatch(d.at, d.data, d.after, got === undefined ? 'is not a position in the log' : 'does not match the recomputed chain');
+      return mismatch(
+        d.at,
+        d.data,
+        d.after,
+        got === undefined ? 'is not a position in the log' : 'does not match the recomputed chain',
+      );
   }
   return null;
 }

@@ -1,6 +1,10 @@
-// Optional modules that add routes and background work to the server (Kafka publisher, audit, feeds).
-import type { PluginFactory } from '../server.js';
-import { auditPlugin } from '../audit/plugin.js';
-import { revocationsPlugin } from '../revocations/plugin.js';
+// The registered plugins: their settings are validated with the core ones, their factories run in `serve`, their
+// rebuild hooks in `rebuild`. Optional modules that add routes and background work (Kafka publisher, audit, feeds).
+import type { PluginFactory, PluginModule } from '../server.js';
+import { auditModule } from '../audit/plugin.js';
+import { revocationsModule } from '../revocations/plugin.js';
 
-export const plugins: PluginFactory[] = [revocationsPlugin(), auditPlugin()];
+export const pluginModules: readonly PluginModule[] = [revocationsModule, auditModule];
+
+/** The factories, for starting a server with every registered plugin. */
+export const plugins: PluginFactory[] = pluginModules.map((m) => m.create);

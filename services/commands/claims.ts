@@ -2,7 +2,7 @@
 // across every process sharing the store. Claims are written by the ledger itself, within the caller's correlation.
 import { createHash } from 'node:crypto';
 import { streams } from '../../events/catalog.js';
-import { DomainError } from '../../events/errors.js';
+import { DomainError, type DomainErrorCode } from '../domain/errors.js';
 import { SYSTEM_ACTOR } from '../../events/metadata.js';
 import { uniqueValueDecider } from '../domain/unique-value.js';
 import type { CommandBus, CommandContext } from './command-bus.js';
@@ -40,7 +40,13 @@ export class Claims {
   ) {}
 
   /** Claims the value for `ownerId`; `alive` answers undefined when the holder is not in the read model (yet). */
-  async claim(claim: Claim, ownerId: string, alive: (holder: string) => boolean | undefined, takenCode: string, c: CommandContext): Promise<void> {
+  async claim(
+    claim: Claim,
+    ownerId: string,
+    alive: (holder: string) => boolean | undefined,
+    takenCode: DomainErrorCode,
+    c: CommandContext,
+  ): Promise<void> {
     const { scope, value } = claim;
     try {
       await this.bus.execute(
@@ -58,7 +64,8 @@ export class Claims {
         { waitForReadModel: false },
       );
     } catch (err) {
-      if (err instanceof DomainError && err.code === 'VALUE_TAKEN') throw new DomainError(takenCode, `${scope} is already taken`, { attr: scope });
+      if (err instanceof DomainError && err.code === 'VALUE_TAKEN')
+        throw new DomainError(takenCode, `${scope} is already taken`, { attr: scope });
       throw err;
     }
   }
@@ -76,7 +83,14 @@ export class Claims {
         (s, now) =>
           restoreTo === null
             ? { type: 'ReleaseValue' as const, ownerId }
-            : { type: 'ClaimValue' as const, now, scope: claim.scope, value: claim.value, ownerId: restoreTo, holderAlive: s.holder !== ownerId },
+            : {
+                type: 'ClaimValue' as const,
+                now,
+                scope: claim.scope,
+                value: claim.value,
+                ownerId: restoreTo,
+                holderAlive: s.holder !== ownerId,
+              },
         asLedger(c),
         { waitForReadModel: false },
       );

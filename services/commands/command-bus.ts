@@ -49,7 +49,10 @@ export class CommandBus {
     private readonly maxAttempts = MAX_ATTEMPTS,
   ) {}
 
-  async load<S, E extends LedgerEvent>(decider: Decider<unknown, S, E>, streamId: string): Promise<Cached & { state: S }> {
+  async load<S, E extends LedgerEvent>(
+    decider: Decider<unknown, S, E>,
+    streamId: string,
+  ): Promise<Cached & { state: S }> {
     let { state, revision } = this.cached(decider, streamId);
     const fresh = await this.store.readStream(streamId, { fromRevision: revision + 1 });
     for (const r of fresh) {
@@ -64,7 +67,9 @@ export class CommandBus {
   /** The state this process last saw for the stream, or the initial one; no read. */
   private cached<S>(decider: Decider<unknown, S, LedgerEvent>, streamId: string): Cached & { state: S } {
     const hit = this.cache.get(streamId);
-    return hit === undefined ? { state: decider.initialState(), revision: -1 } : { state: hit.state as S, revision: hit.revision };
+    return hit === undefined
+      ? { state: decider.initialState(), revision: -1 }
+      : { state: hit.state as S, revision: hit.revision };
   }
 
   private remember(streamId: string, c: Cached): void {
@@ -111,7 +116,11 @@ export class CommandBus {
   }
 
   /** Decides against the stream's current state without writing: throws the domain error the command would get. */
-  async check<C, S, E extends LedgerEvent>(decider: Decider<C, S, E>, streamId: string, command: C | ((state: S, now: Date) => C)): Promise<E[]> {
+  async check<C, S, E extends LedgerEvent>(
+    decider: Decider<C, S, E>,
+    streamId: string,
+    command: C | ((state: S, now: Date) => C),
+  ): Promise<E[]> {
     const { state } = await this.load(decider, streamId);
     return decider.decide(resolve(command, state, this.clock()), state);
   }
@@ -129,7 +138,8 @@ export class CommandBus {
   ): Promise<CommandResult<S, E>> {
     for (let attempt = 1; ; attempt++) {
       // A stream named by a fresh id starts empty: skip the read; 'no_stream' catches a wrong guess and the retry loads.
-      const { state, revision } = attempt === 1 && opts.newStream === true ? this.cached(decider, streamId) : await this.load(decider, streamId);
+      const { state, revision } =
+        attempt === 1 && opts.newStream === true ? this.cached(decider, streamId) : await this.load(decider, streamId);
       const now = this.clock();
       const events = decider.decide(resolve(command, state, now), state);
       if (events.length === 0) return { events, eventIds: [], state, position: null };

@@ -1,7 +1,7 @@
 // API key commands: creation (with its handle claim), update, reveal, revocation, expiry, and the rotation saga.
 import type { KeyFormat } from '../../events/catalog.js';
 import { streams } from '../../events/catalog.js';
-import { DomainError } from '../../events/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { SYSTEM_ACTOR } from '../../events/metadata.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore } from '../../events/store/types.js';
@@ -67,20 +67,30 @@ export class KeyCommands {
     const owner = read.user(input.userId);
     if (!owner.active) throw new DomainError('USER_INACTIVE', 'the owner is deactivated');
     const workspaceId = input.workspaceId ?? owner.defaultWorkspaceId;
-    if (!workspaceId) throw new DomainError('NO_WORKSPACE', 'the user belongs to no workspace; pass workspaceId', { attr: 'workspaceId' });
+    if (!workspaceId)
+      throw new DomainError('NO_WORKSPACE', 'the user belongs to no workspace; pass workspaceId', {
+        attr: 'workspaceId',
+      });
     const ws = read.workspace(workspaceId);
     const role = read.roleOf(workspaceId, owner.id);
-    if (role === null) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
+    if (role === null)
+      throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
     const now = clock();
     let expiresAt = input.expiresAt ?? null;
     if (input.expiresInSeconds !== undefined && input.expiresInSeconds !== null) {
-      if (expiresAt !== null) throw new DomainError('EXPIRY_AMBIGUOUS', 'give expiresAt or expiresIn, not both', { attr: 'expiresIn' });
+      if (expiresAt !== null)
+        throw new DomainError('EXPIRY_AMBIGUOUS', 'give expiresAt or expiresIn, not both', { attr: 'expiresIn' });
       expiresAt = new Date(now.getTime() + input.expiresInSeconds * 1000);
     }
-    const policy: WorkspacePolicy = { maxTtlSeconds: ws.maxTtlSeconds, requireExpiry: ws.requireExpiry, maxGraceSeconds: ws.maxGraceSeconds };
+    const policy: WorkspacePolicy = {
+      maxTtlSeconds: ws.maxTtlSeconds,
+      requireExpiry: ws.requireExpiry,
+      maxGraceSeconds: ws.maxGraceSeconds,
+    };
     checkCreationPolicy(now, expiresAt, policy);
     const format = input.format ?? 'opaque';
-    if (format !== 'opaque' && format !== 'jwt') throw new DomainError('INVALID_FORMAT', 'format must be one of opaque, jwt', { attr: 'format' });
+    if (format !== 'opaque' && format !== 'jwt')
+      throw new DomainError('INVALID_FORMAT', 'format must be one of opaque, jwt', { attr: 'format' });
     const scopes = input.scopes ? [...new Set(input.scopes)].sort() : null;
     // A JWT states the key's effective scopes at creation; an unscoped key's are its owner's role permissions.
     const token =
@@ -120,7 +130,12 @@ export class KeyCommands {
   }
 
   /** Creates a key; every rule that can refuse it is checked before the first write (the handle claim). */
-  private async mint(input: CreateKeyInput, c: CommandContext, rotatedFrom: string | null, keyId: string): Promise<CreatedKey & { eventId: string }> {
+  private async mint(
+    input: CreateKeyInput,
+    c: CommandContext,
+    rotatedFrom: string | null,
+    keyId: string,
+  ): Promise<CreatedKey & { eventId: string }> {
     const { command, token } = await this.prepare(input, rotatedFrom, keyId);
     const handle = command.handle;
     const claim: Claim | null = handle === null ? null : handleClaim(command.userId, handle);
@@ -149,35 +164,61 @@ export class KeyCommands {
     c: CommandContext,
   ): Promise<KeyView> {
     this.o.read.key(keyId);
-    await this.o.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'UpdateApiKey' as const, now, ...patch }), c);
+    await this.o.bus.execute(
+      apiKeyDecider,
+      streams.apiKey(keyId),
+      (_s, now) => ({ type: 'UpdateApiKey' as const, now, ...patch }),
+      c,
+    );
     return this.o.read.key(keyId);
   }
 
   /** Returns a retrievable key's token and records the reveal. */
   async reveal(keyId: string, c: CommandContext): Promise<string> {
     this.o.read.key(keyId);
-    await this.o.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'RevealApiKeySecret' as const, now }), c);
+    await this.o.bus.execute(
+      apiKeyDecider,
+      streams.apiKey(keyId),
+      (_s, now) => ({ type: 'RevealApiKeySecret' as const, now }),
+      c,
+    );
     const created = (await this.o.store.readStream(streams.apiKey(keyId), { maxCount: 1 }))[0];
     const e = created ? toStoredEvent(created) : null;
-    if (!e || e.type !== 'ApiKeyCreated' || e.data.sealed === null) throw new DomainError('KEY_NOT_RETRIEVABLE', 'this key was not created as retrievable');
+    if (!e || e.type !== 'ApiKeyCreated' || e.data.sealed === null)
+      throw new DomainError('KEY_NOT_RETRIEVABLE', 'this key was not created as retrievable');
     return this.o.sealer.open(e.data.sealed, keyId);
   }
 
   async revoke(keyId: string, reason: string | null, c: CommandContext): Promise<KeyView> {
     this.o.read.key(keyId);
-    await this.o.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'RevokeApiKey' as const, now, reason, by: c.actor }), c);
+    await this.o.bus.execute(
+      apiKeyDecider,
+      streams.apiKey(keyId),
+      (_s, now) => ({ type: 'RevokeApiKey' as const, now, reason, by: c.actor }),
+      c,
+    );
     return this.o.read.key(keyId);
   }
 
   /** Revokes the user's keys that `which` selects (all by default); answers how many. */
-  async revokeAll(userId: string, reason: string | null, c: CommandContext, which: (k: KeyView) => boolean = () => true): Promise<number> {
+  async revokeAll(
+    userId: string,
+    reason: string | null,
+    c: CommandContext,
+    which: (k: KeyView) => boolean = () => true,
+  ): Promise<number> {
     const keys = this.o.read.keysOf(userId).filter((k) => k.status !== KeyStatus.Revoked && which(k));
     for (const k of keys) await this.revoke(k.id, reason, c);
     return keys.length;
   }
 
   async expire(keyId: string, c: CommandContext = SYSTEM_CONTEXT): Promise<void> {
-    await this.o.bus.execute(apiKeyDecider, streams.apiKey(keyId), (_s, now) => ({ type: 'ExpireApiKey' as const, now }), c);
+    await this.o.bus.execute(
+      apiKeyDecider,
+      streams.apiKey(keyId),
+      (_s, now) => ({ type: 'ExpireApiKey' as const, now }),
+      c,
+    );
   }
 
   /**
@@ -192,7 +233,13 @@ export class KeyCommands {
     const ws = read.workspace(old.workspaceId);
     const successorId = this.o.ids.id('key');
     const maxGraceSeconds = ws.maxGraceSeconds ?? this.o.maxGraceSeconds;
-    const rotate = (_s: ApiKeyState, now: Date) => ({ type: 'RotateApiKey' as const, now, successorId, graceSeconds: graceSeconds ?? 0, maxGraceSeconds });
+    const rotate = (_s: ApiKeyState, now: Date) => ({
+      type: 'RotateApiKey' as const,
+      now,
+      successorId,
+      graceSeconds: graceSeconds ?? 0,
+      maxGraceSeconds,
+    });
     const cc = bus.correlate(c);
     await bus.check(apiKeyDecider, streams.apiKey(keyId), rotate);
     // The successor gets the same lifetime length, within the workspace's current maximum.
@@ -238,6 +285,7 @@ export class KeyCommands {
     } catch (err) {
       this.o.log(`revoking the aborted successor ${successor.id} failed`, err);
     }
-    if (old.handle !== null && old.status === KeyStatus.Active) await this.o.claims.release(handleClaim(old.owner.id, old.handle), successor.id, old.id, c);
+    if (old.handle !== null && old.status === KeyStatus.Active)
+      await this.o.claims.release(handleClaim(old.owner.id, old.handle), successor.id, old.id, c);
   }
 }

@@ -1,11 +1,18 @@
 // The read side: the in-memory read model, kept live by one subscription to the store, with read-your-writes
 // (waitFor) and the only query methods callers use. Views are readonly: nothing outside the projection mutates them.
-import { NotFoundError } from '../../events/errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore, Subscription } from '../../events/store/types.js';
 import { ReadModel, type VerifyOptions } from '../../projections/read-model/read-model.js';
-import type { InvitationView, KeyView, Membership, UserView, VerifyResult, WorkspaceView } from '../../projections/read-model/views.js';
+import type {
+  InvitationView,
+  KeyView,
+  Membership,
+  UserView,
+  VerifyResult,
+  WorkspaceView,
+} from '../../projections/read-model/views.js';
 import type { WorkspaceRole } from '../../events/catalog.js';
 
 type Log = (msg: string, err?: unknown) => void;

@@ -1,7 +1,7 @@
 // Account commands: registration (with its e-mail claim), password, activation, sessions and lockouts.
 import type { SystemRole, WorkspaceRole } from '../../events/catalog.js';
 import { streams } from '../../events/catalog.js';
-import { DomainError } from '../../events/errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { UserView } from '../../projections/read-model/views.js';
 import { checkPasswordStrength, hashPassword } from '../crypto/passwords.js';
 import { WORKSPACE_ROLES } from '../domain/permissions.js';
@@ -52,7 +52,13 @@ export class UserCommands {
     const userId = this.ids.id('usr');
     const c = this.bus.correlate(ctx);
     const claim = emailClaim(email);
-    await this.claims.claim(claim, userId, (holder) => (this.read.findUser(holder) ? true : undefined), 'EMAIL_TAKEN', c);
+    await this.claims.claim(
+      claim,
+      userId,
+      (holder) => (this.read.findUser(holder) ? true : undefined),
+      'EMAIL_TAKEN',
+      c,
+    );
     try {
       const passwordHash = await hashPassword(input.password);
       await this.bus.execute(
@@ -76,8 +82,14 @@ export class UserCommands {
   }
 
   /** A refused password change is a fact the audit trail keeps (a guessing attack shows up there). */
-  async recordPasswordChangeFailure(userId: string, reason: 'bad_password' | 'throttled', c: CommandContext): Promise<void> {
-    await this.bus.execute(userDecider, streams.user(userId), { type: 'RecordPasswordChangeFailure', reason }, c, { waitForReadModel: false });
+  async recordPasswordChangeFailure(
+    userId: string,
+    reason: 'bad_password' | 'throttled',
+    c: CommandContext,
+  ): Promise<void> {
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'RecordPasswordChangeFailure', reason }, c, {
+      waitForReadModel: false,
+    });
   }
 
   /** Lifts the account's failed-login lockout; every instance's throttle follows the event. */
@@ -103,7 +115,9 @@ export class UserCommands {
   async recordLoginFailure(email: string, reason: LoginFailure, c: CommandContext): Promise<void> {
     const u = this.read.userByEmail(email);
     if (u && reason !== 'unknown_user') {
-      await this.bus.execute(userDecider, streams.user(u.id), { type: 'RecordLoginFailure', email, reason }, c, { waitForReadModel: false });
+      await this.bus.execute(userDecider, streams.user(u.id), { type: 'RecordLoginFailure', email, reason }, c, {
+        waitForReadModel: false,
+      });
       return;
     }
     // Unknown e-mails have no user stream; their failures go to a stream per e-mail digest.

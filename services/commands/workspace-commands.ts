@@ -18,14 +18,24 @@ export class WorkspaceCommands {
   async create(name: string, ownerId: string, c: CommandContext): Promise<WorkspaceView> {
     this.read.user(ownerId);
     const workspaceId = this.ids.id('ws');
-    await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'CreateWorkspace', workspaceId, name, ownerId }, c);
+    await this.bus.execute(
+      workspaceDecider,
+      streams.workspace(workspaceId),
+      { type: 'CreateWorkspace', workspaceId, name, ownerId },
+      c,
+    );
     return this.read.workspace(workspaceId);
   }
 
   async setMemberRole(workspaceId: string, userId: string, role: WorkspaceRole, c: CommandContext): Promise<void> {
     this.read.workspace(workspaceId);
     this.read.user(userId);
-    await this.bus.execute(workspaceDecider, streams.workspace(workspaceId), { type: 'SetMemberRole', userId, role }, c);
+    await this.bus.execute(
+      workspaceDecider,
+      streams.workspace(workspaceId),
+      { type: 'SetMemberRole', userId, role },
+      c,
+    );
   }
 
   async removeMember(workspaceId: string, userId: string, c: CommandContext): Promise<void> {
@@ -40,13 +50,26 @@ export class WorkspaceCommands {
   }
 
   /** Invites an address to the workspace; the user joins only by accepting. */
-  async invite(workspaceId: string, email: string, role: WorkspaceRole, ttlSeconds: number, c: CommandContext): Promise<InvitationView> {
+  async invite(
+    workspaceId: string,
+    email: string,
+    role: WorkspaceRole,
+    ttlSeconds: number,
+    c: CommandContext,
+  ): Promise<InvitationView> {
     this.read.workspace(workspaceId);
     const invitationId = this.ids.id('inv');
     await this.bus.execute(
       workspaceDecider,
       streams.workspace(workspaceId),
-      (_s, now) => ({ type: 'InviteMember' as const, now, invitationId, email, role, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) }),
+      (_s, now) => ({
+        type: 'InviteMember' as const,
+        now,
+        invitationId,
+        email,
+        role,
+        expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
+      }),
       c,
     );
     return this.read.invitation(invitationId);
@@ -63,9 +86,18 @@ export class WorkspaceCommands {
     return this.read.invitation(invitationId);
   }
 
-  async cancelInvitation(invitationId: string, reason: 'declined' | 'cancelled', c: CommandContext): Promise<InvitationView> {
+  async cancelInvitation(
+    invitationId: string,
+    reason: 'declined' | 'cancelled',
+    c: CommandContext,
+  ): Promise<InvitationView> {
     const inv = this.read.invitation(invitationId);
-    await this.bus.execute(workspaceDecider, streams.workspace(inv.workspaceId), { type: 'CancelInvitation', invitationId, reason }, c);
+    await this.bus.execute(
+      workspaceDecider,
+      streams.workspace(inv.workspaceId),
+      { type: 'CancelInvitation', invitationId, reason },
+      c,
+    );
     return this.read.invitation(invitationId);
   }
 }

@@ -1,7 +1,7 @@
 // AES-256-GCM sealing of retrievable tokens under the master key; only ciphertext enters events.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { SealedSecret } from '../../events/catalog.js';
-import { LedgerError } from '../../events/errors.js';
+import { SecretError } from '../domain/errors.js';
 
 export class Sealer {
   readonly kid: string;
@@ -15,12 +15,20 @@ export class Sealer {
     const c = createCipheriv('aes-256-gcm', this.key, iv);
     c.setAAD(Buffer.from(aad, 'utf8'));
     const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
-    return { alg: 'A256GCM', kid: this.kid, iv: iv.toString('base64url'), ct: ct.toString('base64url'), tag: c.getAuthTag().toString('base64url') };
+    return {
+      alg: 'A256GCM',
+      kid: this.kid,
+      iv: iv.toString('base64url'),
+      ct: ct.toString('base64url'),
+      tag: c.getAuthTag().toString('base64url'),
+    };
   }
 
   open(sealed: SealedSecret, aad: string): string {
     if (sealed.kid !== this.kid) {
-      throw new LedgerError('MASTER_KEY_MISMATCH', 'secret was sealed under a different master key', { fields: { kid: sealed.kid } });
+      throw new SecretError('MASTER_KEY_MISMATCH', 'secret was sealed under a different master key', {
+        fields: { kid: sealed.kid },
+      });
     }
     try {
       const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(sealed.iv, 'base64url'));
@@ -28,7 +36,7 @@ export class Sealer {
       d.setAuthTag(Buffer.from(sealed.tag, 'base64url'));
       return Buffer.concat([d.update(Buffer.from(sealed.ct, 'base64url')), d.final()]).toString('utf8');
     } catch (err) {
-      throw new LedgerError('SEALED_SECRET_CORRUPT', 'sealed secret failed authentication', { cause: err });
+      throw new SecretError('SEALED_SECRET_CORRUPT', 'sealed secret failed authentication', { cause: err });
     }
   }
 }

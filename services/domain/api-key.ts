@@ -1,9 +1,19 @@
 // API key aggregate: creation rules, expiry fixed at birth, permanent revocation, rotation with grace.
 import type { ApiKeyEvent, KeyFormat, Presentation, SealedSecret } from '../../events/catalog.js';
-import { DomainError } from '../../events/errors.js';
+import { DomainError } from './errors.js';
 import { assertNever, type Decider } from './decider.js';
+import { endOfLife as keyEndOfLife, keyLifePhase, type KeyLifecycle } from './key-validity.js';
 import { isValidScope, roleAllows } from './permissions.js';
-import { DESCRIPTION_MAX, NAME_MAX, REASON_MAX, requireHandle, requireInstant, requireOneOf, requireOptionalText, requireText } from './values.js';
+import {
+  DESCRIPTION_MAX,
+  NAME_MAX,
+  REASON_MAX,
+  requireHandle,
+  requireInstant,
+  requireOneOf,
+  requireOptionalText,
+  requireText,
+} from './values.js';
 
 const KEY_FORMATS: readonly KeyFormat[] = ['opaque', 'jwt'];
 const DIGEST_RE = /^[0-9a-f]{64}$/;
@@ -16,9 +26,13 @@ function requireScopes(scopes: unknown, ownerRole: string | null): string[] | nu
     throw new DomainError('INVALID_SCOPE', `scopes must be a list of at most ${MAX_SCOPES}`, { attr: 'scopes' });
   const out = [...new Set(scopes as unknown[])];
   for (const [i, s] of out.entries()) {
-    if (!isValidScope(s)) throw new DomainError('INVALID_SCOPE', `scopes[${i}] must look like "resource:action"`, { attr: `scopes[${i}]` });
+    if (!isValidScope(s))
+      throw new DomainError('INVALID_SCOPE', `scopes[${i}] must look like "resource:action"`, { attr: `scopes[${i}]` });
     if (!roleAllows(ownerRole, s)) {
-      throw new DomainError('SCOPE_NOT_HELD', `your role does not hold ${s}, so a key cannot be given it`, { attr: `scopes[${i}]`, scope: s });
+      throw new DomainError('SCOPE_NOT_HELD', `your role does not hold ${s}, so a key cannot be given it`, {
+        attr: `scopes[${i}]`,
+        scope: s,
+      });
     }
   }
   return (out as string[]).sort();
@@ -63,14 +77,21 @@ export type ApiKeyCommand =
       presentation: Presentation;
       presentations: Partial<Record<Presentation, number>>;
     }
-  | { type: 'UpdateApiKey'; now: Date; name?: string; description?: string | null; alias?: string | null; expiresAt?: unknown }
+  | {
+      type: 'UpdateApiKey';
+      now: Date;
+      name?: string;
+      description?: string | null;
+      alias?: string | null;
+      expiresAt?: unknown;
+    }
   | { type: 'RevealApiKeySecret'; now: Date }
   /** Without `graceSeconds` the old key is retired at once (grace 0). */
   | { type: 'RotateApiKey'; now: Date; successorId: string; graceSeconds?: number | undefined; maxGraceSeconds: number }
   | { type: 'ExpireApiKey'; now: Date }
   | { type: 'RevokeApiKey'; now: Date; reason: string | null; by: { type: string; id: string } };
 
-export type ApiKeyStatus = 'active' | 'expired' | 'revoked';
+export type ApiKeyStatus = KeyLifecycle;
 
 export type ApiKeyState =
   | { readonly exists: false }
@@ -92,11 +113,15 @@ export type ApiKeyState =
 const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
 
 /** A key past its expiry instant (or grace end) counts as expired even before ApiKeyExpired is written. */
-function requireLive(state: ApiKeyState, what: string, now: Date): asserts state is Extract<ApiKeyState, { exists: true }> {
+function requireLive(
+  state: ApiKeyState,
+  what: string,
+  now: Date,
+): asserts state is Extract<ApiKeyState, { exists: true }> {
   if (!state.exists) throw new DomainError('KEY_NOT_FOUND', `cannot ${what}: the key does not exist`);
-  if (state.status === 'revoked') throw new DomainError('KEY_REVOKED', `cannot ${what}: the key is revoked`);
-  const eol = endOfLife(state);
-  if (state.status === 'expired' || (eol !== null && now.getTime() >= eol)) throw new DomainError('KEY_EXPIRED', `cannot ${what}: the key has expired`);
+  const phase = keyLifePhase(state.status, state.expiresAt, state.graceEndsAt, now.getTime());
+  if (phase === 'revoked') throw new DomainError('KEY_REVOKED', `cannot ${what}: the key is revoked`);
+  if (phase === 'expired') throw new DomainError('KEY_EXPIRED', `cannot ${what}: the key has expired`);
 }
 
 /** The creation rules that need no state: checked before anything is written (e.g. before a handle is claimed). */
@@ -109,7 +134,8 @@ export function checkCreationPolicy(now: Date, expiresAt: Date | null, p: Worksp
   }
   const ttl = (expiresAt.getTime() - now.getTime()) / 1000;
   if (!(ttl > 0)) throw new DomainError('EXPIRY_IN_PAST', 'expiresAt must be in the future', { attr: 'expiresAt' });
-  if (ttl > MAX_TTL_SECONDS) throw new DomainError('EXPIRY_TOO_FAR', 'expiresAt is more than 100 years away', { attr: 'expiresAt' });
+  if (ttl > MAX_TTL_SECONDS)
+    throw new DomainError('EXPIRY_TOO_FAR', 'expiresAt is more than 100 years away', { attr: 'expiresAt' });
   if (p.maxTtlSeconds !== null && ttl > p.maxTtlSeconds) {
     throw new DomainError('EXPIRY_BEYOND_POLICY', `the workspace allows at most ${p.maxTtlSeconds}s of lifetime`, {
       attr: 'expiresAt',
@@ -120,22 +146,19 @@ export function checkCreationPolicy(now: Date, expiresAt: Date | null, p: Worksp
 
 /** The instant a live key stops working: its own expiry or the end of its rotation grace, whichever is first. */
 export function endOfLife(state: ApiKeyState): number | null {
-  if (!state.exists) return null;
-  const a = state.expiresAt;
-  const b = state.graceEndsAt;
-  if (a === null) return b;
-  if (b === null) return a;
-  return Math.min(a, b);
+  return state.exists ? keyEndOfLife(state.expiresAt, state.graceEndsAt) : null;
 }
 
 function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
   switch (cmd.type) {
     case 'CreateApiKey': {
       if (state.exists) throw new DomainError('KEY_EXISTS', `key ${cmd.keyId} already exists`);
-      if (cmd.ownerRole === null) throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
+      if (cmd.ownerRole === null)
+        throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
       const expiresAt = cmd.expiresAt === null ? null : requireInstant(cmd.expiresAt, 'expiresAt');
       checkCreationPolicy(cmd.now, expiresAt, cmd.policy);
-      if (typeof cmd.digest !== 'string' || !DIGEST_RE.test(cmd.digest)) throw new TypeError('digest must be 64 lower-case hex characters');
+      if (typeof cmd.digest !== 'string' || !DIGEST_RE.test(cmd.digest))
+        throw new TypeError('digest must be 64 lower-case hex characters');
       return [
         {
           type: 'ApiKeyCreated',
@@ -179,14 +202,19 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
     }
     case 'UpdateApiKey': {
       if (cmd.expiresAt !== undefined) {
-        throw new DomainError('EXPIRY_IMMUTABLE', 'expiry can be set only when a key is created', { attr: 'expiresAt' });
+        throw new DomainError('EXPIRY_IMMUTABLE', 'expiry can be set only when a key is created', {
+          attr: 'expiresAt',
+        });
       }
       requireLive(state, 'update', cmd.now);
-      const data: { keyId: string; name?: string; description?: string | null; alias?: string | null } = { keyId: state.keyId };
+      const data: { keyId: string; name?: string; description?: string | null; alias?: string | null } = {
+        keyId: state.keyId,
+      };
       if (cmd.name !== undefined && cmd.name !== state.name) data.name = requireText(cmd.name, 'name');
       if (cmd.description !== undefined && cmd.description !== state.description)
         data.description = requireOptionalText(cmd.description, 'description', DESCRIPTION_MAX);
-      if (cmd.alias !== undefined && cmd.alias !== state.alias) data.alias = requireOptionalText(cmd.alias, 'alias', NAME_MAX);
+      if (cmd.alias !== undefined && cmd.alias !== state.alias)
+        data.alias = requireOptionalText(cmd.alias, 'alias', NAME_MAX);
       return Object.keys(data).length > 1 ? [{ type: 'ApiKeyUpdated', data }] : [];
     }
     case 'RevealApiKeySecret': {
@@ -196,9 +224,11 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
     }
     case 'RotateApiKey': {
       requireLive(state, 'rotate', cmd.now);
-      if (state.successorId !== null) throw new DomainError('KEY_ALREADY_ROTATED', 'the key was already rotated', { successorId: state.successorId });
+      if (state.successorId !== null)
+        throw new DomainError('KEY_ALREADY_ROTATED', 'the key was already rotated', { successorId: state.successorId });
       const grace = cmd.graceSeconds ?? 0;
-      if (!(grace >= 0) || !Number.isFinite(grace)) throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
+      if (!(grace >= 0) || !Number.isFinite(grace))
+        throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
       if (grace > cmd.maxGraceSeconds) {
         throw new DomainError('GRACE_TOO_LONG', `gracePeriod may be at most ${cmd.maxGraceSeconds}s`, {
           attr: 'gracePeriod',
@@ -207,10 +237,16 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
       }
       const graceEnds = cmd.now.getTime() + grace * 1000;
       const events: ApiKeyEvent[] = [
-        { type: 'ApiKeyRotated', data: { keyId: state.keyId, successorId: cmd.successorId, graceEndsAt: new Date(graceEnds).toISOString() } },
+        {
+          type: 'ApiKeyRotated',
+          data: { keyId: state.keyId, successorId: cmd.successorId, graceEndsAt: new Date(graceEnds).toISOString() },
+        },
       ];
       if (grace === 0) {
-        events.push({ type: 'ApiKeyExpired', data: { keyId: state.keyId, expiredAt: cmd.now.toISOString(), reason: 'rotated' } });
+        events.push({
+          type: 'ApiKeyExpired',
+          data: { keyId: state.keyId, expiredAt: cmd.now.toISOString(), reason: 'rotated' },
+        });
       }
       return events;
     }
@@ -218,9 +254,18 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
       if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot expire an unknown key');
       if (state.status !== 'active') return []; // already settled: expiry is written once
       const eol = endOfLife(state);
-      if (eol === null || eol > cmd.now.getTime()) return [];
+      if (
+        eol === null ||
+        keyLifePhase(state.status, state.expiresAt, state.graceEndsAt, cmd.now.getTime()) !== 'expired'
+      )
+        return [];
       const rotated = state.graceEndsAt !== null && state.graceEndsAt === eol;
-      return [{ type: 'ApiKeyExpired', data: { keyId: state.keyId, expiredAt: new Date(eol).toISOString(), reason: rotated ? 'rotated' : 'ttl' } }];
+      return [
+        {
+          type: 'ApiKeyExpired',
+          data: { keyId: state.keyId, expiredAt: new Date(eol).toISOString(), reason: rotated ? 'rotated' : 'ttl' },
+        },
+      ];
     }
     case 'RevokeApiKey': {
       if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot revoke an unknown key');
@@ -263,7 +308,9 @@ function evolve(state: ApiKeyState, event: ApiKeyEvent): ApiKeyState {
       };
     }
     case 'ApiKeyRotated':
-      return state.exists ? { ...state, successorId: event.data.successorId, graceEndsAt: Date.parse(event.data.graceEndsAt) } : state;
+      return state.exists
+        ? { ...state, successorId: event.data.successorId, graceEndsAt: Date.parse(event.data.graceEndsAt) }
+        : state;
     case 'ApiKeyExpired':
       return state.exists && state.status === 'active' ? { ...state, status: 'expired' } : state;
     case 'ApiKeyRevoked':

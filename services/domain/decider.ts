@@ -5,7 +5,10 @@ export interface Decider<Command, State, Event> {
   evolve(state: State, event: Event): State;
 }
 
-export function fold<State, Event>(d: Pick<Decider<unknown, State, Event>, 'initialState' | 'evolve'>, events: Iterable<Event>): State {
+export function fold<State, Event>(
+  d: Pick<Decider<unknown, State, Event>, 'initialState' | 'evolve'>,
+  events: Iterable<Event>,
+): State {
   let s = d.initialState();
   for (const e of events) s = d.evolve(s, e);
   return s;

@@ -83,7 +83,14 @@ export interface NoResource {
 }
 
 export type Resource =
-  AccountResource | NewAccountResource | WorkspaceResource | MemberResource | InvitationResource | KeyResource | NewKeyResource | NoResource;
+  | AccountResource
+  | NewAccountResource
+  | WorkspaceResource
+  | MemberResource
+  | InvitationResource
+  | KeyResource
+  | NewKeyResource
+  | NoResource;
 
 /** Every operation, with the resource it needs. */
 export interface Operations {
@@ -153,9 +160,11 @@ export const OPERATIONS = [
  * Why a call is refused. `not_found`: the resource is outside the actor's tenants, so not even acknowledged (404);
  * the others are 403s.
  */
-export type DenyCode = 'not_found' | 'permission_denied' | 'session_required' | 'consent_required' | 'exceeds_credential';
+export type DenyCode =
+  'not_found' | 'permission_denied' | 'session_required' | 'consent_required' | 'exceeds_credential';
 
-export type Decision = { readonly allow: true } | { readonly allow: false; readonly code: DenyCode; readonly permission: string | null };
+export type Decision =
+  { readonly allow: true } | { readonly allow: false; readonly code: DenyCode; readonly permission: string | null };
 
 const ALLOW: Decision = Object.freeze({ allow: true });
 const deny = (code: DenyCode, permission: string | null = null): Decision => ({ allow: false, code, permission });
@@ -234,7 +243,11 @@ function ownAccountFromSession(a: Actor, r: AccountResource, permission: string)
   return a.kind === 'session' ? ALLOW : deny('session_required', permission);
 }
 
-function keyDecision(a: Actor, op: 'key.read' | 'key.update' | 'key.reveal' | 'key.rotate' | 'key.revoke', k: KeyResource): Decision {
+function keyDecision(
+  a: Actor,
+  op: 'key.read' | 'key.update' | 'key.reveal' | 'key.rotate' | 'key.revoke',
+  k: KeyResource,
+): Decision {
   const own = isSelf(a, k.ownerId);
   // A key never sees outside its workspace; others' keys need keys:manage there.
   if (a.kind === 'key' && a.workspaceId !== k.workspaceId) return deny('not_found', 'keys:read');
@@ -255,6 +268,8 @@ function keyDecision(a: Actor, op: 'key.read' | 'key.update' | 'key.reveal' | 'k
     case 'key.rotate': {
       // A token is handed out only to its owner, and only by a credential at least as broad as the key.
       const permission = op === 'key.reveal' ? 'keys:read' : 'keys:create';
+      // The operator holds the data folder and its master key: rotating for the owner hands out nothing it lacks.
+      if (op === 'key.rotate' && a.kind === 'operator') return ALLOW;
       if (!own) return deny('permission_denied', 'owner only');
       if (!holds(a, k.workspaceId, permission)) return deny('permission_denied', permission);
       return covers(a, k) ? ALLOW : deny('exceeds_credential', 'scopes beyond the calling key');
@@ -262,13 +277,18 @@ function keyDecision(a: Actor, op: 'key.read' | 'key.update' | 'key.reveal' | 'k
   }
 }
 
-function memberDecision(a: Actor, op: 'member.add' | 'member.role' | 'member.remove' | 'invitation.create', r: MemberResource): Decision {
+function memberDecision(
+  a: Actor,
+  op: 'member.add' | 'member.role' | 'member.remove' | 'invitation.create',
+  r: MemberResource,
+): Decision {
   // Leaving a workspace is your own business (the decider keeps its last owner).
   if (op === 'member.remove' && isSelf(a, r.userId) && a.kind === 'session') return ALLOW;
   if (!inWorkspace(a, r.workspaceId)) return deny('not_found', 'workspaces:manage');
   if (!holds(a, r.workspaceId, 'workspaces:manage')) return deny('permission_denied', 'workspaces:manage');
   const rank = rankIn(a, r.workspaceId);
-  if (rank < rankOf(r.role) || rank < rankOf(r.newRole)) return deny('permission_denied', r.newRole === 'owner' || r.role === 'owner' ? 'owner' : 'rank');
+  if (rank < rankOf(r.role) || rank < rankOf(r.newRole))
+    return deny('permission_denied', r.newRole === 'owner' || r.role === 'owner' ? 'owner' : 'rank');
   // Nobody joins a workspace without consent: an accepted invitation, or a system admin.
   if (op === 'member.add' && !isSuper(a)) return deny('consent_required', 'invitation');
   return ALLOW;
@@ -279,10 +299,12 @@ export function can(a: Actor, op: Operation, r: Resource): Decision {
   switch (op) {
     case 'account.create': {
       const n = r as NewAccountResource;
-      if (n.systemAdmin || n.workspaceId === null) return isSuper(a) ? ALLOW : deny('permission_denied', 'system admin');
+      if (n.systemAdmin || n.workspaceId === null)
+        return isSuper(a) ? ALLOW : deny('permission_denied', 'system admin');
       const d = demandIn(a, n.workspaceId, 'users:manage');
       if (!d.allow) return d;
-      if (rankIn(a, n.workspaceId) < rankOf(n.role)) return deny('permission_denied', n.role === 'owner' ? 'owner' : 'rank');
+      if (rankIn(a, n.workspaceId) < rankOf(n.role))
+        return deny('permission_denied', n.role === 'owner' ? 'owner' : 'rank');
       // The new account's role must not hold more than the credential creating it (its creator learns its password).
       const mine = new Set(effectiveOf(a, n.workspaceId));
       for (const p of permissionsOf(n.role)) if (!isSuper(a) && !mine.has(p)) return deny('exceeds_credential', p);
@@ -326,7 +348,8 @@ export function can(a: Actor, op: Operation, r: Resource): Decision {
       if (!d.allow || a.kind !== 'key' || a.scopes === null) return d;
       // A key cannot grant more than the key that creates it.
       const held = a.scopes;
-      if (n.scopes === null || n.scopes.some((s) => !held.has(s))) return deny('exceeds_credential', 'scopes beyond the calling key');
+      if (n.scopes === null || n.scopes.some((s) => !held.has(s)))
+        return deny('exceeds_credential', 'scopes beyond the calling key');
       return ALLOW;
     }
     case 'key.list':
@@ -346,7 +369,9 @@ export function can(a: Actor, op: Operation, r: Resource): Decision {
     case 'feed.read': {
       const ws = (r as WorkspaceResource).workspaceId;
       if (!inWorkspace(a, ws)) return deny('not_found', 'keys:verify');
-      return holds(a, ws, 'keys:verify') || holds(a, ws, 'audit:read') ? ALLOW : deny('permission_denied', 'keys:verify');
+      return holds(a, ws, 'keys:verify') || holds(a, ws, 'audit:read')
+        ? ALLOW
+        : deny('permission_denied', 'keys:verify');
     }
   }
 }

@@ -1,6 +1,6 @@
 // User aggregate: registration, password, activation, and the login facts the audit trail needs.
 import type { SystemRole, UserEvent } from '../../events/catalog.js';
-import { DomainError } from '../../events/errors.js';
+import { DomainError } from './errors.js';
 import { assertNever, type Decider } from './decider.js';
 import { requireEmail, requireOneOf, requireOptionalText, requireText, EMAIL_MAX, REASON_MAX } from './values.js';
 
@@ -8,7 +8,8 @@ const SYSTEM_ROLES: readonly SystemRole[] = ['admin', 'user'];
 
 /** Only an argon2id hash is ever stored: a clear-text or weaker hash must not become a fact. */
 function requirePasswordHash(h: unknown): string {
-  if (typeof h !== 'string' || !h.startsWith('$argon2id$') || h.length > 512) throw new TypeError('passwordHash must be an argon2id hash');
+  if (typeof h !== 'string' || !h.startsWith('$argon2id$') || h.length > 512)
+    throw new TypeError('passwordHash must be an argon2id hash');
   return h;
 }
 
@@ -23,7 +24,9 @@ export type UserCommand =
   | { type: 'RecordPasswordChangeFailure'; reason: 'bad_password' | 'throttled' }
   | { type: 'LiftLockout' };
 
-export type UserState = { readonly exists: false } | { readonly exists: true; readonly userId: string; readonly active: boolean; readonly email: string };
+export type UserState =
+  | { readonly exists: false }
+  | { readonly exists: true; readonly userId: string; readonly active: boolean; readonly email: string };
 
 function decide(cmd: UserCommand, state: UserState): UserEvent[] {
   if (cmd.type === 'RegisterUser') {
@@ -50,9 +53,19 @@ function decide(cmd: UserCommand, state: UserState): UserEvent[] {
       return state.active ? [] : [{ type: 'UserReactivated', data: { userId } }];
     case 'RecordLoginSuccess':
       if (!state.active) throw new DomainError('USER_INACTIVE', 'the user is deactivated');
-      return [{ type: 'UserLoginSucceeded', data: { userId, sessionId: cmd.sessionId, expiresAt: cmd.expiresAt.toISOString() } }];
+      return [
+        {
+          type: 'UserLoginSucceeded',
+          data: { userId, sessionId: cmd.sessionId, expiresAt: cmd.expiresAt.toISOString() },
+        },
+      ];
     case 'RecordLoginFailure':
-      return [{ type: 'UserLoginFailed', data: { userId, email: requireOptionalText(cmd.email, 'email', EMAIL_MAX) ?? '', reason: cmd.reason } }];
+      return [
+        {
+          type: 'UserLoginFailed',
+          data: { userId, email: requireOptionalText(cmd.email, 'email', EMAIL_MAX) ?? '', reason: cmd.reason },
+        },
+      ];
     case 'Logout':
       return [{ type: 'UserLoggedOut', data: { userId, sessionId: cmd.sessionId } }];
     case 'RecordPasswordChangeFailure':
@@ -84,4 +97,8 @@ function evolve(state: UserState, event: UserEvent): UserState {
   }
 }
 
-export const userDecider: Decider<UserCommand, UserState, UserEvent> = { initialState: () => ({ exists: false }), decide, evolve };
+export const userDecider: Decider<UserCommand, UserState, UserEvent> = {
+  initialState: () => ({ exists: false }),
+  decide,
+  evolve,
+};

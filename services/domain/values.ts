@@ -1,5 +1,5 @@
 // Value rules every decider enforces, so no entry point (HTTP, CLI, anything later) can record an invalid fact.
-import { DomainError } from '../../events/errors.js';
+import { DomainError, type DomainErrorCode } from './errors.js';
 
 export const NAME_MAX = 200;
 export const DESCRIPTION_MAX = 1000;
@@ -10,7 +10,7 @@ const HANDLE_RE = new RegExp(HANDLE_PATTERN);
 // Linear: each part is a run of one character class, separated by a single '@'.
 const EMAIL_RE = /^[^\s@]{1,64}@[^\s@.][^\s@]{0,254}$/;
 
-function invalid(code: string, attr: string, message: string): never {
+function invalid(code: DomainErrorCode, attr: string, message: string): never {
   throw new DomainError(code, message, { attr });
 }
 
@@ -29,29 +29,39 @@ export function requireEmail(x: unknown, attr = 'email'): string {
 
 /** A display name: 1–max characters, not only white space. */
 export function requireText(x: unknown, attr: string, max = NAME_MAX): string {
-  if (typeof x !== 'string' || x.trim() === '' || x.length > max) invalid('INVALID_TEXT', attr, `${attr} must be 1 to ${max} characters`);
+  if (typeof x !== 'string' || x.trim() === '' || x.length > max)
+    invalid('INVALID_TEXT', attr, `${attr} must be 1 to ${max} characters`);
   return x;
 }
 
 export function requireOptionalText(x: unknown, attr: string, max: number): string | null {
   if (x === null || x === undefined) return null;
-  if (typeof x !== 'string' || x.length > max) invalid('INVALID_TEXT', attr, `${attr} must be at most ${max} characters`);
+  if (typeof x !== 'string' || x.length > max)
+    invalid('INVALID_TEXT', attr, `${attr} must be at most ${max} characters`);
   return x;
 }
 
 export function requireHandle(x: unknown, attr = 'handle'): string | null {
   if (x === null || x === undefined) return null;
-  if (typeof x !== 'string' || !HANDLE_RE.test(x)) invalid('INVALID_HANDLE', attr, `${attr} must be lower-case letters, digits, '.', '_' or '-' (1–63)`);
+  if (typeof x !== 'string' || !HANDLE_RE.test(x))
+    invalid('INVALID_HANDLE', attr, `${attr} must be lower-case letters, digits, '.', '_' or '-' (1–63)`);
   return x;
 }
 
 /** A real instant: an invalid Date (e.g. from an impossible calendar date) never becomes a fact. */
 export function requireInstant(x: unknown, attr: string): Date {
-  if (!(x instanceof Date) || Number.isNaN(x.getTime())) invalid('INVALID_DATE', attr, `${attr} must be a valid date-time`);
+  if (!(x instanceof Date) || Number.isNaN(x.getTime()))
+    invalid('INVALID_DATE', attr, `${attr} must be a valid date-time`);
   return x;
 }
 
-export function requireOneOf<T extends string>(x: unknown, allowed: readonly T[], attr: string, code: string): T {
-  if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x)) invalid(code, attr, `${attr} must be one of ${allowed.join(', ')}`);
+export function requireOneOf<T extends string>(
+  x: unknown,
+  allowed: readonly T[],
+  attr: string,
+  code: DomainErrorCode,
+): T {
+  if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x))
+    invalid(code, attr, `${attr} must be one of ${allowed.join(', ')}`);
   return x as T;
 }

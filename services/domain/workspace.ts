@@ -1,6 +1,6 @@
 // Workspace aggregate: membership with roles, invitations (consent to join), and the key policy.
 import type { WorkspaceEvent, WorkspaceRole } from '../../events/catalog.js';
-import { DomainError } from '../../events/errors.js';
+import { DomainError } from './errors.js';
 import { assertNever, type Decider } from './decider.js';
 import { WORKSPACE_ROLES, asRole } from './permissions.js';
 import { normalizeEmail, requireEmail, requireInstant, requireOneOf, requireText } from './values.js';
@@ -40,7 +40,8 @@ const requireRole = (role: unknown): WorkspaceRole => requireOneOf(role, WORKSPA
 
 function pending(state: Extract<WorkspaceState, { exists: true }>, invitationId: string): PendingInvitation {
   const inv = state.invitations.get(invitationId);
-  if (inv === undefined) throw new DomainError('INVITATION_NOT_FOUND', 'no pending invitation with that id', { attr: 'invitationId' });
+  if (inv === undefined)
+    throw new DomainError('INVITATION_NOT_FOUND', 'no pending invitation with that id', { attr: 'invitationId' });
   return inv;
 }
 
@@ -84,7 +85,12 @@ function decide(cmd: WorkspaceCommand, state: WorkspaceState): WorkspaceEvent[] 
       return [
         {
           type: 'WorkspacePolicySet',
-          data: { workspaceId, maxTtlSeconds: cmd.maxTtlSeconds, requireExpiry: cmd.requireExpiry === true, maxGraceSeconds: cmd.maxGraceSeconds },
+          data: {
+            workspaceId,
+            maxTtlSeconds: cmd.maxTtlSeconds,
+            requireExpiry: cmd.requireExpiry === true,
+            maxGraceSeconds: cmd.maxGraceSeconds,
+          },
         },
       ];
     }
@@ -92,12 +98,18 @@ function decide(cmd: WorkspaceCommand, state: WorkspaceState): WorkspaceEvent[] 
       const email = normalizeEmail(requireEmail(cmd.email));
       const role = requireRole(cmd.role);
       const expiresAt = requireInstant(cmd.expiresAt, 'expiresAt');
-      if (expiresAt.getTime() <= cmd.now.getTime()) throw new DomainError('EXPIRY_IN_PAST', 'an invitation must expire in the future', { attr: 'expiresAt' });
+      if (expiresAt.getTime() <= cmd.now.getTime())
+        throw new DomainError('EXPIRY_IN_PAST', 'an invitation must expire in the future', { attr: 'expiresAt' });
       for (const inv of state.invitations.values()) {
         if (inv.email === email && inv.expiresAt > cmd.now.getTime())
           throw new DomainError('INVITATION_PENDING', 'that address already has a pending invitation');
       }
-      return [{ type: 'WorkspaceInvitationCreated', data: { workspaceId, invitationId: cmd.invitationId, email, role, expiresAt: expiresAt.toISOString() } }];
+      return [
+        {
+          type: 'WorkspaceInvitationCreated',
+          data: { workspaceId, invitationId: cmd.invitationId, email, role, expiresAt: expiresAt.toISOString() },
+        },
+      ];
     }
     case 'AcceptInvitation': {
       const inv = pending(state, cmd.invitationId);
@@ -105,9 +117,13 @@ function decide(cmd: WorkspaceCommand, state: WorkspaceState): WorkspaceEvent[] 
       if (inv.email !== normalizeEmail(cmd.email))
         throw new DomainError('INVITATION_NOT_FOUND', 'no pending invitation with that id', { attr: 'invitationId' });
       if (inv.expiresAt <= cmd.now.getTime()) throw new DomainError('INVITATION_EXPIRED', 'the invitation has expired');
-      if (state.members.has(cmd.userId)) throw new DomainError('ALREADY_A_MEMBER', 'you are already a member of this workspace');
+      if (state.members.has(cmd.userId))
+        throw new DomainError('ALREADY_A_MEMBER', 'you are already a member of this workspace');
       return [
-        { type: 'WorkspaceInvitationAccepted', data: { workspaceId, invitationId: cmd.invitationId, userId: cmd.userId } },
+        {
+          type: 'WorkspaceInvitationAccepted',
+          data: { workspaceId, invitationId: cmd.invitationId, userId: cmd.userId },
+        },
         { type: 'WorkspaceMemberRoleSet', data: { workspaceId, userId: cmd.userId, role: inv.role } },
       ];
     }
@@ -149,7 +165,9 @@ function evolve(state: WorkspaceState, event: WorkspaceEvent): WorkspaceState {
     case 'WorkspaceInvitationCreated': {
       const { invitationId, email, role, expiresAt } = event.data;
       const r = asRole(role);
-      return withInvitations(state, (m) => (r === null ? undefined : m.set(invitationId, { email, role: r, expiresAt: Date.parse(expiresAt) })));
+      return withInvitations(state, (m) =>
+        r === null ? undefined : m.set(invitationId, { email, role: r, expiresAt: Date.parse(expiresAt) }),
+      );
     }
     case 'WorkspaceInvitationAccepted':
     case 'WorkspaceInvitationCancelled':

@@ -1,15 +1,16 @@
 // createApp(deps) builds the Koa app; main listens. Small composable middleware, one error mapper.
 import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
-import type { Logger } from 'pino';
 import { requestMeta, type AppContext, type AppDeps } from './context.js';
 import { authenticate, type Caller } from './auth.js';
 import { readBody } from './body.js';
 import { extractCredential, offeredByKoa } from './credentials.js';
 import { authRequired, errorMiddleware, HttpError, invalidToken } from './errors.js';
-import { Metrics } from './metrics.js';
+import { HttpMetrics } from '../metrics/http.js';
+import { Metrics } from '../metrics/registry.js';
+import { RequestObserver } from './observe.js';
 import type { RouteDef } from './route.js';
-import { validate } from './schema.js';
+import { queryValidator, validateBody } from './validate.js';
 import { authRoutes } from './routes/auth.js';
 import { keyRoutes } from './routes/keys.js';
 import { opsRoutes } from './routes/ops.js';
@@ -18,7 +19,7 @@ import { userRoutes } from './routes/users.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { accountKey, PasswordGuard } from './password-guard.js';
 import { buildOpenApi } from './openapi.js';
-import { loggableUrl, looksLikeSecret } from './redact.js';
+import { loggableUrl } from './redact.js';
 import { rawVerify, VERIFY_PATH } from './raw-verify.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -28,7 +29,8 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
   const koa = app.callback();
   const verify = rawVerify(app.context.env as AppContext, deps.logger);
   return (req, res) => {
-    if (req.method === 'POST' && (req.url === VERIFY_PATH || req.url?.startsWith(`${VERIFY_PATH}?`))) void verify(req, res);
+    if (req.method === 'POST' && (req.url === VERIFY_PATH || req.url?.startsWith(`${VERIFY_PATH}?`)))
+      void verify(req, res);
     else void koa(req, res);
   };
 }
@@ -36,6 +38,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   const metrics = deps.metrics ?? new Metrics();
+  const httpMetrics = new HttpMetrics(metrics);
   const passwords = new PasswordGuard(
     {
       maxFailuresPerAccount: deps.config.loginMaxFailuresPerAccount,
@@ -52,6 +55,8 @@ export function createApp(deps: AppDeps): Koa {
     deps,
     passwords,
     metrics,
+    httpMetrics,
+    observer: new RequestObserver(deps.logger, httpMetrics),
     routes: [],
   };
   const routes: RouteDef[] = [
@@ -66,12 +71,22 @@ export function createApp(deps: AppDeps): Koa {
   env.routes.push(...routes);
   app.context.env = env;
   const openapi = buildOpenApi(routes);
-  metrics.gauge('ledger_read_model_position', 'Global position the read model has applied', () => deps.ledger.read.position);
+  metrics.gauge(
+    'ledger_read_model_position',
+    'Global position the read model has applied',
+    () => deps.ledger.read.position,
+  );
   metrics.gauge('ledger_keys', 'API keys in the read model', () => deps.ledger.read.keyCount);
-  metrics.gauge('ledger_usage_pending', 'Coalesced key uses waiting to be written', () => deps.ledger.usage.pendingCount);
+  metrics.gauge(
+    'ledger_usage_pending',
+    'Coalesced key uses waiting to be written',
+    () => deps.ledger.usage.pendingCount,
+  );
 
-  app.use(accessLog(deps.logger, metrics));
-  app.use(errorMiddleware((err, ctx) => deps.logger.error({ err, reqId: ctx.state.requestId as string }, 'request failed')));
+  app.use(observeRequests(env.observer));
+  app.use(
+    errorMiddleware((err, ctx) => deps.logger.error({ err, reqId: ctx.state.requestId as string }, 'request failed')),
+  );
   const router = new Router();
   for (const def of routes) {
     const handler = bind(env, def);
@@ -99,72 +114,55 @@ function methodNotAllowed() {
       ctx.status = 204;
       return;
     }
-    throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed here; use ${allow}.`, { headers: { Allow: allow } });
+    throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed here; use ${allow}.`, {
+      headers: { Allow: allow },
+    });
   };
 }
 
-function accessLog(logger: Logger, metrics: Metrics) {
-  let seq = 0;
+/** Request id (honoured or made), X-Request-Id on the answer, then one access log line and the latency metric. */
+function observeRequests(observer: RequestObserver) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    const start = process.hrtime.bigint();
-    const incoming = ctx.get('x-request-id');
-    const requestId =
-      /^[A-Za-z0-9._-]{1,64}$/.test(incoming) && !looksLikeSecret(incoming) ? incoming : `req_${Date.now().toString(36)}${(seq++).toString(36)}`;
-    ctx.state.requestId = requestId;
-    ctx.set('X-Request-Id', requestId);
+    const o = observer.begin(ctx.get('x-request-id'));
+    ctx.state.requestId = o.requestId;
+    ctx.set('X-Request-Id', o.requestId);
     try {
       await next();
     } finally {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const routePath = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      metrics.observeRequest(ctx.method, String(routePath), ctx.status, seconds);
-      // Never log headers or raw URLs: credentials travel in both (and URL-encoded names would slip past a text match).
-      if (logger.isLevelEnabled('info')) {
-        logger.info(
-          {
-            reqId: requestId,
-            method: ctx.method,
-            url: loggableUrl(ctx.path, ctx.querystring),
-            status: ctx.status,
-            ms: Math.round(seconds * 1e6) / 1e3,
-            ip: ctx.ip,
-          },
-          'request',
-        );
-      }
+      observer.end(o, {
+        method: ctx.method,
+        route: String((ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched'),
+        status: ctx.status,
+        ip: ctx.ip,
+        url: () => loggableUrl(ctx.path, ctx.querystring),
+      });
     }
   };
 }
 
 function bind(env: AppContext, def: RouteDef) {
+  const readQuery = queryValidator(def.query);
   return async (ctx: Context): Promise<void> => {
     const meta = requestMeta(ctx);
     let caller: Caller | null = null;
     if (def.auth === 'required') {
       const cred = extractCredential(offeredByKoa(ctx), def.urlToken === true, env.deps.config.authSchemes);
       if (cred === null) throw authRequired();
-      caller = await authenticate(env.deps.ledger, cred, meta);
+      caller = await authenticate(env.deps.ledger, cred, meta, env.httpMetrics);
     } else if (ctx.query.api_token !== undefined && def.urlToken !== true) {
       // Open routes ignore credentials (RFC 7009 clients send Basic), but a token in a URL is still refused.
       throw invalidToken();
     }
-    const query: Record<string, string> = {};
-    for (const [k, v] of Object.entries(ctx.query)) {
-      if (k === 'api_token' || k === 'user_id') continue;
-      if (def.query === undefined || !Object.hasOwn(def.query, k))
-        throw new HttpError(400, 'unknown_parameter', `Unknown query parameter ${k}.`, { attr: k, type: 'validation_error' });
-      if (typeof v !== 'string') throw new HttpError(400, 'invalid', `Query parameter ${k} may appear once.`, { attr: k, type: 'validation_error' });
-      validate(def.query[k]!, v, k);
-      query[k] = v;
-    }
-    let body: unknown = undefined;
+    const query = readQuery(ctx.query);
+    let body: Record<string, unknown> | undefined = undefined;
     if (def.body) {
-      body = await readBody(ctx, { form: def.form === true });
-      if (body === undefined) {
-        if (def.bodyRequired !== false) throw new HttpError(400, 'required', 'A JSON body is required.', { type: 'validation_error' });
-        body = {};
+      let raw = await readBody(ctx, { form: def.form === true });
+      if (raw === undefined) {
+        if (def.bodyRequired !== false)
+          throw new HttpError(400, 'required', 'A JSON body is required.', { type: 'validation_error' });
+        raw = {};
       }
-      validate(def.body, body);
+      body = validateBody(def.body, raw);
     }
     const result = await def.handler({
       ctx,
@@ -173,7 +171,11 @@ function bind(env: AppContext, def: RouteDef) {
       params: ctx.params as Record<string, string>,
       caller: caller as Caller,
       command: {
-        actor: caller ? (caller.key ? { type: 'key', id: caller.key.id } : { type: 'user', id: caller.user.id }) : { type: 'service', id: 'anonymous' },
+        actor: caller
+          ? caller.key
+            ? { type: 'key', id: caller.key.id }
+            : { type: 'user', id: caller.user.id }
+          : { type: 'service', id: 'anonymous' },
         request: { ip: meta.ip, userAgent: meta.userAgent ?? undefined, requestId: meta.requestId },
         correlationId: meta.requestId,
       },

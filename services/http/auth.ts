@@ -6,6 +6,7 @@ import type { Scheme } from '../config.js';
 import { looksLikeJwt } from '../crypto/tokens.js';
 import { can, effectiveOf, seesAllTenants, type Actor, type Operation, type Operations } from '../domain/policy.js';
 import type { Ledger } from '../ledger.js';
+import type { HttpMetrics } from '../metrics/http.js';
 import type { Credential } from './credentials.js';
 import { invalidToken } from './errors.js';
 
@@ -28,12 +29,41 @@ const PRESENTATION: Record<Scheme, Presentation> = {
   url: 'url',
 };
 
-export async function authenticate(ledger: Ledger, cred: Credential, req: { ip: string; userAgent: string | null }): Promise<Caller> {
+/** Who presents `cred`, or 401 invalid_token; every check is counted by presentation and outcome. */
+export async function authenticate(
+  ledger: Ledger,
+  cred: Credential,
+  req: { ip: string; userAgent: string | null },
+  metrics?: HttpMetrics,
+): Promise<Caller> {
+  const caller = await identify(ledger, cred, req);
+  metrics?.authentication(PRESENTATION[cred.scheme], caller === null ? 'invalid' : 'valid');
+  if (caller === null) throw invalidToken();
+  return caller;
+}
+
+async function identify(
+  ledger: Ledger,
+  cred: Credential,
+  req: { ip: string; userAgent: string | null },
+): Promise<Caller | null> {
   const now = ledger.clock().getTime();
-  const r = ledger.verifyAndRecord(cred.token, PRESENTATION[cred.scheme], { now, ip: req.ip, userAgent: req.userAgent });
+  const r = ledger.verifyAndRecord(cred.token, PRESENTATION[cred.scheme], {
+    now,
+    ip: req.ip,
+    userAgent: req.userAgent,
+  });
   if (r.valid && r.key) {
-    if (cred.userIdHint !== null && cred.userIdHint !== r.key.owner.id) throw invalidToken();
-    return { kind: 'api_key', user: r.key.owner, scheme: cred.scheme, key: r.key, sessionId: null, sessionExpiresAt: null, actor: keyActor(r.key) };
+    if (cred.userIdHint !== null && cred.userIdHint !== r.key.owner.id) return null;
+    return {
+      kind: 'api_key',
+      user: r.key.owner,
+      scheme: cred.scheme,
+      key: r.key,
+      sessionId: null,
+      sessionExpiresAt: null,
+      actor: keyActor(r.key),
+    };
   }
   // Login sessions are JWTs presented as Bearer; they are not in the key index.
   if (r.code === 'NOT_FOUND' && cred.scheme === 'bearer' && looksLikeJwt(cred.token)) {
@@ -42,11 +72,19 @@ export async function authenticate(ledger: Ledger, cred: Credential, req: { ip: 
       const user = ledger.read.findUser(s.claims.sub);
       if (user && ledger.read.sessionActive(s.claims.sid, user.id, now)) {
         const actor = sessionActor(ledger.read, user);
-        return { kind: 'session', user, scheme: 'bearer', key: null, sessionId: s.claims.sid, sessionExpiresAt: s.claims.exp * 1000, actor };
+        return {
+          kind: 'session',
+          user,
+          scheme: 'bearer',
+          key: null,
+          sessionId: s.claims.sid,
+          sessionExpiresAt: s.claims.exp * 1000,
+          actor,
+        };
       }
     }
   }
-  throw invalidToken();
+  return null;
 }
 
 /** The workspace a request acts in when it names none: the key's own, or the user's default. */
@@ -55,7 +93,12 @@ export function currentWorkspaceId(caller: Caller): string | null {
 }
 
 /** Asks the policy and throws its refusal (404 naming `subject`, or a 403). */
-export function authorize<O extends Operation>(caller: Caller, op: O, resource: Operations[O], subject: { what: string; id: string }): void {
+export function authorize<O extends Operation>(
+  caller: Caller,
+  op: O,
+  resource: Operations[O],
+  subject: { what: string; id: string },
+): void {
   enforce(can(caller.actor, op, resource), subject);
 }
 

@@ -5,7 +5,8 @@ import { HttpError } from './errors.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const tooLarge = (limit: number): HttpError => new HttpError(413, 'payload_too_large', `The body may be at most ${limit} bytes.`);
+const tooLarge = (limit: number): HttpError =>
+  new HttpError(413, 'payload_too_large', `The body may be at most ${limit} bytes.`);
 
 /** Reads a request body, refusing more than `limit` bytes; the rest is drained so the connection can answer. */
 export function readRequest(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {

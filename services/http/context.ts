@@ -4,7 +4,9 @@ import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Ledger } from '../ledger.js';
-import type { Metrics } from './metrics.js';
+import type { HttpMetrics } from '../metrics/http.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { RequestObserver } from './observe.js';
 import type { PasswordGuard } from './password-guard.js';
 import type { RouteDef } from './route.js';
 
@@ -17,7 +19,12 @@ export interface AppDeps {
   readonly ledger: Ledger;
   readonly config: Pick<
     Config,
-    'authSchemes' | 'sessionTtlSeconds' | 'loginMaxFailuresPerAccount' | 'loginMaxFailuresPerIp' | 'loginThrottleWindowSeconds' | 'readyMaxLagMs'
+    | 'authSchemes'
+    | 'sessionTtlSeconds'
+    | 'loginMaxFailuresPerAccount'
+    | 'loginMaxFailuresPerIp'
+    | 'loginThrottleWindowSeconds'
+    | 'readyMaxLagMs'
   >;
   readonly logger: Logger;
   readonly publicJwks: () => JWK[];
@@ -31,7 +38,11 @@ export interface AppContext {
   readonly deps: AppDeps;
   /** The one throttle gate every password check goes through (login, password change). */
   readonly passwords: PasswordGuard;
+  /** This app's registry (what /metrics renders) and the counters the HTTP layer moves. */
   readonly metrics: Metrics;
+  readonly httpMetrics: HttpMetrics;
+  /** Request id, access log and latency, shared by the Koa app and the raw verify path. */
+  readonly observer: RequestObserver;
   readonly routes: RouteDef[];
 }
 

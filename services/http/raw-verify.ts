@@ -8,44 +8,51 @@ import { parseBody, readRequest } from './body.js';
 import { extractCredential, offeredByNode } from './credentials.js';
 import { authRequired, HttpError, toResponse } from './errors.js';
 import { loggableTarget } from './redact.js';
-import { validate } from './schema.js';
+import { validateBody } from './validate.js';
 import { verifyBodySchema, verifyResponse } from './routes/keys.js';
 
 export const VERIFY_PATH = '/v1/keys/verify';
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), ...headers }).end(json);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+      ...headers,
+    })
+    .end(json);
 }
 
 export function rawVerify(env: AppContext, logger: Logger) {
   const { ledger } = env.deps;
-  let seq = 0;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const start = process.hrtime.bigint();
-    const requestId = `req_${Date.now().toString(36)}v${(seq++).toString(36)}`;
+    const observed = env.observer.begin(req.headers['x-request-id']);
+    const { requestId } = observed;
+    // Read now: a socket the client already closed no longer knows its peer.
+    const ip = req.socket.remoteAddress ?? '';
     try {
       const cred = extractCredential(offeredByNode(req), false, env.deps.config.authSchemes);
       if (cred === null) throw authRequired();
       const ua = req.headers['user-agent'];
-      const caller = await authenticate(ledger, cred, { ip: req.socket.remoteAddress ?? '', userAgent: ua ? ua.slice(0, 512) : null });
+      const caller = await authenticate(ledger, cred, { ip, userAgent: ua ? ua.slice(0, 512) : null }, env.httpMetrics);
       const body = parseBody(await readRequest(req), req.headers['content-type']);
-      if (body === undefined) throw new HttpError(400, 'required', 'A JSON body is required.', { type: 'validation_error' });
-      validate(verifyBodySchema, body);
-      const b = body as { token: string; scopes?: string[] };
+      if (body === undefined)
+        throw new HttpError(400, 'required', 'A JSON body is required.', { type: 'validation_error' });
+      const b = validateBody(verifyBodySchema, body);
       send(res, 200, verifyResponse(ledger, b.token, b.scopes, caller), { 'x-request-id': requestId });
     } catch (err) {
       const r = toResponse(err);
       if (r.internal) logger.error({ err, reqId: requestId }, 'request failed');
       send(res, r.status, r.body, { ...r.headers, 'x-request-id': requestId });
     } finally {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      env.metrics.observeRequest('POST', VERIFY_PATH, res.statusCode, seconds);
-      if (logger.isLevelEnabled('info'))
-        logger.info(
-          { reqId: requestId, method: 'POST', url: loggableTarget(req.url ?? ''), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
-          'request',
-        );
+      env.observer.end(observed, {
+        method: 'POST',
+        route: VERIFY_PATH,
+        status: res.statusCode,
+        ip,
+        url: () => loggableTarget(req.url ?? ''),
+      });
     }
   };
 }

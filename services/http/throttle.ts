@@ -111,7 +111,8 @@ export class Throttle {
   }
 
   private forgetIfIdle(key: string, e: Entry): void {
-    if (e.failures.length === 0 && e.pending === 0 && e.waiters.length === 0 && this.entries.get(key) === e) this.entries.delete(key);
+    if (e.failures.length === 0 && e.pending === 0 && e.waiters.length === 0 && this.entries.get(key) === e)
+      this.entries.delete(key);
   }
 
   private prune(e: Entry, now: number): void {

@@ -21,7 +21,10 @@ export interface KafkaSinkOptions {
  * keeping the topic's other overrides), and otherwise reported as a warning on every start.
  */
 async function checkCompaction(admin: Admin, topic: string, log: KafkaSinkOptions['log']): Promise<void> {
-  const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] });
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+  });
   const entries = described.resources[0]?.configEntries ?? [];
   const policy = entries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? 'delete';
   if (
@@ -31,11 +34,18 @@ async function checkCompaction(admin: Admin, topic: string, log: KafkaSinkOption
       .join(',') === 'compact'
   )
     return;
-  log?.('warn', 'revocations topic is not compacted: old revocations may be deleted before new watchers read them', { topic, cleanupPolicy: policy });
+  log?.('warn', 'revocations topic is not compacted: old revocations may be deleted before new watchers read them', {
+    topic,
+    cleanupPolicy: policy,
+  });
   // alterConfigs replaces every topic-level override, so the others are sent back unchanged.
-  const overrides = entries.filter((e) => e.configSource === ConfigSource.TOPIC_CONFIG && e.configName !== 'cleanup.policy');
+  const overrides = entries.filter(
+    (e) => e.configSource === ConfigSource.TOPIC_CONFIG && e.configName !== 'cleanup.policy',
+  );
   if (overrides.some((e) => e.isSensitive)) {
-    log?.('warn', 'not correcting cleanup.policy: the topic has sensitive overrides that cannot be read back', { topic });
+    log?.('warn', 'not correcting cleanup.policy: the topic has sensitive overrides that cannot be read back', {
+      topic,
+    });
     return;
   }
   try {
@@ -45,7 +55,10 @@ async function checkCompaction(admin: Admin, topic: string, log: KafkaSinkOption
         {
           type: ConfigResourceTypes.TOPIC,
           name: topic,
-          configEntries: [...overrides.map((e) => ({ name: e.configName, value: e.configValue })), { name: 'cleanup.policy', value: 'compact' }],
+          configEntries: [
+            ...overrides.map((e) => ({ name: e.configName, value: e.configValue })),
+            { name: 'cleanup.policy', value: 'compact' },
+          ],
         },
       ],
     });
@@ -102,7 +115,10 @@ export function createKafkaSink(opts: KafkaSinkOptions): MessageSink {
       for (const t of opts.topics.filter((x) => x.compact)) {
         // A broker that refuses DescribeConfigs must not stop publishing: it is reported instead.
         await checkCompaction(admin, t.name, log).catch((err: unknown) =>
-          log?.('warn', 'could not check cleanup.policy of the revocations topic', { topic: t.name, err: err instanceof Error ? err.message : String(err) }),
+          log?.('warn', 'could not check cleanup.policy of the revocations topic', {
+            topic: t.name,
+            err: err instanceof Error ? err.message : String(err),
+          }),
         );
       }
       topicsReady = true;

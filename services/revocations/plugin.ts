@@ -2,57 +2,73 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventStore } from '../../events/store/types.js';
-import { ConfigError, type Config } from '../config.js';
-import type { Metrics } from '../http/metrics.js';
-import type { PluginFactory } from '../server.js';
+import {
+  optionalWholeNumberSetting,
+  pluginSettings,
+  textSetting,
+  wholeNumberSetting,
+  type Config,
+  type SettingsSpec,
+  type SettingValues,
+} from '../config.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { PluginFactory, PluginModule } from '../server.js';
 import { SqliteCheckpointStore } from './checkpoint.js';
 import { DEFAULT_SOURCE } from '../../projections/revocations/cloudevents.js';
 import { RevocationFeed } from '../../projections/revocations/feed.js';
 import { KafkaPublisher, type LogFn } from '../workers/publisher.js';
 import { revocationRoutes } from './routes.js';
 
-export interface RevocationsOptions {
-  /** SSE heartbeat interval (env LEDGER_REVOCATIONS_HEARTBEAT_MS, default 15000). */
-  readonly heartbeatMs?: number;
-  /** SSE `retry:` hint (env LEDGER_REVOCATIONS_RETRY_MS, default 1000). */
-  readonly retryMs?: number;
+/** What this plugin reads from the environment; loadConfig validates it with the core settings. */
+export const revocationSettings = {
+  heartbeatMs: wholeNumberSetting('LEDGER_REVOCATIONS_HEARTBEAT_MS', {
+    default: 15_000,
+    min: 1,
+    max: 86_400_000,
+    description: 'SSE heartbeat comment interval',
+  }),
+  retryMs: wholeNumberSetting('LEDGER_REVOCATIONS_RETRY_MS', {
+    default: 1000,
+    min: 1,
+    max: 86_400_000,
+    description: 'SSE `retry:` hint',
+  }),
+  kafkaPartitions: optionalWholeNumberSetting('LEDGER_KAFKA_PARTITIONS', {
+    min: 1,
+    max: 86_400_000,
+    shownDefault: 'broker default',
+    description: 'partitions of topics the publisher creates',
+  }),
+  maxBatchMessages: wholeNumberSetting('LEDGER_KAFKA_BATCH_MESSAGES', {
+    default: 500,
+    min: 1,
+    max: 86_400_000,
+    description: "most messages per Kafka request (one event's fan-out is never split)",
+  }),
+  kafkaHeartbeatMs: wholeNumberSetting('LEDGER_KAFKA_HEARTBEAT_MS', {
+    default: 5000,
+    min: 1,
+    max: 86_400_000,
+    description: 'publisher heartbeat interval on the revocations topic',
+  }),
+  source: textSetting('LEDGER_CLOUDEVENTS_SOURCE', {
+    default: DEFAULT_SOURCE,
+    pattern: /^\S{1,1024}$/,
+    what: 'a URI reference without spaces',
+    description: 'CloudEvents `source`',
+  }),
+} as const satisfies SettingsSpec;
+
+export type RevocationSettings = SettingValues<typeof revocationSettings>;
+
+/** Overrides of the settings, and what only code sets (tests, benchmarks). */
+export interface RevocationsOptions extends Partial<RevocationSettings> {
   /** Publisher checkpoint file (default `${dataDir}/publisher.db`). */
   readonly checkpointFile?: string;
-  /** Partitions of topics the publisher creates (env LEDGER_KAFKA_PARTITIONS; broker default when unset). */
-  readonly kafkaPartitions?: number;
-  /** CloudEvents `source` (env LEDGER_CLOUDEVENTS_SOURCE, default /token-ledger). */
-  readonly source?: string;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
-  /** Most messages per Kafka request (env LEDGER_KAFKA_BATCH_MESSAGES, default 500). */
-  readonly maxBatchMessages?: number;
-  /** Publisher heartbeat interval on the revocations topic (env LEDGER_KAFKA_HEARTBEAT_MS, default 5000). */
-  readonly kafkaHeartbeatMs?: number;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 86_400_000) throw new ConfigError(`${name} must be a whole number between 1 and 86400000, got "${raw}"`);
-  return n;
-}
-
-export function revocationsOptionsFromEnv(env: NodeJS.ProcessEnv): RevocationsOptions {
-  const heartbeatMs = positiveInt(env, 'LEDGER_REVOCATIONS_HEARTBEAT_MS');
-  const retryMs = positiveInt(env, 'LEDGER_REVOCATIONS_RETRY_MS');
-  const kafkaPartitions = positiveInt(env, 'LEDGER_KAFKA_PARTITIONS');
-  const maxBatchMessages = positiveInt(env, 'LEDGER_KAFKA_BATCH_MESSAGES');
-  const kafkaHeartbeatMs = positiveInt(env, 'LEDGER_KAFKA_HEARTBEAT_MS');
-  const source = env.LEDGER_CLOUDEVENTS_SOURCE?.trim();
-  return {
-    ...(kafkaHeartbeatMs === undefined ? {} : { kafkaHeartbeatMs }),
-    ...(maxBatchMessages === undefined ? {} : { maxBatchMessages }),
-    ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
-    ...(retryMs === undefined ? {} : { retryMs }),
-    ...(kafkaPartitions === undefined ? {} : { kafkaPartitions }),
-    ...(source ? { source } : {}),
-  };
-}
+type ResolvedOptions = RevocationSettings & Pick<RevocationsOptions, 'checkpointFile' | 'backoff'>;
 
 export function pinoLog(logger: Logger): LogFn {
   return (level, msg, extra) => logger[level](extra ?? {}, msg);
@@ -62,7 +78,7 @@ export function pinoLog(logger: Logger): LogFn {
 export async function createPublisher(
   store: EventStore,
   config: Pick<Config, 'dataDir' | 'kafkaBrokers' | 'kafkaClientId' | 'kafkaEventsTopic' | 'kafkaRevocationsTopic'>,
-  opts: RevocationsOptions,
+  opts: ResolvedOptions,
   log: LogFn,
   metrics?: Metrics,
 ): Promise<{ publisher: KafkaPublisher; close: () => Promise<void> } | null> {
@@ -74,7 +90,7 @@ export async function createPublisher(
     brokers: config.kafkaBrokers,
     clientId: config.kafkaClientId,
     topics: [{ name: config.kafkaEventsTopic }, { name: config.kafkaRevocationsTopic, compact: true }],
-    ...(opts.kafkaPartitions === undefined ? {} : { partitions: opts.kafkaPartitions }),
+    ...(opts.kafkaPartitions === null ? {} : { partitions: opts.kafkaPartitions }),
     log: (level, msg, extra) => log(level === 'error' ? 'warn' : level, msg, extra),
   });
   const publisher = new KafkaPublisher({
@@ -83,10 +99,10 @@ export async function createPublisher(
     checkpoints,
     eventsTopic: config.kafkaEventsTopic,
     revocationsTopic: config.kafkaRevocationsTopic,
-    source: opts.source ?? DEFAULT_SOURCE,
+    source: opts.source,
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
-    ...(opts.maxBatchMessages ? { maxBatchMessages: opts.maxBatchMessages } : {}),
-    ...(opts.kafkaHeartbeatMs ? { heartbeatMs: opts.kafkaHeartbeatMs } : {}),
+    maxBatchMessages: opts.maxBatchMessages,
+    heartbeatMs: opts.kafkaHeartbeatMs,
     ...(metrics ? { metrics } : {}),
     log,
   });
@@ -99,22 +115,29 @@ export async function createPublisher(
   };
 }
 
-/** The plugin factory; options default to the environment. */
-export function revocationsPlugin(options?: RevocationsOptions): PluginFactory {
-  return async ({ ledger, config, logger, metrics }) => {
-    const opts = options ?? revocationsOptionsFromEnv(process.env);
+/** The plugin factory: the validated settings (pluginSettings), with `options` over them. */
+export function revocationsPlugin(options: RevocationsOptions = {}): PluginFactory {
+  return async ({ ledger, config, logger, metrics, streams }) => {
+    const opts: ResolvedOptions = { ...pluginSettings(config, revocationsModule), ...options };
     const log = logger.child({ component: 'revocations' });
-    const source = opts.source ?? DEFAULT_SOURCE;
-    const feed = new RevocationFeed(ledger.store, source, (msg, err) => log.error({ err }, msg));
+    const feed = new RevocationFeed(ledger.store, opts.source, (msg, err) => log.error({ err }, msg));
     const pub = await createPublisher(ledger.store, config, opts, pinoLog(log), metrics);
     return {
       name: 'revocations',
-      routes: () => revocationRoutes(ledger, feed, { heartbeatMs: opts.heartbeatMs ?? 15_000, retryMs: opts.retryMs ?? 1000, metrics }),
+      routes: () =>
+        revocationRoutes(ledger, feed, { heartbeatMs: opts.heartbeatMs, retryMs: opts.retryMs, streams, metrics }),
       readiness: () => [
         { name: 'revocation_feed', check: () => feed.ready },
         // A broker outage shows here (state, lag, last error) but does not fail readiness:
         // Kafka being down must never take the API out of rotation.
-        ...(pub ? [{ name: 'kafka_publisher', check: () => ({ ok: pub.publisher.status().state !== 'stopped', detail: pub.publisher.status() }) }] : []),
+        ...(pub
+          ? [
+              {
+                name: 'kafka_publisher',
+                check: () => ({ ok: pub.publisher.status().state !== 'stopped', detail: pub.publisher.status() }),
+              },
+            ]
+          : []),
       ],
       start: async () => {
         await feed.start();
@@ -127,3 +150,13 @@ export function revocationsPlugin(options?: RevocationsOptions): PluginFactory {
     };
   };
 }
+
+/**
+ * The registered module. No rebuild hook: the feed is rebuilt in memory at every start, and the publisher checkpoint
+ * (publisher.db) records what Kafka already holds, which the log cannot tell; resetting it would publish everything again.
+ */
+export const revocationsModule: PluginModule<typeof revocationSettings> = {
+  name: 'revocations',
+  settings: revocationSettings,
+  create: revocationsPlugin(),
+};

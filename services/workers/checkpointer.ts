@@ -92,7 +92,9 @@ export class Checkpointer {
         message: (err as Error).message,
         at: this.ctx.ledger.clock().toISOString(),
       };
-      this.ctx.metrics.inc('ledger_checkpoint_failures_total', 'Failed chain checkpoint writes', { retriable: String(retriable) });
+      this.ctx.metrics
+        .counter('ledger_checkpoint_failures_total', 'Failed chain checkpoint writes', ['retriable'])
+        .inc({ retriable: String(retriable) });
       this.ctx.logger.error({ err, retriable }, 'writing a chain checkpoint failed');
       // A non-retriable failure (read-only store, bad key) will not heal by itself: stop and report not ready.
       if (!retriable) {
@@ -109,14 +111,17 @@ export class Checkpointer {
     if (head.position <= this.last.position) return null;
     // Checkpoint events are not counted, so an idle ledger never checkpoints its own checkpoints forever.
     const nth = this.ctx.db.db
-      .prepare('SELECT position, chain FROM audit_events WHERE position > ? AND type <> ? ORDER BY position LIMIT 1 OFFSET ?')
+      .prepare(
+        'SELECT position, chain FROM audit_events WHERE position > ? AND type <> ? ORDER BY position LIMIT 1 OFFSET ?',
+      )
       .get(this.last.position, CHECKPOINT_TYPE, this.ctx.config.checkpointEvery - 1) as Target | undefined;
     if (nth) return nth;
     const fresh = this.ctx.db.db
       .prepare('SELECT 1 AS x FROM audit_events WHERE position > ? AND position <= ? AND type <> ? LIMIT 1')
       .get(this.last.position, head.position, CHECKPOINT_TYPE);
     if (!fresh) return null;
-    const since = this.last.at === null ? (this.startedAt ?? this.ctx.ledger.clock().getTime()) : Date.parse(this.last.at);
+    const since =
+      this.last.at === null ? (this.startedAt ?? this.ctx.ledger.clock().getTime()) : Date.parse(this.last.at);
     if (this.ctx.ledger.clock().getTime() - since < this.ctx.config.checkpointSeconds * 1000) return null;
     return { position: head.position, chain: head.chain };
   }
@@ -124,9 +129,11 @@ export class Checkpointer {
   private async write(target: Target): Promise<void> {
     const now = this.ctx.ledger.clock();
     const at = now.toISOString();
-    const signature = sign(null, checkpointSigningInput({ position: target.position, chain: target.chain, at }), this.ctx.signingKey.privateKey).toString(
-      'base64url',
-    );
+    const signature = sign(
+      null,
+      checkpointSigningInput({ position: target.position, chain: target.chain, at }),
+      this.ctx.signingKey.privateKey,
+    ).toString('base64url');
     const event: LedgerCheckpointed = {
       type: 'LedgerCheckpointed',
       data: { position: target.position, chain: target.chain, at, kid: this.ctx.signingKey.kid, signature },
@@ -134,10 +141,14 @@ export class Checkpointer {
     const expected = this.last.revision === -1 ? 'no_stream' : this.last.revision;
     try {
       // Same metadata path as every command (event id, occurredAt, system actor, schemaVersion).
-      const res = await this.ctx.ledger.store.append(streams.checkpoints, this.ctx.ledger.bus.envelope([event], SYSTEM, now), expected);
+      const res = await this.ctx.ledger.store.append(
+        streams.checkpoints,
+        this.ctx.ledger.bus.envelope([event], SYSTEM, now),
+        expected,
+      );
       this.last = { position: target.position, at, revision: res.nextRevision };
       this.written++;
-      this.ctx.metrics.inc('ledger_checkpoints_written_total', 'Signed chain checkpoints written');
+      this.ctx.metrics.counter('ledger_checkpoints_written_total', 'Signed chain checkpoints written').inc();
       this.lastError = null;
     } catch (err) {
       // Another process checkpointed first: adopt its checkpoint and decide again from there.
@@ -150,11 +161,18 @@ export class Checkpointer {
   private async reload(): Promise<void> {
     let from = this.last.revision + 1;
     for (;;) {
-      const page = await this.ctx.ledger.store.readStream(streams.checkpoints, { fromRevision: from, maxCount: STREAM_PAGE });
+      const page = await this.ctx.ledger.store.readStream(streams.checkpoints, {
+        fromRevision: from,
+        maxCount: STREAM_PAGE,
+      });
       for (const r of page) {
         const d = r.data as Partial<LedgerCheckpointed['data']> | null;
         const position = typeof d?.position === 'number' ? d.position : this.last.position;
-        this.last = { position: Math.max(position, this.last.position), at: typeof d?.at === 'string' ? d.at : this.last.at, revision: r.revision };
+        this.last = {
+          position: Math.max(position, this.last.position),
+          at: typeof d?.at === 'string' ? d.at : this.last.at,
+          revision: r.revision,
+        };
       }
       if (page.length < STREAM_PAGE) return;
       from = this.last.revision + 1;

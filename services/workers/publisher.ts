@@ -4,13 +4,20 @@
 // Every heartbeatMs it also sends a heartbeat on the revocations topic, after everything acknowledged before it,
 // so watchers can tell a live publisher from a stalled one even while the broker itself is up.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Counter, Histogram } from 'prom-client';
 import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { MessageSink, OutgoingMessage } from '../revocations/bus.js';
 import type { CheckpointStore } from '../revocations/checkpoint.js';
-import { DEFAULT_SOURCE, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents } from '../../projections/revocations/cloudevents.js';
+import {
+  DEFAULT_SOURCE,
+  heartbeatCloudEvent,
+  ledgerCloudEvent,
+  revocationCloudEvents,
+} from '../../projections/revocations/cloudevents.js';
 import { toMessage } from '../revocations/kafka-message.js';
 import { RevocationIndex } from '../../projections/revocations/fanout.js';
 
@@ -44,6 +51,13 @@ interface Pending {
   readonly messages: OutgoingMessage[];
 }
 
+interface PublisherMeters {
+  readonly messages: Counter<'topic'>;
+  readonly heartbeats: Counter;
+  readonly errors: Counter;
+  readonly delivery: Histogram;
+}
+
 export type PublisherState = 'starting' | 'publishing' | 'retrying' | 'stopped';
 
 export interface PublisherStatus {
@@ -69,8 +83,10 @@ export interface PublisherStatus {
 
 export class KafkaPublisher {
   readonly checkpointName: string;
-  private readonly o: Required<Omit<PublisherOptions, 'metrics' | 'log' | 'checkpointName'>> & Pick<PublisherOptions, 'metrics'>;
+  private readonly o: Required<Omit<PublisherOptions, 'metrics' | 'log' | 'checkpointName'>> &
+    Pick<PublisherOptions, 'metrics'>;
   private readonly log: LogFn;
+  private readonly meters: PublisherMeters | null;
   private index = new RevocationIndex();
   private pending: Pending[] = [];
   private sub: Subscription | null = null;
@@ -110,13 +126,40 @@ export class KafkaPublisher {
     this.checkpointName = opts.checkpointName ?? `kafka:${opts.eventsTopic}:${opts.revocationsTopic}`;
     this.log = opts.log ?? (() => undefined);
     const m = opts.metrics;
+    this.meters = m
+      ? {
+          messages: m.counter('ledger_publisher_messages_total', 'Messages acknowledged by the message bus', ['topic']),
+          heartbeats: m.counter('ledger_publisher_heartbeats_total', 'Heartbeats acknowledged by the message bus'),
+          errors: m.counter('ledger_publisher_errors_total', 'Failed sends and log reads (each is retried)'),
+          delivery: m.histogram(
+            'ledger_publisher_delivery_seconds',
+            'Time from a ledger event to its acknowledgement by the bus',
+          ),
+        }
+      : null;
     if (m) {
-      m.gauge('ledger_publisher_checkpoint_position', 'Last ledger position the message bus acknowledged', () => this.checkpoint);
-      m.gauge('ledger_publisher_lag_events', 'Ledger events read from the log and not yet acknowledged by the message bus', () => this.pending.length);
-      m.gauge('ledger_publisher_lag_positions', 'Head minus checkpoint, in the event store position unit (EventStoreDB: bytes)', () => this.lagPositions());
-      m.gauge('ledger_publisher_lag_seconds', 'Age of the oldest ledger event waiting for the message bus', () => this.lagSeconds());
-      m.gauge('ledger_publisher_heartbeat_age_seconds', 'Time since the last heartbeat the message bus acknowledged (-1: none yet)', () =>
-        this.lastHeartbeatAt === null ? -1 : (Date.now() - this.lastHeartbeatAt) / 1000,
+      m.gauge(
+        'ledger_publisher_checkpoint_position',
+        'Last ledger position the message bus acknowledged',
+        () => this.checkpoint,
+      );
+      m.gauge(
+        'ledger_publisher_lag_events',
+        'Ledger events read from the log and not yet acknowledged by the message bus',
+        () => this.pending.length,
+      );
+      m.gauge(
+        'ledger_publisher_lag_positions',
+        'Head minus checkpoint, in the event store position unit (EventStoreDB: bytes)',
+        () => this.lagPositions(),
+      );
+      m.gauge('ledger_publisher_lag_seconds', 'Age of the oldest ledger event waiting for the message bus', () =>
+        this.lagSeconds(),
+      );
+      m.gauge(
+        'ledger_publisher_heartbeat_age_seconds',
+        'Time since the last heartbeat the message bus acknowledged (-1: none yet)',
+        () => (this.lastHeartbeatAt === null ? -1 : (Date.now() - this.lastHeartbeatAt) / 1000),
       );
       m.gauge('ledger_publisher_up', '1 while the publisher is connected and its last send succeeded', () =>
         this.connected && this.lastError === null ? 1 : 0,
@@ -130,7 +173,11 @@ export class KafkaPublisher {
     this.stopping = false;
     this.stopSignal = new AbortController();
     this.checkpoint = this.o.checkpoints.get(this.checkpointName);
-    this.log('info', 'publisher starting', { checkpoint: this.checkpoint, name: this.checkpointName, heartbeatMs: this.o.heartbeatMs });
+    this.log('info', 'publisher starting', {
+      checkpoint: this.checkpoint,
+      name: this.checkpointName,
+      heartbeatMs: this.o.heartbeatMs,
+    });
     this.subscribe();
     this.loop = this.run();
     const pollHead = (): void => {
@@ -269,11 +316,17 @@ export class KafkaPublisher {
     const messages: OutgoingMessage[] = [];
     if (e) {
       messages.push(toMessage(this.o.eventsTopic, ledgerCloudEvent(e, this.o.source)));
-      for (const ce of revocationCloudEvents(e, items, this.o.source)) messages.push(toMessage(this.o.revocationsTopic, ce));
+      for (const ce of revocationCloudEvents(e, items, this.o.source))
+        messages.push(toMessage(this.o.revocationsTopic, ce));
     }
-    this.pending.push({ position: r.position, occurredAt: e ? Date.parse(e.metadata.occurredAt) : Date.now(), messages });
+    this.pending.push({
+      position: r.position,
+      occurredAt: e ? Date.parse(e.metadata.occurredAt) : Date.now(),
+      messages,
+    });
     this.wakeSender?.();
-    if (this.pending.length >= this.o.maxPendingEvents && !this.stopping) return new Promise((resolve) => this.roomWaiters.push(resolve));
+    if (this.pending.length >= this.o.maxPendingEvents && !this.stopping)
+      return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
   private releaseRoom(): void {
@@ -327,7 +380,7 @@ export class KafkaPublisher {
           this.heartbeatDue = false;
           await this.o.sink.send([this.heartbeat()]);
           this.lastHeartbeatAt = Date.now();
-          this.o.metrics?.inc('ledger_publisher_heartbeats_total', 'Heartbeats acknowledged by the message bus');
+          this.meters?.heartbeats.inc();
         }
         if (this.lastError !== null) this.log('info', 'publisher recovered', { checkpoint: this.checkpoint });
         this.lastError = null;
@@ -357,39 +410,33 @@ export class KafkaPublisher {
   }
 
   private count(batch: readonly Pending[], messages: readonly OutgoingMessage[]): void {
-    const m = this.o.metrics;
+    const m = this.meters;
     if (!m) return;
     let revocations = 0;
     for (const msg of messages) if (msg.topic === this.o.revocationsTopic) revocations++;
     const events = messages.length - revocations;
-    const help = 'Messages acknowledged by the message bus';
-    if (events > 0) m.inc('ledger_publisher_messages_total', help, { topic: this.o.eventsTopic }, events);
-    if (revocations > 0) m.inc('ledger_publisher_messages_total', help, { topic: this.o.revocationsTopic }, revocations);
+    if (events > 0) m.messages.inc({ topic: this.o.eventsTopic }, events);
+    if (revocations > 0) m.messages.inc({ topic: this.o.revocationsTopic }, revocations);
     const now = Date.now();
-    for (const p of batch)
-      m.observe('ledger_publisher_delivery_seconds', 'Time from a ledger event to its acknowledgement by the bus', {}, Math.max(0, now - p.occurredAt) / 1000);
+    for (const p of batch) m.delivery.observe(Math.max(0, now - p.occurredAt) / 1000);
   }
 
   private fail(err: unknown, msg: string): void {
     this.lastError = err instanceof Error ? err.message : String(err);
     this.lastErrorAt = new Date().toISOString();
     this.state = 'retrying';
-    this.o.metrics?.inc('ledger_publisher_errors_total', 'Failed sends and log reads (each is retried)');
+    this.meters?.errors.inc();
     this.log('warn', msg, { err: this.lastError, checkpoint: this.checkpoint });
   }
 
   /** A backoff wait that stop() cuts short; any number may be pending at once (sender and reader). */
-  private sleep(ms: number): Promise<void> {
+  private async sleep(ms: number): Promise<void> {
     const signal = this.stopSignal.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    try {
+      await delay(ms, undefined, { signal });
+    } catch (err) {
+      // Only stop()'s abort ends a wait early; anything else is a real failure.
+      if (!(signal.aborted && (err as Error).name === 'AbortError')) throw err;
+    }
   }
 }

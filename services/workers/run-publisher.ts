@@ -4,30 +4,34 @@
 // checkpoint file. SIGTERM/SIGINT stop it cleanly; after a crash it resumes from its checkpoint.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../config.js';
+import { loadConfig, pluginSettings } from '../config.js';
+import { exitProcess } from '../exit.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../open-ledger.js';
-import { createPublisher, pinoLog, revocationsOptionsFromEnv } from '../revocations/plugin.js';
+import { createPublisher, pinoLog, revocationsModule } from '../revocations/plugin.js';
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const config = loadConfig(env);
+  const config = loadConfig(env, [revocationsModule]);
   const logger = createLogger(config.logLevel).child({ component: 'publisher' });
   if (config.kafkaBrokers === null) throw new Error('LEDGER_KAFKA_BROKERS is not set');
   const store = await openStore(config);
-  const pub = await createPublisher(store, config, revocationsOptionsFromEnv(env), pinoLog(logger));
+  const pub = await createPublisher(store, config, pluginSettings(config, revocationsModule), pinoLog(logger));
   if (pub === null) throw new Error('publishing is off');
   pub.publisher.start();
-  logger.info({ brokers: config.kafkaBrokers, events: config.kafkaEventsTopic, revocations: config.kafkaRevocationsTopic }, 'publisher running');
+  logger.info(
+    { brokers: config.kafkaBrokers, events: config.kafkaEventsTopic, revocations: config.kafkaRevocationsTopic },
+    'publisher running',
+  );
   const stop = (signal: string): void => {
     logger.info({ signal }, 'publisher stopping');
     pub
       .close()
       .then(() => store.close())
       .then(
-        () => process.exit(0),
+        () => exitProcess(logger, 0),
         (err: unknown) => {
           logger.error({ err }, 'publisher stop failed');
-          process.exit(1);
+          exitProcess(logger, 1);
         },
       );
   };
@@ -35,7 +39,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-const invoked = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+const invoked =
+  process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invoked) {
   main().catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -50,7 +50,17 @@ export class UsageRecorder {
     if (p === undefined) {
       const presentations: Partial<Record<Presentation, number>> = {};
       presentations[presentation] = 1;
-      this.pending.set(keyId, { keyId, eventId: null, presentation, presentations, count: 1, firstAt: at, lastAt: at, lastIp: ip, lastUserAgent: userAgent });
+      this.pending.set(keyId, {
+        keyId,
+        eventId: null,
+        presentation,
+        presentations,
+        count: 1,
+        firstAt: at,
+        lastAt: at,
+        lastIp: ip,
+        lastUserAgent: userAgent,
+      });
       return;
     }
     p.count++;

@@ -1,6 +1,6 @@
 // Writes coalesced key use as ApiKeyUsed facts: one per key per flush, decided by the key's own decider.
 import { streams } from '../../events/catalog.js';
-import { DomainError } from '../../events/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { KeyStatus, type KeyView } from '../../projections/read-model/views.js';
 import type { CommandBus, CommandContext } from '../commands/command-bus.js';
 import type { ReadSide } from '../commands/read-side.js';
@@ -47,10 +47,19 @@ export function usageWriter(bus: CommandBus, read: ReadSide): (uses: readonly Pe
             },
             keyState(k),
           );
-          const ctx: CommandContext = { actor: { type: 'key', id: u.keyId }, request: { ip: u.lastIp ?? undefined, userAgent: u.lastUserAgent ?? undefined } };
+          const ctx: CommandContext = {
+            actor: { type: 'key', id: u.keyId },
+            request: { ip: u.lastIp ?? undefined, userAgent: u.lastUserAgent ?? undefined },
+          };
           // Use facts do not depend on the key's revision, so they never conflict with other commands;
           // the fixed event id makes a retry of a write whose outcome was unknown idempotent.
-          await bus.appendRaw(streams.apiKey(u.keyId), events, ctx, 'stream_exists', u.eventId === null ? undefined : [u.eventId]);
+          await bus.appendRaw(
+            streams.apiKey(u.keyId),
+            events,
+            ctx,
+            'stream_exists',
+            u.eventId === null ? undefined : [u.eventId],
+          );
         } catch (error) {
           failed.push({ use: u, error, retry: !(error instanceof DomainError || error instanceof TypeError) });
         }

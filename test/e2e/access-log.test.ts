@@ -10,7 +10,9 @@ describe('e2e: access logs', () => {
     try {
       const req = (path: string, init: RequestInit = {}) => fetch(s.url + path, init);
       const login = await s.login();
-      const key = (await s.request('POST', '/v1/keys', { token: login, body: { name: 'k' } })).body as { token: string };
+      const key = (await s.request('POST', '/v1/keys', { token: login, body: { name: 'k' } })).body as {
+        token: string;
+      };
       const enc = encodeURIComponent(key.token);
       await req('/v1/auth/me', { headers: { authorization: `Api-Key ${key.token}`, 'x-request-id': key.token } });
       await req('/v1/auth/me', { headers: { 'API-KEY': key.token } });
@@ -23,10 +25,18 @@ describe('e2e: access logs', () => {
       await req(`/v1/revocations?api_token=${enc}&api_token=${enc}`);
       await req(`/v1/revocations?limit=${enc}`); // a token in a harmless-looking parameter
       await req(`/v1/keys/${enc}`, { headers: { authorization: `Bearer ${login}` } }); // ... or in the path
-      await req(`/v1/keys/verify?api%5Ftoken=${enc}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await req(`/v1/keys/verify?api%5Ftoken=${enc}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       await req('/v1/keys/verify', {
         method: 'POST',
-        headers: { authorization: `APIToken ${key.token}`, 'content-type': 'application/json', 'x-request-id': key.token.slice(0, 60) },
+        headers: {
+          authorization: `APIToken ${key.token}`,
+          'content-type': 'application/json',
+          'x-request-id': key.token.slice(0, 60),
+        },
         body: JSON.stringify({ token: key.token }),
       });
       await req('/oauth/introspect', {
@@ -39,9 +49,60 @@ describe('e2e: access logs', () => {
       expect(logged).to.include('"url":"/v1/revocations?api_token=[REDACTED]"');
       expect(logged).to.include('"url":"/v1/keys/verify?api_token=[REDACTED]"');
       expect(logged.split('\n').filter((l) => l.includes('"msg":"request"')).length).to.be.at.least(13);
-      for (const secret of [key.token, enc, key.token.slice(3, 30), login, login.split('.')[2]!, ADMIN_PASSWORD, encodeURIComponent(ADMIN_PASSWORD)]) {
+      for (const secret of [
+        key.token,
+        enc,
+        key.token.slice(3, 30),
+        login,
+        login.split('.')[2]!,
+        ADMIN_PASSWORD,
+        encodeURIComponent(ADMIN_PASSWORD),
+      ]) {
         expect(logged).not.to.include(secret);
       }
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  it('the raw verify path, like every other route, answers a safe X-Request-Id and logs it with the client IP', async () => {
+    const log = memoryLogger('info');
+    const s = await startTestServer({}, [], undefined, {}, log.logger);
+    try {
+      const verify = (requestId: string) =>
+        fetch(`${s.url}/v1/keys/verify`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+          body: '{}',
+        });
+      const raw = await verify('trace-4711.a_b');
+      expect(raw.status).to.equal(401);
+      expect(raw.headers.get('x-request-id')).to.equal('trace-4711.a_b');
+      const koa = await fetch(`${s.url}/v1/auth/me`, { headers: { 'x-request-id': 'trace-4712' } });
+      expect(koa.headers.get('x-request-id')).to.equal('trace-4712');
+      // Unsafe ids are replaced on both paths: spaces, too long, credential-shaped.
+      for (const unsafe of ['has space', 'x'.repeat(65), `tl_${'a'.repeat(49)}`]) {
+        const r = await verify(unsafe);
+        expect(r.headers.get('x-request-id')).to.match(/^req_[0-9a-z]+$/);
+      }
+      const lines = log
+        .text()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"request"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.reqId === 'trace-4711.a_b')).to.deep.include({
+        method: 'POST',
+        url: '/v1/keys/verify',
+        status: 401,
+        ip: '127.0.0.1',
+      });
+      expect(lines.find((l) => l.reqId === 'trace-4712')).to.deep.include({
+        method: 'GET',
+        url: '/v1/auth/me',
+        status: 401,
+        ip: '127.0.0.1',
+      });
+      expect(lines.filter((l) => typeof l.ms === 'number')).to.have.length(lines.length);
     } finally {
       await s.dispose();
     }

@@ -15,7 +15,8 @@ function rawRequest(base: string, method: string, path: string, headers: string[
   const payload = body === undefined ? undefined : JSON.stringify(body);
   // Raw headers get no Host added, and node's server refuses HTTP/1.1 without one.
   const all = ['Host', url.host, ...headers];
-  if (payload !== undefined) all.push('Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload)));
+  if (payload !== undefined)
+    all.push('Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload)));
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers: all }, (res) => {
       let text = '';
@@ -34,7 +35,8 @@ const AMBIGUOUS = {
   errors: [
     {
       code: 'ambiguous_credentials',
-      detail: 'The request presents more than one credential; send exactly one: an Authorization header, an API-KEY header or an api_token parameter.',
+      detail:
+        'The request presents more than one credential; send exactly one: an Authorization header, an API-KEY header or an api_token parameter.',
       attr: null,
       extra: null,
     },
@@ -69,11 +71,20 @@ describe('e2e: ambiguous credentials', () => {
   });
 
   const combos: Record<string, (a: string, b: string) => { query: string; headers: string[] }> = {
-    'two Authorization headers of two keys': (a, b) => ({ query: '', headers: ['Authorization', `Bearer ${a}`, 'Authorization', `Bearer ${b}`] }),
-    'two Authorization headers with the same key': (a) => ({ query: '', headers: ['Authorization', `Bearer ${a}`, 'authorization', `Bearer ${a}`] }),
+    'two Authorization headers of two keys': (a, b) => ({
+      query: '',
+      headers: ['Authorization', `Bearer ${a}`, 'Authorization', `Bearer ${b}`],
+    }),
+    'two Authorization headers with the same key': (a) => ({
+      query: '',
+      headers: ['Authorization', `Bearer ${a}`, 'authorization', `Bearer ${a}`],
+    }),
     'two API-KEY headers': (a, b) => ({ query: '', headers: ['API-KEY', a, 'api-key', b] }),
     'Authorization plus API-KEY': (a, b) => ({ query: '', headers: ['Authorization', `APIToken ${a}`, 'API-KEY', b] }),
-    'Authorization plus ?api_token=': (a, b) => ({ query: `?api_token=${b}`, headers: ['Authorization', `Bearer ${a}`] }),
+    'Authorization plus ?api_token=': (a, b) => ({
+      query: `?api_token=${b}`,
+      headers: ['Authorization', `Bearer ${a}`],
+    }),
     'API-KEY plus ?api_token=': (a, b) => ({ query: `?api_token=${b}`, headers: ['API-KEY', a] }),
     '?api_token= twice': (a, b) => ({ query: `?api_token=${a}&api_token=${b}`, headers: [] }),
   };

@@ -28,9 +28,18 @@ async function makeHistory(ledger: Ledger, clock: TestClock): Promise<History> {
   const wsA = (await ledger.workspaces.create('A', a.id, SYSTEM)).id;
   const b = await ledger.users.register({ email: 'b@example.com', name: 'B', password: PASSWORD }, SYSTEM);
   const wsB = (await ledger.workspaces.create('B', b.id, SYSTEM)).id;
-  const auditor = await ledger.users.register({ email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' }, SYSTEM);
-  const member = await ledger.users.register({ email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' }, SYSTEM);
-  const auditorKey = await ledger.keys.create({ userId: auditor.id, workspaceId: wsA, name: 'export', scopes: ['audit:export', 'audit:read'] }, SYSTEM);
+  const auditor = await ledger.users.register(
+    { email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' },
+    SYSTEM,
+  );
+  const member = await ledger.users.register(
+    { email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' },
+    SYSTEM,
+  );
+  const auditorKey = await ledger.keys.create(
+    { userId: auditor.id, workspaceId: wsA, name: 'export', scopes: ['audit:export', 'audit:read'] },
+    SYSTEM,
+  );
   const memberKey = await ledger.keys.create({ userId: member.id, workspaceId: wsA, name: 'member' }, SYSTEM);
   for (let i = 0; i < 60; i++) {
     clock.advance(60);
@@ -39,7 +48,13 @@ async function makeHistory(ledger: Ledger, clock: TestClock): Promise<History> {
       [b.id, wsB],
     ] as const) {
       const k = await ledger.keys.create(
-        { userId: user, workspaceId: ws, name: `k${i}`, description: i % 7 === 0 ? '=cmd|"/c calc"!A1' : null, retrievable: i % 5 === 0 },
+        {
+          userId: user,
+          workspaceId: ws,
+          name: `k${i}`,
+          description: i % 7 === 0 ? '=cmd|"/c calc"!A1' : null,
+          retrievable: i % 5 === 0,
+        },
         SYSTEM,
       );
       if (i % 3 === 0) await ledger.keys.revoke(k.key.id, 'test', SYSTEM);
@@ -69,7 +84,9 @@ const data = (e: RecordedEvent): Data => e.data as Data;
 
 /** From the raw log alone: is the event about workspace ws (its own workspaceId, or an event of a key created in ws)? */
 function aboutWorkspace(log: readonly RecordedEvent[], ws: string): (e: RecordedEvent) => boolean {
-  const keys = new Set(log.filter((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === ws).map((e) => data(e).keyId));
+  const keys = new Set(
+    log.filter((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === ws).map((e) => data(e).keyId),
+  );
   return (e) => data(e).workspaceId === ws || (e.type.startsWith('ApiKey') && keys.has(data(e).keyId));
 }
 
@@ -104,12 +121,20 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
   async function download(path: string, token = admin): Promise<{ file: string; text: string; headers: Headers }> {
     const r = await s.request('GET', path, { token });
     expect(r.status, r.text.slice(0, 300)).to.equal(200);
-    const file = join(dir.path, `export-${Math.random().toString(36).slice(2)}.${path.includes('format=csv') ? 'csv' : 'jsonl'}`);
+    const file = join(
+      dir.path,
+      `export-${Math.random().toString(36).slice(2)}.${path.includes('format=csv') ? 'csv' : 'jsonl'}`,
+    );
     writeFileSync(file, r.text);
     return { file, text: r.text, headers: r.headers };
   }
 
-  async function expectFailure(file: string, code: string, record?: number, opts: { manifestFile?: string } = {}): Promise<void> {
+  async function expectFailure(
+    file: string,
+    code: string,
+    record?: number,
+    opts: { manifestFile?: string } = {},
+  ): Promise<void> {
     const v = await verifyExportFile(file, { jwks, ...opts });
     expect(v.ok, JSON.stringify(v)).to.equal(false);
     expect(v.failure?.code, JSON.stringify(v)).to.equal(code);
@@ -121,7 +146,9 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const to = new Date(T0 + 40 * 60_000).toISOString();
     const types = ['ApiKeyCreated', 'ApiKeyRevoked'];
     const headBefore = s.running.ledger.read.position;
-    const { file, text, headers } = await download(`/v1/audit/export?format=jsonl&workspaceId=${h.wsA}&type=${types.join(',')}&from=${from}&to=${to}`);
+    const { file, text, headers } = await download(
+      `/v1/audit/export?format=jsonl&workspaceId=${h.wsA}&type=${types.join(',')}&from=${from}&to=${to}`,
+    );
     expect(headers.get('content-type')).to.match(/^application\/x-ndjson/);
     expect(headers.get('content-disposition')).to.match(/^attachment; filename="audit-export-\d+\.jsonl"$/);
     expect(headers.get('cache-control')).to.equal('no-store');
@@ -132,7 +159,12 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const log = await allEvents(s.running.ledger);
     const inA = aboutWorkspace(log, h.wsA);
     const expected = log.filter(
-      (e) => e.position <= m.range.toPosition && inA(e) && types.includes(e.type) && occurredMs(e) >= Date.parse(from) && occurredMs(e) < Date.parse(to),
+      (e) =>
+        e.position <= m.range.toPosition &&
+        inA(e) &&
+        types.includes(e.type) &&
+        occurredMs(e) >= Date.parse(from) &&
+        occurredMs(e) < Date.parse(to),
     );
     // Revocations carry only keyId: they belong to the workspace through their key, and must be in the export.
     expect(expected.filter((e) => e.type === 'ApiKeyRevoked').length).to.be.greaterThan(5);
@@ -158,7 +190,9 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const { file, text } = await download('/v1/audit/export');
     const lines = text.trimEnd().split('\n');
     const m = JSON.parse(lines.pop()!).manifest;
-    expect(lines).to.have.length((await allEvents(s.running.ledger)).filter((e) => e.position <= m.range.toPosition).length);
+    expect(lines).to.have.length(
+      (await allEvents(s.running.ledger)).filter((e) => e.position <= m.range.toPosition).length,
+    );
     expect(m.lastChain).to.equal(m.head.chain);
     expect(JSON.parse(lines[0]!).prevChain).to.equal('0'.repeat(64));
     if (m.checkpoint !== null) expect(m.checkpoint.position).to.be.at.most(m.range.toPosition);
@@ -264,7 +298,11 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     expect(sidecar.status, sidecar.text).to.equal(200);
     expect(sidecar.body.manifest.count).to.equal(lines.length - 2);
     writeFileSync(`${file}.manifest.json`, sidecar.text);
-    expect(await verifyExportFile(file, { jwks })).to.deep.equal({ ok: true, records: lines.length - 2, kid: jwks[0]!.kid });
+    expect(await verifyExportFile(file, { jwks })).to.deep.equal({
+      ok: true,
+      records: lines.length - 2,
+      kid: jwks[0]!.kid,
+    });
 
     const orig = readFileSync(file);
     const starts = lineOffsets(orig);
@@ -299,11 +337,20 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     expect(denied.status).to.equal(403);
     expect(denied.body.errors[0].code).to.equal('permission_denied');
     // A workspace outside the caller's reach is not acknowledged, exactly as on GET /v1/audit.
-    expect((await s.request('GET', `/v1/audit/export?workspaceId=${h.wsB}`, { token: h.auditorToken })).status).to.equal(404);
+    expect(
+      (await s.request('GET', `/v1/audit/export?workspaceId=${h.wsB}`, { token: h.auditorToken })).status,
+    ).to.equal(404);
     expect((await s.request('GET', `/v1/audit?workspaceId=${h.wsB}`, { token: h.auditorToken })).status).to.equal(404);
     expect((await s.request('GET', '/v1/audit/export')).status).to.equal(401);
 
-    for (const q of ['format=xml', 'type=Nope', 'from=yesterday', 'toPosition=abc', 'bogus=1', 'from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z']) {
+    for (const q of [
+      'format=xml',
+      'type=Nope',
+      'from=yesterday',
+      'toPosition=abc',
+      'bogus=1',
+      'from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z',
+    ]) {
       const r = await s.request('GET', `/v1/audit/export?${q}`, { token: admin });
       expect(r.status, q).to.equal(400);
       expect(r.body.type, q).to.equal('validation_error');
@@ -333,7 +380,11 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
       expect(log.filter((e) => e.position <= m.range.toPosition && !inA(e)).length, who).to.be.greaterThan(100); // B's events exist, and were left out
       expect(m.scope, who).to.deep.equal([h.wsA]);
       expect(m.filters, who).to.deep.equal({});
-      expect(await verifyExportFile(file, { jwks }), who).to.deep.equal({ ok: true, records: expected.length, kid: jwks[0]!.kid });
+      expect(await verifyExportFile(file, { jwks }), who).to.deep.equal({
+        ok: true,
+        records: expected.length,
+        kid: jwks[0]!.kid,
+      });
       // The same rows as the listing, for the same caller.
       const listed: number[] = [];
       for (let cursor: string | null = null; ;) {
@@ -350,7 +401,9 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     // Filters naming workspace B's user, key or token: zero rows or 404 on both routes, never B's events.
     const log = await allEvents(s.running.ledger);
     const bCreated = log.find((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === h.wsB)!;
-    const bOwner = (log.find((e) => e.type === 'WorkspaceCreated' && data(e).workspaceId === h.wsB)!.data as { ownerId: string }).ownerId;
+    const bOwner = (
+      log.find((e) => e.type === 'WorkspaceCreated' && data(e).workspaceId === h.wsB)!.data as { ownerId: string }
+    ).ownerId;
     for (const q of [`userId=${bOwner}`, `tokenDigest=${data(bCreated).digest}`]) {
       const ex = await s.request('GET', `/v1/audit/export?${q}`, { token: h.auditorToken });
       expect(ex.status, q).to.equal(200);
@@ -380,12 +433,16 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const ledger = s.running.ledger;
     const owner = [...ledger.read.users()].find((u) => u.email === 'a@example.com')!;
     // Enough history for several pages, then writes racing the export.
-    for (let i = 0; i < 1100; i++) await ledger.keys.create({ userId: owner.id, workspaceId: h.wsA, name: `bulk${i}` }, SYSTEM);
+    for (let i = 0; i < 1100; i++)
+      await ledger.keys.create({ userId: owner.id, workspaceId: h.wsA, name: `bulk${i}` }, SYSTEM);
     let writing = true;
     const writer = (async () => {
-      for (let i = 0; writing && i < 2000; i++) await ledger.keys.create({ userId: owner.id, workspaceId: h.wsA, name: `race${i}` }, SYSTEM);
+      for (let i = 0; writing && i < 2000; i++)
+        await ledger.keys.create({ userId: owner.id, workspaceId: h.wsA, name: `race${i}` }, SYSTEM);
     })();
-    const res = await fetch(`${s.url}/v1/audit/export?workspaceId=${h.wsA}&type=ApiKeyCreated`, { headers: { authorization: `Bearer ${admin}` } });
+    const res = await fetch(`${s.url}/v1/audit/export?workspaceId=${h.wsA}&type=ApiKeyCreated`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
     const chunks: Buffer[] = [];
     for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
       chunks.push(Buffer.from(c));
@@ -399,7 +456,10 @@ describe('e2e: audit export (JSONL/CSV, signed manifest, offline verification)',
     const m = JSON.parse(text.trimEnd().split('\n').at(-1)!).manifest;
     const events = await allEvents(ledger);
     const expected = events.filter(
-      (e) => e.position <= m.range.toPosition && e.type === 'ApiKeyCreated' && (e.data as { workspaceId: string }).workspaceId === h.wsA,
+      (e) =>
+        e.position <= m.range.toPosition &&
+        e.type === 'ApiKeyCreated' &&
+        (e.data as { workspaceId: string }).workspaceId === h.wsA,
     );
     expect(m.count).to.equal(expected.length);
     expect(m.count).to.be.greaterThan(1000);

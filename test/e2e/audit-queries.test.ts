@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { auditPlugin } from '../../services/audit/plugin.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
-import { waitUntil } from '../support/kafka.js';
+import { waitUntil } from '../support/async.js';
 import { TestClock } from '../support/ledger.js';
 import { startTestServer, type Res, type TestServer } from '../support/server.js';
 
@@ -14,7 +14,8 @@ const T0 = Date.parse('2026-03-01T00:00:00.000Z');
 
 type Data = Record<string, unknown>;
 const data = (e: RecordedEvent): Data => e.data as Data;
-const meta = (e: RecordedEvent): { occurredAt: string; actor: { id: string } } => e.metadata as { occurredAt: string; actor: { id: string } };
+const meta = (e: RecordedEvent): { occurredAt: string; actor: { id: string } } =>
+  e.metadata as { occurredAt: string; actor: { id: string } };
 
 async function allEvents(ledger: Ledger): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
@@ -79,13 +80,26 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     const wsA = (await ledger.workspaces.create('A', a.id, SYSTEM)).id;
     const b = await ledger.users.register({ email: 'b@example.com', name: 'B', password: PASSWORD }, SYSTEM);
     const wsB = (await ledger.workspaces.create('B', b.id, SYSTEM)).id;
-    const auditor = await ledger.users.register({ email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' }, SYSTEM);
-    await ledger.users.register({ email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' }, SYSTEM);
+    const auditor = await ledger.users.register(
+      { email: 'aud@example.com', name: 'Aud', password: PASSWORD, workspaceId: wsA, role: 'auditor' },
+      SYSTEM,
+    );
+    await ledger.users.register(
+      { email: 'm@example.com', name: 'M', password: PASSWORD, workspaceId: wsA, role: 'member' },
+      SYSTEM,
+    );
     clock.advance(60);
     const ka = await ledger.keys.create({ userId: a.id, workspaceId: wsA, name: 'a1', retrievable: true }, SYSTEM);
     const kb = await ledger.keys.create({ userId: b.id, workspaceId: wsB, name: 'b1' }, SYSTEM);
     secrets.push(ka.token, kb.token, PASSWORD);
-    w = { ownerA: a.id, wsA, wsB, auditorId: auditor.id, keyA: { id: ka.key.id, token: ka.token }, keyB: { id: kb.key.id, token: kb.token } };
+    w = {
+      ownerA: a.id,
+      wsA,
+      wsB,
+      auditorId: auditor.id,
+      keyA: { id: ka.key.id, token: ka.token },
+      keyB: { id: kb.key.id, token: kb.token },
+    };
     admin = await s.login();
   });
 
@@ -107,7 +121,9 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     await ledger.keys.revoke(w.keyB.id, null, SYSTEM);
     const log = await allEvents(ledger);
     const keysOf = (ws: string): Set<string> =>
-      new Set(log.filter((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === ws).map((e) => data(e).keyId as string));
+      new Set(
+        log.filter((e) => e.type === 'ApiKeyCreated' && data(e).workspaceId === ws).map((e) => data(e).keyId as string),
+      );
     const wsAKeys = keysOf(w.wsA);
     const from = new Date(T0 + 2 * 60_000).toISOString();
     const to = new Date(T0 + 5 * 60_000).toISOString();
@@ -115,14 +131,26 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     const cases: Array<[string, (e: RecordedEvent) => boolean]> = [
       [`keyId=${w.keyA.id}`, (e) => data(e).keyId === w.keyA.id && e.type.startsWith('ApiKey')],
       [`tokenDigest=${digest}`, (e) => data(e).keyId === w.keyA.id && e.type.startsWith('ApiKey')],
-      [`userId=${w.ownerA}`, (e) => data(e).userId === w.ownerA || (e.type === 'WorkspaceCreated' && data(e).ownerId === w.ownerA)],
-      [`workspaceId=${w.wsA}`, (e) => data(e).workspaceId === w.wsA || (e.type.startsWith('ApiKey') && wsAKeys.has(data(e).keyId as string))],
+      [
+        `userId=${w.ownerA}`,
+        (e) => data(e).userId === w.ownerA || (e.type === 'WorkspaceCreated' && data(e).ownerId === w.ownerA),
+      ],
+      [
+        `workspaceId=${w.wsA}`,
+        (e) => data(e).workspaceId === w.wsA || (e.type.startsWith('ApiKey') && wsAKeys.has(data(e).keyId as string)),
+      ],
       [`actorId=${w.auditorId}`, (e) => meta(e).actor.id === w.auditorId],
       ['type=ApiKeyRevoked,ApiKeyCreated', (e) => e.type === 'ApiKeyRevoked' || e.type === 'ApiKeyCreated'],
-      [`from=${from}&to=${to}`, (e) => Date.parse(meta(e).occurredAt) >= Date.parse(from) && Date.parse(meta(e).occurredAt) < Date.parse(to)],
+      [
+        `from=${from}&to=${to}`,
+        (e) => Date.parse(meta(e).occurredAt) >= Date.parse(from) && Date.parse(meta(e).occurredAt) < Date.parse(to),
+      ],
       [
         `type=ApiKeyRevoked&workspaceId=${w.wsA}&from=${from}`,
-        (e) => e.type === 'ApiKeyRevoked' && wsAKeys.has(data(e).keyId as string) && Date.parse(meta(e).occurredAt) >= Date.parse(from),
+        (e) =>
+          e.type === 'ApiKeyRevoked' &&
+          wsAKeys.has(data(e).keyId as string) &&
+          Date.parse(meta(e).occurredAt) >= Date.parse(from),
       ],
     ];
     for (const [q, keep] of cases) {
@@ -213,7 +241,9 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     expect(denied.body.errors[0].code).to.equal('permission_denied');
     expect((await req('GET', `/v1/audit?workspaceId=${w.wsA}`, member)).status).to.equal(403);
     expect((await req('GET', `/v1/keys/${w.keyA.id}/history`, member)).status).to.equal(403);
-    expect((await req('GET', `/v1/keys/${w.keyA.id}?asOf=${new Date(T0 + 120_000).toISOString()}`, member)).status).to.equal(403);
+    expect(
+      (await req('GET', `/v1/keys/${w.keyA.id}?asOf=${new Date(T0 + 120_000).toISOString()}`, member)).status,
+    ).to.equal(403);
     expect((await req('GET', `/v1/workspaces/${w.wsA}/keys`, member)).status).to.equal(403);
     expect((await s.request('GET', '/v1/audit')).status).to.equal(401);
 
@@ -226,7 +256,10 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     expect((await req('GET', `/v1/keys/${w.keyB.id}/history`, auditor)).status).to.equal(404);
     expect((await req('GET', `/v1/audit?keyId=${w.keyA.id}`, auditor)).status).to.equal(200);
     // An audit key scoped to audit:read works the same way, inside its own workspace.
-    const ak = await ledger.keys.create({ userId: w.auditorId, workspaceId: w.wsA, name: 'aud', scopes: ['audit:read'] }, SYSTEM);
+    const ak = await ledger.keys.create(
+      { userId: w.auditorId, workspaceId: w.wsA, name: 'aud', scopes: ['audit:read'] },
+      SYSTEM,
+    );
     secrets.push(ak.token);
     expect((await req('GET', `/v1/audit?workspaceId=${w.wsA}`, ak.token)).status).to.equal(200);
     const everything = await walk('/v1/audit?limit=1000');
@@ -235,15 +268,28 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
   });
 
   it('shows login successes and failures, ApiKeyUsed with its scheme, and secret reveals', async () => {
-    expect((await s.request('POST', '/v1/auth/login', { body: { email: 'a@example.com', password: 'wrong password!' } })).status).to.equal(401);
-    expect((await s.request('POST', '/v1/auth/login', { body: { email: 'nobody@example.com', password: 'wrong password!' } })).status).to.equal(401);
+    expect(
+      (await s.request('POST', '/v1/auth/login', { body: { email: 'a@example.com', password: 'wrong password!' } }))
+        .status,
+    ).to.equal(401);
+    expect(
+      (
+        await s.request('POST', '/v1/auth/login', {
+          body: { email: 'nobody@example.com', password: 'wrong password!' },
+        })
+      ).status,
+    ).to.equal(401);
     const a = await s.login('a@example.com', PASSWORD);
     expect((await req('GET', '/v1/auth/me', w.keyA.token, undefined)).status).to.equal(200);
     expect((await s.request('GET', '/v1/auth/me', { headers: { 'API-KEY': w.keyB.token } })).status).to.equal(200);
     const revealed = await req('GET', `/v1/keys/${w.keyA.id}/token`, a);
     expect(revealed.status).to.equal(200);
     seen.pop(); // the reveal's own response is meant to carry the token
-    await waitUntil(async () => (await get('/v1/audit?type=ApiKeyUsed')).items.length >= 2, 10_000, 'key use to be flushed');
+    await waitUntil(
+      async () => (await get('/v1/audit?type=ApiKeyUsed')).items.length >= 2,
+      10_000,
+      'key use to be flushed',
+    );
     const logins = (await get('/v1/audit?type=UserLoginSucceeded,UserLoginFailed')).items;
     expect(
       logins
@@ -278,8 +324,12 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     expect(h2.lineage).to.deep.equal({ predecessors: [k1.id], successors: [k3.id] });
     const positions = h2.events.map((e: any) => e.position);
     expect(positions).to.deep.equal([...positions].sort((x: number, y: number) => x - y));
-    const log = (await allEvents(ledger)).filter((e) => [k1.id, k2.id, k3.id].includes(data(e).keyId as string) && e.type.startsWith('ApiKey'));
-    expect(h2.events.map((e: any) => [e.position, e.keyId, e.type])).to.deep.equal(log.map((e) => [e.position, data(e).keyId, e.type]));
+    const log = (await allEvents(ledger)).filter(
+      (e) => [k1.id, k2.id, k3.id].includes(data(e).keyId as string) && e.type.startsWith('ApiKey'),
+    );
+    expect(h2.events.map((e: any) => [e.position, e.keyId, e.type])).to.deep.equal(
+      log.map((e) => [e.position, data(e).keyId, e.type]),
+    );
     expect(h2.events.map((e: any) => e.type)).to.include.members(['ApiKeyCreated', 'ApiKeyRotated', 'ApiKeyExpired']);
     const h1 = await get(`/v1/keys/${k1.id}/history`);
     expect(h1.lineage).to.deep.equal({ predecessors: [], successors: [k2.id, k3.id] });
@@ -296,7 +346,9 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     const tCreate = clock.ms;
     const k = (await req('POST', '/v1/keys', await a(), { name: 'v1', expiresIn: '2h' })).body;
     secrets.push(k.token);
-    const createdAt = (await allEvents(ledger)).find((e) => e.type === 'ApiKeyCreated' && data(e).keyId === k.id)!.position;
+    const createdAt = (await allEvents(ledger)).find(
+      (e) => e.type === 'ApiKeyCreated' && data(e).keyId === k.id,
+    )!.position;
     clock.advance(600);
     expect((await req('PATCH', `/v1/keys/${k.id}`, await a(), { name: 'v2' })).status).to.equal(200);
     const tRenamed = clock.ms;
@@ -322,15 +374,32 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
     expect(before.body.errors[0].code).to.equal('not_found');
     expect((await req('GET', `/v1/keys/${k.id}?asOf=${createdAt - 1}`)).status).to.equal(404);
     const born = await at(k.id, iso(tCreate));
-    expect(born).to.include({ id: k.id, name: 'v1', status: 'active', phase: 'active', asOf: iso(tCreate), rotatedTo: null, useCount: 0 });
+    expect(born).to.include({
+      id: k.id,
+      name: 'v1',
+      status: 'active',
+      phase: 'active',
+      asOf: iso(tCreate),
+      rotatedTo: null,
+      useCount: 0,
+    });
     expect(born.expiresAt).to.equal(iso(tCreate + 2 * 3600_000));
     expect(await at(k.id, createdAt)).to.include({ name: 'v1', status: 'active', asOf: createdAt, at: iso(tCreate) });
     expect(await at(k.id, iso(tRenamed))).to.include({ name: 'v2', status: 'active' });
     const grace = await at(k.id, iso(tRotated + 60_000));
-    expect(grace).to.include({ status: 'active', phase: 'rotation_grace', rotatedTo: rotated.body.id, graceEndsAt: iso(tRotated + 1800_000) });
+    expect(grace).to.include({
+      status: 'active',
+      phase: 'rotation_grace',
+      rotatedTo: rotated.body.id,
+      graceEndsAt: iso(tRotated + 1800_000),
+    });
     expect(await at(k.id, iso(tRotated + 1800_000))).to.include({ status: 'expired', phase: 'expired' });
     expect(await at(other.id, iso(tRevoked - 1))).to.include({ status: 'active', revokedAt: null });
-    expect(await at(other.id, iso(tRevoked))).to.include({ status: 'revoked', phase: 'revoked', revokedAt: iso(tRevoked) });
+    expect(await at(other.id, iso(tRevoked))).to.include({
+      status: 'revoked',
+      phase: 'revoked',
+      revokedAt: iso(tRevoked),
+    });
     // Without asOf: today's answer, exactly as before.
     const now = await get(`/v1/keys/${k.id}`, await a());
     expect(now).to.include({ status: 'expired', name: 'v2' });
@@ -386,7 +455,10 @@ describe('e2e: audit queries, history, asOf and validAt', function () {
   it('validAt: keys that would have verified for a workspace at an instant, and now by default', async () => {
     const t1 = clock.ms;
     clock.advance(60);
-    const short = await ledger.keys.create({ userId: w.ownerA, workspaceId: w.wsA, name: 'short', expiresInSeconds: 300 }, SYSTEM);
+    const short = await ledger.keys.create(
+      { userId: w.ownerA, workspaceId: w.wsA, name: 'short', expiresInSeconds: 300 },
+      SYSTEM,
+    );
     const t2 = clock.ms;
     clock.advance(60);
     await ledger.users.deactivate(w.ownerA, 'test', SYSTEM);

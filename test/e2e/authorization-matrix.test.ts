@@ -50,7 +50,8 @@ const outcome = (r: Res, hidden = false): Outcome => {
   return String(r.status);
 };
 
-const as = (c: Case, method: string, path: string, body?: unknown): Promise<Res> => c.s.request(method, path, { token: c.actor.token, body });
+const as = (c: Case, method: string, path: string, body?: unknown): Promise<Res> =>
+  c.s.request(method, path, { token: c.actor.token, body });
 
 /** A fresh member of the resource workspace, with a live retrievable key there. */
 async function memberWithKey(c: Case, role: WorkspaceRole = 'member'): Promise<{ id: string; key: IssuedKey }> {
@@ -61,21 +62,45 @@ async function memberWithKey(c: Case, role: WorkspaceRole = 'member'): Promise<{
 /** The actor's own retrievable key in the resource workspace; a dead one where the actor is no member. */
 async function ownKey(c: Case): Promise<IssuedKey> {
   const member = c.w.ledger.read.roleOf(c.ws, c.actor.userId) !== null;
-  return member ? c.w.key(c.actor.userId, c.ws, { retrievable: true }) : c.w.orphanKey(c.actor.userId, c.ws, { retrievable: true });
+  return member
+    ? c.w.key(c.actor.userId, c.ws, { retrievable: true })
+    : c.w.orphanKey(c.actor.userId, c.ws, { retrievable: true });
 }
 
 export const OPS: Op[] = [
   {
     name: 'create an account in the workspace (member)',
-    run: async (c) => outcome(await as(c, 'POST', '/v1/users', { email: `n${Math.random()}@example.com`, name: 'N', password: PASSWORD, workspaceId: c.ws })),
+    run: async (c) =>
+      outcome(
+        await as(c, 'POST', '/v1/users', {
+          email: `n${Math.random()}@example.com`,
+          name: 'N',
+          password: PASSWORD,
+          workspaceId: c.ws,
+        }),
+      ),
   },
   {
     name: 'create an account in the workspace (admin)',
     run: async (c) =>
-      outcome(await as(c, 'POST', '/v1/users', { email: `n${Math.random()}@example.com`, name: 'N', password: PASSWORD, workspaceId: c.ws, role: 'admin' })),
+      outcome(
+        await as(c, 'POST', '/v1/users', {
+          email: `n${Math.random()}@example.com`,
+          name: 'N',
+          password: PASSWORD,
+          workspaceId: c.ws,
+          role: 'admin',
+        }),
+      ),
   },
-  { name: "read a member's account", run: async (c) => outcome(await as(c, 'GET', `/v1/users/${(await memberWithKey(c)).id}`)) },
-  { name: "deactivate a member's account", run: async (c) => outcome(await as(c, 'POST', `/v1/users/${(await memberWithKey(c)).id}/deactivate`, {})) },
+  {
+    name: "read a member's account",
+    run: async (c) => outcome(await as(c, 'GET', `/v1/users/${(await memberWithKey(c)).id}`)),
+  },
+  {
+    name: "deactivate a member's account",
+    run: async (c) => outcome(await as(c, 'POST', `/v1/users/${(await memberWithKey(c)).id}/deactivate`, {})),
+  },
   {
     name: "reactivate a member's account",
     run: async (c) => {
@@ -84,8 +109,14 @@ export const OPS: Op[] = [
       return outcome(await as(c, 'POST', `/v1/users/${m.id}/reactivate`));
     },
   },
-  { name: "lift a member's lockout", run: async (c) => outcome(await as(c, 'POST', `/v1/users/${(await memberWithKey(c)).id}/unlock`)) },
-  { name: "revoke all of a member's keys", run: async (c) => outcome(await as(c, 'POST', `/v1/users/${(await memberWithKey(c)).id}/keys/revoke`, {})) },
+  {
+    name: "lift a member's lockout",
+    run: async (c) => outcome(await as(c, 'POST', `/v1/users/${(await memberWithKey(c)).id}/unlock`)),
+  },
+  {
+    name: "revoke all of a member's keys",
+    run: async (c) => outcome(await as(c, 'POST', `/v1/users/${(await memberWithKey(c)).id}/keys/revoke`, {})),
+  },
   {
     name: "revoke all of another owner's keys",
     run: async (c) => outcome(await as(c, 'POST', `/v1/users/${(await memberWithKey(c, 'owner')).id}/keys/revoke`, {})),
@@ -101,36 +132,62 @@ export const OPS: Op[] = [
   {
     name: 'change my password',
     fresh: true,
-    run: async (c) => outcome(await as(c, 'PUT', '/v1/users/me/password', { currentPassword: PASSWORD, newPassword: `${PASSWORD} again` })),
+    run: async (c) =>
+      outcome(
+        await as(c, 'PUT', '/v1/users/me/password', { currentPassword: PASSWORD, newPassword: `${PASSWORD} again` }),
+      ),
   },
   { name: 'list accounts', run: async (c) => outcome(await as(c, 'GET', '/v1/users')) },
   { name: 'log out', fresh: true, run: async (c) => outcome(await as(c, 'POST', '/v1/auth/logout')) },
   { name: 'who am I', run: async (c) => outcome(await as(c, 'GET', '/v1/auth/me')) },
-  { name: 'create a workspace', fresh: true, run: async (c) => outcome(await as(c, 'POST', '/v1/workspaces', { name: 'mine' })) },
+  {
+    name: 'create a workspace',
+    fresh: true,
+    run: async (c) => outcome(await as(c, 'POST', '/v1/workspaces', { name: 'mine' })),
+  },
   { name: 'read the workspace', run: async (c) => outcome(await as(c, 'GET', `/v1/workspaces/${c.ws}`)) },
-  { name: 'set the workspace policy', run: async (c) => outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/policy`, { maxGracePeriod: '1d' })) },
+  {
+    name: 'set the workspace policy',
+    run: async (c) => outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/policy`, { maxGracePeriod: '1d' })),
+  },
   {
     name: 'add a non-member without an invitation',
-    run: async (c) => outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/members/${(await c.w.account()).id}`, { role: 'member' })),
+    run: async (c) =>
+      outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/members/${(await c.w.account()).id}`, { role: 'member' })),
   },
   {
     name: "change a member's role (member → auditor)",
-    run: async (c) => outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c)).id}`, { role: 'auditor' })),
+    run: async (c) =>
+      outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c)).id}`, { role: 'auditor' })),
   },
   {
     name: 'make a member an owner',
-    run: async (c) => outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c)).id}`, { role: 'owner' })),
+    run: async (c) =>
+      outcome(await as(c, 'PUT', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c)).id}`, { role: 'owner' })),
   },
-  { name: 'remove a member', run: async (c) => outcome(await as(c, 'DELETE', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c)).id}`)) },
+  {
+    name: 'remove a member',
+    run: async (c) => outcome(await as(c, 'DELETE', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c)).id}`)),
+  },
   {
     name: 'remove another owner',
-    run: async (c) => outcome(await as(c, 'DELETE', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c, 'owner')).id}`)),
+    run: async (c) =>
+      outcome(await as(c, 'DELETE', `/v1/workspaces/${c.ws}/members/${(await memberWithKey(c, 'owner')).id}`)),
   },
   {
     name: 'invite someone (member)',
-    run: async (c) => outcome(await as(c, 'POST', `/v1/workspaces/${c.ws}/invitations`, { email: `i${Math.random()}@example.com`, role: 'member' })),
+    run: async (c) =>
+      outcome(
+        await as(c, 'POST', `/v1/workspaces/${c.ws}/invitations`, {
+          email: `i${Math.random()}@example.com`,
+          role: 'member',
+        }),
+      ),
   },
-  { name: "list the workspace's invitations", run: async (c) => outcome(await as(c, 'GET', `/v1/workspaces/${c.ws}/invitations`)) },
+  {
+    name: "list the workspace's invitations",
+    run: async (c) => outcome(await as(c, 'GET', `/v1/workspaces/${c.ws}/invitations`)),
+  },
   {
     name: 'accept an invitation addressed to me',
     fresh: true,
@@ -139,23 +196,60 @@ export const OPS: Op[] = [
       return outcome(await as(c, 'POST', `/v1/invitations/${inv.id}/accept`));
     },
   },
-  { name: 'leave the workspace', fresh: true, run: async (c) => outcome(await as(c, 'DELETE', `/v1/workspaces/${c.ws}/members/${c.actor.userId}`)) },
-  { name: 'create a key (unscoped)', run: async (c) => outcome(await as(c, 'POST', '/v1/keys', { name: 'n', workspaceId: c.ws })) },
+  {
+    name: 'leave the workspace',
+    fresh: true,
+    run: async (c) => outcome(await as(c, 'DELETE', `/v1/workspaces/${c.ws}/members/${c.actor.userId}`)),
+  },
+  {
+    name: 'create a key (unscoped)',
+    run: async (c) => outcome(await as(c, 'POST', '/v1/keys', { name: 'n', workspaceId: c.ws })),
+  },
   {
     name: 'create a key scoped to keys:read',
     run: async (c) => outcome(await as(c, 'POST', '/v1/keys', { name: 'n', workspaceId: c.ws, scopes: ['keys:read'] })),
   },
-  { name: "list the workspace's keys (mine)", run: async (c) => outcome(await as(c, 'GET', `/v1/keys?workspaceId=${c.ws}`)) },
+  {
+    name: "list the workspace's keys (mine)",
+    run: async (c) => outcome(await as(c, 'GET', `/v1/keys?workspaceId=${c.ws}`)),
+  },
   { name: 'read my key', run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await ownKey(c)).id}`)) },
-  { name: "read a member's key", run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}`)) },
-  { name: 'rename my key', run: async (c) => outcome(await as(c, 'PATCH', `/v1/keys/${(await ownKey(c)).id}`, { name: 'renamed' })) },
-  { name: "rename a member's key", run: async (c) => outcome(await as(c, 'PATCH', `/v1/keys/${(await memberWithKey(c)).key.id}`, { name: 'renamed' })) },
-  { name: 'reveal my unscoped key', run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await ownKey(c)).id}/token`)) },
-  { name: "reveal a member's key", run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}/token`)) },
-  { name: 'rotate my unscoped key', run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await ownKey(c)).id}/rotate`, {})) },
-  { name: 'revoke my key', run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await ownKey(c)).id}/revoke`, {})) },
-  { name: "revoke a member's key", run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await memberWithKey(c)).key.id}/revoke`, {})) },
-  { name: "revoke another owner's key", run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await memberWithKey(c, 'owner')).key.id}/revoke`, {})) },
+  {
+    name: "read a member's key",
+    run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}`)),
+  },
+  {
+    name: 'rename my key',
+    run: async (c) => outcome(await as(c, 'PATCH', `/v1/keys/${(await ownKey(c)).id}`, { name: 'renamed' })),
+  },
+  {
+    name: "rename a member's key",
+    run: async (c) => outcome(await as(c, 'PATCH', `/v1/keys/${(await memberWithKey(c)).key.id}`, { name: 'renamed' })),
+  },
+  {
+    name: 'reveal my unscoped key',
+    run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await ownKey(c)).id}/token`)),
+  },
+  {
+    name: "reveal a member's key",
+    run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}/token`)),
+  },
+  {
+    name: 'rotate my unscoped key',
+    run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await ownKey(c)).id}/rotate`, {})),
+  },
+  {
+    name: 'revoke my key',
+    run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await ownKey(c)).id}/revoke`, {})),
+  },
+  {
+    name: "revoke a member's key",
+    run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await memberWithKey(c)).key.id}/revoke`, {})),
+  },
+  {
+    name: "revoke another owner's key",
+    run: async (c) => outcome(await as(c, 'POST', `/v1/keys/${(await memberWithKey(c, 'owner')).key.id}/revoke`, {})),
+  },
   {
     name: "verify a member's token",
     run: async (c) => {
@@ -170,12 +264,19 @@ export const OPS: Op[] = [
       return outcome(r, r.status === 200 && r.body.active !== true);
     },
   },
-  { name: "read a key's history", run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}/history`)) },
+  {
+    name: "read a key's history",
+    run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}/history`)),
+  },
   {
     name: 'read a key as of an instant',
-    run: async (c) => outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}?asOf=${new Date().toISOString()}`)),
+    run: async (c) =>
+      outcome(await as(c, 'GET', `/v1/keys/${(await memberWithKey(c)).key.id}?asOf=${new Date().toISOString()}`)),
   },
-  { name: "query the workspace's audit trail", run: async (c) => outcome(await as(c, 'GET', `/v1/audit?workspaceId=${c.ws}&limit=1`)) },
+  {
+    name: "query the workspace's audit trail",
+    run: async (c) => outcome(await as(c, 'GET', `/v1/audit?workspaceId=${c.ws}&limit=1`)),
+  },
   {
     name: "export the workspace's audit trail",
     run: async (c) => {
@@ -183,7 +284,10 @@ export const OPS: Op[] = [
       return outcome(r);
     },
   },
-  { name: 'list keys valid at an instant', run: async (c) => outcome(await as(c, 'GET', `/v1/workspaces/${c.ws}/keys?validAt=${new Date().toISOString()}`)) },
+  {
+    name: 'list keys valid at an instant',
+    run: async (c) => outcome(await as(c, 'GET', `/v1/workspaces/${c.ws}/keys?validAt=${new Date().toISOString()}`)),
+  },
   {
     name: "see the workspace's revocations",
     run: async (c) => {
@@ -192,7 +296,10 @@ export const OPS: Op[] = [
       await c.w.ledger.keys.revoke(m.key.id, 'matrix', SYSTEM);
       await waitForFeed(c.s, before, m.key.id);
       const r = await as(c, 'GET', `/v1/revocations?after=${before}&limit=1000`);
-      return outcome(r, r.status === 200 && !(r.body.items as Array<{ subject: string }>).some((i) => i.subject === m.key.id));
+      return outcome(
+        r,
+        r.status === 200 && !(r.body.items as Array<{ subject: string }>).some((i) => i.subject === m.key.id),
+      );
     },
   },
 ];
@@ -209,7 +316,9 @@ async function waitForFeed(s: TestServer, after: number, keyId: string): Promise
 }
 
 /** The decision table: one markdown table per actor kind, rows = operations, cells = outcomes (same | other). */
-export function readDecisionTable(path = new URL('../../../docs/authorization.md', import.meta.url)): Map<Kind, Map<string, Outcome[]>> {
+export function readDecisionTable(
+  path = new URL('../../../docs/authorization.md', import.meta.url),
+): Map<Kind, Map<string, Outcome[]>> {
   const text = readFileSync(path, 'utf8');
   const tables = new Map<Kind, Map<string, Outcome[]>>();
   let current: Map<string, Outcome[]> | null = null;
@@ -221,7 +330,8 @@ export function readDecisionTable(path = new URL('../../../docs/authorization.md
       tables.set(kind, (current = new Map()));
       continue;
     }
-    if (current === null || !line.startsWith('|') || line.startsWith('| operation') || line.startsWith('| ---')) continue;
+    if (current === null || !line.startsWith('|') || line.startsWith('| operation') || line.startsWith('| ---'))
+      continue;
     const cells = line
       .split('|')
       .slice(1, -1)
@@ -256,7 +366,8 @@ describe('e2e: authorization matrix (docs/authorization.md)', function () {
   async function makeActor(kind: Kind, role: Role): Promise<Actor> {
     const sys = kind === 'system admin session' || kind === 'system admin key';
     const u = await w.account(role === 'none' ? {} : { [T]: role }, sys);
-    if (kind === 'session' || kind === 'system admin session') return { userId: u.id, email: u.email, token: await w.session(u.id), keyId: null };
+    if (kind === 'session' || kind === 'system admin session')
+      return { userId: u.id, email: u.email, token: await w.session(u.id), keyId: null };
     const held = role === 'auditor' ? ['keys:read'] : ['keys:create', 'keys:read'];
     const scopes = kind === 'scoped key' ? held : null;
     const k = role === 'none' ? await w.orphanKey(u.id, T, { scopes }) : await w.key(u.id, T, { scopes });
@@ -279,7 +390,8 @@ describe('e2e: authorization matrix (docs/authorization.md)', function () {
       const rows = table.get(kind);
       expect(rows, `a table for ${kind}`).to.not.equal(undefined);
       const names = new Set(OPS.map((o) => o.name));
-      for (const row of rows!.keys()) expect(names.has(row), `"${row}" (${kind}) is an operation the test knows`).to.equal(true);
+      for (const row of rows!.keys())
+        expect(names.has(row), `"${row}" (${kind}) is an operation the test knows`).to.equal(true);
       const jobs: Array<() => Promise<void>> = [];
       for (const op of OPS) {
         const expected = rows!.get(op.name);
@@ -291,14 +403,17 @@ describe('e2e: authorization matrix (docs/authorization.md)', function () {
               const actor = await actorFor(kind, role, op.fresh === true);
               const got = await op.run({ s, w, actor, ws: where === 'same' ? T : O, where, role, kind });
               cases++;
-              if (got !== want) mismatches.push(`${kind} | ${role} | ${where} | ${op.name}: table says ${want}, got ${got}`);
+              if (got !== want)
+                mismatches.push(`${kind} | ${role} | ${where} | ${op.name}: table says ${want}, got ${got}`);
             });
           }
         }
       }
       await pool(jobs, 4);
     }
-    console.log(`      authorization matrix: ${cases} cases (${KINDS.length} actor kinds × ${ROLES.length} roles × 2 workspaces × ${OPS.length} operations)`);
+    console.log(
+      `      authorization matrix: ${cases} cases (${KINDS.length} actor kinds × ${ROLES.length} roles × 2 workspaces × ${OPS.length} operations)`,
+    );
     expect(mismatches, mismatches.join('\n')).to.deep.equal([]);
   });
 });

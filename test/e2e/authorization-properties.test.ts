@@ -11,7 +11,16 @@ import { ADMIN_EMAIL, startTestServer, type Res, type TestServer } from '../supp
 import { World } from '../support/world.js';
 
 const ROLES: WorkspaceRole[] = ['owner', 'admin', 'member', 'auditor'];
-const LEDGER_SCOPES = ['keys:create', 'keys:read', 'keys:revoke', 'keys:verify', 'audit:read', 'audit:export', 'users:manage', 'workspaces:manage'];
+const LEDGER_SCOPES = [
+  'keys:create',
+  'keys:read',
+  'keys:revoke',
+  'keys:verify',
+  'audit:read',
+  'audit:export',
+  'users:manage',
+  'workspaces:manage',
+];
 
 interface Cred {
   readonly token: string;
@@ -31,14 +40,26 @@ const worldArb = fc.record({
     fc.record({
       sys: fc.integer({ min: 0, max: 9 }).map((n) => n < 2),
       roles: fc.array(fc.option(fc.constantFrom(...ROLES), { nil: null }), { minLength: 3, maxLength: 3 }),
-      keys: fc.array(fc.record({ ws: fc.nat(2), scopes: fc.option(fc.subarray(LEDGER_SCOPES), { nil: null }) }), { maxLength: 2 }),
+      keys: fc.array(fc.record({ ws: fc.nat(2), scopes: fc.option(fc.subarray(LEDGER_SCOPES), { nil: null }) }), {
+        maxLength: 2,
+      }),
     }),
     { minLength: 3, maxLength: 5 },
   ),
-  calls: fc.array(fc.record({ who: fc.nat(), op: fc.nat(15), a: fc.nat(), b: fc.nat(), role: fc.constantFrom(...ROLES), scopes: fc.subarray(LEDGER_SCOPES) }), {
-    minLength: 8,
-    maxLength: 16,
-  }),
+  calls: fc.array(
+    fc.record({
+      who: fc.nat(),
+      op: fc.nat(15),
+      a: fc.nat(),
+      b: fc.nat(),
+      role: fc.constantFrom(...ROLES),
+      scopes: fc.subarray(LEDGER_SCOPES),
+    }),
+    {
+      minLength: 8,
+      maxLength: 16,
+    },
+  ),
 });
 
 type WorldSpec = typeof worldArb extends fc.Arbitrary<infer T> ? T : never;
@@ -102,8 +123,10 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
   function snapshot(b: Built): Map<string, string> {
     const m = new Map<string, string>();
     for (const u of b.users) m.set(`user:${u}`, String(model().user(u).active));
-    for (const ws of b.ws) for (const [u, mem] of model().workspace(ws).members) m.set(`member:${ws}:${u}`, String(mem.role));
-    for (const u of b.users) for (const k of model().keysOf(u)) m.set(`key:${k.id}`, `${k.status}:${k.name}:${k.rotatedTo}`);
+    for (const ws of b.ws)
+      for (const [u, mem] of model().workspace(ws).members) m.set(`member:${ws}:${u}`, String(mem.role));
+    for (const u of b.users)
+      for (const k of model().keysOf(u)) m.set(`key:${k.id}`, `${k.status}:${k.name}:${k.rotatedTo}`);
     return m;
   }
 
@@ -151,7 +174,15 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
   }
 
   /** Checks one call's answer and effects against the principles. */
-  function judge(b: Built, cred: Cred, tenants: Set<string> | null, r: Res, desc: string, before: Map<string, string>, after: Map<string, string>): void {
+  function judge(
+    b: Built,
+    cred: Cred,
+    tenants: Set<string> | null,
+    r: Res,
+    desc: string,
+    before: Map<string, string>,
+    after: Map<string, string>,
+  ): void {
     expect(r.status, `${desc}: ${r.text}`).to.be.below(500);
     const ok = r.status >= 200 && r.status < 300;
     const changed = [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k);
@@ -163,16 +194,24 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
     const actor = model().user(cred.userId);
     for (const what of changed) {
       const [kind, a, c] = what.split(':') as [string, string, string | undefined];
-      if (kind === 'user') expect(isSuper, `${desc}: only a system admin session changes an account (${what})`).to.equal(true);
+      if (kind === 'user')
+        expect(isSuper, `${desc}: only a system admin session changes an account (${what})`).to.equal(true);
       if (kind === 'member' && !isSuper) {
         const leaving = c === cred.userId && cred.keyId === null;
-        expect(leaving || tenants.has(a), `${desc}: membership change outside the caller's workspaces (${what})`).to.equal(true);
+        expect(
+          leaving || tenants.has(a),
+          `${desc}: membership change outside the caller's workspaces (${what})`,
+        ).to.equal(true);
       }
       if (kind === 'key' && !isSuper) {
         const k = model().key(a);
         // Outside its workspaces a session may only revoke its own keys (that only narrows power).
-        const ownRevocation = k.owner.id === actor.id && cred.keyId === null && before.has(what) && k.status === KeyStatus.Revoked;
-        expect(ownRevocation || tenants.has(k.workspaceId), `${desc}: key change outside the caller's workspaces (${what})`).to.equal(true);
+        const ownRevocation =
+          k.owner.id === actor.id && cred.keyId === null && before.has(what) && k.status === KeyStatus.Revoked;
+        expect(
+          ownRevocation || tenants.has(k.workspaceId),
+          `${desc}: key change outside the caller's workspaces (${what})`,
+        ).to.equal(true);
       }
     }
     const body = r.body as Record<string, any> | undefined;
@@ -183,8 +222,12 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
         expect(about !== null && tenants.has(about), `${desc}: an audit event of another tenant`).to.equal(true);
       }
     if (desc.startsWith('GET /v1/revocations') && !isSuper)
-      for (const it of body!.items as Array<{ data: { workspaceId: string | null } }>) expect(tenants.has(it.data.workspaceId ?? ''), desc).to.equal(true);
-    if ((desc.includes('/v1/keys/verify') && body!.valid === true) || (desc.includes('/oauth/introspect') && body!.active === true)) {
+      for (const it of body!.items as Array<{ data: { workspaceId: string | null } }>)
+        expect(tenants.has(it.data.workspaceId ?? ''), desc).to.equal(true);
+    if (
+      (desc.includes('/v1/keys/verify') && body!.valid === true) ||
+      (desc.includes('/oauth/introspect') && body!.active === true)
+    ) {
       const ws = (body!.key?.workspaceId ?? body!.workspace_id) as string;
       expect(isSuper || tenants.has(ws), `${desc}: another tenant's token was confirmed`).to.equal(true);
     }
@@ -196,10 +239,12 @@ describe('e2e: authorization properties (fast-check over HTTP)', function () {
       expect(issued.owner.id, desc).to.equal(actor.id);
       if (callerKey.scopes !== null) {
         expect(issued.scopes, `${desc}: a scoped key got an unscoped credential`).to.not.equal(null);
-        for (const x of issued.scopes!) expect(callerKey.scopes.has(x), `${desc}: ${x} is beyond the calling key`).to.equal(true);
+        for (const x of issued.scopes!)
+          expect(callerKey.scopes.has(x), `${desc}: ${x} is beyond the calling key`).to.equal(true);
       }
     }
-    if (handedOut && cred.keyId === null && desc !== 'POST /v1/keys') expect(model().key(body!.id as string).owner.id, desc).to.equal(actor.id);
+    if (handedOut && cred.keyId === null && desc !== 'POST /v1/keys')
+      expect(model().key(body!.id as string).owner.id, desc).to.equal(actor.id);
   }
 
   it('never answers 5xx, and never lets a credential reach outside its authority', async () => {

@@ -13,17 +13,24 @@ describe('e2e: HTTP contract details', () => {
     s = await startTestServer();
     const session = await s.login();
     const made: string[] = [];
-    for (let i = 0; i < 5; i++) made.push((await s.request('POST', '/v1/keys', { token: session, body: { name: `k${i}` } })).body.id as string);
-    const ids = (await s.request('GET', '/v1/keys', { token: session })).body.items.map((k: { id: string }) => k.id) as string[]; // newest first
+    for (let i = 0; i < 5; i++)
+      made.push((await s.request('POST', '/v1/keys', { token: session, body: { name: `k${i}` } })).body.id as string);
+    const ids = (await s.request('GET', '/v1/keys', { token: session })).body.items.map(
+      (k: { id: string }) => k.id,
+    ) as string[]; // newest first
     expect(ids).to.have.members(made);
     const first = await s.request('GET', '/v1/keys?status=active&limit=2', { token: session });
     expect(first.body.items.map((k: { id: string }) => k.id)).to.deep.equal(ids.slice(0, 2));
     // The last item of the page is revoked before the next page is asked for.
     expect((await s.request('DELETE', `/v1/keys/${ids[1]}`, { token: session })).status).to.equal(200);
-    const second = await s.request('GET', `/v1/keys?status=active&limit=2&cursor=${first.body.nextCursor}`, { token: session });
+    const second = await s.request('GET', `/v1/keys?status=active&limit=2&cursor=${first.body.nextCursor}`, {
+      token: session,
+    });
     expect(second.status, second.text).to.equal(200);
     expect(second.body.items.map((k: { id: string }) => k.id)).to.deep.equal(ids.slice(2, 4));
-    const third = await s.request('GET', `/v1/keys?status=active&limit=2&cursor=${second.body.nextCursor}`, { token: session });
+    const third = await s.request('GET', `/v1/keys?status=active&limit=2&cursor=${second.body.nextCursor}`, {
+      token: session,
+    });
     expect(third.body.items.map((k: { id: string }) => k.id)).to.deep.equal(ids.slice(4));
     expect(third.body.nextCursor).to.equal(null);
     // A bare id (the earlier cursor form) still works, and garbage is still refused.
@@ -36,19 +43,27 @@ describe('e2e: HTTP contract details', () => {
     s = await startTestServer();
     const session = await s.login();
     const key = (await s.request('POST', '/v1/keys', { token: session, body: { name: 'rot' } })).body as { id: string };
-    const rotated = await s.request('POST', `/v1/keys/${key.id}/rotate`, { token: session, body: { gracePeriod: '1h' } });
+    const rotated = await s.request('POST', `/v1/keys/${key.id}/rotate`, {
+      token: session,
+      body: { gracePeriod: '1h' },
+    });
     expect(rotated.status).to.equal(201);
     const spec = (await s.request('GET', '/openapi.json')).body;
     const schema = spec.paths['/v1/keys/{idOrHandle}/rotate'].post.responses['201'].content['application/json'].schema;
     expect(schema.properties).to.include.keys('token', 'predecessor');
     expect(Object.keys(schema.properties)).to.include.members(Object.keys(rotated.body));
-    expect(Object.keys(schema.properties.predecessor.properties)).to.include.members(Object.keys(rotated.body.predecessor));
+    expect(Object.keys(schema.properties.predecessor.properties)).to.include.members(
+      Object.keys(rotated.body.predecessor),
+    );
   });
 
   it('a secret sealed under another master key: 500 server_error without internals, details in the log', async () => {
     const dir = tempDir('masterkey');
     const first = await startTestServer({ LEDGER_MASTER_KEY: randomBytes(32).toString('base64') }, [], dir);
-    const created = await first.request('POST', '/v1/keys', { token: await first.login(), body: { name: 'sealed', retrievable: true } });
+    const created = await first.request('POST', '/v1/keys', {
+      token: await first.login(),
+      body: { name: 'sealed', retrievable: true },
+    });
     expect(created.status).to.equal(201);
     await first.stop();
     const log = memoryLogger('error');

@@ -23,9 +23,13 @@ describe('e2e: presentation × token state matrix', () => {
   const tokens: Record<string, string> = {};
   before(async () => {
     clock = new TestClock(Date.now());
-    s = await startTestServer({}, (await import('../../services/cli/plugins.js')).plugins, undefined, { clock: clock.now, expiryTimer: false });
+    s = await startTestServer({}, (await import('../../services/cli/plugins.js')).plugins, undefined, {
+      clock: clock.now,
+      expiryTimer: false,
+    });
     const session = await s.login();
-    const make = async (body: Record<string, unknown>) => (await s.request('POST', '/v1/keys', { token: session, body })).body as { id: string; token: string };
+    const make = async (body: Record<string, unknown>) =>
+      (await s.request('POST', '/v1/keys', { token: session, body })).body as { id: string; token: string };
     tokens.valid = (await make({ name: 'valid' })).token;
     tokens.expired = (await make({ name: 'expired', expiresIn: 60 })).token;
     const revoked = await make({ name: 'revoked' });
@@ -80,7 +84,8 @@ describe('e2e: presentation × token state matrix', () => {
     const limited = await startTestServer({ LEDGER_AUTH_SCHEMES: 'bearer' });
     try {
       const session = await limited.login();
-      const key = (await limited.request('POST', '/v1/keys', { token: session, body: { name: 'k' } })).body.token as string;
+      const key = (await limited.request('POST', '/v1/keys', { token: session, body: { name: 'k' } })).body
+        .token as string;
       expect((await limited.request('GET', '/v1/auth/me', { token: key })).status).to.equal(200);
       expect((await limited.request('GET', '/v1/auth/me', { headers: { 'API-KEY': key } })).status).to.equal(401);
       expect((await limited.request('GET', '/v1/auth/me', { token: key, scheme: 'Api-Key' })).status).to.equal(401);

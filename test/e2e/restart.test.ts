@@ -10,7 +10,10 @@ describe('e2e: restart', () => {
       const ended = await s.login();
       const a = (await s.request('POST', '/v1/keys', { token: session, body: { name: 'a' } })).body;
       const b = (await s.request('POST', '/v1/keys', { token: session, body: { name: 'b', format: 'jwt' } })).body;
-      expect((await s.request('POST', `/v1/keys/${a.id}/revoke`, { token: session, body: { reason: 'rotated out' } })).status).to.equal(200);
+      expect(
+        (await s.request('POST', `/v1/keys/${a.id}/revoke`, { token: session, body: { reason: 'rotated out' } }))
+          .status,
+      ).to.equal(200);
       expect((await s.request('POST', '/v1/auth/logout', { token: ended })).status).to.equal(204);
       await s.request('GET', '/v1/auth/me', { token: b.token });
       s = await s.restart();

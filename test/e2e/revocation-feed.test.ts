@@ -3,11 +3,17 @@
 // verification, fail closed, resume from a snapshot).
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { createOfflineVerifier, createRevocationWatcher, readEventStream, REVOCATION_TYPES, type RevocationEvent } from '../../clients/index.js';
+import {
+  createOfflineVerifier,
+  createRevocationWatcher,
+  readEventStream,
+  REVOCATION_TYPES,
+  type RevocationEvent,
+} from '../../clients/index.js';
 import { SYSTEM } from '../../services/ledger.js';
 import { revocationsPlugin } from '../../services/revocations/plugin.js';
 import { ADMIN_EMAIL, startTestServer, type TestServer } from '../support/server.js';
-import { waitUntil } from '../support/kafka.js';
+import { waitUntil } from '../support/async.js';
 
 interface StreamReader {
   events: Array<{ id: string | null; event: string; ev: RevocationEvent }>;
@@ -82,7 +88,13 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
       source: '/token-ledger',
       datacontenttype: 'application/json',
     });
-    expect(ev.data).to.include({ keyId: keys[0]!.id, action: 'revoke', cause: 'revoked', terminal: true, reason: 'test' });
+    expect(ev.data).to.include({
+      keyId: keys[0]!.id,
+      action: 'revoke',
+      cause: 'revoked',
+      terminal: true,
+      reason: 'test',
+    });
     expect(ev.ledgercursor).to.equal(String(ev.ledgerposition));
     expect(first.body.nextCursor).to.equal(first.body.items[1].ledgercursor);
 
@@ -146,16 +158,24 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     const ledger = s.running.ledger;
     // A member of the feed key's own workspace: a key sees only its workspace's items.
     const ws = ledger.read.userByEmail(ADMIN_EMAIL)!.defaultWorkspaceId!;
-    const u = await ledger.users.register({ email: 'fan@example.com', name: 'Fan', password: 'correct horse battery staple', workspaceId: ws }, SYSTEM);
+    const u = await ledger.users.register(
+      { email: 'fan@example.com', name: 'Fan', password: 'correct horse battery staple', workspaceId: ws },
+      SYSTEM,
+    );
     const fan = [];
-    for (let i = 0; i < 3; i++) fan.push((await ledger.keys.create({ userId: u.id, workspaceId: ws, name: `f${i}` }, SYSTEM)).key.id);
+    for (let i = 0; i < 3; i++)
+      fan.push((await ledger.keys.create({ userId: u.id, workspaceId: ws, name: `f${i}` }, SYSTEM)).key.id);
     await ledger.users.deactivate(u.id, 'left', SYSTEM);
 
     const b = openStream(`${s.url}/v1/revocations/stream`, { ...auth, 'last-event-id': lastSeen });
     await waitUntil(() => b.events.length === 4, 5000, 'the events missed while disconnected');
     expect(b.events.map((e) => e.ev.subject)).to.deep.equal([keys[3]!.id, ...fan]);
     const fanEvents = b.events.slice(1);
-    expect(fanEvents.map((e) => e.ev.type)).to.deep.equal([REVOCATION_TYPES.suspended, REVOCATION_TYPES.suspended, REVOCATION_TYPES.suspended]);
+    expect(fanEvents.map((e) => e.ev.type)).to.deep.equal([
+      REVOCATION_TYPES.suspended,
+      REVOCATION_TYPES.suspended,
+      REVOCATION_TYPES.suspended,
+    ]);
     expect(new Set(fanEvents.map((e) => e.ev.ledgerposition)).size).to.equal(1);
     expect(fanEvents.map((e) => e.id)).to.deep.equal([
       `${fanEvents[0]!.ev.ledgerposition}.0`,
@@ -170,14 +190,37 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     await waitUntil(() => c.events.length === 2, 5000, 'the rest of the fan-out');
     expect(c.events.map((e) => e.ev.subject)).to.deep.equal(fan.slice(1));
     await c.close();
-    expect((await s.request('GET', '/v1/revocations/stream', { headers: { ...auth, 'last-event-id': 'x' } })).status).to.equal(400);
+    expect(
+      (await s.request('GET', '/v1/revocations/stream', { headers: { ...auth, 'last-event-id': 'x' } })).status,
+    ).to.equal(400);
+  });
+
+  it('server shutdown ends open streams first, instead of waiting out the shutdown deadline', async () => {
+    const feedKey = await createKey({ scopes: ['keys:verify'] });
+    const streams = [0, 1].map(() =>
+      openStream(`${s.url}/v1/revocations/stream`, { authorization: `Bearer ${feedKey.token}` }),
+    );
+    for (const st of streams)
+      await waitUntil(() => st.comments.some((c) => c.startsWith('caught-up')), 5000, 'the streams to catch up');
+    expect((await s.request('GET', '/metrics')).text).to.match(/^ledger_revocation_streams 2$/m);
+    const t0 = Date.now();
+    await s.stop();
+    expect(Date.now() - t0, 'stop() duration (the deadline is 10 s)').to.be.below(2000);
+    await Promise.all(streams.map((st) => st.done)); // ended by the server
+    for (const st of streams) expect(st.events.filter((e) => e.event === 'error')).to.deep.equal([]);
   });
 
   it('fans out member removal per key in that workspace, and reinstates on re-adding', async () => {
     const ledger = s.running.ledger;
-    const u = await ledger.users.register({ email: 'm@example.com', name: 'M', password: 'correct horse battery staple' }, SYSTEM);
+    const u = await ledger.users.register(
+      { email: 'm@example.com', name: 'M', password: 'correct horse battery staple' },
+      SYSTEM,
+    );
     const ws1 = await ledger.workspaces.create('One', u.id, SYSTEM);
-    const boss = await ledger.users.register({ email: 'boss@example.com', name: 'B', password: 'correct horse battery staple' }, SYSTEM);
+    const boss = await ledger.users.register(
+      { email: 'boss@example.com', name: 'B', password: 'correct horse battery staple' },
+      SYSTEM,
+    );
     const ws2 = await ledger.workspaces.create('Two', boss.id, SYSTEM);
     await ledger.workspaces.setMemberRole(ws2.id, u.id, 'member', SYSTEM);
     const k1 = (await ledger.keys.create({ userId: u.id, workspaceId: ws1.id, name: 'a' }, SYSTEM)).key.id;
@@ -200,10 +243,20 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     const feedKey = await createKey({ scopes: ['keys:verify'] });
     const jwtKey = await createKey({ format: 'jwt', scopes: ['orders:read'] });
     const other = await createKey({ format: 'jwt' });
-    const watcher = createRevocationWatcher({ url: s.url, token: feedKey.token, staleAfterMs: 600, reconnect: { initialMs: 20, maxMs: 100 } });
+    const watcher = createRevocationWatcher({
+      url: s.url,
+      token: feedKey.token,
+      staleAfterMs: 600,
+      reconnect: { initialMs: 20, maxMs: 100 },
+    });
     try {
       await watcher.ready;
-      const verifier = createOfflineVerifier({ jwksUrl: `${s.url}/.well-known/jwks.json`, issuer: 'token-ledger', audience: 'token-ledger-api', watcher });
+      const verifier = createOfflineVerifier({
+        jwksUrl: `${s.url}/.well-known/jwks.json`,
+        issuer: 'token-ledger',
+        audience: 'token-ledger-api',
+        watcher,
+      });
       const ok = await verifier.verify(jwtKey.token, { scopes: ['orders:read'] });
       expect(ok).to.include({ valid: true, code: 'VALID', keyId: jwtKey.id });
       expect((await verifier.verify(jwtKey.token, { scopes: ['orders:write'] })).code).to.equal('INSUFFICIENT_SCOPE');
@@ -233,13 +286,20 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
   it('a feed that stopped following the log ends its streams with an error event, stops heartbeating, and refuses new readers (503)', async () => {
     const feedKey = await createKey({ scopes: ['keys:verify'] });
     const auth = { authorization: `Bearer ${feedKey.token}` };
-    const watcher = createRevocationWatcher({ url: s.url, token: feedKey.token, staleAfterMs: 10_000, reconnect: { initialMs: 20, maxMs: 100 } });
+    const watcher = createRevocationWatcher({
+      url: s.url,
+      token: feedKey.token,
+      staleAfterMs: 10_000,
+      reconnect: { initialMs: 20, maxMs: 100 },
+    });
     const stream = openStream(`${s.url}/v1/revocations/stream`, auth);
     try {
       await watcher.ready;
       await waitUntil(() => stream.comments.some((c) => c.startsWith('caught-up')), 5000, 'the stream to catch up');
       // A record the feed cannot read (no metadata) makes its log subscription fail.
-      await s.running.ledger.store.append('apikey-broken', [{ id: randomUUID(), type: 'ApiKeyRevoked', data: { keyId: 'key_broken' }, metadata: null }]);
+      await s.running.ledger.store.append('apikey-broken', [
+        { id: randomUUID(), type: 'ApiKeyRevoked', data: { keyId: 'key_broken' }, metadata: null },
+      ]);
       await stream.done; // ended by the server
       const last = stream.events[stream.events.length - 1]!;
       expect(last.event).to.equal('error');
@@ -285,7 +345,11 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     }
     await revoke(keys[2]!.id);
     const applied: string[] = [];
-    const resumed = createRevocationWatcher({ ...opts, initialState: JSON.parse(JSON.stringify(snap)), onEvent: (ev) => applied.push(ev.subject) });
+    const resumed = createRevocationWatcher({
+      ...opts,
+      initialState: JSON.parse(JSON.stringify(snap)),
+      onEvent: (ev) => applied.push(ev.subject),
+    });
     try {
       await resumed.ready;
       expect(applied).to.deep.equal([keys[2]!.id]); // only what came after the snapshot's cursor
@@ -294,7 +358,11 @@ describe('e2e: revocation feeds (HTTP list + SSE)', function () {
     } finally {
       await resumed.close();
     }
-    expect(() => createRevocationWatcher({ ...opts, initialState: { cursor: 'x', revoked: [], suspended: [] } })).to.throw(TypeError);
-    expect(() => createRevocationWatcher({ kafka: { brokers: ['127.0.0.1:1'] }, initialState: snap })).to.throw(TypeError);
+    expect(() =>
+      createRevocationWatcher({ ...opts, initialState: { cursor: 'x', revoked: [], suspended: [] } }),
+    ).to.throw(TypeError);
+    expect(() => createRevocationWatcher({ kafka: { brokers: ['127.0.0.1:1'] }, initialState: snap })).to.throw(
+      TypeError,
+    );
   });
 });

@@ -22,7 +22,10 @@ function runExample(
   timeoutMs = 30_000,
 ): Promise<{ code: number | null; out: string; err: string; decisions: Decision[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EXAMPLE], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [EXAMPLE], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -43,7 +46,10 @@ function runExample(
   });
 }
 
-async function jwtKeys(s: TestServer, admin: string): Promise<{ ok: { id: string; token: string }; dead: { id: string; token: string } }> {
+async function jwtKeys(
+  s: TestServer,
+  admin: string,
+): Promise<{ ok: { id: string; token: string }; dead: { id: string; token: string } }> {
   const make = async (name: string): Promise<{ id: string; token: string }> =>
     (await s.request('POST', '/v1/keys', { token: admin, body: { name, format: 'jwt' } })).body;
   const ok = await make('ok');
@@ -73,9 +79,14 @@ describe('e2e: example revocation subscriber (SSE)', function () {
     const s = await startTestServer({}, [revocationsPlugin({ heartbeatMs: 200 })]);
     try {
       const admin = await s.login();
-      const feed = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'feed', scopes: ['keys:verify'] } })).body as { token: string };
+      const feed = (
+        await s.request('POST', '/v1/keys', { token: admin, body: { name: 'feed', scopes: ['keys:verify'] } })
+      ).body as { token: string };
       const { ok, dead } = await jwtKeys(s, admin);
-      const r = await runExample({ LEDGER_URL: s.url, LEDGER_TOKEN: feed.token }, `${ok.token}\n${dead.token}\nnot-a-key\n`);
+      const r = await runExample(
+        { LEDGER_URL: s.url, LEDGER_TOKEN: feed.token },
+        `${ok.token}\n${dead.token}\nnot-a-key\n`,
+      );
       expectDecisions(r, ok, dead);
       expect(r.err).to.include('"status":"watching"');
       expect(r.err).to.not.include(feed.token);
@@ -96,7 +107,11 @@ describeKafka('e2e: example revocation subscriber (Kafka)', (brokers) => {
     this.timeout(60_000);
     const topics = uniqueTopics('example');
     const s = await startTestServer(
-      { LEDGER_KAFKA_BROKERS: brokers.join(','), LEDGER_KAFKA_EVENTS_TOPIC: topics.events, LEDGER_KAFKA_REVOCATIONS_TOPIC: topics.revocations },
+      {
+        LEDGER_KAFKA_BROKERS: brokers.join(','),
+        LEDGER_KAFKA_EVENTS_TOPIC: topics.events,
+        LEDGER_KAFKA_REVOCATIONS_TOPIC: topics.revocations,
+      },
       [revocationsPlugin({ kafkaHeartbeatMs: 200 })],
     );
     try {
@@ -105,7 +120,11 @@ describeKafka('e2e: example revocation subscriber (Kafka)', (brokers) => {
       // The watcher is as current as the topic: let the revocation reach it first.
       await publisherCaughtUp(s);
       const r = await runExample(
-        { LEDGER_URL: s.url, LEDGER_KAFKA_BROKERS: brokers.join(','), LEDGER_KAFKA_REVOCATIONS_TOPIC: topics.revocations },
+        {
+          LEDGER_URL: s.url,
+          LEDGER_KAFKA_BROKERS: brokers.join(','),
+          LEDGER_KAFKA_REVOCATIONS_TOPIC: topics.revocations,
+        },
         `${ok.token}\n${dead.token}\nnot-a-key\n`,
       );
       expectDecisions(r, ok, dead);

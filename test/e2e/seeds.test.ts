@@ -15,7 +15,10 @@ describe('e2e: the seed flows', () => {
 
   it('seed 000: a named token with description and expiry, shown once, used with the API-KEY header', async () => {
     const session = await s.login();
-    const created = await s.request('POST', '/v1/keys', { token: session, body: { name: 'dbt', description: 'nightly sync', expiresIn: '30d' } });
+    const created = await s.request('POST', '/v1/keys', {
+      token: session,
+      body: { name: 'dbt', description: 'nightly sync', expiresIn: '30d' },
+    });
     expect(created.status).to.equal(201);
     expect(created.body).to.include({ name: 'dbt', description: 'nightly sync' });
     expect(created.body.token).to.match(/^tl_/);
@@ -36,7 +39,10 @@ describe('e2e: the seed flows', () => {
   it('seed 000: the URL parameters api_token and user_id, on the routes that opt in (exports and feeds) and nowhere else', async () => {
     const session = await s.login();
     const me = (await s.request('GET', '/v1/auth/me', { token: session })).body.user.id as string;
-    const created = await s.request('POST', '/v1/keys', { token: session, body: { name: 'dbt webhook', expiresIn: '30d' } });
+    const created = await s.request('POST', '/v1/keys', {
+      token: session,
+      body: { name: 'dbt webhook', expiresIn: '30d' },
+    });
     const token = encodeURIComponent(created.body.token as string);
     // "Export conversation history": the audit export, with the token and the user id in the URL.
     const exported = await s.request('GET', `/v1/audit/export?user_id=${me}&api_token=${token}`);
@@ -59,13 +65,19 @@ describe('e2e: the seed flows', () => {
 
   it('seed 001: short-lived login JWT, long-lived JWT key with expiry set at creation, 401 body when expired or deleted', async () => {
     const session = await s.login();
-    const created = await s.request('POST', '/v1/keys', { token: session, body: { name: 'backend', format: 'jwt', expiresIn: 3600 } });
+    const created = await s.request('POST', '/v1/keys', {
+      token: session,
+      body: { name: 'backend', format: 'jwt', expiresIn: 3600 },
+    });
     expect(created.status).to.equal(201);
     const jwt = created.body.token as string;
     expect(jwt.split('.')).to.have.length(3);
     expect((await s.request('GET', '/v1/auth/me', { token: jwt })).status).to.equal(200);
     // expiry can be set only on creation
-    const patch = await s.request('PATCH', `/v1/keys/${created.body.id}`, { token: session, body: { expiresAt: new Date(Date.now() + 1e7).toISOString() } });
+    const patch = await s.request('PATCH', `/v1/keys/${created.body.id}`, {
+      token: session,
+      body: { expiresAt: new Date(Date.now() + 1e7).toISOString() },
+    });
     expect(patch.status).to.equal(400);
     expect(patch.body.errors[0].code).to.equal('expiry_immutable');
     clock.advance(3601);
@@ -74,7 +86,10 @@ describe('e2e: the seed flows', () => {
     expect(expired.body).to.deep.equal(INVALID_TOKEN_BODY);
     expect(expired.headers.get('www-authenticate')).to.equal('Bearer error="invalid_token"');
     // Delete API key is permanent
-    const other = await s.request('POST', '/v1/keys', { token: await s.login(), body: { name: 'other', format: 'jwt' } });
+    const other = await s.request('POST', '/v1/keys', {
+      token: await s.login(),
+      body: { name: 'other', format: 'jwt' },
+    });
     expect((await s.request('DELETE', `/v1/keys/${other.body.id}`, { token: await s.login() })).status).to.equal(200);
     const deleted = await s.request('GET', '/v1/auth/me', { token: other.body.token });
     expect(deleted.status).to.equal(401);
@@ -91,7 +106,10 @@ describe('e2e: the seed flows', () => {
 
   it('seed 002: create a key with a handle and alias, fetch its token by handle, authenticate with Bearer until deleted', async () => {
     const session = await s.login();
-    const created = await s.request('POST', '/v1/keys', { token: session, body: { name: 'keytoken', handle: 'keytoken', alias: 'my-key', retrievable: true } });
+    const created = await s.request('POST', '/v1/keys', {
+      token: session,
+      body: { name: 'keytoken', handle: 'keytoken', alias: 'my-key', retrievable: true },
+    });
     expect(created.status).to.equal(201);
     expect(created.body).to.include({ handle: 'keytoken', alias: 'my-key' });
     const got = await s.request('GET', '/v1/keys/keytoken/token', { token: session });
@@ -112,12 +130,21 @@ describe('e2e: the seed flows', () => {
     expect(ws.status).to.equal(201);
     const u = await s.request('POST', '/v1/users', {
       token: admin,
-      body: { email: 'dev@example.com', name: 'Dev', password: 'another long password', workspaceId: ws.body.id, role: 'member' },
+      body: {
+        email: 'dev@example.com',
+        name: 'Dev',
+        password: 'another long password',
+        workspaceId: ws.body.id,
+        role: 'member',
+      },
     });
     expect(u.status).to.equal(201);
     const dev = await s.login('dev@example.com', 'another long password');
     const expiresAt = new Date(clock.ms + 7 * 86400_000).toISOString();
-    const created = await s.request('POST', '/v1/keys', { token: dev, body: { name: 'airflow', workspaceId: ws.body.id, expiresAt } });
+    const created = await s.request('POST', '/v1/keys', {
+      token: dev,
+      body: { name: 'airflow', workspaceId: ws.body.id, expiresAt },
+    });
     expect(created.status).to.equal(201);
     expect(created.body.expiresAt).to.equal(expiresAt);
     const me = await s.request('GET', '/v1/auth/me', { token: created.body.token, scheme: 'Api-Key' });
@@ -127,18 +154,31 @@ describe('e2e: the seed flows', () => {
     // the key cannot be retrieved later
     expect((await s.request('GET', `/v1/keys/${created.body.id}/token`, { token: dev })).status).to.equal(400);
     // removed from the workspace: the key stops at once
-    expect((await s.request('DELETE', `/v1/workspaces/${ws.body.id}/members/${u.body.id}`, { token: admin })).status).to.equal(204);
-    expect((await s.request('GET', '/v1/auth/me', { token: created.body.token, scheme: 'Api-Key' })).status).to.equal(401);
+    expect(
+      (await s.request('DELETE', `/v1/workspaces/${ws.body.id}/members/${u.body.id}`, { token: admin })).status,
+    ).to.equal(204);
+    expect((await s.request('GET', '/v1/auth/me', { token: created.body.token, scheme: 'Api-Key' })).status).to.equal(
+      401,
+    );
   });
 
   it('seed 004: APIToken for API tokens, Bearer for the login JWT, and a docs portal with an Authorize button', async () => {
-    const login = await s.request('POST', '/v1/auth/login', { body: { email: 'admin@example.com', password: 'correct horse battery staple' } });
+    const login = await s.request('POST', '/v1/auth/login', {
+      body: { email: 'admin@example.com', password: 'correct horse battery staple' },
+    });
     expect(login.status).to.equal(200);
     expect(login.body.tokenType).to.equal('Bearer');
     const jwt = login.body.token as string;
-    const created = await s.request('POST', '/v1/keys', { token: jwt, body: { name: 'autopi', expiresAt: new Date(clock.ms + 86400_000).toISOString() } });
-    expect((await s.request('GET', '/v1/auth/me', { token: created.body.token, scheme: 'APIToken' })).status).to.equal(200);
-    expect((await s.request('GET', '/v1/auth/me', { token: jwt, scheme: 'Bearer' })).body.credential.kind).to.equal('session');
+    const created = await s.request('POST', '/v1/keys', {
+      token: jwt,
+      body: { name: 'autopi', expiresAt: new Date(clock.ms + 86400_000).toISOString() },
+    });
+    expect((await s.request('GET', '/v1/auth/me', { token: created.body.token, scheme: 'APIToken' })).status).to.equal(
+      200,
+    );
+    expect((await s.request('GET', '/v1/auth/me', { token: jwt, scheme: 'Bearer' })).body.credential.kind).to.equal(
+      'session',
+    );
     const docs = await s.request('GET', '/docs');
     expect(docs.status).to.equal(200);
     expect(docs.text).to.include('/docs/assets/swagger-ui-bundle.js');
@@ -147,6 +187,10 @@ describe('e2e: the seed flows', () => {
     expect(bundle.status).to.equal(200);
     const spec = await s.request('GET', '/openapi.json');
     expect(spec.body.openapi).to.equal('3.1.0');
-    expect(Object.keys(spec.body.components.securitySchemes)).to.include.members(['bearer', 'apiToken', 'apiKeyHeader']);
+    expect(Object.keys(spec.body.components.securitySchemes)).to.include.members([
+      'bearer',
+      'apiToken',
+      'apiKeyHeader',
+    ]);
   });
 });

@@ -11,8 +11,13 @@ describe('e2e: sessions, introspection and revocation', () => {
   });
   afterEach(async () => s.dispose());
 
-  async function member(email = 'm@example.com'): Promise<{ id: string; session: string; key: { id: string; token: string } }> {
-    const u = await s.request('POST', '/v1/users', { token: admin, body: { email, name: 'M', password: 'long enough password' } });
+  async function member(
+    email = 'm@example.com',
+  ): Promise<{ id: string; session: string; key: { id: string; token: string } }> {
+    const u = await s.request('POST', '/v1/users', {
+      token: admin,
+      body: { email, name: 'M', password: 'long enough password' },
+    });
     const session = await s.login(email, 'long enough password');
     const key = (await s.request('POST', '/v1/keys', { token: session, body: { name: 'k' } })).body;
     return { id: u.body.id, session, key };
@@ -27,10 +32,18 @@ describe('e2e: sessions, introspection and revocation', () => {
 
   it("deactivation ends the user's sessions and stops their keys at once; reactivation restores the keys", async () => {
     const m = await member();
-    expect((await s.request('POST', `/v1/users/${m.id}/deactivate`, { token: admin, body: { reason: 'left' } })).status).to.equal(200);
+    expect(
+      (await s.request('POST', `/v1/users/${m.id}/deactivate`, { token: admin, body: { reason: 'left' } })).status,
+    ).to.equal(200);
     expect((await s.request('GET', '/v1/auth/me', { token: m.session })).status).to.equal(401);
     expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(401);
-    expect((await s.request('POST', '/v1/auth/login', { body: { email: 'm@example.com', password: 'long enough password' } })).status).to.equal(401);
+    expect(
+      (
+        await s.request('POST', '/v1/auth/login', {
+          body: { email: 'm@example.com', password: 'long enough password' },
+        })
+      ).status,
+    ).to.equal(401);
     expect((await s.request('POST', `/v1/users/${m.id}/reactivate`, { token: admin })).status).to.equal(200);
     expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(200);
     expect((await s.request('GET', '/v1/auth/me', { token: m.session })).status).to.equal(401); // sessions stay ended
@@ -49,13 +62,22 @@ describe('e2e: sessions, introspection and revocation', () => {
     });
     expect(ok.status).to.equal(204);
     expect((await s.request('GET', '/v1/auth/me', { token: m.session })).status).to.equal(401);
-    expect((await s.request('POST', '/v1/auth/login', { body: { email: 'm@example.com', password: 'brand new long password' } })).status).to.equal(200);
+    expect(
+      (
+        await s.request('POST', '/v1/auth/login', {
+          body: { email: 'm@example.com', password: 'brand new long password' },
+        })
+      ).status,
+    ).to.equal(200);
   });
 
   it("revoking all of a user's keys", async () => {
     const m = await member();
     await s.request('POST', '/v1/keys', { token: m.session, body: { name: 'second' } });
-    const r = await s.request('POST', `/v1/users/${m.id}/keys/revoke`, { token: admin, body: { reason: 'offboarding' } });
+    const r = await s.request('POST', `/v1/users/${m.id}/keys/revoke`, {
+      token: admin,
+      body: { reason: 'offboarding' },
+    });
     expect(r.body.revoked).to.equal(2);
     expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(401);
   });
@@ -74,7 +96,9 @@ describe('e2e: sessions, introspection and revocation', () => {
     await s.request('DELETE', `/v1/keys/${m.key.id}`, { token: m.session });
     const inactive = await s.request('POST', '/oauth/introspect', { token: admin, body: { token: m.key.token } });
     expect(inactive.body).to.deep.equal({ active: false });
-    expect((await s.request('POST', '/oauth/introspect', { token: admin, body: { token: 'garbage' } })).body).to.deep.equal({ active: false });
+    expect(
+      (await s.request('POST', '/oauth/introspect', { token: admin, body: { token: 'garbage' } })).body,
+    ).to.deep.equal({ active: false });
     expect((await s.request('POST', '/oauth/introspect', { body: { token: m.session } })).status).to.equal(401);
   });
 
@@ -105,11 +129,16 @@ describe('e2e: sessions, introspection and revocation', () => {
     expect(revoke.status).to.equal(200);
     expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(401);
     // Introspection keeps its rule (a caller with keys:verify): Basic is not such a caller, and gets a clean 401.
-    const introspect = await s.request('POST', '/oauth/introspect', { headers: { authorization: basic }, body: { token: m.session } });
+    const introspect = await s.request('POST', '/oauth/introspect', {
+      headers: { authorization: basic },
+      body: { token: m.session },
+    });
     expect(introspect.status).to.equal(401);
     expect(introspect.body.type).to.equal('client_error');
     // A token in the URL is refused even on open routes that did not opt in.
-    const url = await s.request('POST', `/oauth/revoke?api_token=${encodeURIComponent(m.session)}`, { body: { token: 'tl_unknown' } });
+    const url = await s.request('POST', `/oauth/revoke?api_token=${encodeURIComponent(m.session)}`, {
+      body: { token: 'tl_unknown' },
+    });
     expect(url.status).to.equal(401);
     expect(url.body.errors[0].code).to.equal('invalid_token');
     expect((await s.request('GET', `/healthz?api_token=x`)).status).to.equal(401);

@@ -4,8 +4,15 @@ import { expect } from 'chai';
 import { readEventStream, REVOCATION_TYPES, type RevocationEvent } from '../../clients/index.js';
 import { plugins } from '../../services/cli/plugins.js';
 import { SYSTEM } from '../../services/ledger.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, eventsOfType, startTestServer, type Res, type TestServer } from '../support/server.js';
-import { waitUntil } from '../support/kafka.js';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  eventsOfType,
+  startTestServer,
+  type Res,
+  type TestServer,
+} from '../support/server.js';
+import { waitUntil } from '../support/async.js';
 import { PASSWORD, World } from '../support/world.js';
 
 const code = (r: Res): string => (r.body as { errors: Array<{ code: string }> }).errors[0]!.code;
@@ -37,24 +44,43 @@ describe('e2e: tenant isolation (review findings)', function () {
     const t = await twoTenants();
     const mine = await s.request('POST', '/v1/workspaces', { token: t.attackerSession, body: { name: 'trap' } });
     expect(mine.status).to.equal(201);
-    const add = await s.request('PUT', `/v1/workspaces/${mine.body.id}/members/${t.victim.id}`, { token: t.attackerSession, body: { role: 'member' } });
+    const add = await s.request('PUT', `/v1/workspaces/${mine.body.id}/members/${t.victim.id}`, {
+      token: t.attackerSession,
+      body: { role: 'member' },
+    });
     expect(add.status).to.equal(403);
     expect(code(add)).to.equal('consent_required');
-    for (const path of [`/v1/users/${t.victim.id}/deactivate`, `/v1/users/${t.victim.id}/reactivate`, `/v1/users/${t.victim.id}/keys/revoke`]) {
+    for (const path of [
+      `/v1/users/${t.victim.id}/deactivate`,
+      `/v1/users/${t.victim.id}/reactivate`,
+      `/v1/users/${t.victim.id}/keys/revoke`,
+    ]) {
       const r = await s.request('POST', path, { token: t.attackerSession, body: {} });
       expect(r.status, path).to.equal(404);
     }
     expect(s.running.ledger.read.findUser(t.victim.id)!.active).to.equal(true);
     expect((await s.request('GET', '/v1/auth/me', { token: t.victimKey.token })).status).to.equal(200);
     // Even with the victim's consent (an accepted invitation), the attacker's owner role reaches only its own workspace.
-    const inv = await s.request('POST', `/v1/workspaces/${mine.body.id}/invitations`, { token: t.attackerSession, body: { email: t.victim.email } });
+    const inv = await s.request('POST', `/v1/workspaces/${mine.body.id}/invitations`, {
+      token: t.attackerSession,
+      body: { email: t.victim.email },
+    });
     expect(inv.status, inv.text).to.equal(201);
     const victimSession = await w.session(t.victim.id);
-    expect((await s.request('GET', '/v1/invitations', { token: victimSession })).body.items.map((i: { id: string }) => i.id)).to.deep.equal([inv.body.id]);
-    expect((await s.request('POST', `/v1/invitations/${inv.body.id}/accept`, { token: victimSession })).status).to.equal(200);
-    const revoke = await s.request('POST', `/v1/users/${t.victim.id}/keys/revoke`, { token: t.attackerSession, body: {} });
+    expect(
+      (await s.request('GET', '/v1/invitations', { token: victimSession })).body.items.map((i: { id: string }) => i.id),
+    ).to.deep.equal([inv.body.id]);
+    expect(
+      (await s.request('POST', `/v1/invitations/${inv.body.id}/accept`, { token: victimSession })).status,
+    ).to.equal(200);
+    const revoke = await s.request('POST', `/v1/users/${t.victim.id}/keys/revoke`, {
+      token: t.attackerSession,
+      body: {},
+    });
     expect(revoke.body).to.deep.equal({ revoked: 0, skipped: 0 });
-    expect((await s.request('POST', `/v1/users/${t.victim.id}/deactivate`, { token: t.attackerSession, body: {} })).status).to.equal(403);
+    expect(
+      (await s.request('POST', `/v1/users/${t.victim.id}/deactivate`, { token: t.attackerSession, body: {} })).status,
+    ).to.equal(403);
     expect((await s.request('GET', '/v1/auth/me', { token: t.victimKey.token })).status).to.equal(200);
   });
 
@@ -102,7 +128,10 @@ describe('e2e: tenant isolation (review findings)', function () {
     expect(code(viaKey)).to.equal('session_required');
     const guesses = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        s.request('PUT', '/v1/users/me/password', { token: session, body: { currentPassword: `guess ${i} wrong`, newPassword: 'a brand new password' } }),
+        s.request('PUT', '/v1/users/me/password', {
+          token: session,
+          body: { currentPassword: `guess ${i} wrong`, newPassword: 'a brand new password' },
+        }),
       ),
     );
     expect(guesses.filter((r) => r.status === 400)).to.have.length(5); // only five reach argon2
@@ -111,12 +140,16 @@ describe('e2e: tenant isolation (review findings)', function () {
     expect(failed.filter((e) => e.data.reason === 'bad_password')).to.have.length(5);
     expect(failed.filter((e) => e.data.reason === 'throttled')).to.have.length(1);
     // The same throttle holds logins for that account, and a system admin can lift it (an event).
-    expect((await s.request('POST', '/v1/auth/login', { body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } })).status).to.equal(429);
+    expect(
+      (await s.request('POST', '/v1/auth/login', { body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } })).status,
+    ).to.equal(429);
     const other = await w.account({}, true);
     const lift = await s.request('POST', `/v1/users/${adminId}/unlock`, { token: await w.session(other.id) });
     expect(lift.status, lift.text).to.equal(200);
     expect(await eventsOfType(s, 'UserLockoutLifted')).to.have.length(1);
-    expect((await s.request('POST', '/v1/auth/login', { body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } })).status).to.equal(200);
+    expect(
+      (await s.request('POST', '/v1/auth/login', { body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } })).status,
+    ).to.equal(200);
   });
 
   it('4. revocation feeds show only the caller’s workspaces, and introspection of another tenant’s token is inactive', async () => {
@@ -125,7 +158,12 @@ describe('e2e: tenant isolation (review findings)', function () {
     const before = s.running.ledger.read.position;
     await s.running.ledger.keys.revoke(t.victimKey.id, 'leaked: see ticket 4711', SYSTEM);
     const adminSession = await s.login();
-    await waitUntil(async () => (await s.request('GET', `/v1/revocations?after=${before}`, { token: adminSession })).body.items.length > 0, 5000, 'the feed');
+    await waitUntil(
+      async () =>
+        (await s.request('GET', `/v1/revocations?after=${before}`, { token: adminSession })).body.items.length > 0,
+      5000,
+      'the feed',
+    );
     const list = await s.request('GET', `/v1/revocations?after=${before}`, { token: verifier.token });
     expect(list.status).to.equal(200);
     expect(list.body.items).to.deep.equal([]);
@@ -180,7 +218,11 @@ describe('e2e: tenant isolation (review findings)', function () {
       causationId: null,
       schemaVersion: 1,
     };
-    const { position } = await ledger.store.append(`workspace-${ws}`, [{ id: meta.eventId, type: 'WorkspaceMemberRoleSet', data, metadata: meta }], 'any');
+    const { position } = await ledger.store.append(
+      `workspace-${ws}`,
+      [{ id: meta.eventId, type: 'WorkspaceMemberRoleSet', data, metadata: meta }],
+      'any',
+    );
     await ledger.read.waitFor(position);
     const session = await w.session(u.id);
     const me = await s.request('GET', '/v1/auth/me', { token: session });
@@ -193,7 +235,10 @@ describe('e2e: tenant isolation (review findings)', function () {
 
   it('8. an impossible date is a 400, not 2 March', async () => {
     const session = await s.login();
-    const r = await s.request('POST', '/v1/keys', { token: session, body: { name: 'k', expiresAt: '2027-02-30T00:00:00Z' } });
+    const r = await s.request('POST', '/v1/keys', {
+      token: session,
+      body: { name: 'k', expiresAt: '2027-02-30T00:00:00Z' },
+    });
     expect(r.status).to.equal(400);
     expect(r.body.errors[0].attr).to.equal('expiresAt');
   });
@@ -201,7 +246,10 @@ describe('e2e: tenant isolation (review findings)', function () {
   it('8. requested scopes the owner does not hold are refused with 400, not stored', async () => {
     const ws = await w.workspace(adminId, 'W');
     const m = await w.account({ [ws]: 'member' });
-    const r = await s.request('POST', '/v1/keys', { token: await w.session(m.id), body: { name: 'k', workspaceId: ws, scopes: ['audit:read'] } });
+    const r = await s.request('POST', '/v1/keys', {
+      token: await w.session(m.id),
+      body: { name: 'k', workspaceId: ws, scopes: ['audit:read'] },
+    });
     expect(r.status).to.equal(400);
     expect(r.body.errors[0].code).to.equal('scope_not_held');
     expect(await eventsOfType(s, 'ApiKeyCreated')).to.have.length(0);
@@ -209,7 +257,9 @@ describe('e2e: tenant isolation (review findings)', function () {
 
   it('8. ten parallel correct logins all succeed and record no failure', async () => {
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => s.request('POST', '/v1/auth/login', { body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } })),
+      Array.from({ length: 10 }, () =>
+        s.request('POST', '/v1/auth/login', { body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } }),
+      ),
     );
     expect(results.map((r) => r.status)).to.deep.equal(Array(10).fill(200));
     expect(await eventsOfType(s, 'UserLoginFailed')).to.have.length(0);
@@ -217,7 +267,9 @@ describe('e2e: tenant isolation (review findings)', function () {
 
   it('8. an SSE stream ends with event: error as soon as its credential is revoked', async () => {
     const session = await s.login();
-    const key = (await s.request('POST', '/v1/keys', { token: session, body: { name: 'feed', scopes: ['keys:verify'] } })).body as {
+    const key = (
+      await s.request('POST', '/v1/keys', { token: session, body: { name: 'feed', scopes: ['keys:verify'] } })
+    ).body as {
       id: string;
       token: string;
     };
@@ -251,7 +303,9 @@ describe('e2e: tenant isolation (review findings)', function () {
     const session = await s.login();
     let items: RevocationEvent[] = [];
     await waitUntil(
-      async () => (items = (await s.request('GET', `/v1/revocations?after=${before}`, { token: session })).body.items as RevocationEvent[]).length > 0,
+      async () =>
+        (items = (await s.request('GET', `/v1/revocations?after=${before}`, { token: session })).body
+          .items as RevocationEvent[]).length > 0,
       5000,
       'the restricted item',
     );
@@ -276,6 +330,8 @@ describe('e2e: tenant isolation (review findings)', function () {
 
   it('the world fixture’s password is the real one (sessions made by login work the same)', async () => {
     const u = await w.account();
-    expect((await s.request('POST', '/v1/auth/login', { body: { email: u.email, password: PASSWORD } })).status).to.equal(200);
+    expect(
+      (await s.request('POST', '/v1/auth/login', { body: { email: u.email, password: PASSWORD } })).status,
+    ).to.equal(200);
   });
 });

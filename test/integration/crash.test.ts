@@ -29,8 +29,16 @@ interface Ack {
 
 function parseAck(line: string): Ack {
   const [tag, lane, n, streamId, nextRevision, position, ids] = line.split(' ');
-  if (tag !== 'ack' || ids === undefined || streamId === undefined) throw new Error(`unexpected line from child: ${line}`);
-  return { lane: Number(lane), n: Number(n), streamId, nextRevision: Number(nextRevision), position: Number(position), ids: ids.split(',') };
+  if (tag !== 'ack' || ids === undefined || streamId === undefined)
+    throw new Error(`unexpected line from child: ${line}`);
+  return {
+    lane: Number(lane),
+    n: Number(n),
+    streamId,
+    nextRevision: Number(nextRevision),
+    position: Number(position),
+    ids: ids.split(','),
+  };
 }
 
 interface LoadData {
@@ -79,7 +87,9 @@ describe('crash: SIGKILL during group-committed appends', () => {
       }
     });
     // 'close' comes after the process is gone and its stdout is drained: every ack it printed is in `acks`.
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => c.on('close', (co, si) => resolve([co, si])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      c.on('close', (co, si) => resolve([co, si])),
+    );
     clearTimeout(deadline);
     expect(killedByUs, `child ended on its own (code ${code}): ${stderr}`).to.equal(true);
     expect(signal).to.equal('SIGKILL');
@@ -163,10 +173,15 @@ describe('crash: SIGKILL during group-committed appends', () => {
         evs.forEach((e, j) => j > 0 && expect(e.position).to.equal(evs[j - 1]!.position + 1));
       }
 
-      if (process.env.CRASH_DEBUG) console.log({ acks: acks.length, stored: all.length, unackedAppendsLanded: groups.size });
+      if (process.env.CRASH_DEBUG)
+        console.log({ acks: acks.length, stored: all.length, unackedAppendsLanded: groups.size });
       // And the store keeps working on the recovered file.
       const seq0 = streamHeads.get('seq-0') ?? -1;
-      const r = await store.append('seq-0', [{ id: crypto.randomUUID(), type: 'AfterCrash', data: {}, metadata: {} }], seq0 === -1 ? 'no_stream' : seq0);
+      const r = await store.append(
+        'seq-0',
+        [{ id: crypto.randomUUID(), type: 'AfterCrash', data: {}, metadata: {} }],
+        seq0 === -1 ? 'no_stream' : seq0,
+      );
       expect(r.nextRevision).to.equal(seq0 + 1);
       expect(r.position).to.be.greaterThan(last);
     } finally {

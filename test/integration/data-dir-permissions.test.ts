@@ -23,7 +23,16 @@ function expectPrivate(dir: string, mustHave: string[]): void {
   for (const [f, m] of Object.entries(found)) expect(m, f).to.equal('600');
 }
 
-const SERVER_FILES = ['ledger.db', 'ledger.db-wal', 'ledger.db-shm', 'audit.db', 'audit.db-wal', 'audit.db-shm', 'master.key', 'signing-key.pem'];
+const SERVER_FILES = [
+  'ledger.db',
+  'ledger.db-wal',
+  'ledger.db-shm',
+  'audit.db',
+  'audit.db-wal',
+  'audit.db-shm',
+  'master.key',
+  'signing-key.pem',
+];
 
 describe('integration: data folder permissions', () => {
   it('a new data folder is 0700 and every file in it 0600, write-ahead logs included', async () => {

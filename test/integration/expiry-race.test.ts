@@ -13,6 +13,7 @@ import { JwtService } from '../../services/crypto/jwt.js';
 import { loadSigningKey } from '../../services/crypto/key-material.js';
 import { Sealer } from '../../services/crypto/sealing.js';
 import { Ledger, SYSTEM } from '../../services/ledger.js';
+import { waitUntil } from '../support/async.js';
 import { tempDir } from '../support/tmp.js';
 
 const WORKER = fileURLToPath(new URL('../support/children/expiry-worker.js', import.meta.url));
@@ -28,7 +29,10 @@ interface Worker {
 }
 
 function startWorker(tag: string, file: string, env: Record<string, string>): Worker {
-  const proc = spawn(process.execPath, [WORKER, file], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env, WORKER_TAG: tag } });
+  const proc = spawn(process.execPath, [WORKER, file], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env, WORKER_TAG: tag },
+  });
   let err = '';
   proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
@@ -42,9 +46,10 @@ function startWorker(tag: string, file: string, env: Record<string, string>): Wo
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 async function readLog(store: SqliteEventStore, after = -1): Promise<RecordedEvent[]> {
@@ -91,7 +96,10 @@ describe('expiry race: two processes, one file', () => {
       log: () => undefined,
     });
     await ledger.start();
-    const u = await ledger.users.register({ email: 'race@example.com', name: 'Race', password: 'correct horse battery staple' }, SYSTEM);
+    const u = await ledger.users.register(
+      { email: 'race@example.com', name: 'Race', password: 'correct horse battery staple' },
+      SYSTEM,
+    );
     await ledger.workspaces.create('Race', u.id, SYSTEM);
 
     // Workers first, so half of them learn the keys live (polling) and the timers race on the same instants.
@@ -102,27 +110,36 @@ describe('expiry race: two processes, one file', () => {
     // Many keys, all due within half a second of each other, one to two seconds from now.
     const created = await Promise.all(
       Array.from({ length: KEYS }, (_, i) =>
-        ledger!.keys.create({ userId: u.id, name: `k${i}`, expiresInSeconds: 1 + (i % 10) * 0.05, format: i % 20 === 0 ? 'jwt' : 'opaque' }, SYSTEM),
+        ledger!.keys.create(
+          {
+            userId: u.id,
+            name: `k${i}`,
+            expiresInSeconds: 1 + (i % 10) * 0.05,
+            format: i % 20 === 0 ? 'jwt' : 'opaque',
+          },
+          SYSTEM,
+        ),
       ),
     );
     const keyStreams = new Set(created.map((c) => `apikey-${c.key.id}`));
     expect(keyStreams.size).to.equal(KEYS);
 
-    // Wait (bounded) until every key has an ApiKeyExpired; polling a condition with a deadline.
+    // Wait (bounded) until every key has an ApiKeyExpired, reading only what was written since the last look.
     const expiredStreams = new Set<string>();
     let cursor = await store.headPosition();
-    const deadline = Date.now() + 15_000;
-    while (expiredStreams.size < KEYS) {
+    const allExpired = async (): Promise<boolean> => {
       for (const e of await readLog(store, cursor)) {
         if (e.type === 'ApiKeyExpired') expiredStreams.add(e.streamId);
         cursor = e.position;
       }
-      if (expiredStreams.size >= KEYS) break;
       for (const w of workers) if (w.proc.exitCode !== null) expect.fail(`worker ${w.tag} died: ${w.stderr()}`);
-      if (Date.now() > deadline)
-        expect.fail(`only ${expiredStreams.size}/${KEYS} keys expired in time; workers said: ${workers.map((w) => w.stderr()).join('')}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+      return expiredStreams.size >= KEYS;
+    };
+    await waitUntil(allExpired, 15_000, `all ${KEYS} keys to expire`).catch((err: Error) =>
+      expect.fail(
+        `${err.message}: ${expiredStreams.size}/${KEYS} expired; workers said: ${workers.map((w) => w.stderr()).join('')}`,
+      ),
+    );
 
     // Let both workers finish whatever they still had in flight, then stop them cleanly.
     for (const w of workers) w.proc.stdin!.end();
@@ -151,7 +168,10 @@ describe('expiry race: two processes, one file', () => {
     for (const s of keyStreams) {
       const evs = await store.readStream(s);
       expect(evs.map((e) => e.type)).to.deep.equal(['ApiKeyCreated', 'ApiKeyExpired']);
-      expect(evs[1]!.data).to.deep.include({ reason: 'ttl', expiredAt: (evs[0]!.data as { expiresAt: string }).expiresAt });
+      expect(evs[1]!.data).to.deep.include({
+        reason: 'ttl',
+        expiredAt: (evs[0]!.data as { expiresAt: string }).expiresAt,
+      });
     }
     // This process learns of the workers' expiries through polling.
     await within(ledger.read.waitFor(await store.headPosition()), 5_000, 'test read model catches up');

@@ -21,7 +21,16 @@ import { SYSTEM } from '../../services/ledger.js';
 import { SqliteCheckpointStore } from '../../services/revocations/checkpoint.js';
 import { createKafkaSink } from '../../services/revocations/kafka-sink.js';
 import { revocationsPlugin } from '../../services/revocations/plugin.js';
-import { describeKafka, kafkaScript, publisherCaughtUp, REPO_ROOT, TopicReader, uniqueTopics, waitUntil, type ReadMessage } from '../support/kafka.js';
+import { waitUntil } from '../support/async.js';
+import {
+  describeKafka,
+  kafkaScript,
+  publisherCaughtUp,
+  REPO_ROOT,
+  TopicReader,
+  uniqueTopics,
+  type ReadMessage,
+} from '../support/kafka.js';
 import { makeLedger, seedOwner } from '../support/ledger.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -62,11 +71,17 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const admin = await s.login();
       const created = await s.request('POST', '/v1/keys', { token: admin, body: { name: 'k', retrievable: true } });
       const key = created.body as { id: string; token: string };
-      expect((await s.request('POST', `/v1/keys/${key.id}/revoke`, { token: admin, body: { reason: 'leaked' } })).status).to.equal(200);
+      expect(
+        (await s.request('POST', `/v1/keys/${key.id}/revoke`, { token: admin, body: { reason: 'leaked' } })).status,
+      ).to.equal(200);
       const revokedEvent = await lastEvent(s, `apikey-${key.id}`);
       expect(revokedEvent.type).to.equal('ApiKeyRevoked');
 
-      await reader.waitFor((r) => r.on(topics.revocations).some((m) => m.key === key.id), 15_000, 'the revocation message');
+      await reader.waitFor(
+        (r) => r.on(topics.revocations).some((m) => m.key === key.id),
+        15_000,
+        'the revocation message',
+      );
       const msg = reader.on(topics.revocations).find((m) => m.key === key.id)!;
       const ce = msg.value as RevocationEvent;
       expect(ce).to.include({
@@ -77,7 +92,13 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
         source: '/token-ledger',
       });
       expect(ce.ledgerposition).to.equal(revokedEvent.position);
-      expect(ce.data).to.include({ keyId: key.id, action: 'revoke', cause: 'revoked', terminal: true, reason: 'leaked' });
+      expect(ce.data).to.include({
+        keyId: key.id,
+        action: 'revoke',
+        cause: 'revoked',
+        terminal: true,
+        reason: 'leaked',
+      });
       expect(msg.headers).to.include({
         ce_id: ce.id,
         ce_type: ce.type,
@@ -92,9 +113,15 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
 
       // Every ledger event reaches the events topic, keyed by its aggregate, in log order.
       const head = await s.running.ledger.store.headPosition();
-      await reader.waitFor((r) => r.on(topics.events).some((m) => m.value.ledgerposition === head), 15_000, 'the whole log on the events topic');
+      await reader.waitFor(
+        (r) => r.on(topics.events).some((m) => m.value.ledgerposition === head),
+        15_000,
+        'the whole log on the events topic',
+      );
       const events = reader.distinct(topics.events);
-      expect(events.map((m) => m.value.ledgerposition as number).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: head }, (_, i) => i + 1));
+      expect(events.map((m) => m.value.ledgerposition as number).sort((a, b) => a - b)).to.deep.equal(
+        Array.from({ length: head }, (_, i) => i + 1),
+      );
       // Within a partition (and so for each aggregate), in log order.
       for (const p of new Set(events.map((m) => m.partition))) {
         const l = events.filter((m) => m.partition === p).map((m) => m.value.ledgerposition as number);
@@ -104,29 +131,53 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       expect(createdMsg.key).to.equal(key.id);
       expect(createdMsg.value.data).to.not.have.any.keys('digest', 'sealed');
       const everything = JSON.stringify(reader.messages);
-      for (const word of ['"digest"', '"sealed"', '"passwordHash"', key.token, key.token.slice(-16)]) expect(everything).not.to.include(word);
+      for (const word of ['"digest"', '"sealed"', '"passwordHash"', key.token, key.token.slice(-16)])
+        expect(everything).not.to.include(word);
 
       // Lag and readiness are reported: events waiting (a count) and positions (the store's own unit), apart.
       await publisherCaughtUp(s);
-      await waitUntil(async () => /ledger_publisher_lag_positions 0\b/.test((await s.request('GET', '/metrics')).text), 10_000, 'lag 0 in /metrics');
+      await waitUntil(
+        async () => /ledger_publisher_lag_positions 0\b/.test((await s.request('GET', '/metrics')).text),
+        10_000,
+        'lag 0 in /metrics',
+      );
       const metrics = (await s.request('GET', '/metrics')).text;
       expect(metrics).to.match(/^ledger_publisher_lag_events 0$/m);
       const ready = await s.request('GET', '/readyz');
-      const check = (ready.body.checks as Array<{ name: string; ok: boolean; detail: any }>).find((c) => c.name === 'kafka_publisher');
+      const check = (ready.body.checks as Array<{ name: string; ok: boolean; detail: any }>).find(
+        (c) => c.name === 'kafka_publisher',
+      );
       expect(check?.ok).to.equal(true);
-      expect(check?.detail).to.include({ state: 'publishing', connected: true, lagEvents: 0, lagPositions: 0, readerOk: true });
+      expect(check?.detail).to.include({
+        state: 'publishing',
+        connected: true,
+        lagEvents: 0,
+        lagPositions: 0,
+        readerOk: true,
+      });
 
       // Heartbeats: on the revocations topic under one key, with the acknowledged checkpoint, and nothing secret.
-      await reader.waitFor((r) => r.heartbeats(topics.revocations).some((m) => m.value.data.checkpoint >= head), 10_000, 'a heartbeat at the head');
+      await reader.waitFor(
+        (r) => r.heartbeats(topics.revocations).some((m) => m.value.data.checkpoint >= head),
+        10_000,
+        'a heartbeat at the head',
+      );
       const beat = reader.heartbeats(topics.revocations).find((m) => m.value.data.checkpoint >= head)!;
       const hb = beat.value as HeartbeatEvent;
       expect(beat.key).to.equal(HEARTBEAT_KEY);
-      expect(hb).to.include({ specversion: '1.0', type: HEARTBEAT_TYPE, subject: HEARTBEAT_KEY, source: '/token-ledger' });
+      expect(hb).to.include({
+        specversion: '1.0',
+        type: HEARTBEAT_TYPE,
+        subject: HEARTBEAT_KEY,
+        source: '/token-ledger',
+      });
       expect(hb.data).to.have.all.keys('checkpoint', 'head', 'lagEvents', 'lagMs', 'intervalMs');
       expect(hb.data).to.include({ intervalMs: 200, lagEvents: 0 });
       expect(hb.data.head).to.be.at.least(head);
       expect(beat.headers).to.include({ ce_type: HEARTBEAT_TYPE, ce_id: hb.id });
-      expect(new Set(reader.heartbeats(topics.revocations).map((m) => m.value.id)).size).to.equal(reader.heartbeats(topics.revocations).length);
+      expect(new Set(reader.heartbeats(topics.revocations).map((m) => m.value.id)).size).to.equal(
+        reader.heartbeats(topics.revocations).length,
+      );
     } finally {
       await s.dispose();
       await reader.stop();
@@ -144,14 +195,22 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const boss = await seedOwner(ledger, 'boss@example.com');
       await ledger.workspaces.setMemberRole(boss.workspaceId, userId, 'member', SYSTEM);
       const own = [];
-      for (let i = 0; i < 3; i++) own.push((await ledger.keys.create({ userId, workspaceId, name: `o${i}` }, SYSTEM)).key.id);
+      for (let i = 0; i < 3; i++)
+        own.push((await ledger.keys.create({ userId, workspaceId, name: `o${i}` }, SYSTEM)).key.id);
       const shared = (await ledger.keys.create({ userId, workspaceId: boss.workspaceId, name: 's' }, SYSTEM)).key.id;
       await ledger.workspaces.removeMember(boss.workspaceId, userId, SYSTEM);
       const removed = await lastEvent(s, `workspace-${boss.workspaceId}`);
       await ledger.users.deactivate(userId, 'left', SYSTEM);
       const deactivated = await lastEvent(s, `user-${userId}`);
-      const expected = [`${removed.metadata.eventId}:${shared}`, ...[...own, shared].map((k) => `${deactivated.metadata.eventId}:${k}`)];
-      await reader.waitFor((r) => expected.every((id) => r.events(topics.revocations).some((m) => m.value.id === id)), 15_000, 'the fan-out');
+      const expected = [
+        `${removed.metadata.eventId}:${shared}`,
+        ...[...own, shared].map((k) => `${deactivated.metadata.eventId}:${k}`),
+      ];
+      await reader.waitFor(
+        (r) => expected.every((id) => r.events(topics.revocations).some((m) => m.value.id === id)),
+        15_000,
+        'the fan-out',
+      );
       const msgs = reader.distinct(topics.revocations);
       expect(msgs.map((m) => m.value.id)).to.have.members(expected);
       for (const m of msgs) {
@@ -182,7 +241,11 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const keys: Array<{ id: string; userId: string }> = [];
       for (const u of users)
         for (let i = 0; i < 4; i++)
-          keys.push({ id: (await ledger.keys.create({ userId: u.userId, workspaceId: u.workspaceId, name: `k${i}` }, SYSTEM)).key.id, userId: u.userId });
+          keys.push({
+            id: (await ledger.keys.create({ userId: u.userId, workspaceId: u.workspaceId, name: `k${i}` }, SYSTEM)).key
+              .id,
+            userId: u.userId,
+          });
       await publisherCaughtUp(s);
 
       expect((await kafkaScript('stop')).code).to.equal(0);
@@ -196,10 +259,16 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
         expect(r.status).to.equal(200);
       }
       expect(Date.now() - t0, 'API calls while Kafka is down').to.be.below(5000);
-      await waitUntil(async () => /ledger_publisher_lag_events [1-9]/.test((await s.request('GET', '/metrics')).text), 10_000, 'lag to show in /metrics');
+      await waitUntil(
+        async () => /ledger_publisher_lag_events [1-9]/.test((await s.request('GET', '/metrics')).text),
+        10_000,
+        'lag to show in /metrics',
+      );
       const ready = await s.request('GET', '/readyz');
       expect(ready.status).to.equal(200);
-      expect(ready.body.checks.find((c: { name: string }) => c.name === 'kafka_publisher').detail.lagEvents).to.be.above(0);
+      expect(
+        ready.body.checks.find((c: { name: string }) => c.name === 'kafka_publisher').detail.lagEvents,
+      ).to.be.above(0);
 
       expect((await kafkaScript('start')).code).to.equal(0);
       brokerDown = false;
@@ -219,7 +288,12 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       const order = perKeyOrder(reader.events(topics.revocations));
       for (const k of keys) {
         const seq = order.get(k.id)!.map((e) => e.type);
-        if (k.userId === users[0]!.userId) expect(seq, k.id).to.deep.equal([REVOCATION_TYPES.suspended, REVOCATION_TYPES.reinstated, REVOCATION_TYPES.revoked]);
+        if (k.userId === users[0]!.userId)
+          expect(seq, k.id).to.deep.equal([
+            REVOCATION_TYPES.suspended,
+            REVOCATION_TYPES.reinstated,
+            REVOCATION_TYPES.revoked,
+          ]);
         else expect(seq, k.id).to.deep.equal([REVOCATION_TYPES.revoked]);
         const positions = order.get(k.id)!.map((e) => e.position);
         expect(positions, 'per-key order').to.deep.equal([...positions].sort((a, b) => a - b));
@@ -247,21 +321,30 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
     let child: ChildProcess | null = null;
     const startChild = (): ChildProcess => {
       const c = spawn(process.execPath, [join(REPO_ROOT, 'dist/services/revocations/run-publisher.js')], {
-        env: { ...process.env, ...kafkaEnv(topics), LEDGER_DATA_DIR: t.dir, LOG_LEVEL: 'silent', LEDGER_KAFKA_BATCH_MESSAGES: '10' },
+        env: {
+          ...process.env,
+          ...kafkaEnv(topics),
+          LEDGER_DATA_DIR: t.dir,
+          LOG_LEVEL: 'silent',
+          LEDGER_KAFKA_BATCH_MESSAGES: '10',
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let err = '';
       c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
       c.once('exit', (code, signal) => {
-        if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') console.error(`publisher exited ${code}: ${err}`);
+        if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
+          console.error(`publisher exited ${code}: ${err}`);
       });
       return c;
     };
-    const exited = (c: ChildProcess): Promise<void> => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+    const exited = (c: ChildProcess): Promise<void> =>
+      new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
     try {
       const { userId, workspaceId } = await seedOwner(t.ledger);
       const keys: string[] = [];
-      for (let i = 0; i < 300; i++) keys.push((await t.ledger.keys.create({ userId, workspaceId, name: `k${i}` }, SYSTEM)).key.id);
+      for (let i = 0; i < 300; i++)
+        keys.push((await t.ledger.keys.create({ userId, workspaceId, name: `k${i}` }, SYSTEM)).key.id);
       child = startChild();
       // Small batches, so the kill lands between acknowledged batches with more in flight.
       const half = keys.length / 2;
@@ -279,8 +362,16 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       expect(atKill).to.be.below(head);
 
       child = startChild();
-      await reader.waitFor((r) => r.on(topics.events).some((m) => m.value.ledgerposition === head), 30_000, 'the publisher to reach the head again');
-      await reader.waitFor((r) => new Set(r.events(topics.revocations).map((m) => m.key)).size === keys.length, 30_000, 'every revocation');
+      await reader.waitFor(
+        (r) => r.on(topics.events).some((m) => m.value.ledgerposition === head),
+        30_000,
+        'the publisher to reach the head again',
+      );
+      await reader.waitFor(
+        (r) => new Set(r.events(topics.revocations).map((m) => m.key)).size === keys.length,
+        30_000,
+        'every revocation',
+      );
       // No gap: every ledger position is on the events topic, every key's revocation on the revocations topic.
       const positions = new Set(reader.on(topics.events).map((m) => m.value.ledgerposition as number));
       expect(positions.size).to.equal(head);
@@ -304,18 +395,35 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
     const topics = uniqueTopics('watch');
     const s = await startTestServer(kafkaEnv(topics), [plugin]);
     const admin = await s.login();
-    const jwtKey = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'j', format: 'jwt' } })).body as { id: string; token: string };
-    const early = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'e', format: 'jwt' } })).body as { id: string; token: string };
-    const live = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'l', format: 'jwt' } })).body as { id: string; token: string };
+    const jwtKey = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'j', format: 'jwt' } })).body as {
+      id: string;
+      token: string;
+    };
+    const early = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'e', format: 'jwt' } })).body as {
+      id: string;
+      token: string;
+    };
+    const live = (await s.request('POST', '/v1/keys', { token: admin, body: { name: 'l', format: 'jwt' } })).body as {
+      id: string;
+      token: string;
+    };
     await s.request('POST', `/v1/keys/${early.id}/revoke`, { token: admin, body: {} });
     await publisherCaughtUp(s);
     const watcher = createRevocationWatcher({ kafka: { brokers, topic: topics.revocations }, staleAfterMs: 1500 });
     // A second watcher pointed at a port where nothing listens never becomes fresh.
-    const orphan = createRevocationWatcher({ kafka: { brokers: ['127.0.0.1:1'], topic: topics.revocations }, staleAfterMs: 500 });
+    const orphan = createRevocationWatcher({
+      kafka: { brokers: ['127.0.0.1:1'], topic: topics.revocations },
+      staleAfterMs: 500,
+    });
     try {
       await watcher.ready;
       expect(watcher.isKnownRevoked(early.id)).to.equal(true); // history is read from the beginning
-      const verifier = createOfflineVerifier({ jwksUrl: `${s.url}/.well-known/jwks.json`, issuer: 'token-ledger', audience: 'token-ledger-api', watcher });
+      const verifier = createOfflineVerifier({
+        jwksUrl: `${s.url}/.well-known/jwks.json`,
+        issuer: 'token-ledger',
+        audience: 'token-ledger-api',
+        watcher,
+      });
       expect((await verifier.verify(jwtKey.token)).code).to.equal('VALID');
       expect((await verifier.verify(early.token)).code).to.equal('REVOKED');
       await s.request('POST', `/v1/keys/${jwtKey.id}/revoke`, { token: admin, body: {} });
@@ -370,7 +478,10 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
       log: (level, msg, extra) => logged.push({ level, msg, extra }),
     });
     const policy = async (): Promise<Record<string, string>> => {
-      const d = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topics.revocations }] });
+      const d = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topics.revocations }],
+      });
       return Object.fromEntries((d.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
     };
     try {
@@ -388,7 +499,11 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
         ],
       });
       await sink.connect();
-      expect(logged.some((l) => l.level === 'warn' && /not compacted/.test(l.msg) && l.extra.cleanupPolicy === 'compact,delete')).to.equal(true);
+      expect(
+        logged.some(
+          (l) => l.level === 'warn' && /not compacted/.test(l.msg) && l.extra.cleanupPolicy === 'compact,delete',
+        ),
+      ).to.equal(true);
       const after = await policy();
       expect(after['cleanup.policy']).to.equal('compact');
       expect(after['retention.ms']).to.equal('86400000');

@@ -8,7 +8,12 @@ import { toStoredEvent } from '../../events/serialization.js';
 import { KeyStatus, type KeyView } from '../../projections/read-model/views.js';
 import { SYSTEM } from '../../services/ledger.js';
 import type { TestLedger } from '../support/ledger.js';
-import { failFirstAppendOf, interceptedLedger, interceptedSqlite, type InterceptedStore } from '../support/store-contract.js';
+import {
+  failFirstAppendOf,
+  interceptedLedger,
+  interceptedSqlite,
+  type InterceptedStore,
+} from '../support/store-contract.js';
 
 describe('ledger: background writers', () => {
   let store: InterceptedStore;
@@ -21,7 +26,9 @@ describe('ledger: background writers', () => {
   afterEach(() => dispose());
 
   const usedEvents = async (keyId: string): Promise<ApiKeyUsed['data'][]> =>
-    (await store.readStream(streams.apiKey(keyId))).filter((e) => e.type === 'ApiKeyUsed').map((e) => toStoredEvent(e)!.data as ApiKeyUsed['data']);
+    (await store.readStream(streams.apiKey(keyId)))
+      .filter((e) => e.type === 'ApiKeyUsed')
+      .map((e) => toStoredEvent(e)!.data as ApiKeyUsed['data']);
   const total = async (keyId: string): Promise<number> => (await usedEvents(keyId)).reduce((n, u) => n + u.count, 0);
 
   describe('use recording', () => {
@@ -47,7 +54,12 @@ describe('ledger: background writers', () => {
       const b = await t.ledger.keys.create({ userId: owner.userId, name: 'b' }, SYSTEM);
       for (let i = 0; i < 3; i++) t.ledger.verifyAndRecord(a.token, 'bearer');
       for (let i = 0; i < 2; i++) t.ledger.verifyAndRecord(b.token, 'bearer');
-      const failures = failFirstAppendOf(store, 'ApiKeyUsed', new StoreUnavailableError('busy', null, true), streams.apiKey(a.key.id));
+      const failures = failFirstAppendOf(
+        store,
+        'ApiKeyUsed',
+        new StoreUnavailableError('busy', null, true),
+        streams.apiKey(a.key.id),
+      );
       await t.ledger.usage.flush();
       expect(failures()).to.equal(1);
       expect(await total(a.key.id)).to.equal(0);
@@ -96,7 +108,9 @@ describe('ledger: background writers', () => {
         },
       };
       const [envelope] = t.ledger.bus.envelope([v1 as unknown as ApiKeyUsed], SYSTEM, t.clock.now());
-      await store.append(streams.apiKey(key.id), [{ ...envelope!, metadata: { ...(envelope!.metadata as EventMetadata), schemaVersion: 1 } }]);
+      await store.append(streams.apiKey(key.id), [
+        { ...envelope!, metadata: { ...(envelope!.metadata as EventMetadata), schemaVersion: 1 } },
+      ]);
       expect(await usedEvents(key.id)).to.deep.equal([{ ...v1.data, presentations: { url: 4 } }]);
       const again = await t.reopen();
       expect(again.read.key(key.id).useCount).to.equal(4);
@@ -106,9 +120,15 @@ describe('ledger: background writers', () => {
   describe('expiry scheduling', () => {
     it('a restart reads no stream of a key already expired or revoked, and holds none of them', async () => {
       const settled: string[] = [];
-      for (let i = 0; i < 30; i++) settled.push((await t.ledger.keys.create({ userId: owner.userId, name: `ttl${i}`, expiresInSeconds: 60 }, SYSTEM)).key.id);
+      for (let i = 0; i < 30; i++)
+        settled.push(
+          (await t.ledger.keys.create({ userId: owner.userId, name: `ttl${i}`, expiresInSeconds: 60 }, SYSTEM)).key.id,
+        );
       for (let i = 0; i < 10; i++) {
-        const { key } = await t.ledger.keys.create({ userId: owner.userId, name: `rev${i}`, expiresInSeconds: 60 }, SYSTEM);
+        const { key } = await t.ledger.keys.create(
+          { userId: owner.userId, name: `rev${i}`, expiresInSeconds: 60 },
+          SYSTEM,
+        );
         await t.ledger.keys.revoke(key.id, null, SYSTEM);
         settled.push(key.id);
       }
@@ -139,14 +159,19 @@ describe('ledger: background writers', () => {
 
     it('drops keys revoked before their time from the schedule as it runs', async () => {
       const keys: KeyView[] = [];
-      for (let i = 0; i < 20; i++) keys.push((await t.ledger.keys.create({ userId: owner.userId, name: `k${i}`, expiresInSeconds: 60 }, SYSTEM)).key);
+      for (let i = 0; i < 20; i++)
+        keys.push(
+          (await t.ledger.keys.create({ userId: owner.userId, name: `k${i}`, expiresInSeconds: 60 }, SYSTEM)).key,
+        );
       expect(t.ledger.expiry.pending).to.equal(20);
       for (const k of keys.slice(0, 15)) await t.ledger.keys.revoke(k.id, null, SYSTEM);
       expect(t.ledger.expiry.pending).to.be.at.most(10);
       t.clock.advance(61);
       store.streamReads.length = 0;
       expect(await t.ledger.expiry.runDue()).to.equal(5);
-      expect(store.streamReads.filter((s) => keys.slice(0, 15).some((k) => s === streams.apiKey(k.id)))).to.deep.equal([]);
+      expect(store.streamReads.filter((s) => keys.slice(0, 15).some((k) => s === streams.apiKey(k.id)))).to.deep.equal(
+        [],
+      );
     });
   });
 });

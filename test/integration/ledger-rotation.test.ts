@@ -8,7 +8,8 @@ import type { RecordedEvent } from '../../events/store/types.js';
 import { KeyStatus, type KeyView } from '../../projections/read-model/views.js';
 import { SYSTEM } from '../../services/ledger.js';
 import type { TestLedger } from '../support/ledger.js';
-import { failFirstAppendOf, interceptedLedger, rejectsWith, type InterceptedStore } from '../support/store-contract.js';
+import { rejectsWith } from '../support/async.js';
+import { failFirstAppendOf, interceptedLedger, type InterceptedStore } from '../support/store-contract.js';
 
 describe('ledger: rotation and creation', () => {
   let store: InterceptedStore;
@@ -20,21 +21,31 @@ describe('ledger: rotation and creation', () => {
   });
   afterEach(() => dispose());
 
-  const types = async (keyId: string): Promise<string[]> => (await store.readStream(streams.apiKey(keyId))).map((e) => e.type);
-  const successorsOf = (keyId: string): KeyView[] => [...t.ledger.read.allKeys()].filter((k) => k.rotatedFrom === keyId);
-  const since = async (after: number): Promise<RecordedEvent[]> => (await store.readAll({ after, maxCount: 1000 })).events;
+  const types = async (keyId: string): Promise<string[]> =>
+    (await store.readStream(streams.apiKey(keyId))).map((e) => e.type);
+  const successorsOf = (keyId: string): KeyView[] =>
+    [...t.ledger.read.allKeys()].filter((k) => k.rotatedFrom === keyId);
+  const since = async (after: number): Promise<RecordedEvent[]> =>
+    (await store.readAll({ after, maxCount: 1000 })).events;
 
   describe('a refused rotation leaves the old key working and untouched', () => {
     it('under a policy tightened after the key was made', async () => {
       const { key, token } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM);
-      await t.ledger.workspaces.setPolicy(owner.workspaceId, { maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null }, SYSTEM);
+      await t.ledger.workspaces.setPolicy(
+        owner.workspaceId,
+        { maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null },
+        SYSTEM,
+      );
       await rejectsWith(t.ledger.keys.rotate(key.id, 0, SYSTEM), 'EXPIRY_REQUIRED');
       expect(await types(key.id)).to.deep.equal(['ApiKeyCreated']);
       expect(t.ledger.verify(token).code).to.equal('VALID');
       expect(t.ledger.read.key(key.id).rotatedTo).to.equal(null);
       expect(successorsOf(key.id)).to.deep.equal([]);
       // The handle still belongs to the old key.
-      await rejectsWith(t.ledger.keys.create({ userId: owner.userId, name: 'other', handle: 'ci', expiresInSeconds: 60 }, SYSTEM), 'HANDLE_TAKEN');
+      await rejectsWith(
+        t.ledger.keys.create({ userId: owner.userId, name: 'other', handle: 'ci', expiresInSeconds: 60 }, SYSTEM),
+        'HANDLE_TAKEN',
+      );
     });
 
     it('for a deactivated owner, or one no longer a member', async () => {
@@ -55,7 +66,10 @@ describe('ledger: rotation and creation', () => {
     });
 
     it('for a key past its expiry instant, even before ApiKeyExpired is written', async () => {
-      const { key } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci', expiresInSeconds: 60, retrievable: true }, SYSTEM);
+      const { key } = await t.ledger.keys.create(
+        { userId: owner.userId, name: 'ci', expiresInSeconds: 60, retrievable: true },
+        SYSTEM,
+      );
       t.clock.advance(60);
       await rejectsWith(t.ledger.keys.rotate(key.id, 0, SYSTEM), 'KEY_EXPIRED');
       await rejectsWith(t.ledger.keys.reveal(key.id, SYSTEM), 'KEY_EXPIRED');
@@ -78,7 +92,10 @@ describe('ledger: rotation and creation', () => {
     store.onAppend = async (streamId, events, expected, next) => {
       if (!raced && streamId === streams.apiKey(key.id) && events[0]?.type === 'ApiKeyRotated') {
         raced = true;
-        const revoke = { type: 'ApiKeyRevoked' as const, data: { keyId: key.id, reason: 'leaked', revokedBy: { type: 'user', id: owner.userId } } };
+        const revoke = {
+          type: 'ApiKeyRevoked' as const,
+          data: { keyId: key.id, reason: 'leaked', revokedBy: { type: 'user', id: owner.userId } },
+        };
         await store.inner.append(streamId, t.ledger.bus.envelope([revoke], SYSTEM, t.clock.now()), 'any');
       }
       return next();
@@ -106,7 +123,9 @@ describe('ledger: rotation and creation', () => {
     expect(successor?.revokeReason).to.equal('rotation_aborted');
     expect(t.ledger.read.findKeyFor(owner.userId, 'ci')?.id).to.equal(key.id);
     expect(t.ledger.read.findKey(key.id)?.rotatedTo).to.equal(null);
-    const claims = (await since(-1)).filter((e) => e.type === 'UniqueValueClaimed' && (e.data as { scope: string }).scope === 'handle');
+    const claims = (await since(-1)).filter(
+      (e) => e.type === 'UniqueValueClaimed' && (e.data as { scope: string }).scope === 'handle',
+    );
     expect(claims.map((e) => (e.data as { ownerId: string }).ownerId)).to.deep.equal([key.id, successor!.id, key.id]);
   });
 
@@ -116,7 +135,12 @@ describe('ledger: rotation and creation', () => {
     const c = { actor: { type: 'user' as const, id: owner.userId }, request: { requestId: 'req_rotate' } };
     const next = await t.ledger.keys.rotate(key.id, 0, c);
     const written = await since(head);
-    expect(written.map((e) => e.type)).to.deep.equal(['UniqueValueClaimed', 'ApiKeyCreated', 'ApiKeyRotated', 'ApiKeyExpired']);
+    expect(written.map((e) => e.type)).to.deep.equal([
+      'UniqueValueClaimed',
+      'ApiKeyCreated',
+      'ApiKeyRotated',
+      'ApiKeyExpired',
+    ]);
     const meta = written.map((e) => e.metadata as EventMetadata);
     expect(new Set(meta.map((m) => m.correlationId)).size).to.equal(1);
     const created = written[1]!;
@@ -126,16 +150,32 @@ describe('ledger: rotation and creation', () => {
 
   describe('a failed creation does not hold its handle', () => {
     it('when a rule refuses it', async () => {
-      await t.ledger.workspaces.setPolicy(owner.workspaceId, { maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null }, SYSTEM);
-      await rejectsWith(t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM), 'EXPIRY_REQUIRED');
-      await rejectsWith(t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci', expiresInSeconds: 7200 }, SYSTEM), 'EXPIRY_BEYOND_POLICY');
-      const { key } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci', expiresInSeconds: 60 }, SYSTEM);
+      await t.ledger.workspaces.setPolicy(
+        owner.workspaceId,
+        { maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null },
+        SYSTEM,
+      );
+      await rejectsWith(
+        t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM),
+        'EXPIRY_REQUIRED',
+      );
+      await rejectsWith(
+        t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci', expiresInSeconds: 7200 }, SYSTEM),
+        'EXPIRY_BEYOND_POLICY',
+      );
+      const { key } = await t.ledger.keys.create(
+        { userId: owner.userId, name: 'ci', handle: 'ci', expiresInSeconds: 60 },
+        SYSTEM,
+      );
       expect(t.ledger.read.findKeyFor(owner.userId, 'ci')?.id).to.equal(key.id);
     });
 
     it('when its write fails after the handle was claimed', async () => {
       failFirstAppendOf(store, 'ApiKeyCreated', new StoreUnavailableError('disk full', null, false));
-      await rejectsWith(t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM), 'STORE_UNAVAILABLE');
+      await rejectsWith(
+        t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM),
+        'STORE_UNAVAILABLE',
+      );
       const { key } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM);
       expect(t.ledger.read.findKeyFor(owner.userId, 'ci')?.id).to.equal(key.id);
     });
@@ -149,7 +189,8 @@ describe('ledger: rotation and creation', () => {
   });
 
   describe('JWT-format keys state their effective scopes', () => {
-    const claims = (token: string): Record<string, unknown> => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const claims = (token: string): Record<string, unknown> =>
+      JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
     it("an unscoped key carries its owner's role permissions at creation", async () => {
       const member = await t.ledger.users.register(
@@ -162,10 +203,19 @@ describe('ledger: rotation and creation', () => {
 
     it("a scoped key carries the scopes its owner's role allows", async () => {
       const auditor = await t.ledger.users.register(
-        { email: 'a@example.com', name: 'A', password: 'correct horse battery staple', workspaceId: owner.workspaceId, role: 'auditor' },
+        {
+          email: 'a@example.com',
+          name: 'A',
+          password: 'correct horse battery staple',
+          workspaceId: owner.workspaceId,
+          role: 'auditor',
+        },
         SYSTEM,
       );
-      const { token } = await t.ledger.keys.create({ userId: auditor.id, name: 'jwt', format: 'jwt', scopes: ['keys:read', 'audit:read'] }, SYSTEM);
+      const { token } = await t.ledger.keys.create(
+        { userId: auditor.id, name: 'jwt', format: 'jwt', scopes: ['keys:read', 'audit:read'] },
+        SYSTEM,
+      );
       expect(claims(token)).to.have.property('scope', 'audit:read keys:read');
     });
   });

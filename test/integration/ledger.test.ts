@@ -1,18 +1,8 @@
 import { expect } from 'chai';
-import { LedgerError } from '../../events/errors.js';
+import type { LedgerError } from '../../events/errors.js';
 import { SYSTEM } from '../../services/ledger.js';
+import { rejectsWith } from '../support/async.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
-
-async function refused(p: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(LedgerError);
-    expect((e as LedgerError).code).to.equal(code);
-    return;
-  }
-  expect.fail(`expected ${code}`);
-}
 
 describe('ledger: keys through the domain layer', () => {
   let t: TestLedger;
@@ -44,13 +34,20 @@ describe('ledger: keys through the domain layer', () => {
     const { token } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci' }, SYSTEM);
     const bad = token.slice(0, -1) + (token.endsWith('a') ? 'b' : 'a');
     expect(t.ledger.verify(bad).code).to.equal('MALFORMED');
-    await t.ledger.keys.revoke((await t.ledger.keys.create({ userId: owner.userId, name: 'x' }, SYSTEM)).key.id, null, SYSTEM);
+    await t.ledger.keys.revoke(
+      (await t.ledger.keys.create({ userId: owner.userId, name: 'x' }, SYSTEM)).key.id,
+      null,
+      SYSTEM,
+    );
     const { token: other } = await (await makeLedgerFor()).createKey();
     expect(t.ledger.verify(other).code).to.equal('NOT_FOUND');
   });
 
   it('rejects an expired key by its timestamp before the event exists, then writes ApiKeyExpired once', async () => {
-    const { key, token } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci', expiresInSeconds: 60 }, SYSTEM);
+    const { key, token } = await t.ledger.keys.create(
+      { userId: owner.userId, name: 'ci', expiresInSeconds: 60 },
+      SYSTEM,
+    );
     t.clock.advance(61);
     expect(t.ledger.verify(token).code).to.equal('EXPIRED');
     await t.ledger.expiry.runDue();
@@ -77,13 +74,25 @@ describe('ledger: keys through the domain layer', () => {
 
   it("intersects the owner's role with the key's scopes", async () => {
     const auditor = await t.ledger.users.register(
-      { email: 'a@example.com', name: 'A', password: 'correct horse battery staple', workspaceId: owner.workspaceId, role: 'auditor' },
+      {
+        email: 'a@example.com',
+        name: 'A',
+        password: 'correct horse battery staple',
+        workspaceId: owner.workspaceId,
+        role: 'auditor',
+      },
       SYSTEM,
     );
     // A scope the role does not hold is refused at creation, not stored.
-    await refused(t.ledger.keys.create({ userId: auditor.id, name: 'audit', scopes: ['audit:read', 'keys:create'] }, SYSTEM), 'SCOPE_NOT_HELD');
+    await rejectsWith(
+      t.ledger.keys.create({ userId: auditor.id, name: 'audit', scopes: ['audit:read', 'keys:create'] }, SYSTEM),
+      'SCOPE_NOT_HELD',
+    );
     await t.ledger.workspaces.setMemberRole(owner.workspaceId, auditor.id, 'admin', SYSTEM);
-    const { token } = await t.ledger.keys.create({ userId: auditor.id, name: 'audit', scopes: ['audit:read', 'keys:create'] }, SYSTEM);
+    const { token } = await t.ledger.keys.create(
+      { userId: auditor.id, name: 'audit', scopes: ['audit:read', 'keys:create'] },
+      SYSTEM,
+    );
     expect(t.ledger.verify(token, { scopes: ['keys:create'] }).code).to.equal('VALID');
     // When the role shrinks afterwards, the key's power shrinks with it.
     await t.ledger.workspaces.setMemberRole(owner.workspaceId, auditor.id, 'auditor', SYSTEM);
@@ -94,7 +103,10 @@ describe('ledger: keys through the domain layer', () => {
 
   it('keeps handles unique per user and finds keys by handle', async () => {
     const { key } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM);
-    await refused(t.ledger.keys.create({ userId: owner.userId, name: 'ci2', handle: 'ci' }, SYSTEM), 'HANDLE_TAKEN');
+    await rejectsWith(
+      t.ledger.keys.create({ userId: owner.userId, name: 'ci2', handle: 'ci' }, SYSTEM),
+      'HANDLE_TAKEN',
+    );
     expect(t.ledger.read.findKeyFor(owner.userId, 'ci')?.id).to.equal(key.id);
     const other = await t.ledger.users.register(
       { email: 'o@example.com', name: 'O', password: 'correct horse battery staple', workspaceId: owner.workspaceId },
@@ -112,18 +124,30 @@ describe('ledger: keys through the domain layer', () => {
       t.ledger.keys.create({ userId: owner.userId, name: 'b', handle: 'same' }, SYSTEM),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
-    expect(((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as LedgerError).code).to.equal('HANDLE_TAKEN');
+    expect(
+      ((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as LedgerError).code,
+    ).to.equal('HANDLE_TAKEN');
   });
 
   it('enforces the workspace policy at creation', async () => {
-    await t.ledger.workspaces.setPolicy(owner.workspaceId, { maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null }, SYSTEM);
-    await refused(t.ledger.keys.create({ userId: owner.userId, name: 'x' }, SYSTEM), 'EXPIRY_REQUIRED');
-    await refused(t.ledger.keys.create({ userId: owner.userId, name: 'x', expiresInSeconds: 7200 }, SYSTEM), 'EXPIRY_BEYOND_POLICY');
+    await t.ledger.workspaces.setPolicy(
+      owner.workspaceId,
+      { maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null },
+      SYSTEM,
+    );
+    await rejectsWith(t.ledger.keys.create({ userId: owner.userId, name: 'x' }, SYSTEM), 'EXPIRY_REQUIRED');
+    await rejectsWith(
+      t.ledger.keys.create({ userId: owner.userId, name: 'x', expiresInSeconds: 7200 }, SYSTEM),
+      'EXPIRY_BEYOND_POLICY',
+    );
     await t.ledger.keys.create({ userId: owner.userId, name: 'x', expiresInSeconds: 1800 }, SYSTEM);
   });
 
   it('rotates with a grace period: both work, then the old one expires; links go both ways', async () => {
-    const { key: old, token: oldToken } = await t.ledger.keys.create({ userId: owner.userId, name: 'ci', handle: 'ci' }, SYSTEM);
+    const { key: old, token: oldToken } = await t.ledger.keys.create(
+      { userId: owner.userId, name: 'ci', handle: 'ci' },
+      SYSTEM,
+    );
     const { key: next, token: newToken } = await t.ledger.keys.rotate(old.id, 60, SYSTEM);
     expect(t.ledger.verify(oldToken).code).to.equal('VALID');
     expect(t.ledger.verify(newToken).code).to.equal('VALID');
@@ -151,7 +175,7 @@ describe('ledger: keys through the domain layer', () => {
     expect(events.map((e) => e.type)).to.include('ApiKeySecretRevealed');
     expect(JSON.stringify(events)).not.to.include(token);
     const plain = await t.ledger.keys.create({ userId: owner.userId, name: 'p' }, SYSTEM);
-    await refused(t.ledger.keys.reveal(plain.key.id, SYSTEM), 'KEY_NOT_RETRIEVABLE');
+    await rejectsWith(t.ledger.keys.reveal(plain.key.id, SYSTEM), 'KEY_NOT_RETRIEVABLE');
   });
 
   it('JWT-format keys carry the claims and verify by digest like any other token', async () => {

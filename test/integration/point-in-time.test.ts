@@ -74,7 +74,8 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     const seed = Number(process.env.PIT_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`      point-in-time seed: ${seed} (rerun with PIT_SEED=${seed})`);
     const rnd = prng(seed);
-    const pick = <T>(xs: readonly T[]): T | undefined => (xs.length === 0 ? undefined : xs[Math.floor(rnd() * xs.length)]);
+    const pick = <T>(xs: readonly T[]): T | undefined =>
+      xs.length === 0 ? undefined : xs[Math.floor(rnd() * xs.length)];
     const ledger: Ledger = t.ledger;
     const clock = t.clock;
     const now = (): number => clock.ms;
@@ -82,15 +83,25 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     const T0 = now();
 
     // --- the world, and the test's own record of it
-    const owner = await ledger.users.register({ email: 'owner@example.com', name: 'O', password: 'correct horse battery staple' }, SYSTEM);
-    const wss = [(await ledger.workspaces.create('W1', owner.id, SYSTEM)).id, (await ledger.workspaces.create('W2', owner.id, SYSTEM)).id];
+    const owner = await ledger.users.register(
+      { email: 'owner@example.com', name: 'O', password: 'correct horse battery staple' },
+      SYSTEM,
+    );
+    const wss = [
+      (await ledger.workspaces.create('W1', owner.id, SYSTEM)).id,
+      (await ledger.workspaces.create('W2', owner.id, SYSTEM)).id,
+    ];
     const users = [owner.id];
     const active = new Map<string, Timeline<boolean>>([[owner.id, new Timeline(true)]]);
     const member = new Map<string, Timeline<boolean>>(); // `${ws} ${user}`
     const mkey = (ws: string, u: string): string => `${ws} ${u}`;
-    for (const ws of wss) (member.set(mkey(ws, owner.id), new Timeline(false)), member.get(mkey(ws, owner.id))!.set(T0, head(), true));
+    for (const ws of wss)
+      (member.set(mkey(ws, owner.id), new Timeline(false)), member.get(mkey(ws, owner.id))!.set(T0, head(), true));
     for (let i = 0; i < 5; i++) {
-      const u = await ledger.users.register({ email: `u${i}@example.com`, name: `U${i}`, password: 'correct horse battery staple' }, SYSTEM);
+      const u = await ledger.users.register(
+        { email: `u${i}@example.com`, name: `U${i}`, password: 'correct horse battery staple' },
+        SYSTEM,
+      );
       users.push(u.id);
       active.set(u.id, new Timeline(true));
       for (const ws of wss) member.set(mkey(ws, u.id), new Timeline(false));
@@ -103,11 +114,16 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     const boundaries = new Set<number>([T0]);
     const positions: Array<{ pos: number; t: number }> = [];
 
-    const endOf = (k: SimKey): number => Math.min(k.expiresAt ?? Infinity, k.graceEnd ?? Infinity, k.revokedAt ?? Infinity);
+    const endOf = (k: SimKey): number =>
+      Math.min(k.expiresAt ?? Infinity, k.graceEnd ?? Infinity, k.revokedAt ?? Infinity);
     const canHoldKeys = (ws: string, u: string): boolean => active.get(u)!.now && member.get(mkey(ws, u))!.now;
     const liveKeys = (): SimKey[] => keys.filter((k) => k.revokedAt === null && endOf(k) > now());
 
-    const recordCreated = (ws: string, user: string, created: { key: { id: string; requestedExpiresAt: number | null; name: string } }): SimKey => {
+    const recordCreated = (
+      ws: string,
+      user: string,
+      created: { key: { id: string; requestedExpiresAt: number | null; name: string } },
+    ): SimKey => {
       const k: SimKey = {
         id: created.key.id,
         ws,
@@ -139,7 +155,10 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         const holder = pick(users.filter((x) => canHoldKeys(ws, x)));
         if (holder === undefined) continue;
         const ttl = pick([null, null, 30, 90, 600, 3600]);
-        const c = await ledger.keys.create({ userId: holder, workspaceId: ws, name: `k${step}`, expiresInSeconds: ttl }, SYSTEM);
+        const c = await ledger.keys.create(
+          { userId: holder, workspaceId: ws, name: `k${step}`, expiresInSeconds: ttl },
+          SYSTEM,
+        );
         recordCreated(ws, holder, c);
       } else if (r < 0.44) {
         const k = pick(keys.filter((x) => x.revokedAt === null));
@@ -194,7 +213,14 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     // --- the expected answers, from the test's log only
     const expectedValid = (ws: string, at: number): string[] =>
       keys
-        .filter((k) => k.ws === ws && k.createdAt <= at && endOf(k) > at && active.get(k.user)!.at(at) && member.get(mkey(ws, k.user))!.at(at))
+        .filter(
+          (k) =>
+            k.ws === ws &&
+            k.createdAt <= at &&
+            endOf(k) > at &&
+            active.get(k.user)!.at(at) &&
+            member.get(mkey(ws, k.user))!.at(at),
+        )
         .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .map((k) => k.id);
 
@@ -204,7 +230,12 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
       const eol = Math.min(k.expiresAt ?? Infinity, rotated ? k.graceEnd! : Infinity);
       const phase = revoked ? 'revoked' : eol <= at ? 'expired' : rotated ? 'rotation_grace' : 'active';
       const name = k.names.filter((n) => upTo(n.t, n.pos)).pop()!.name;
-      return { status: phase === 'rotation_grace' ? 'active' : phase, phase, name, rotatedTo: rotated ? k.successor : null };
+      return {
+        status: phase === 'rotation_grace' ? 'active' : phase,
+        phase,
+        name,
+        rotatedTo: rotated ? k.successor : null,
+      };
     };
 
     // --- compare: every boundary (and the instant before it), plus random instants
@@ -236,7 +267,9 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         }
         const got = await keyAsOf(ledger, k.id, { kind: 'time', ms: at });
         const want = expectedAsOf(k, at, (tt) => tt <= at);
-        expect({ status: got.status, phase: got.phase, name: got.name, rotatedTo: got.rotatedTo }, label).to.deep.equal(want);
+        expect({ status: got.status, phase: got.phase, name: got.name, rotatedTo: got.rotatedTo }, label).to.deep.equal(
+          want,
+        );
         expect(got.expiresAt, label).to.equal(k.expiresAt === null ? null : new Date(k.expiresAt).toISOString());
         // The owner as they were then, and whether the key would have verified: the same answer as validAt.
         const owner = got.owner as { id: string; active: boolean; role: string | null };
@@ -263,7 +296,9 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         }
         const got = await keyAsOf(ledger, k.id, { kind: 'position', position: p.pos });
         const want = expectedAsOf(k, p.t, (_t, pos) => pos <= p.pos);
-        expect({ status: got.status, phase: got.phase, name: got.name, rotatedTo: got.rotatedTo }, label).to.deep.equal(want);
+        expect({ status: got.status, phase: got.phase, name: got.name, rotatedTo: got.rotatedTo }, label).to.deep.equal(
+          want,
+        );
         const owner = got.owner as { active: boolean; role: string | null };
         expect({ active: owner.active, member: owner.role !== null }, label).to.deep.equal({
           active: active.get(k.user)!.atPosition(p.pos),
@@ -297,10 +332,19 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
   });
   it('upgrades a schema-1 audit.db in place: same rows and chain, key events get their key’s workspace, the workspace filter finds them', async () => {
     const ledger = t.ledger;
-    const owner = await ledger.users.register({ email: 'o@example.com', name: 'Ö', password: 'correct horse battery staple' }, SYSTEM);
-    const [w1, w2] = [(await ledger.workspaces.create('W1', owner.id, SYSTEM)).id, (await ledger.workspaces.create('W2', owner.id, SYSTEM)).id];
+    const owner = await ledger.users.register(
+      { email: 'o@example.com', name: 'Ö', password: 'correct horse battery staple' },
+      SYSTEM,
+    );
+    const [w1, w2] = [
+      (await ledger.workspaces.create('W1', owner.id, SYSTEM)).id,
+      (await ledger.workspaces.create('W2', owner.id, SYSTEM)).id,
+    ];
     for (let i = 0; i < 6; i++) {
-      const k = await ledger.keys.create({ userId: owner.id, workspaceId: i % 2 === 0 ? w1 : w2, name: `k${i} “quoted”` }, SYSTEM);
+      const k = await ledger.keys.create(
+        { userId: owner.id, workspaceId: i % 2 === 0 ? w1 : w2, name: `k${i} “quoted”` },
+        SYSTEM,
+      );
       if (i % 3 === 0) await ledger.keys.revoke(k.key.id, 'test', SYSTEM);
       else await ledger.keys.update(k.key.id, { name: `renamed${i}` }, SYSTEM);
     }
@@ -308,10 +352,16 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     const fresh = new AuditDb(file, auditExtensions);
     await rebuildAudit(fresh, ledger.store);
     const rows = (d: AuditDb): unknown[] =>
-      d.db.prepare('SELECT position, event_id, type, about_ws, prev_chain, chain, event, line FROM audit_events ORDER BY position').all();
+      d.db
+        .prepare(
+          'SELECT position, event_id, type, about_ws, prev_chain, chain, event, line FROM audit_events ORDER BY position',
+        )
+        .all();
     const want = rows(fresh);
     // Every key event is about its key's workspace, though revocations and updates carry only keyId.
-    const keyEvents = want.filter((r) => (r as { type: string }).type.startsWith('ApiKey')) as Array<{ about_ws: string | null }>;
+    const keyEvents = want.filter((r) => (r as { type: string }).type.startsWith('ApiKey')) as Array<{
+      about_ws: string | null;
+    }>;
     expect(keyEvents.length).to.equal(12); // 6 created, 2 revoked, 4 renamed
     expect(keyEvents.every((r) => r.about_ws === w1 || r.about_ws === w2)).to.equal(true);
     fresh.close();
@@ -381,7 +431,12 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         position: i + 1,
         type: i % 5 === 0 ? 'UserLoginFailed' : 'UserLoginSucceeded',
         data: { userId: `usr_${i % 7}` },
-        metadata: { eventId: `e${i}`, occurredAt: new Date(at).toISOString(), actor: { type: 'system', id: 'system' }, request: {} },
+        metadata: {
+          eventId: `e${i}`,
+          occurredAt: new Date(at).toISOString(),
+          actor: { type: 'system', id: 'system' },
+          request: {},
+        },
       };
     });
     for (let i = 0; i < events.length; i += 500) db.applyBatch(events.slice(i, i + 500));
@@ -395,12 +450,22 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
           .filter((e, i) => times[i]! >= from && times[i]! < to && (type === undefined || type.includes(e.type)))
           .map((e) => e.position)
           .reverse();
-        const filters = { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...(type ? { type } : {}) };
-        const got = listAudit(db.db, { filters, scope: null, cursor: null, limit: 1000, order: 'desc' }).items.map((i) => i.position);
-        expect(got, JSON.stringify(filters)).to.deep.equal(want);
-        const onlyFrom = listAudit(db.db, { filters: { from: filters.from }, scope: null, cursor: null, limit: 1000, order: 'asc' }).items.map(
+        const filters = {
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+          ...(type ? { type } : {}),
+        };
+        const got = listAudit(db.db, { filters, scope: null, cursor: null, limit: 1000, order: 'desc' }).items.map(
           (i) => i.position,
         );
+        expect(got, JSON.stringify(filters)).to.deep.equal(want);
+        const onlyFrom = listAudit(db.db, {
+          filters: { from: filters.from },
+          scope: null,
+          cursor: null,
+          limit: 1000,
+          order: 'asc',
+        }).items.map((i) => i.position);
         expect(onlyFrom, `from ${filters.from}`).to.deep.equal(
           events
             .filter((_, i) => times[i]! >= from)
@@ -411,7 +476,9 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
       }
       expect(checked).to.be.greaterThan(500);
       // Late events really do sit after later-stamped ones: the skew bound was needed.
-      expect(Number(db.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get())).to.be.greaterThan(10_000);
+      expect(
+        Number(db.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get()),
+      ).to.be.greaterThan(10_000);
     } finally {
       db.close();
     }

@@ -2,7 +2,7 @@
 // the live one, one rebuilt by hand from readAll pages, and one from a second Ledger on the same file.
 import { expect } from 'chai';
 import type { KeyFormat, Presentation, WorkspaceRole } from '../../events/catalog.js';
-import { DomainError, NotFoundError } from '../../events/errors.js';
+import { DomainError, NotFoundError } from '../../services/domain/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore } from '../../events/store/types.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
@@ -68,7 +68,8 @@ describe('rebuild: a full rebuild equals the live read model', () => {
     const rnd = prng(SEED);
     const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
     const chance = (p: number): boolean => rnd() < p;
-    const pick = <T>(xs: readonly T[]): T | undefined => (xs.length === 0 ? undefined : xs[Math.floor(rnd() * xs.length)]);
+    const pick = <T>(xs: readonly T[]): T | undefined =>
+      xs.length === 0 ? undefined : xs[Math.floor(rnd() * xs.length)];
 
     t = await makeLedger({ ids: seededIds(SEED) });
     const live: Ledger = t.ledger;
@@ -103,7 +104,10 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return [
               'registerUser',
               async () => {
-                const u = await live.users.register({ email, name: `U ${email}`, password: 'correct horse battery staple', workspaceId: ws, role }, SYSTEM);
+                const u = await live.users.register(
+                  { email, name: `U ${email}`, password: 'correct horse battery staple', workspaceId: ws, role },
+                  SYSTEM,
+                );
                 users.push(u.id);
               },
             ];
@@ -113,7 +117,10 @@ describe('rebuild: a full rebuild equals the live read model', () => {
           users.length === 0 ? 0 : allowSlow ? 0.3 : 0,
           () => {
             const u = anyUser();
-            return ['changePassword', () => live.users.changePassword(u, `another long password ${int(0, 99)}`, SYSTEM)];
+            return [
+              'changePassword',
+              () => live.users.changePassword(u, `another long password ${int(0, 99)}`, SYSTEM),
+            ];
           },
         ],
         [
@@ -138,7 +145,9 @@ describe('rebuild: a full rebuild equals the live read model', () => {
           () => {
             const w = anyWs();
             // Mostly a current member, so removals happen; sometimes anyone (NOT_A_MEMBER, LAST_OWNER).
-            const members = [...(live.read.findWorkspace(w)?.members ?? [])].filter(([, m]) => m.role !== null).map(([id]) => id);
+            const members = [...(live.read.findWorkspace(w)?.members ?? [])]
+              .filter(([, m]) => m.role !== null)
+              .map(([id]) => id);
             const u = chance(0.7) ? (pick(members) ?? anyUser()) : anyUser();
             return ['removeMember', () => live.workspaces.removeMember(w, u, SYSTEM)];
           },
@@ -199,7 +208,19 @@ describe('rebuild: a full rebuild equals the live read model', () => {
               async () =>
                 minted(
                   await live.keys.create(
-                    { userId, workspaceId, name, description, alias, handle, scopes, format, expiresInSeconds, expiresAt, retrievable },
+                    {
+                      userId,
+                      workspaceId,
+                      name,
+                      description,
+                      alias,
+                      handle,
+                      scopes,
+                      format,
+                      expiresInSeconds,
+                      expiresAt,
+                      retrievable,
+                    },
                     SYSTEM,
                   ),
                 ),
@@ -210,7 +231,10 @@ describe('rebuild: a full rebuild equals the live read model', () => {
           keys.length === 0 ? 0 : 2,
           () => {
             const k = anyKey();
-            return ['revokeKey', () => live.keys.revoke(k, chance(0.5) ? 'leaked' : null, { actor: { type: 'user', id: anyUser() } })];
+            return [
+              'revokeKey',
+              () => live.keys.revoke(k, chance(0.5) ? 'leaked' : null, { actor: { type: 'user', id: anyUser() } }),
+            ];
           },
         ],
         [
@@ -228,7 +252,11 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             const k = anyKey();
             const patch = chance(0.1)
               ? { expiresAt: '2030-01-01T00:00:00Z' }
-              : { name: `n${int(0, 5)}`, description: chance(0.5) ? null : `d${int(0, 3)}`, alias: chance(0.5) ? undefined : `a${int(0, 3)}` };
+              : {
+                  name: `n${int(0, 5)}`,
+                  description: chance(0.5) ? null : `d${int(0, 3)}`,
+                  alias: chance(0.5) ? undefined : `a${int(0, 3)}`,
+                };
             return ['updateKey', () => live.keys.update(k, patch, SYSTEM)];
           },
         ],
@@ -275,7 +303,8 @@ describe('rebuild: a full rebuild equals the live read model', () => {
             return [
               'recordUse',
               async () => {
-                for (const [tok, pres] of uses) live.verifyAndRecord(tok, pres, { ip: `10.0.0.${int(1, 9)}`, userAgent: 'rebuild-test' });
+                for (const [tok, pres] of uses)
+                  live.verifyAndRecord(tok, pres, { ip: `10.0.0.${int(1, 9)}`, userAgent: 'rebuild-test' });
                 if (flush) await live.usage.flush();
               },
             ];
@@ -362,7 +391,8 @@ describe('rebuild: a full rebuild equals the live read model', () => {
       expect(ok.get(op) ?? 0, `${op} succeeded at least once (seed ${SEED})`).to.be.greaterThan(0);
     }
     expect(tokens.size).to.be.greaterThan(40);
-    for (const code of ['VALID', 'REVOKED', 'EXPIRED']) expect(codes.get(code) ?? 0, `some keys end ${code}`).to.be.greaterThan(0);
+    for (const code of ['VALID', 'REVOKED', 'EXPIRED'])
+      expect(codes.get(code) ?? 0, `some keys end ${code}`).to.be.greaterThan(0);
     const types = new Set<string>();
     for (let after = -1; ;) {
       const page = await live.store.readAll({ after, maxCount: 1000 });

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { EsdbEventStore, createEsdbStore } from '../../events/store/esdb.js';
 import type { RecordedEvent } from '../../events/store/types.js';
+import { waitUntil } from '../support/async.js';
 import { storeContract } from '../support/store-contract.js';
 
 // e.g. LEDGER_TEST_ESDB_URL='esdb://127.0.0.1:2113?tls=false' (see docker-compose.yml: `docker compose up -d eventstore`)
@@ -49,10 +50,15 @@ interface FakeEventData {
   metadata?: unknown;
 }
 
-const parseBytes = (v: Uint8Array): unknown => (v.length === 0 ? undefined : (JSON.parse(Buffer.from(v).toString('utf8')) as unknown));
+const parseBytes = (v: Uint8Array): unknown =>
+  v.length === 0 ? undefined : (JSON.parse(Buffer.from(v).toString('utf8')) as unknown);
 // As the client's append does: falsy metadata is dropped, a Uint8Array goes over as bytes, anything else as JSON.
 const wireMetadata = (v: unknown): unknown =>
-  !v ? undefined : v.constructor === Uint8Array ? parseBytes(v as Uint8Array) : (JSON.parse(JSON.stringify(v)) as unknown);
+  !v
+    ? undefined
+    : v.constructor === Uint8Array
+      ? parseBytes(v as Uint8Array)
+      : (JSON.parse(JSON.stringify(v)) as unknown);
 
 class FakeEsdbClient {
   readonly log: FakeRecord[] = [];
@@ -66,12 +72,20 @@ class FakeEsdbClient {
   /** maxCount of every forward stream read, to check reads are paged. */
   readonly streamReadSizes: number[] = [];
   subscriptions = 0;
+  /** Every subscription fails with UnavailableError as soon as it starts. */
+  failEverySubscription = false;
 
   constructor() {
     for (let i = 0; i < 5; i++) this.write('$settings', '$settings', {}, undefined);
   }
 
-  private write(streamId: string, type: string, data: unknown, metadata: unknown, id: string = randomUUID()): FakeRecord {
+  private write(
+    streamId: string,
+    type: string,
+    data: unknown,
+    metadata: unknown,
+    id: string = randomUUID(),
+  ): FakeRecord {
     const s = this.streams.get(streamId) ?? [];
     this.streams.set(streamId, s);
     const pos = this.nextPos;
@@ -104,7 +118,10 @@ class FakeEsdbClient {
     const cur = s.length - 1;
     const exp = opts.expectedRevision;
     const ok =
-      exp === 'any' || (exp === 'no_stream' && cur === -1) || (exp === 'stream_exists' && cur >= 0) || (typeof exp === 'bigint' && exp === BigInt(cur));
+      exp === 'any' ||
+      (exp === 'no_stream' && cur === -1) ||
+      (exp === 'stream_exists' && cur >= 0) ||
+      (typeof exp === 'bigint' && exp === BigInt(cur));
     if (!ok) {
       throw new WrongExpectedVersionError(undefined, {
         streamName: streamId,
@@ -149,7 +166,9 @@ class FakeEsdbClient {
         recs = from === 'start' ? log : log.filter((r) => typeof from === 'object' && r.position.commit >= from.commit);
       } else {
         const from = opts.fromPosition;
-        recs = (from === 'end' ? log : log.filter((r) => typeof from === 'object' && r.position.commit < from.commit)).slice().reverse();
+        recs = (from === 'end' ? log : log.filter((r) => typeof from === 'object' && r.position.commit < from.commit))
+          .slice()
+          .reverse();
       }
       for (const rec of recs.slice(0, opts.maxCount)) yield { event: rec, commitPosition: rec.position.commit };
     })();
@@ -187,6 +206,8 @@ class FakeEsdbClient {
       }
     };
     const stream = new Readable({ objectMode: true, highWaterMark: 2, read: pump });
+    if (this.failEverySubscription)
+      setImmediate(() => stream.destroy(new UnavailableError(undefined, 'connection refused')));
     return Object.assign(stream, {
       unsubscribe: async () => {
         if (waiting) this.listeners.delete(waiting);
@@ -232,7 +253,12 @@ describe('event store contract: EventStoreDB adapter over an in-memory fake clie
     expect(await store.headPosition()).to.equal(-1);
     expect(await store.readAll({ after: -1, maxCount: 10 })).to.deep.include({ events: [], isEnd: true });
     const r = await store.append('s', [{ id: randomUUID(), type: 'A', data: 'x', metadata: null }]);
-    client.log.push({ ...client.log[client.log.length - 1]!, streamId: '$$s', type: '$metadata', position: { commit: 10n ** 9n, prepare: 10n ** 9n } });
+    client.log.push({
+      ...client.log[client.log.length - 1]!,
+      streamId: '$$s',
+      type: '$metadata',
+      position: { commit: 10n ** 9n, prepare: 10n ** 9n },
+    });
     expect(await store.headPosition()).to.equal(r.position);
     const page = await store.readAll({ after: -1, maxCount: 10 });
     expect(page.events.map((e: RecordedEvent) => [e.type, e.data, e.metadata])).to.deep.equal([['A', 'x', null]]);
@@ -251,12 +277,57 @@ describe('event store contract: EventStoreDB adapter over an in-memory fake clie
     const sub = store.subscribeAll((e) => void got.push(e.type), { onError: (e) => errors.push(e) });
     await sub.caughtUp;
     await store.append('s', [ev('D')]);
-    for (let i = 0; i < 50 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => got.length >= 4, 5000, 'the event appended after the resubscribe');
     await sub.close();
     await store.close();
     expect(got).to.deep.equal(['A', 'B', 'C', 'D']);
     expect(errors).to.deep.equal([]);
     expect(client.subscriptions).to.equal(2);
+  });
+
+  it('close() ends a resubscribe backoff at once', async () => {
+    const client = new FakeEsdbClient();
+    client.failEverySubscription = true;
+    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client, maxResubscribeAttempts: 100 });
+    const errors: unknown[] = [];
+    const sub = store.subscribeAll(() => undefined, { onError: (e) => errors.push(e) });
+    // Backoffs double from 100 ms: after the fourth failure the wait is 800 ms.
+    await waitUntil(() => client.subscriptions === 4, 5000, 'four failed subscriptions');
+    await new Promise((r) => setImmediate(r));
+    const t0 = Date.now();
+    await sub.close();
+    expect(Date.now() - t0, 'close() duration').to.be.below(300);
+    await store.close();
+    expect(errors).to.deep.equal([]);
+    expect(client.subscriptions).to.equal(4);
+  });
+
+  it('a handler failure ends the subscription with that error, without resubscribing', async () => {
+    const client = new FakeEsdbClient();
+    const store = new EsdbEventStore('esdb://fake:2113?tls=false', { client });
+    const ev = (type: string) => ({ id: randomUUID(), type, data: {}, metadata: {} });
+    await store.append('s', [ev('A'), ev('B'), ev('C')]);
+    const boom = new Error('handler broke');
+    const got: string[] = [];
+    const errors: unknown[] = [];
+    const sub = store.subscribeAll(
+      (e) => {
+        if (e.type === 'B') throw boom;
+        got.push(e.type);
+      },
+      { onError: (e) => errors.push(e) },
+    );
+    try {
+      await sub.caughtUp;
+      throw new Error('expected caughtUp to reject');
+    } catch (e) {
+      expect(e).to.equal(boom);
+    }
+    await sub.close();
+    await store.close();
+    expect(got).to.deep.equal(['A']);
+    expect(errors).to.deep.equal([boom]);
+    expect(client.subscriptions).to.equal(1);
   });
 
   it('recognises a deduplicated retry even when the server reports the current stream revision', async () => {

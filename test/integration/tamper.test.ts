@@ -21,7 +21,7 @@ import { witnessFile } from '../../services/audit/cli.js';
 import { verifyStore, type VerifyStoreResult } from '../../services/audit/verify-store.js';
 import { loadConfig } from '../../services/config.js';
 import { loadSigningKey, type SigningKey } from '../../services/crypto/key-material.js';
-import { Metrics } from '../../services/http/metrics.js';
+import { Metrics } from '../../services/metrics/registry.js';
 import { SYSTEM } from '../../services/ledger.js';
 import { createLogger } from '../../services/logger.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
@@ -48,7 +48,15 @@ async function audited(every: number, dir?: string): Promise<Audited> {
   const projection = new AuditProjection(db, t.ledger.store, () => undefined);
   await projection.start();
   const config = loadConfig({ LEDGER_DATA_DIR: t.dir, LEDGER_CHECKPOINT_EVERY: String(every) });
-  const ctx: AuditContext = { ledger: t.ledger, config, logger: createLogger('silent'), metrics: new Metrics(), signingKey: key, db, projection };
+  const ctx: AuditContext = {
+    ledger: t.ledger,
+    config,
+    logger: createLogger('silent'),
+    metrics: new Metrics(),
+    signingKey: key,
+    db,
+    projection,
+  };
   const checkpointer = new Checkpointer(ctx, { intervalMs: 3_600_000 });
   await checkpointer.start();
   return {
@@ -93,7 +101,10 @@ async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
 async function populate(a: Audited): Promise<void> {
   const l = a.t.ledger;
   const { userId, workspaceId } = await seedOwner(l);
-  const bob = await l.users.register({ email: 'bob@example.com', name: 'Bob', password: 'correct horse battery staple', workspaceId, role: 'member' }, SYSTEM);
+  const bob = await l.users.register(
+    { email: 'bob@example.com', name: 'Bob', password: 'correct horse battery staple', workspaceId, role: 'member' },
+    SYSTEM,
+  );
   const ws2 = await l.workspaces.create('Second', bob.id, SYSTEM);
   await l.workspaces.setMemberRole(ws2.id, userId, 'auditor', SYSTEM);
   await settle(a);
@@ -102,7 +113,15 @@ async function populate(a: Audited): Promise<void> {
     for (let i = 0; i < 8; i++) {
       const owner = i % 2 === 0 ? userId : bob.id;
       keys.push(
-        await l.keys.create({ userId: owner, name: `k${round}-${i}`, retrievable: i % 3 === 0, expiresInSeconds: i % 4 === 0 ? 86_400 : null }, SYSTEM),
+        await l.keys.create(
+          {
+            userId: owner,
+            name: `k${round}-${i}`,
+            retrievable: i % 3 === 0,
+            expiresInSeconds: i % 4 === 0 ? 86_400 : null,
+          },
+          SYSTEM,
+        ),
       );
     }
     for (const [i, k] of keys.entries()) {
@@ -153,11 +172,15 @@ describe('integration: tamper evidence', function () {
       for (const c of cps) {
         const d = c.data as { position: number; chain: string; at: string; kid: string; signature: string };
         expect(d.kid).to.equal(a.key.kid);
-        expect(verify(null, checkpointSigningInput(d), a.key.publicKey, Buffer.from(d.signature, 'base64url'))).to.equal(true);
+        expect(
+          verify(null, checkpointSigningInput(d), a.key.publicKey, Buffer.from(d.signature, 'base64url')),
+        ).to.equal(true);
         const m = c.metadata as { actor: { type: string }; eventId: string; occurredAt: string; schemaVersion: number };
         expect(m).to.include({ eventId: c.id, occurredAt: d.at, schemaVersion: 1 });
         expect(m.actor.type).to.equal('system');
-        const row = a.db.db.prepare('SELECT chain FROM audit_events WHERE position = ?').get(d.position) as { chain: string };
+        const row = a.db.db.prepare('SELECT chain FROM audit_events WHERE position = ?').get(d.position) as {
+          chain: string;
+        };
         expect(d.chain).to.equal(row.chain);
       }
       expect(a.checkpointer.status()).to.deep.include({ ok: true });
@@ -169,7 +192,9 @@ describe('integration: tamper evidence', function () {
       await again.tick();
       await again.stop();
       expect((await allEvents(a.t.ledger.store)).filter((e) => e.type === 'LedgerCheckpointed')).to.have.length(3);
-      expect((again.status().detail as { lastCheckpointPosition: number }).lastCheckpointPosition).to.equal(expected[2]);
+      expect((again.status().detail as { lastCheckpointPosition: number }).lastCheckpointPosition).to.equal(
+        expected[2],
+      );
     });
 
     it('checkpoints the head after checkpointSeconds when there are new events, and never its own checkpoints', async () => {
@@ -217,7 +242,9 @@ describe('integration: tamper evidence', function () {
       store.append = () => Promise.reject(new StoreUnavailableError('busy', null, true));
       await a.checkpointer.tick();
       expect(a.checkpointer.status()).to.deep.include({ ok: true });
-      expect((a.checkpointer.status().detail as { lastError: { code: string } }).lastError.code).to.equal('STORE_UNAVAILABLE');
+      expect((a.checkpointer.status().detail as { lastError: { code: string } }).lastError.code).to.equal(
+        'STORE_UNAVAILABLE',
+      );
       store.append = append;
       await a.checkpointer.tick();
       expect(a.checkpointer.status().detail).to.include({ written: 1, lastError: null });
@@ -266,7 +293,8 @@ describe('integration: tamper evidence', function () {
       const files = ['ledger.db', 'signing-key.pem', ...(opts.witness === false ? [] : ['audit.db'])];
       for (const f of files)
         for (const suffix of ['', '-wal', '-shm'])
-          if (existsSync(join(base.path, f + suffix))) copyFileSync(join(base.path, f + suffix), join(c.path, f + suffix));
+          if (existsSync(join(base.path, f + suffix)))
+            copyFileSync(join(base.path, f + suffix), join(c.path, f + suffix));
       return c.path;
     }
 
@@ -282,7 +310,12 @@ describe('integration: tamper evidence', function () {
     async function check(dir: string, witness = true, window?: number): Promise<VerifyStoreResult> {
       const store = new SqliteEventStore(join(dir, 'ledger.db'));
       try {
-        return await verifyStore(store, { publicKeys: [key.publicKey], ...(witness ? { auditDbFile: join(dir, 'audit.db') } : {}), pageSize: 37, window });
+        return await verifyStore(store, {
+          publicKeys: [key.publicKey],
+          ...(witness ? { auditDbFile: join(dir, 'audit.db') } : {}),
+          pageSize: 37,
+          window,
+        });
       } finally {
         await store.close();
       }
@@ -309,7 +342,12 @@ describe('integration: tamper evidence', function () {
     it('verifies the untouched ledger, with and without the witness, and with a JWK', async () => {
       const dir = copy();
       const r = await check(dir);
-      expect(r).to.deep.include({ ok: true, events: log.length, checkpoints: cps().length, lastPosition: log.at(-1)!.position });
+      expect(r).to.deep.include({
+        ok: true,
+        events: log.length,
+        checkpoints: cps().length,
+        lastPosition: log.at(-1)!.position,
+      });
       expect((await check(dir, false)).ok).to.equal(true);
       const store = new SqliteEventStore(join(dir, 'ledger.db'));
       try {
@@ -322,8 +360,17 @@ describe('integration: tamper evidence', function () {
     it('(a) names an edited event: EDITED at its position', async () => {
       const dir = copy();
       const target = log.find((e) => e.type === 'ApiKeyRevoked')!;
-      tamper(dir, (db) => db.prepare("UPDATE events SET data = json_set(data, '$.reason', 'routine') WHERE position = ?").run(target.position));
-      expect(await check(dir)).to.deep.include({ ok: false, code: 'EDITED', position: target.position, checkedUpTo: target.position - 1 });
+      tamper(dir, (db) =>
+        db
+          .prepare("UPDATE events SET data = json_set(data, '$.reason', 'routine') WHERE position = ?")
+          .run(target.position),
+      );
+      expect(await check(dir)).to.deep.include({
+        ok: false,
+        code: 'EDITED',
+        position: target.position,
+        checkedUpTo: target.position - 1,
+      });
     });
 
     it('(b) names a deleted event: DELETED at its position', async () => {
@@ -339,8 +386,11 @@ describe('integration: tamper evidence', function () {
       const q = log[47]!;
       tamper(dir, (db) =>
         db.transaction(() => {
-          const set = db.prepare('UPDATE events SET event_id = ?, stream_id = ?, revision = ?, type = ?, data = ?, metadata = ? WHERE position = ?');
-          const row = (pos: number) => db.prepare('SELECT * FROM events WHERE position = ?').get(pos) as Record<string, string | number>;
+          const set = db.prepare(
+            'UPDATE events SET event_id = ?, stream_id = ?, revision = ?, type = ?, data = ?, metadata = ? WHERE position = ?',
+          );
+          const row = (pos: number) =>
+            db.prepare('SELECT * FROM events WHERE position = ?').get(pos) as Record<string, string | number>;
           const rp = row(p.position);
           const rq = row(q.position);
           set.run('tmp', 'tmp', -1, 'tmp', '{}', '{}', p.position);
@@ -355,9 +405,21 @@ describe('integration: tamper evidence', function () {
       const dir = copy();
       const [first, second] = cps();
       const other = (first!.data as { signature: string }).signature; // a real signature, over something else
-      tamper(dir, (db) => db.prepare("UPDATE events SET data = json_set(data, '$.signature', ?) WHERE position = ?").run(other, second!.position));
-      expect(await check(dir)).to.deep.include({ ok: false, code: 'CHECKPOINT_SIGNATURE_INVALID', position: second!.position });
-      expect(await check(dir, false)).to.deep.include({ ok: false, code: 'CHECKPOINT_SIGNATURE_INVALID', position: second!.position });
+      tamper(dir, (db) =>
+        db
+          .prepare("UPDATE events SET data = json_set(data, '$.signature', ?) WHERE position = ?")
+          .run(other, second!.position),
+      );
+      expect(await check(dir)).to.deep.include({
+        ok: false,
+        code: 'CHECKPOINT_SIGNATURE_INVALID',
+        position: second!.position,
+      });
+      expect(await check(dir, false)).to.deep.include({
+        ok: false,
+        code: 'CHECKPOINT_SIGNATURE_INVALID',
+        position: second!.position,
+      });
     });
 
     it('(e) without the witness, an edit is caught by the next checkpoint: CHECKPOINT_MISMATCH with the range', async () => {
@@ -366,12 +428,25 @@ describe('integration: tamper evidence', function () {
       const target = log.find((e) => e.type === 'ApiKeyCreated' && e.position > covered(all[2]!))!;
       const next = all.find((c) => covered(c) >= target.position)!;
       const previous = [...all].reverse().find((c) => covered(c) < target.position)!;
-      tamper(dir, (db) => db.prepare("UPDATE events SET data = json_set(data, '$.name', 'renamed') WHERE position = ?").run(target.position));
+      tamper(dir, (db) =>
+        db
+          .prepare("UPDATE events SET data = json_set(data, '$.name', 'renamed') WHERE position = ?")
+          .run(target.position),
+      );
       const r = await check(dir, false);
-      expect(r).to.deep.include({ ok: false, code: 'CHECKPOINT_MISMATCH', position: next.position, range: { after: covered(previous), upTo: covered(next) } });
+      expect(r).to.deep.include({
+        ok: false,
+        code: 'CHECKPOINT_MISMATCH',
+        position: next.position,
+        range: { after: covered(previous), upTo: covered(next) },
+      });
       expect(target.position).to.be.greaterThan(covered(previous)).and.at.most(covered(next));
       // Same answer when the checkpoint's target has left the in-memory window and needs the second pass.
-      expect(await check(dir, false, 2)).to.deep.include({ ok: false, code: 'CHECKPOINT_MISMATCH', position: next.position });
+      expect(await check(dir, false, 2)).to.deep.include({
+        ok: false,
+        code: 'CHECKPOINT_MISMATCH',
+        position: next.position,
+      });
       const untouched = copy({ witness: false });
       expect((await check(untouched, false, 2)).ok).to.equal(true);
     });
@@ -383,7 +458,11 @@ describe('integration: tamper evidence', function () {
       expect(target.position).to.be.greaterThan(last);
       const edit = (dir: string): void =>
         tamper(dir, (db) =>
-          db.prepare("UPDATE events SET data = json_set(data, '$.role', 'owner', '$.name', 'Renamed') WHERE position = ?").run(target.position),
+          db
+            .prepare(
+              "UPDATE events SET data = json_set(data, '$.role', 'owner', '$.name', 'Renamed') WHERE position = ?",
+            )
+            .run(target.position),
         );
       const bare = copy({ witness: false });
       edit(bare);
@@ -398,7 +477,9 @@ describe('integration: tamper evidence', function () {
     it('INSERTED: an event the witness never saw', async () => {
       const dir = copy();
       const target = log[60]!;
-      tamper(dir, (db) => db.prepare("UPDATE events SET event_id = 'forged-0000' WHERE position = ?").run(target.position));
+      tamper(dir, (db) =>
+        db.prepare("UPDATE events SET event_id = 'forged-0000' WHERE position = ?").run(target.position),
+      );
       expect(await check(dir)).to.deep.include({ ok: false, code: 'INSERTED', position: target.position });
     });
 
@@ -412,18 +493,26 @@ describe('integration: tamper evidence', function () {
       const env = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, LEDGER_DATA_DIR: dir, LOG_LEVEL: 'silent' });
       const good = copy();
       const ok = await run(process.execPath, [MAIN, 'audit', 'verify', '--store'], { env: env(good) });
-      expect(ok.stdout).to.match(new RegExp(`^OK: ${log.length} events, ${cps().length} checkpoints, chain [0-9a-f]{64}, witness audit.db\\n$`));
+      expect(ok.stdout).to.match(
+        new RegExp(`^OK: ${log.length} events, ${cps().length} checkpoints, chain [0-9a-f]{64}, witness audit.db\\n$`),
+      );
       expect(ok.stderr).to.include('verify [');
       // The witness is whatever audit.db the data folder holds, also when the log lives in EventStoreDB.
-      expect(witnessFile(loadConfig({ LEDGER_DATA_DIR: good, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' }))).to.equal(join(good, 'audit.db'));
+      expect(
+        witnessFile(loadConfig({ LEDGER_DATA_DIR: good, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' })),
+      ).to.equal(join(good, 'audit.db'));
       const bare = copy({ witness: false });
-      expect(witnessFile(loadConfig({ LEDGER_DATA_DIR: bare, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' }))).to.equal(undefined);
+      expect(
+        witnessFile(loadConfig({ LEDGER_DATA_DIR: bare, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' })),
+      ).to.equal(undefined);
       const unwitnessed = await run(process.execPath, [MAIN, 'audit', 'verify', '--store'], { env: env(bare) });
       expect(unwitnessed.stdout).to.match(/^OK: \d+ events, \d+ checkpoints, chain [0-9a-f]{64}\n$/);
 
       const bad = copy();
       const target = log.find((e) => e.type === 'ApiKeyCreated')!;
-      tamper(bad, (db) => db.prepare("UPDATE events SET data = json_set(data, '$.name', 'x') WHERE position = ?").run(target.position));
+      tamper(bad, (db) =>
+        db.prepare("UPDATE events SET data = json_set(data, '$.name', 'x') WHERE position = ?").run(target.position),
+      );
       const failed = await run(process.execPath, [MAIN, 'audit', 'verify', '--store'], { env: env(bad) }).then(
         () => expect.fail('should exit 1'),
         (e: { code: number; stdout: string }) => e,
@@ -431,7 +520,12 @@ describe('integration: tamper evidence', function () {
       expect(failed.code).to.equal(1);
       expect(failed.stdout).to.match(new RegExp(`^FAIL at position ${target.position}: EDITED `));
 
-      for (const args of [['audit'], ['audit', 'verify'], ['audit', 'verify', '--bogus'], ['audit', 'verify', join(good, 'nope.jsonl')]]) {
+      for (const args of [
+        ['audit'],
+        ['audit', 'verify'],
+        ['audit', 'verify', '--bogus'],
+        ['audit', 'verify', join(good, 'nope.jsonl')],
+      ]) {
         const usage = await run(process.execPath, [MAIN, ...args], { env: env(good) }).then(
           () => expect.fail(`${args.join(' ')} should exit 2`),
           (e: { code: number }) => e,
@@ -441,17 +535,23 @@ describe('integration: tamper evidence', function () {
       // --jwks: the published key verifies; someone else's key does not; a broken file is a usage error.
       const jwks = join(good, 'jwks.json');
       writeFileSync(jwks, JSON.stringify({ keys: [key.publicJwk] }));
-      expect((await run(process.execPath, [MAIN, 'audit', 'verify', '--store', '--jwks', jwks], { env: env(good) })).stdout).to.match(/^OK: /);
+      expect(
+        (await run(process.execPath, [MAIN, 'audit', 'verify', '--store', '--jwks', jwks], { env: env(good) })).stdout,
+      ).to.match(/^OK: /);
       const stranger = { ...(await exportJWK(generateKeyPairSync('ed25519').publicKey)), kid: key.kid };
       writeFileSync(jwks, JSON.stringify({ keys: [stranger] }));
-      const forged = await run(process.execPath, [MAIN, 'audit', 'verify', '--store', '--jwks', jwks], { env: env(good) }).then(
+      const forged = await run(process.execPath, [MAIN, 'audit', 'verify', '--store', '--jwks', jwks], {
+        env: env(good),
+      }).then(
         () => expect.fail('a wrong key should exit 1'),
         (e: { code: number; stdout: string }) => e,
       );
       expect(forged.code).to.equal(1);
       expect(forged.stdout).to.match(/^FAIL at position \d+: CHECKPOINT_SIGNATURE_INVALID /);
       writeFileSync(jwks, '{"keys": [{"kty": "OKP"}]}');
-      const broken = await run(process.execPath, [MAIN, 'audit', 'verify', '--store', '--jwks', jwks], { env: env(good) }).then(
+      const broken = await run(process.execPath, [MAIN, 'audit', 'verify', '--store', '--jwks', jwks], {
+        env: env(good),
+      }).then(
         () => expect.fail('a broken JWKS should exit 2'),
         (e: { code: number }) => e,
       );

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { LedgerError } from '../../events/errors.js';
 import { fold, type Decider } from '../../services/domain/decider.js';
+import type { ErrorCode } from '../../services/domain/errors.js';
 
 export function spec<C, S, E>(decider: Decider<C, S, E>) {
   return {
@@ -16,7 +17,7 @@ export function spec<C, S, E>(decider: Decider<C, S, E>) {
             thenNothing(): void {
               expect(run()).to.deep.equal([]);
             },
-            thenRefuses(code: string): void {
+            thenRefuses(code: ErrorCode): void {
               try {
                 run();
               } catch (e) {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { HEARTBEAT_TYPE } from '../../clients/protocol.js';
+import { waitUntil } from './async.js';
 import type { TestServer } from './server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -19,7 +20,8 @@ export function testBrokers(): string[] | null {
     : null;
 }
 
-export const SKIP_REASON = 'LEDGER_TEST_KAFKA_BROKERS is not set (start a broker with `npm run kafka:start` and set LEDGER_TEST_KAFKA_BROKERS=127.0.0.1:19092)';
+export const SKIP_REASON =
+  'LEDGER_TEST_KAFKA_BROKERS is not set (start a broker with `npm run kafka:start` and set LEDGER_TEST_KAFKA_BROKERS=127.0.0.1:19092)';
 
 /** A describe block that runs only with a broker; otherwise one pending test says why. */
 export function describeKafka(title: string, body: (brokers: string[]) => void): void {
@@ -47,21 +49,14 @@ export interface ReadMessage {
   readonly value: any;
 }
 
-/** Polls `cond` every few ms until it holds or the deadline passes (then throws with `what`). */
-export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Waits until the publisher's acknowledged checkpoint reaches the log's head (read from the store, not polled). */
 export async function publisherCaughtUp(s: TestServer, timeoutMs = 15_000): Promise<void> {
   const head = await s.running.ledger.store.headPosition();
   await waitUntil(
-    async () => Number(/^ledger_publisher_checkpoint_position (-?\d+)$/m.exec((await s.request('GET', '/metrics')).text)?.[1] ?? -1) >= head,
+    async () =>
+      Number(
+        /^ledger_publisher_checkpoint_position (-?\d+)$/m.exec((await s.request('GET', '/metrics')).text)?.[1] ?? -1,
+      ) >= head,
     timeoutMs,
     `the publisher to acknowledge position ${head}`,
   );
@@ -105,7 +100,8 @@ export class TopicReader {
       autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+        for (const [k, v] of Object.entries(message.headers ?? {}))
+          if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
         r.messages.push({
           topic,
           partition,
@@ -154,7 +150,10 @@ export class TopicReader {
 }
 
 /** Runs scripts/kafka/kafka.sh with a bound on its duration. */
-export function kafkaScript(cmd: 'start' | 'stop' | 'status', timeoutMs = 120_000): Promise<{ code: number; out: string }> {
+export function kafkaScript(
+  cmd: 'start' | 'stop' | 'status',
+  timeoutMs = 120_000,
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['scripts/kafka/kafka.sh', cmd], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -72,7 +72,10 @@ export async function makeLedger(opts: Partial<LedgerOptions> & { dir?: string }
 }
 
 /** A user with a workspace of their own, ready to hold keys. */
-export async function seedOwner(ledger: Ledger, email = 'owner@example.com'): Promise<{ userId: string; workspaceId: string }> {
+export async function seedOwner(
+  ledger: Ledger,
+  email = 'owner@example.com',
+): Promise<{ userId: string; workspaceId: string }> {
   const u = await ledger.users.register({ email, name: 'Owner', password: 'correct horse battery staple' }, SYSTEM);
   const ws = await ledger.workspaces.create('Acme', u.id, SYSTEM);
   return { userId: u.id, workspaceId: ws.id };

@@ -2,9 +2,10 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { LedgerError } from '../../events/errors.js';
+import type { LedgerError } from '../../events/errors.js';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import { makeLedger, seedOwner, type TestLedger } from './ledger.js';
+import { rejectsWith } from './async.js';
 import { tempDir } from './tmp.js';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../../events/store/types.js';
 
@@ -47,7 +48,12 @@ export class InterceptedStore implements EventStore {
   }
 }
 
-const ev = (type = 'Thing', data: unknown = { n: 1 }): NewEvent => ({ id: randomUUID(), type, data, metadata: { m: true } });
+const ev = (type = 'Thing', data: unknown = { n: 1 }): NewEvent => ({
+  id: randomUUID(),
+  type,
+  data,
+  metadata: { m: true },
+});
 
 /** A SQLite store at `file`, wrapped for interception. */
 export function interceptedSqlite(file: string): InterceptedStore {
@@ -85,17 +91,6 @@ export async function interceptedLedger(label: string): Promise<{
       dir.cleanup();
     },
   };
-}
-
-export async function rejectsWith(p: Promise<unknown>, code: string): Promise<LedgerError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(LedgerError);
-    expect((e as LedgerError).code).to.equal(code);
-    return e as LedgerError;
-  }
-  throw new Error(`expected rejection with ${code}`);
 }
 
 export function storeContract(make: () => Promise<{ store: EventStore; dispose: () => Promise<void> }>): void {
@@ -242,7 +237,8 @@ export function storeContract(make: () => Promise<{ store: EventStore; dispose: 
       expect(await store.readStream(`${s}-3`)).to.deep.equal([]);
     });
     it('stores falsy data and metadata as written', async () => {
-      for (const v of [null, 0, false, '']) await store.append(s, [{ id: randomUUID(), type: 'F', data: v, metadata: v }]);
+      for (const v of [null, 0, false, ''])
+        await store.append(s, [{ id: randomUUID(), type: 'F', data: v, metadata: v }]);
       expect((await store.readStream(s)).map((e) => [e.data, e.metadata])).to.deep.equal([
         [null, null],
         [0, 0],

@@ -31,10 +31,18 @@ export class World {
     await this.ledger.bus.execute(
       userDecider,
       streams.user(userId),
-      { type: 'RegisterUser', userId, email, name: `User ${seq}`, passwordHash, systemRole: systemAdmin ? 'admin' : 'user' },
+      {
+        type: 'RegisterUser',
+        userId,
+        email,
+        name: `User ${seq}`,
+        passwordHash,
+        systemRole: systemAdmin ? 'admin' : 'user',
+      },
       SYSTEM,
     );
-    for (const [ws, role] of Object.entries(memberships)) await this.ledger.workspaces.setMemberRole(ws, userId, role, SYSTEM);
+    for (const [ws, role] of Object.entries(memberships))
+      await this.ledger.workspaces.setMemberRole(ws, userId, role, SYSTEM);
     return { id: userId, email };
   }
 
@@ -48,9 +56,19 @@ export class World {
     return token;
   }
 
-  async key(userId: string, workspaceId: string, opts: { scopes?: string[] | null; retrievable?: boolean; name?: string } = {}): Promise<IssuedKey> {
+  async key(
+    userId: string,
+    workspaceId: string,
+    opts: { scopes?: string[] | null; retrievable?: boolean; name?: string } = {},
+  ): Promise<IssuedKey> {
     const { key, token } = await this.ledger.keys.create(
-      { userId, workspaceId, name: opts.name ?? 'k', scopes: opts.scopes ?? null, retrievable: opts.retrievable ?? false },
+      {
+        userId,
+        workspaceId,
+        name: opts.name ?? 'k',
+        scopes: opts.scopes ?? null,
+        retrievable: opts.retrievable ?? false,
+      },
       SYSTEM,
     );
     return { id: key.id, token };
@@ -61,7 +79,11 @@ export class World {
   }
 
   /** A key of a workspace its owner was then removed from: it exists, but is dead. */
-  async orphanKey(userId: string, workspaceId: string, opts: { scopes?: string[] | null; retrievable?: boolean } = {}): Promise<IssuedKey> {
+  async orphanKey(
+    userId: string,
+    workspaceId: string,
+    opts: { scopes?: string[] | null; retrievable?: boolean } = {},
+  ): Promise<IssuedKey> {
     const had = this.ledger.read.roleOf(workspaceId, userId);
     if (had === null) await this.ledger.workspaces.setMemberRole(workspaceId, userId, 'member', SYSTEM);
     const k = await this.key(userId, workspaceId, opts);

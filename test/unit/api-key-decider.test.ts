@@ -7,15 +7,26 @@ const now = new Date('2026-03-01T12:00:00.000Z');
 const later = (s: number): Date => new Date(now.getTime() + s * 1000);
 const noPolicy = { maxTtlSeconds: null, requireExpiry: false, maxGraceSeconds: null };
 
-const create = (over: Partial<Extract<ApiKeyCommand, { type: 'CreateApiKey' }>> = {}): Extract<ApiKeyCommand, { type: 'CreateApiKey' }> =>
-  createKeyCommand(now, over);
+const create = (
+  over: Partial<Extract<ApiKeyCommand, { type: 'CreateApiKey' }>> = {},
+): Extract<ApiKeyCommand, { type: 'CreateApiKey' }> => createKeyCommand(now, over);
 
 const created = (expiresAt: string | null = null, sealed = false): ApiKeyCreated => ({
   type: 'ApiKeyCreated',
-  data: keyCreatedData({ name: 'ci', expiresAt, sealed: sealed ? { alg: 'A256GCM', kid: 'k', iv: 'i', ct: 'c', tag: 't' } : null }),
+  data: keyCreatedData({
+    name: 'ci',
+    expiresAt,
+    sealed: sealed ? { alg: 'A256GCM', kid: 'k', iv: 'i', ct: 'c', tag: 't' } : null,
+  }),
 });
-const revoked: ApiKeyEvent = { type: 'ApiKeyRevoked', data: { keyId: 'key_1', reason: 'leak', revokedBy: { type: 'user', id: 'usr_9' } } };
-const expired: ApiKeyEvent = { type: 'ApiKeyExpired', data: { keyId: 'key_1', expiredAt: now.toISOString(), reason: 'ttl' } };
+const revoked: ApiKeyEvent = {
+  type: 'ApiKeyRevoked',
+  data: { keyId: 'key_1', reason: 'leak', revokedBy: { type: 'user', id: 'usr_9' } },
+};
+const expired: ApiKeyEvent = {
+  type: 'ApiKeyExpired',
+  data: { keyId: 'key_1', expiredAt: now.toISOString(), reason: 'ttl' },
+};
 
 const keys = spec(apiKeyDecider);
 
@@ -76,7 +87,9 @@ describe('API key decider', () => {
       keys
         .given([created()])
         .when({ type: 'UpdateApiKey', now, name: 'deploy', description: 'for CI', alias: 'ci-main' })
-        .then([{ type: 'ApiKeyUpdated', data: { keyId: 'key_1', name: 'deploy', description: 'for CI', alias: 'ci-main' } }]);
+        .then([
+          { type: 'ApiKeyUpdated', data: { keyId: 'key_1', name: 'deploy', description: 'for CI', alias: 'ci-main' } },
+        ]);
     });
     it('writes nothing for an update that changes nothing', () => {
       keys.given([created()]).when({ type: 'UpdateApiKey', now, name: 'ci' }).thenNothing();
@@ -119,7 +132,10 @@ describe('API key decider', () => {
   });
 
   describe('a key past its end of life counts as expired before ApiKeyExpired exists', () => {
-    const rotatedWithGrace: ApiKeyEvent = { type: 'ApiKeyRotated', data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() } };
+    const rotatedWithGrace: ApiKeyEvent = {
+      type: 'ApiKeyRotated',
+      data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() },
+    };
     it('cannot be rotated at or after its expiry instant', () => {
       keys
         .given([created(later(10).toISOString(), true)])
@@ -201,14 +217,24 @@ describe('API key decider', () => {
       keys
         .given([created()])
         .when({ type: 'RotateApiKey', now, successorId: 'key_2', graceSeconds: 30, maxGraceSeconds: 60 })
-        .then([{ type: 'ApiKeyRotated', data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() } }]);
+        .then([
+          {
+            type: 'ApiKeyRotated',
+            data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() },
+          },
+        ]);
     });
     it('expires the old key when the grace ends', () => {
-      const rotated: ApiKeyEvent = { type: 'ApiKeyRotated', data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() } };
+      const rotated: ApiKeyEvent = {
+        type: 'ApiKeyRotated',
+        data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() },
+      };
       keys
         .given([created(), rotated])
         .when({ type: 'ExpireApiKey', now: later(31) })
-        .then([{ type: 'ApiKeyExpired', data: { keyId: 'key_1', expiredAt: later(30).toISOString(), reason: 'rotated' } }]);
+        .then([
+          { type: 'ApiKeyExpired', data: { keyId: 'key_1', expiredAt: later(30).toISOString(), reason: 'rotated' } },
+        ]);
     });
     it('without a grace period given, retires the old key at once (default 0)', () => {
       keys
@@ -220,10 +246,16 @@ describe('API key decider', () => {
         ]);
     });
     it('refuses a grace period beyond the maximum', () => {
-      keys.given([created()]).when({ type: 'RotateApiKey', now, successorId: 'key_2', graceSeconds: 61, maxGraceSeconds: 60 }).thenRefuses('GRACE_TOO_LONG');
+      keys
+        .given([created()])
+        .when({ type: 'RotateApiKey', now, successorId: 'key_2', graceSeconds: 61, maxGraceSeconds: 60 })
+        .thenRefuses('GRACE_TOO_LONG');
     });
     it('refuses to rotate a key twice', () => {
-      const rotated: ApiKeyEvent = { type: 'ApiKeyRotated', data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() } };
+      const rotated: ApiKeyEvent = {
+        type: 'ApiKeyRotated',
+        data: { keyId: 'key_1', successorId: 'key_2', graceEndsAt: later(30).toISOString() },
+      };
       keys
         .given([created(), rotated])
         .when({ type: 'RotateApiKey', now, successorId: 'key_3', graceSeconds: 0, maxGraceSeconds: 60 })

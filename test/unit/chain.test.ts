@@ -1,7 +1,15 @@
 // The public byte layout of the hash chain (docs/canonical-bytes.md): every rule pinned by spelled-out bytes.
 import { expect } from 'chai';
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { GENESIS_CHAIN, canonicalBytes, canonicalJson, canonicalRedacted, checkpointSigningInput, nextChain, redactSecrets } from '../../events/chain.js';
+import {
+  GENESIS_CHAIN,
+  canonicalBytes,
+  canonicalJson,
+  canonicalRedacted,
+  checkpointSigningInput,
+  nextChain,
+  redactSecrets,
+} from '../../events/chain.js';
 import { prng } from '../support/prng.js';
 
 const sha256hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -11,7 +19,9 @@ describe('unit: canonical bytes and the hash chain', () => {
     it('sorts object keys by UTF-16 code units at every depth and writes no whitespace', () => {
       const v = { b: 1, a: { d: [3, { z: true, y: null }], c: 'x' }, B: 2, é: 3, '😀': 4, '\uffff': 5, '': 6 };
       // '' < 'B' (0x42) < 'a' < 'b' < 'é' (0xE9) < '😀' (0xD83D…) < '\uffff'
-      expect(canonicalJson(v)).to.equal('{"":6,"B":2,"a":{"c":"x","d":[3,{"y":null,"z":true}]},"b":1,"é":3,"😀":4,"\uffff":5}');
+      expect(canonicalJson(v)).to.equal(
+        '{"":6,"B":2,"a":{"c":"x","d":[3,{"y":null,"z":true}]},"b":1,"é":3,"😀":4,"\uffff":5}',
+      );
     });
 
     it('escapes strings exactly as JSON.stringify does', () => {
@@ -48,7 +58,12 @@ describe('unit: canonical bytes and the hash chain', () => {
         if (depth > 3 || r < 0.3) return leaf();
         if (r < 0.45) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
         if (r < 0.5) return { redacted: `sha256:${'ab'.repeat(32)}` }; // an existing marker stays as it is
-        return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [keys[Math.floor(rnd() * keys.length)]!, value(depth + 1)]));
+        return Object.fromEntries(
+          Array.from({ length: Math.floor(rnd() * 5) }, () => [
+            keys[Math.floor(rnd() * keys.length)]!,
+            value(depth + 1),
+          ]),
+        );
       };
       for (let i = 0; i < 2000; i++) {
         const v = { data: value(0), sealed: value(1), nested: [{ passwordHash: value(2) }] };
@@ -73,9 +88,9 @@ describe('unit: canonical bytes and the hash chain', () => {
     it('is idempotent, so a chain can be recomputed from an export that never held the secret', () => {
       const once = redactSecrets(data);
       expect(redactSecrets(once)).to.deep.equal(once);
-      expect(canonicalBytes({ id: 'e', streamId: 's', revision: 0, type: 't', data: once, metadata: {} })).to.deep.equal(
-        canonicalBytes({ id: 'e', streamId: 's', revision: 0, type: 't', data, metadata: {} }),
-      );
+      expect(
+        canonicalBytes({ id: 'e', streamId: 's', revision: 0, type: 't', data: once, metadata: {} }),
+      ).to.deep.equal(canonicalBytes({ id: 'e', streamId: 's', revision: 0, type: 't', data, metadata: {} }));
     });
 
     it('leaves primitives and non-secret fields alone', () => {
@@ -131,7 +146,9 @@ describe('unit: canonical bytes and the hash chain', () => {
     it('is the canonical JSON of {v, position, chain, at} and verifies with Ed25519', () => {
       const c = { position: 42, chain: 'ab'.repeat(32), at: '2026-01-01T00:01:00.000Z' };
       const input = checkpointSigningInput(c);
-      expect(input.toString('utf8')).to.equal(`{"at":"2026-01-01T00:01:00.000Z","chain":"${'ab'.repeat(32)}","position":42,"v":1}`);
+      expect(input.toString('utf8')).to.equal(
+        `{"at":"2026-01-01T00:01:00.000Z","chain":"${'ab'.repeat(32)}","position":42,"v":1}`,
+      );
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       const sig = sign(null, input, privateKey);
       expect(verify(null, input, publicKey, sig)).to.equal(true);

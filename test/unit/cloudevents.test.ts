@@ -1,9 +1,23 @@
 // CloudEvents mapping, secret stripping, the per-key fan-out index, cursors and the SSE parser.
 import { expect } from 'chai';
 import type { StoredEvent } from '../../events/catalog.js';
-import { CLOUDEVENTS_CONTENT_TYPE, formatCursor, HEARTBEAT_KEY, HEARTBEAT_TYPE, isAfter, parseCursor, REVOCATION_TYPES } from '../../clients/protocol.js';
+import {
+  CLOUDEVENTS_CONTENT_TYPE,
+  formatCursor,
+  HEARTBEAT_KEY,
+  HEARTBEAT_TYPE,
+  isAfter,
+  parseCursor,
+  REVOCATION_TYPES,
+} from '../../clients/protocol.js';
 import { SseParser, type SseEvent } from '../../clients/sse.js';
-import { aggregateId, heartbeatCloudEvent, ledgerCloudEvent, revocationCloudEvents, stripSecrets } from '../../projections/revocations/cloudevents.js';
+import {
+  aggregateId,
+  heartbeatCloudEvent,
+  ledgerCloudEvent,
+  revocationCloudEvents,
+  stripSecrets,
+} from '../../projections/revocations/cloudevents.js';
 import { cloudEventHeaders, toMessage } from '../../services/revocations/kafka-message.js';
 import { RevocationIndex } from '../../projections/revocations/fanout.js';
 import { keyCreatedEvent, storedEvents } from '../support/events.js';
@@ -11,11 +25,19 @@ import { keyCreatedEvent, storedEvents } from '../support/events.js';
 let ev = storedEvents();
 
 const created = (keyId: string, userId: string, workspaceId: string): StoredEvent =>
-  keyCreatedEvent(ev, { keyId, userId, workspaceId, sealed: { alg: 'A256GCM', kid: 'k', iv: 'iv', ct: 'ct', tag: 'tag' } });
+  keyCreatedEvent(ev, {
+    keyId,
+    userId,
+    workspaceId,
+    sealed: { alg: 'A256GCM', kid: 'k', iv: 'iv', ct: 'ct', tag: 'tag' },
+  });
 
 describe('unit: CloudEvents mapping', () => {
   it('strips digests, sealed secrets and password hashes, at any depth', () => {
-    expect(stripSecrets({ a: 1, digest: 'x', nested: [{ sealed: {}, passwordHash: 'h', keep: true }] })).to.deep.equal({ a: 1, nested: [{ keep: true }] });
+    expect(stripSecrets({ a: 1, digest: 'x', nested: [{ sealed: {}, passwordHash: 'h', keep: true }] })).to.deep.equal({
+      a: 1,
+      nested: [{ keep: true }],
+    });
   });
 
   it('maps a ledger event to a structured CloudEvent keyed by its aggregate', () => {
@@ -49,12 +71,18 @@ describe('unit: CloudEvents mapping', () => {
     expect(msg.headers['content-type']).to.match(/^application\/cloudevents\+json(;|$)/);
     expect(msg.headers).to.not.have.property('ce_datacontenttype');
     expect(JSON.parse(msg.value)).to.include({ datacontenttype: 'application/json' });
-    expect(Object.keys(msg.headers).filter((h) => h !== 'content-type')).to.satisfy((hs: string[]) => hs.every((h) => h.startsWith('ce_')));
+    expect(Object.keys(msg.headers).filter((h) => h !== 'content-type')).to.satisfy((hs: string[]) =>
+      hs.every((h) => h.startsWith('ce_')),
+    );
     expect(aggregateId('user-usr_1')).to.equal('usr_1');
     expect(aggregateId('workspace-ws_1')).to.equal('ws_1');
     expect(aggregateId('ledger-checkpoints')).to.equal('ledger-checkpoints');
     const reg = ledgerCloudEvent(
-      ev('UserRegistered', { userId: 'usr_9', email: 'a@b.c', name: 'A', passwordHash: '$argon2id$x', systemRole: 'user' }, 'user-usr_9'),
+      ev(
+        'UserRegistered',
+        { userId: 'usr_9', email: 'a@b.c', name: 'A', passwordHash: '$argon2id$x', systemRole: 'user' },
+        'user-usr_9',
+      ),
     );
     expect(reg.data).to.not.have.key('passwordHash');
     expect(reg.subject).to.equal('usr_9');
@@ -64,11 +92,24 @@ describe('unit: CloudEvents mapping', () => {
     const idx = new RevocationIndex();
     idx.apply(created('key_a', 'usr_1', 'ws_1'));
     idx.apply(created('key_b', 'usr_1', 'ws_1'));
-    const revoked = ev('ApiKeyRevoked', { keyId: 'key_a', reason: 'r', revokedBy: { type: 'user', id: 'usr_admin' } }, 'apikey-key_a');
+    const revoked = ev(
+      'ApiKeyRevoked',
+      { keyId: 'key_a', reason: 'r', revokedBy: { type: 'user', id: 'usr_admin' } },
+      'apikey-key_a',
+    );
     const [r] = revocationCloudEvents(revoked, idx.apply(revoked));
-    expect(r).to.include({ id: revoked.metadata.eventId, type: REVOCATION_TYPES.revoked, subject: 'key_a', ledgercursor: String(revoked.position) });
+    expect(r).to.include({
+      id: revoked.metadata.eventId,
+      type: REVOCATION_TYPES.revoked,
+      subject: 'key_a',
+      ledgercursor: String(revoked.position),
+    });
     const h = cloudEventHeaders(r!);
-    expect(h).to.include({ ce_id: r!.id, ce_type: REVOCATION_TYPES.revoked, ce_ledgercursor: String(revoked.position) });
+    expect(h).to.include({
+      ce_id: r!.id,
+      ce_type: REVOCATION_TYPES.revoked,
+      ce_ledgercursor: String(revoked.position),
+    });
 
     idx.apply(created('key_c', 'usr_1', 'ws_1'));
     const deact = ev('UserDeactivated', { userId: 'usr_1', reason: null }, 'user-usr_1');
@@ -77,7 +118,11 @@ describe('unit: CloudEvents mapping', () => {
       [`${deact.metadata.eventId}:key_b`, 'key_b', `${deact.position}.0`],
       [`${deact.metadata.eventId}:key_c`, 'key_c', String(deact.position)],
     ]);
-    expect(fan.every((f) => f.type === REVOCATION_TYPES.suspended && f.data.cause === 'owner_deactivated' && !f.data.terminal)).to.equal(true);
+    expect(
+      fan.every(
+        (f) => f.type === REVOCATION_TYPES.suspended && f.data.cause === 'owner_deactivated' && !f.data.terminal,
+      ),
+    ).to.equal(true);
   });
 });
 
@@ -85,7 +130,14 @@ describe('unit: publisher heartbeat CloudEvent', () => {
   it('is keyed by HEARTBEAT_KEY, carries positions and timings only, and is not a revocation type', () => {
     const data = { checkpoint: 41, head: 42, lagEvents: 1, lagMs: 12, intervalMs: 5000 };
     const hb = heartbeatCloudEvent(data, 'hb-1', new Date(Date.UTC(2026, 0, 1)));
-    expect(hb).to.deep.include({ id: 'hb-1', type: HEARTBEAT_TYPE, subject: HEARTBEAT_KEY, time: '2026-01-01T00:00:00.000Z', data, ledgerposition: 41 });
+    expect(hb).to.deep.include({
+      id: 'hb-1',
+      type: HEARTBEAT_TYPE,
+      subject: HEARTBEAT_KEY,
+      time: '2026-01-01T00:00:00.000Z',
+      data,
+      ledgerposition: 41,
+    });
     expect(Object.values(REVOCATION_TYPES)).to.not.include(HEARTBEAT_TYPE);
     const msg = toMessage('r', hb);
     expect(msg.key).to.equal(HEARTBEAT_KEY);
@@ -135,7 +187,9 @@ describe('unit: revocation fan-out index', () => {
     const events = script();
     const run = (): string[] => {
       const idx = new RevocationIndex();
-      return events.flatMap((e) => revocationCloudEvents(e, idx.apply(e)).map((c) => `${c.id}|${c.ledgercursor}|${c.type}`));
+      return events.flatMap((e) =>
+        revocationCloudEvents(e, idx.apply(e)).map((c) => `${c.id}|${c.ledgercursor}|${c.type}`),
+      );
     };
     expect(run()).to.deep.equal(run());
   });
@@ -167,7 +221,11 @@ describe('unit: SSE parser', () => {
       const events: SseEvent[] = [];
       const comments: string[] = [];
       let retry = 0;
-      const p = new SseParser({ onEvent: (e) => events.push(e), onComment: (c) => comments.push(c), onRetry: (ms) => (retry = ms) });
+      const p = new SseParser({
+        onEvent: (e) => events.push(e),
+        onComment: (c) => comments.push(c),
+        onRetry: (ms) => (retry = ms),
+      });
       p.push(text.slice(0, cut));
       p.push(text.slice(cut));
       expect(events, `cut at ${cut}`).to.deep.equal([

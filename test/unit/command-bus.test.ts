@@ -8,7 +8,8 @@ import { SqliteEventStore } from '../../events/store/sqlite.js';
 import { CommandBus, MAX_ATTEMPTS, type CommandContext } from '../../services/commands/command-bus.js';
 import { userDecider } from '../../services/domain/user.js';
 import { randomIds } from '../../services/ids.js';
-import { InterceptedStore, rejectsWith } from '../support/store-contract.js';
+import { rejectsWith } from '../support/async.js';
+import { InterceptedStore } from '../support/store-contract.js';
 
 const H = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';
 const H2 = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$b3RoZXJoYXNo';
@@ -25,7 +26,12 @@ describe('command bus: version conflicts', () => {
   beforeEach(async () => {
     store = new InterceptedStore(new SqliteEventStore(':memory:'));
     bus = new CommandBus(store, randomIds, clock, () => Promise.resolve());
-    await bus.execute(userDecider, stream, { type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' }, ctx);
+    await bus.execute(
+      userDecider,
+      stream,
+      { type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' },
+      ctx,
+    );
     appends = 0;
   });
   afterEach(() => store.close());
@@ -43,7 +49,12 @@ describe('command bus: version conflicts', () => {
 
   it('retries a ConcurrencyError when the decision still holds, against the fresh state', async () => {
     interleave({ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'other' } }, 1);
-    const r = await bus.execute(userDecider, stream, { type: 'RecordLoginSuccess', sessionId: 'ses_1', expiresAt: later }, ctx);
+    const r = await bus.execute(
+      userDecider,
+      stream,
+      { type: 'RecordLoginSuccess', sessionId: 'ses_1', expiresAt: later },
+      ctx,
+    );
     expect(appends).to.equal(2);
     expect(r.events.map((e) => e.type)).to.deep.equal(['UserLoginSucceeded']);
     expect(r.eventIds).to.have.length(1);
@@ -52,7 +63,10 @@ describe('command bus: version conflicts', () => {
 
   it('surfaces the new decision’s domain error when the state changed under it', async () => {
     interleave({ type: 'UserDeactivated', data: { userId: 'usr_1', reason: null } }, 1);
-    await rejectsWith(bus.execute(userDecider, stream, { type: 'RecordLoginSuccess', sessionId: 'ses_1', expiresAt: later }, ctx), 'USER_INACTIVE');
+    await rejectsWith(
+      bus.execute(userDecider, stream, { type: 'RecordLoginSuccess', sessionId: 'ses_1', expiresAt: later }, ctx),
+      'USER_INACTIVE',
+    );
     expect(appends).to.equal(1);
     expect(await types()).to.deep.equal(['UserRegistered', 'UserDeactivated']);
   });
@@ -67,7 +81,10 @@ describe('command bus: version conflicts', () => {
 
   it(`gives up with ConcurrencyError after ${MAX_ATTEMPTS} attempts`, async () => {
     interleave({ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'again' } }, Infinity);
-    const e = await rejectsWith(bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, ctx), 'CONCURRENCY');
+    const e = await rejectsWith(
+      bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, ctx),
+      'CONCURRENCY',
+    );
     expect(e).to.be.instanceOf(ConcurrencyError);
     expect(appends).to.equal(MAX_ATTEMPTS);
     expect((await types()).filter((t) => t === 'UserPasswordChanged')).to.have.length(MAX_ATTEMPTS);
@@ -76,7 +93,10 @@ describe('command bus: version conflicts', () => {
   it('honours a configured attempt limit', async () => {
     bus = new CommandBus(store, randomIds, clock, () => Promise.resolve(), 2);
     interleave({ type: 'UserPasswordChanged', data: { userId: 'usr_1', passwordHash: 'again' } }, Infinity);
-    await rejectsWith(bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, ctx), 'CONCURRENCY');
+    await rejectsWith(
+      bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, ctx),
+      'CONCURRENCY',
+    );
     expect(appends).to.equal(2);
   });
 
@@ -116,14 +136,21 @@ describe('command bus: version conflicts', () => {
       ctx,
     );
     expect(seen).to.deep.equal([0, 1, 2]);
-    expect(await types()).to.deep.equal(['UserRegistered', 'UserPasswordChanged', 'UserPasswordChanged', 'UserPasswordChanged']);
+    expect(await types()).to.deep.equal([
+      'UserRegistered',
+      'UserPasswordChanged',
+      'UserPasswordChanged',
+      'UserPasswordChanged',
+    ]);
   });
 
   it('gives every write of one correlated context the same correlation id, and the request as causation', async () => {
     const c = bus.correlate({ actor: SYSTEM_ACTOR, request: { requestId: 'req_1' } });
     await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H }, c);
     await bus.execute(userDecider, stream, { type: 'ChangePassword', passwordHash: H2 }, c);
-    const meta = (await store.readStream(stream, { fromRevision: 1 })).map((e) => e.metadata as { correlationId: string; causationId: string | null });
+    const meta = (await store.readStream(stream, { fromRevision: 1 })).map(
+      (e) => e.metadata as { correlationId: string; causationId: string | null },
+    );
     expect(meta.map((m) => m.correlationId)).to.deep.equal([c.correlationId, c.correlationId]);
     expect(meta.map((m) => m.causationId)).to.deep.equal(['req_1', 'req_1']);
   });

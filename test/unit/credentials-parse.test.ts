@@ -9,7 +9,13 @@ const OLD_AUTHORIZATION = /^([A-Za-z-]+)[ \t]+(\S+)[ \t]*$/;
 const OLD_SCHEMES = new Set(['bearer', 'api-key', 'apitoken']);
 const ALL: ReadonlySet<Scheme> = new Set<Scheme>(['bearer', 'api-key', 'apitoken', 'api-key-header', 'url']);
 
-const offered = (o: Partial<Offered>): Offered => ({ authorization: [], apiKey: [], urlToken: undefined, userId: undefined, ...o });
+const offered = (o: Partial<Offered>): Offered => ({
+  authorization: [],
+  apiKey: [],
+  urlToken: undefined,
+  userId: undefined,
+  ...o,
+});
 
 /** The token the former code took from this header, or the error code it answered. */
 function former(header: string): string {
@@ -39,7 +45,24 @@ describe('credentials: Authorization header parsing', () => {
 
   it('agrees with the former regex on 20,000 random headers', () => {
     const rnd = prng(7);
-    const parts = ['Bearer', 'bearer', 'Api-Key', 'APIToken', 'Basic', '-', ' ', '\t', '  ', 'tok', 'a.b', '\u00a0', '\u3000', '\v', 'é', 'x'];
+    const parts = [
+      'Bearer',
+      'bearer',
+      'Api-Key',
+      'APIToken',
+      'Basic',
+      '-',
+      ' ',
+      '\t',
+      '  ',
+      'tok',
+      'a.b',
+      '\u00a0',
+      '\u3000',
+      '\v',
+      'é',
+      'x',
+    ];
     for (let n = 0; n < 20_000; n++) {
       let h = '';
       for (let k = 1 + Math.floor(rnd() * 6); k > 0; k--) h += parts[Math.floor(rnd() * parts.length)]!;
@@ -83,6 +106,9 @@ describe('credentials: one credential per request', () => {
     expect(code(offered({ urlToken: 'a' }), false)).to.equal('401 invalid_token');
     expect(code(offered({ authorization: ['Basic a'] }))).to.equal('401 invalid_token');
     const bearerOnly = new Set<Scheme>(['bearer']);
-    expect(() => extractCredential(offered({ apiKey: ['a'] }), false, bearerOnly)).to.throw(HttpError, 'expired or invalid');
+    expect(() => extractCredential(offered({ apiKey: ['a'] }), false, bearerOnly)).to.throw(
+      HttpError,
+      'expired or invalid',
+    );
   });
 });

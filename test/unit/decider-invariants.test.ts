@@ -15,9 +15,15 @@ const ws = spec(workspaceDecider);
 const keys = spec(apiKeyDecider);
 
 const register = (over: Record<string, unknown>) =>
-  ({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user', ...over }) as Parameters<
-    typeof userDecider.decide
-  >[0];
+  ({
+    type: 'RegisterUser',
+    userId: 'usr_1',
+    email: 'a@b.c',
+    name: 'A',
+    passwordHash: H,
+    systemRole: 'user',
+    ...over,
+  }) as Parameters<typeof userDecider.decide>[0];
 
 describe('decider invariants: users', () => {
   it('refuses an e-mail that is not one, an empty name and an unknown system role', () => {
@@ -39,7 +45,9 @@ describe('decider invariants: users', () => {
       .thenRefuses('INVALID_SYSTEM_ROLE');
   });
   it('never stores anything but an argon2id hash (a programming error, not a client one)', () => {
-    expect(() => userDecider.decide(register({ passwordHash: 'correct horse battery staple' }), userDecider.initialState())).to.throw(TypeError);
+    expect(() =>
+      userDecider.decide(register({ passwordHash: 'correct horse battery staple' }), userDecider.initialState()),
+    ).to.throw(TypeError);
   });
   it('records a failed password change and a lifted lockout as facts', () => {
     const registered = userDecider.decide(register({}), userDecider.initialState());
@@ -60,7 +68,13 @@ const created: WorkspaceEvent[] = [
 ];
 const invited: WorkspaceEvent = {
   type: 'WorkspaceInvitationCreated',
-  data: { workspaceId: 'ws_1', invitationId: 'inv_1', email: 'bob@example.com', role: 'member', expiresAt: hours(24).toISOString() },
+  data: {
+    workspaceId: 'ws_1',
+    invitationId: 'inv_1',
+    email: 'bob@example.com',
+    role: 'member',
+    expiresAt: hours(24).toISOString(),
+  },
 };
 
 describe('decider invariants: workspaces and invitations', () => {
@@ -68,32 +82,65 @@ describe('decider invariants: workspaces and invitations', () => {
     ws.given(created)
       .when({ type: 'SetMemberRole', userId: 'usr_2', role: 'god' as WorkspaceRole })
       .thenRefuses('INVALID_ROLE');
-    ws.given([]).when({ type: 'CreateWorkspace', workspaceId: 'ws_1', name: '', ownerId: 'usr_1' }).thenRefuses('INVALID_TEXT');
+    ws.given([])
+      .when({ type: 'CreateWorkspace', workspaceId: 'ws_1', name: '', ownerId: 'usr_1' })
+      .thenRefuses('INVALID_TEXT');
   });
   it('reads an unknown role in an old event as no membership', () => {
-    const god: WorkspaceEvent = { type: 'WorkspaceMemberRoleSet', data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'god' as WorkspaceRole } };
+    const god: WorkspaceEvent = {
+      type: 'WorkspaceMemberRoleSet',
+      data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'god' as WorkspaceRole },
+    };
     ws.given([...created, god])
       .when({ type: 'RemoveMember', userId: 'usr_2' })
       .thenRefuses('NOT_A_MEMBER');
   });
   it('invites an address (lower-cased), once at a time, with a future expiry and a known role', () => {
     ws.given(created)
-      .when({ type: 'InviteMember', now, invitationId: 'inv_1', email: 'Bob@Example.com', role: 'member', expiresAt: hours(24) })
+      .when({
+        type: 'InviteMember',
+        now,
+        invitationId: 'inv_1',
+        email: 'Bob@Example.com',
+        role: 'member',
+        expiresAt: hours(24),
+      })
       .then([invited]);
     ws.given([...created, invited])
-      .when({ type: 'InviteMember', now, invitationId: 'inv_2', email: 'bob@example.com', role: 'admin', expiresAt: hours(24) })
+      .when({
+        type: 'InviteMember',
+        now,
+        invitationId: 'inv_2',
+        email: 'bob@example.com',
+        role: 'admin',
+        expiresAt: hours(24),
+      })
       .thenRefuses('INVITATION_PENDING');
     ws.given(created)
       .when({ type: 'InviteMember', now, invitationId: 'inv_1', email: 'bob', role: 'member', expiresAt: hours(24) })
       .thenRefuses('INVALID_EMAIL');
     ws.given(created)
-      .when({ type: 'InviteMember', now, invitationId: 'inv_1', email: 'b@x.io', role: 'root' as WorkspaceRole, expiresAt: hours(24) })
+      .when({
+        type: 'InviteMember',
+        now,
+        invitationId: 'inv_1',
+        email: 'b@x.io',
+        role: 'root' as WorkspaceRole,
+        expiresAt: hours(24),
+      })
       .thenRefuses('INVALID_ROLE');
     ws.given(created)
       .when({ type: 'InviteMember', now, invitationId: 'inv_1', email: 'b@x.io', role: 'member', expiresAt: hours(-1) })
       .thenRefuses('EXPIRY_IN_PAST');
     ws.given(created)
-      .when({ type: 'InviteMember', now, invitationId: 'inv_1', email: 'b@x.io', role: 'member', expiresAt: new Date(NaN) })
+      .when({
+        type: 'InviteMember',
+        now,
+        invitationId: 'inv_1',
+        email: 'b@x.io',
+        role: 'member',
+        expiresAt: new Date(NaN),
+      })
       .thenRefuses('INVALID_DATE');
   });
   it('lets only the addressee join, before the invitation expires, and only once', () => {
@@ -120,7 +167,10 @@ describe('decider invariants: workspaces and invitations', () => {
     ws.given([...created, invited])
       .when(accept({ userId: 'usr_1' }))
       .thenRefuses('ALREADY_A_MEMBER');
-    const accepted: WorkspaceEvent = { type: 'WorkspaceInvitationAccepted', data: { workspaceId: 'ws_1', invitationId: 'inv_1', userId: 'usr_2' } };
+    const accepted: WorkspaceEvent = {
+      type: 'WorkspaceInvitationAccepted',
+      data: { workspaceId: 'ws_1', invitationId: 'inv_1', userId: 'usr_2' },
+    };
     ws.given([...created, invited, accepted])
       .when(accept())
       .thenRefuses('INVITATION_NOT_FOUND');
@@ -128,13 +178,21 @@ describe('decider invariants: workspaces and invitations', () => {
   it('cancels or declines a pending invitation, and then it is gone', () => {
     ws.given([...created, invited])
       .when({ type: 'CancelInvitation', invitationId: 'inv_1', reason: 'declined' })
-      .then([{ type: 'WorkspaceInvitationCancelled', data: { workspaceId: 'ws_1', invitationId: 'inv_1', reason: 'declined' } }]);
-    ws.given(created).when({ type: 'CancelInvitation', invitationId: 'inv_1', reason: 'cancelled' }).thenRefuses('INVITATION_NOT_FOUND');
+      .then([
+        {
+          type: 'WorkspaceInvitationCancelled',
+          data: { workspaceId: 'ws_1', invitationId: 'inv_1', reason: 'declined' },
+        },
+      ]);
+    ws.given(created)
+      .when({ type: 'CancelInvitation', invitationId: 'inv_1', reason: 'cancelled' })
+      .thenRefuses('INVITATION_NOT_FOUND');
   });
 });
 
-const create = (over: Partial<Extract<ApiKeyCommand, { type: 'CreateApiKey' }>> = {}): Extract<ApiKeyCommand, { type: 'CreateApiKey' }> =>
-  createKeyCommand(now, { ownerRole: 'member', ...over });
+const create = (
+  over: Partial<Extract<ApiKeyCommand, { type: 'CreateApiKey' }>> = {},
+): Extract<ApiKeyCommand, { type: 'CreateApiKey' }> => createKeyCommand(now, { ownerRole: 'member', ...over });
 
 describe('decider invariants: API keys', () => {
   it('refuses scopes the owner’s role does not hold, and malformed ones', () => {
@@ -182,7 +240,10 @@ describe('decider invariants: API keys', () => {
       .thenRefuses('INVALID_TEXT');
   });
   it('stores requested scopes sorted and without duplicates', () => {
-    const [e] = apiKeyDecider.decide(create({ scopes: ['keys:read', 'keys:create', 'keys:read'] }), apiKeyDecider.initialState());
+    const [e] = apiKeyDecider.decide(
+      create({ scopes: ['keys:read', 'keys:create', 'keys:read'] }),
+      apiKeyDecider.initialState(),
+    );
     expect(e!.type === 'ApiKeyCreated' && e!.data.scopes).to.deep.equal(['keys:create', 'keys:read']);
   });
 });

@@ -9,8 +9,10 @@ import {
 } from '@eventstore/db-client';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../../events/errors.js';
+import type { LedgerError } from '../../events/errors.js';
+import { ConcurrencyError, IdempotencyError, StoreUnavailableError } from '../../events/errors.js';
 import { EsdbEventStore, translateEsdbError } from '../../events/store/esdb.js';
+import { rejectsWith, waitUntil } from '../support/async.js';
 
 // Nothing listens on port 1: every call fails with "connection refused" quickly and deterministically.
 const DEAD_URL = 'esdb://127.0.0.1:1?tls=false';
@@ -27,7 +29,11 @@ describe('EventStoreDB adapter: error translation', () => {
   });
 
   it('reports a missing stream as actual no_stream', () => {
-    const raw = new WrongExpectedVersionError(undefined, { streamName: 's', expected: 'stream_exists', current: 'no_stream' });
+    const raw = new WrongExpectedVersionError(undefined, {
+      streamName: 's',
+      expected: 'stream_exists',
+      current: 'no_stream',
+    });
     const e = translateEsdbError(raw, 'append');
     expect(e.fields).to.deep.equal({ streamId: 's', expected: 'stream_exists', actual: 'no_stream' });
   });
@@ -94,15 +100,7 @@ describe('EventStoreDB adapter: unreachable server', () => {
   afterEach(() => store.close());
 
   const expectUnavailable = async (p: Promise<unknown>): Promise<void> => {
-    try {
-      await p;
-    } catch (e) {
-      expect(e).to.be.instanceOf(LedgerError);
-      expect((e as LedgerError).code).to.equal('STORE_UNAVAILABLE');
-      expect((e as LedgerError).retriable).to.equal(true);
-      return;
-    }
-    throw new Error('expected a rejection');
+    expect((await rejectsWith(p, 'STORE_UNAVAILABLE')).retriable).to.equal(true);
   };
 
   it('rejects every call with a retriable STORE_UNAVAILABLE and no client error types', async () => {
@@ -123,9 +121,20 @@ describe('EventStoreDB adapter: unreachable server', () => {
 
   it('close() stops a subscription that is waiting to resubscribe', async () => {
     const retrying = new EsdbEventStore(DEAD_URL, { maxResubscribeAttempts: 1000 });
+    // Counts the subscription's failed attempts: once one has failed, it is waiting to resubscribe.
+    let failedAttempts = 0;
+    const headPosition = retrying.headPosition.bind(retrying);
+    retrying.headPosition = async () => {
+      try {
+        return await headPosition();
+      } catch (e) {
+        failedAttempts++;
+        throw e;
+      }
+    };
     const errors: unknown[] = [];
     const sub = retrying.subscribeAll(() => undefined, { onError: (e) => errors.push(e) });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => failedAttempts >= 1, 10_000, 'the first subscription attempt to fail');
     await sub.close();
     await retrying.close();
     expect(errors).to.deep.equal([]);
@@ -137,12 +146,6 @@ describe('EventStoreDB adapter: unreachable server', () => {
 
   it('refuses use after close', async () => {
     await store.close();
-    try {
-      await store.readStream('s');
-      throw new Error('expected a rejection');
-    } catch (e) {
-      expect((e as LedgerError).code).to.equal('STORE_UNAVAILABLE');
-      expect((e as LedgerError).retriable).to.equal(false);
-    }
+    expect((await rejectsWith(store.readStream('s'), 'STORE_UNAVAILABLE')).retriable).to.equal(false);
   });
 });

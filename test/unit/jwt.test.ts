@@ -26,18 +26,39 @@ describe('session JWTs', () => {
   });
   it('reports an expired session as EXPIRED', async () => {
     const t = await jwt.signSession('usr_1', 'ses_1', now, inAMinute);
-    expect(await jwt.verifySession(t, new Date(inAMinute.getTime() + 1000))).to.deep.equal({ ok: false, code: 'EXPIRED' });
+    expect(await jwt.verifySession(t, new Date(inAMinute.getTime() + 1000))).to.deep.equal({
+      ok: false,
+      code: 'EXPIRED',
+    });
   });
   it('refuses a JWT-format key presented as a session (typ)', async () => {
-    const t = await jwt.signKey({ keyId: 'key_1', userId: 'usr_1', workspaceId: 'ws_1', scopes: [], issuedAt: now, expiresAt: inAMinute });
+    const t = await jwt.signKey({
+      keyId: 'key_1',
+      userId: 'usr_1',
+      workspaceId: 'ws_1',
+      scopes: [],
+      issuedAt: now,
+      expiresAt: inAMinute,
+    });
     expect((await jwt.verifySession(t, now)).ok).to.equal(false);
   });
   it('always states the scope claim, space-separated, even when empty', async () => {
     const claims = async (scopes: string[]) => {
-      const t = await jwt.signKey({ keyId: 'key_1', userId: 'usr_1', workspaceId: 'ws_1', scopes, issuedAt: now, expiresAt: null });
+      const t = await jwt.signKey({
+        keyId: 'key_1',
+        userId: 'usr_1',
+        workspaceId: 'ws_1',
+        scopes,
+        issuedAt: now,
+        expiresAt: null,
+      });
       return JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     };
-    expect(await claims(['data:read', 'keys:read'])).to.include({ scope: 'data:read keys:read', jti: 'key_1', sub: 'usr_1' });
+    expect(await claims(['data:read', 'keys:read'])).to.include({
+      scope: 'data:read keys:read',
+      jti: 'key_1',
+      sub: 'usr_1',
+    });
     expect(await claims([])).to.have.property('scope', '');
   });
   it('refuses another issuer or audience', async () => {

@@ -69,7 +69,12 @@ describe('key table (read model storage)', () => {
 
   it('keeps times to the millisecond, before 2020 and far in the future too', () => {
     const t = new KeyTable();
-    for (const [i, iso] of ['2026-03-04T05:06:07.089Z', '1999-12-31T23:59:59.999Z', '2150-01-01T00:00:00.001Z', '1970-01-01T00:00:00.000Z'].entries()) {
+    for (const [i, iso] of [
+      '2026-03-04T05:06:07.089Z',
+      '1999-12-31T23:59:59.999Z',
+      '2150-01-01T00:00:00.001Z',
+      '1970-01-01T00:00:00.000Z',
+    ].entries()) {
       const ms = Date.parse(iso);
       const k = t.add(hex(`t${i}`), newKey(`key_${i}`, { createdAt: ms, expiresAt: ms + 1 }))!;
       expect(k.createdAt).to.equal(ms);
@@ -96,11 +101,27 @@ describe('key table (read model storage)', () => {
 
   it('packs status, format and retrievability without mixing them up', () => {
     const t = new KeyTable();
-    const k = t.add(hex('p'), newKey('key_p', { format: 'jwt', retrievable: true, handle: 'ci', alias: 'x', description: 'd' }))!;
-    expect([k.format, k.retrievable, k.status, k.handle, k.alias, k.description]).to.deep.equal(['jwt', true, KeyStatus.Active, 'ci', 'x', 'd']);
+    const k = t.add(
+      hex('p'),
+      newKey('key_p', { format: 'jwt', retrievable: true, handle: 'ci', alias: 'x', description: 'd' }),
+    )!;
+    expect([k.format, k.retrievable, k.status, k.handle, k.alias, k.description]).to.deep.equal([
+      'jwt',
+      true,
+      KeyStatus.Active,
+      'ci',
+      'x',
+      'd',
+    ]);
     k.status = KeyStatus.Revoked;
     expect([k.format, k.retrievable, k.status]).to.deep.equal(['jwt', true, KeyStatus.Revoked]);
     expect(k.workspaceId).to.equal('ws_1');
-    expect(k.toJSON()).to.include({ id: 'key_p', format: 'jwt', status: KeyStatus.Revoked, useCount: 0, lastUsedAt: null });
+    expect(k.toJSON()).to.include({
+      id: 'key_p',
+      format: 'jwt',
+      status: KeyStatus.Revoked,
+      useCount: 0,
+      lastUsedAt: null,
+    });
   });
 });

@@ -5,9 +5,19 @@ import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { AuditDb } from '../../projections/audit/audit-db.js';
 import { csvRecord, parseCsvLine, type ExportRow } from '../../projections/audit/row.js';
 import { PAGE_SIZE, writeRecords } from '../../services/audit/export.js';
-import { checkSignedManifest, publicKeysByKid, signManifest, type ExportManifest, type SignedManifest } from '../../services/audit/manifest.js';
+import {
+  checkSignedManifest,
+  publicKeysByKid,
+  signManifest,
+  type ExportManifest,
+  type SignedManifest,
+} from '../../services/audit/manifest.js';
 
-async function keyPair(): Promise<{ kid: string; privateKey: ReturnType<typeof generateKeyPairSync>['privateKey']; jwk: Record<string, unknown> }> {
+async function keyPair(): Promise<{
+  kid: string;
+  privateKey: ReturnType<typeof generateKeyPairSync>['privateKey'];
+  jwk: Record<string, unknown>;
+}> {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk);
@@ -80,12 +90,21 @@ describe('unit: audit export manifest', () => {
     const k = await keyPair();
     const other = await keyPair();
     const signed = signManifest(manifest(k.kid), k);
-    expect(checkSignedManifest(signed, await publicKeysByKid({ jwks: [other.jwk] }))).to.include({ ok: false, code: 'UNKNOWN_KID' });
+    expect(checkSignedManifest(signed, await publicKeysByKid({ jwks: [other.jwk] }))).to.include({
+      ok: false,
+      code: 'UNKNOWN_KID',
+    });
     // Signed by another key that claims the expected kid: the signature fails.
     const forged = signManifest(manifest(k.kid), { kid: k.kid, privateKey: other.privateKey });
-    expect(checkSignedManifest(forged, await publicKeysByKid({ jwks: [k.jwk] }))).to.include({ ok: false, code: 'BAD_SIGNATURE' });
+    expect(checkSignedManifest(forged, await publicKeysByKid({ jwks: [k.jwk] }))).to.include({
+      ok: false,
+      code: 'BAD_SIGNATURE',
+    });
     const swapped = { ...signed, signature: { ...signed.signature, kid: other.kid } };
-    expect(checkSignedManifest(swapped, await publicKeysByKid({ jwks: [k.jwk, other.jwk] }))).to.include({ ok: false, code: 'BAD_SIGNATURE' });
+    expect(checkSignedManifest(swapped, await publicKeysByKid({ jwks: [k.jwk, other.jwk] }))).to.include({
+      ok: false,
+      code: 'BAD_SIGNATURE',
+    });
     expect(checkSignedManifest({ position: 1 }, new Map())).to.include({ ok: false, code: 'MISSING_MANIFEST' });
     expect(checkSignedManifest(null, new Map())).to.include({ ok: false, code: 'MISSING_MANIFEST' });
   });
@@ -97,7 +116,10 @@ describe('unit: audit export manifest', () => {
       const signed = signManifest({ ...manifest(k.kid), scope } as unknown as ExportManifest, k);
       expect(checkSignedManifest(signed, keys), JSON.stringify(scope)).to.include({ ok: false, code: 'BAD_SIGNATURE' });
     }
-    expect(checkSignedManifest(signManifest({ ...manifest(k.kid), scope: null }, k), keys)).to.deep.equal({ ok: true, kid: k.kid });
+    expect(checkSignedManifest(signManifest({ ...manifest(k.kid), scope: null }, k), keys)).to.deep.equal({
+      ok: true,
+      kid: k.kid,
+    });
   });
 
   it('renders CSV per RFC 4180, neutralizes formulas in derived cells, and parses back', () => {
@@ -139,8 +161,32 @@ describe('unit: audit export manifest', () => {
     // One tricky cell per page of PAGE_SIZE rows, in a rotating field: were SQLite to render it itself, that page would differ.
     // Then a page of cells that only need quoting, and two pages of plain cells (nulls, inner spaces and tabs, non-ASCII
     // inside), which SQLite concatenates itself.
-    const tricky = ['=1+2', '+x', '-x', '@x', '\tx', 'x\t', ' x', 'x ', 'a\r\nb', 'a\nb', '\u00a0x', 'x\u00a0', 'x\u2028', 'ü,"', '=', '\r'];
-    const quotable = ['a,b', 'say "hi"', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)', '"', ',', "'x'"];
+    const tricky = [
+      '=1+2',
+      '+x',
+      '-x',
+      '@x',
+      '\tx',
+      'x\t',
+      ' x',
+      'x ',
+      'a\r\nb',
+      'a\nb',
+      '\u00a0x',
+      'x\u00a0',
+      'x\u2028',
+      'ü,"',
+      '=',
+      '\r',
+    ];
+    const quotable = [
+      'a,b',
+      'say "hi"',
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)',
+      '"',
+      ',',
+      "'x'",
+    ];
     const plain = ['Mozilla/5.0 (X11; Linux x86_64)', 'a\tb', 'é', 'x=1', "'x'", 'key_ü', 'a+b-c@d'];
     const total = (tricky.length + 3) * PAGE_SIZE;
     const db = new AuditDb(':memory:');
@@ -173,7 +219,11 @@ describe('unit: audit export manifest', () => {
       });
       db.applyBatch(events);
       const chunks: Buffer[] = [];
-      const totals = await writeRecords(db.db, { filters: {}, scope: null, format: 'csv', toPosition: total }, async (c) => void chunks.push(Buffer.from(c)));
+      const totals = await writeRecords(
+        db.db,
+        { filters: {}, scope: null, format: 'csv', toPosition: total },
+        async (c) => void chunks.push(Buffer.from(c)),
+      );
       const rows = db.db.prepare('SELECT * FROM audit_events ORDER BY position').all() as ExportRow[];
       expect(totals.count).to.equal(total);
       const got = Buffer.concat(chunks).toString('utf8').split('\r\n');

@@ -2,7 +2,15 @@
 // docs/authorization.md, checked by an oracle written independently of the policy's own code.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { can, OPERATIONS, type Actor, type KeyResource, type MembershipLike, type Operation, type Resource } from '../../services/domain/policy.js';
+import {
+  can,
+  OPERATIONS,
+  type Actor,
+  type KeyResource,
+  type MembershipLike,
+  type Operation,
+  type Resource,
+} from '../../services/domain/policy.js';
 import { effectiveScopes, permissionsOf, rankOf, roleAllows } from '../../services/domain/permissions.js';
 
 const WS = ['ws_a', 'ws_b', 'ws_c'] as const;
@@ -29,24 +37,51 @@ const asMap = (d: Record<string, MembershipLike>): ReadonlyMap<string, Membershi
 
 const sessionArb = fc
   .record({ userId: fc.constantFrom(...USERS), systemAdmin: fc.boolean(), m: memberships })
-  .map((x): Actor => ({ kind: 'session', userId: x.userId, email: `${x.userId}@x.io`, systemAdmin: x.systemAdmin, memberships: asMap(x.m) }));
+  .map((x): Actor => ({
+    kind: 'session',
+    userId: x.userId,
+    email: `${x.userId}@x.io`,
+    systemAdmin: x.systemAdmin,
+    memberships: asMap(x.m),
+  }));
 const keyActorArb = fc
   .record({ userId: fc.constantFrom(...USERS), ws: fc.constantFrom(...WS), role: ROLE, scopes: scopeSet })
-  .map((x): Actor => ({ kind: 'key', userId: x.userId, keyId: 'key_actor', workspaceId: x.ws, role: x.role, scopes: x.scopes }));
+  .map((x): Actor => ({
+    kind: 'key',
+    userId: x.userId,
+    keyId: 'key_actor',
+    workspaceId: x.ws,
+    role: x.role,
+    scopes: x.scopes,
+  }));
 const actorArb = fc.oneof(sessionArb, keyActorArb, fc.constant<Actor>({ kind: 'operator' }));
 
 const keyArb = fc
   .record({ ws: fc.constantFrom(...WS), owner: fc.constantFrom(...USERS), role: ROLE, scopes: scopeSet })
-  .map((x): KeyResource => ({ kind: 'key', keyId: 'key_t', workspaceId: x.ws, ownerId: x.owner, ownerRole: x.role, scopes: x.scopes }));
+  .map((x): KeyResource => ({
+    kind: 'key',
+    keyId: 'key_t',
+    workspaceId: x.ws,
+    ownerId: x.owner,
+    ownerRole: x.role,
+    scopes: x.scopes,
+  }));
 const roleArb = fc.constantFrom('owner', 'admin', 'member', 'auditor' as const);
 const resourceArb: fc.Arbitrary<Resource> = fc.oneof(
-  fc.record({ userId: fc.constantFrom(...USERS), m: memberships }).map((x): Resource => ({ kind: 'account', userId: x.userId, memberships: asMap(x.m) })),
+  fc
+    .record({ userId: fc.constantFrom(...USERS), m: memberships })
+    .map((x): Resource => ({ kind: 'account', userId: x.userId, memberships: asMap(x.m) })),
   fc
     .record({ ws: fc.option(fc.constantFrom(...WS), { nil: null }), role: roleArb, sys: fc.boolean() })
     .map((x): Resource => ({ kind: 'new-account', workspaceId: x.ws, role: x.role, systemAdmin: x.sys })),
   fc.constantFrom(...WS).map((w): Resource => ({ kind: 'workspace', workspaceId: w })),
   fc
-    .record({ ws: fc.constantFrom(...WS), u: fc.constantFrom(...USERS), role: ROLE, newRole: fc.option(roleArb, { nil: null }) })
+    .record({
+      ws: fc.constantFrom(...WS),
+      u: fc.constantFrom(...USERS),
+      role: ROLE,
+      newRole: fc.option(roleArb, { nil: null }),
+    })
     .map((x): Resource => ({ kind: 'member', workspaceId: x.ws, userId: x.u, role: x.role, newRole: x.newRole })),
   fc
     .record({ ws: fc.constantFrom(...WS), u: fc.constantFrom(...USERS) })
@@ -119,7 +154,12 @@ describe('policy properties (fast-check)', () => {
     fc.assert(
       fc.property(callArb, ({ a, op, r }) => {
         const d = can(a, op, r as never);
-        expect(d.allow || ['not_found', 'permission_denied', 'session_required', 'consent_required', 'exceeds_credential'].includes(d.code)).to.equal(true);
+        expect(
+          d.allow ||
+            ['not_found', 'permission_denied', 'session_required', 'consent_required', 'exceeds_credential'].includes(
+              d.code,
+            ),
+        ).to.equal(true);
       }),
       { numRuns: RUNS },
     );
@@ -131,7 +171,9 @@ describe('policy properties (fast-check)', () => {
         const ws = workspaceOf(r);
         if (isSuper(a) || ws === null || member(a, ws) || !can(a, op, r as never).allow) return;
         // Allowed outside its tenants: only what narrows or concerns the actor's own account.
-        const own = a.kind !== 'operator' && ((r.kind === 'key' && r.ownerId === a.userId) || (r.kind === 'member' && r.userId === a.userId));
+        const own =
+          a.kind !== 'operator' &&
+          ((r.kind === 'key' && r.ownerId === a.userId) || (r.kind === 'member' && r.userId === a.userId));
         expect({ op, kind: a.kind, own }).to.deep.include({ kind: 'session' });
         expect(['key.read', 'key.revoke', 'member.remove', 'invitation.respond']).to.include(op);
         if (op !== 'invitation.respond') expect(own).to.equal(true);
@@ -156,7 +198,8 @@ describe('policy properties (fast-check)', () => {
           'member.add',
           'invitation.respond',
         ]);
-        if (op === 'account.read' && r.kind === 'account' && r.userId !== a.userId) expect(permissionsOf(a.role).has('users:manage')).to.equal(true);
+        if (op === 'account.read' && r.kind === 'account' && r.userId !== a.userId)
+          expect(permissionsOf(a.role).has('users:manage')).to.equal(true);
       }),
       { numRuns: RUNS },
     );
@@ -165,7 +208,12 @@ describe('policy properties (fast-check)', () => {
   it('never yields a credential broader than the caller: created, revealed and rotated keys stay within it', () => {
     fc.assert(
       fc.property(callArb, ({ a, op, r }) => {
-        if (!['key.create', 'key.reveal', 'key.rotate', 'account.create'].includes(op) || !can(a, op, r as never).allow || isSuper(a)) return;
+        if (
+          !['key.create', 'key.reveal', 'key.rotate', 'account.create'].includes(op) ||
+          !can(a, op, r as never).allow ||
+          isSuper(a)
+        )
+          return;
         const ws = workspaceOf(r)!;
         const mine = actorScopes(a, ws);
         if (r.kind === 'new-key' && a.kind === 'key' && a.scopes !== null) {
@@ -196,7 +244,11 @@ describe('policy properties (fast-check)', () => {
           expect(mine).to.be.at.least(rankOf(r.role));
           expect(mine).to.be.at.least(rankOf(r.newRole));
         }
-        if (r.kind === 'key' && r.ownerId !== (a as { userId: string }).userId && (op === 'key.revoke' || op === 'key.update'))
+        if (
+          r.kind === 'key' &&
+          r.ownerId !== (a as { userId: string }).userId &&
+          (op === 'key.revoke' || op === 'key.update')
+        )
           expect(mine).to.be.at.least(rankOf(r.ownerRole));
         if (r.kind === 'new-account') expect(mine).to.be.at.least(rankOf(r.role));
       }),
@@ -207,7 +259,10 @@ describe('policy properties (fast-check)', () => {
   it('keeps account-wide actions and consent-free adds for system admins and the operator', () => {
     fc.assert(
       fc.property(callArb, ({ a, op, r }) => {
-        if (['account.deactivate', 'account.reactivate', 'account.unlock', 'member.add'].includes(op) && can(a, op, r as never).allow)
+        if (
+          ['account.deactivate', 'account.reactivate', 'account.unlock', 'member.add'].includes(op) &&
+          can(a, op, r as never).allow
+        )
           expect(isSuper(a)).to.equal(true);
       }),
       { numRuns: RUNS },
@@ -218,7 +273,10 @@ describe('policy properties (fast-check)', () => {
     fc.assert(
       fc.property(keyActorArb, fc.constantFrom(...OPERATIONS), resourceArb, fc.subarray(SCOPES), (a, op, r, drop) => {
         if (RESOURCE_OF[op] !== r.kind || a.kind !== 'key' || can(a, op, r as never).allow) return;
-        const narrower: Actor = { ...a, scopes: new Set([...(a.scopes ?? new Set(SCOPES))].filter((s) => !drop.includes(s))) };
+        const narrower: Actor = {
+          ...a,
+          scopes: new Set([...(a.scopes ?? new Set(SCOPES))].filter((s) => !drop.includes(s))),
+        };
         expect(can(narrower, op, r as never).allow).to.equal(false);
       }),
       { numRuns: RUNS },

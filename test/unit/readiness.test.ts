@@ -23,7 +23,10 @@ describe('readiness of the read model', () => {
   });
 
   it('fails at once when the read model subscription has failed, even with nothing new written', async () => {
-    const r = await new ReadModelLag(fakeLedger({ position: 7, head: 7, caughtUp: true, error: new Error('disk gone') }), 5000).check();
+    const r = await new ReadModelLag(
+      fakeLedger({ position: 7, head: 7, caughtUp: true, error: new Error('disk gone') }),
+      5000,
+    ).check();
     expect(r.ok).to.equal(false);
     expect(r.detail.reason).to.equal('read model subscription failed');
   });

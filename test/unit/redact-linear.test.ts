@@ -6,7 +6,8 @@ import { mintOpaqueToken } from '../../services/crypto/tokens.js';
 import { prng } from '../support/prng.js';
 
 // The former definition, kept as the oracle: it is quadratic, so it only ever sees short strings here.
-const OLD_SECRET_VALUE = /(?:^|[^A-Za-z0-9])[a-z][a-z0-9]{0,15}_[A-Za-z0-9]{40,}|[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
+const OLD_SECRET_VALUE =
+  /(?:^|[^A-Za-z0-9])[a-z][a-z0-9]{0,15}_[A-Za-z0-9]{40,}|[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
 
 const JWT = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c3JfMSJ9.c2lnbmF0dXJlLWJ5dGVz';
 const MB = 1 << 20;
@@ -14,7 +15,15 @@ const MB = 1 << 20;
 describe('redact: credential-shaped values', () => {
   it('finds an opaque token or a JWT wherever it sits, and leaves ordinary paths alone', () => {
     const token = mintOpaqueToken('tl');
-    for (const s of [token, `/v1/keys/${token}`, `x-${token}`, `a_${token}`, `Bearer ${JWT}`, `/v1/x/${JWT}/y`, 'abcdefgh.abcdefgh.abcdefgh']) {
+    for (const s of [
+      token,
+      `/v1/keys/${token}`,
+      `x-${token}`,
+      `a_${token}`,
+      `Bearer ${JWT}`,
+      `/v1/x/${JWT}/y`,
+      'abcdefgh.abcdefgh.abcdefgh',
+    ]) {
       expect(looksLikeSecret(s), s).to.equal(true);
     }
     const normal = [
@@ -37,7 +46,8 @@ describe('redact: credential-shaped values', () => {
   it('agrees with the former regex on 20,000 random near-miss strings', () => {
     const rnd = prng(20240611);
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
-    const from = (chars: string, n: number) => Array.from({ length: n }, () => chars[int(0, chars.length - 1)]).join('');
+    const from = (chars: string, n: number) =>
+      Array.from({ length: n }, () => chars[int(0, chars.length - 1)]).join('');
     const LOWER = 'abcdefghijklmnopqrstuvwxyz';
     const ALNUM = `${LOWER}ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789`;
     const pieces = [
@@ -74,11 +84,17 @@ describe('redact: credential-shaped values', () => {
 });
 
 /** Runs the checks in a worker, stopped after `ms`: a super-linear scan then fails this test instead of blocking the run for an hour. */
-function inWorker(inputs: Array<{ fn: 'looksLikeSecret' | 'loggableTarget'; s: string }>, ms: number): Promise<unknown[]> {
+function inWorker(
+  inputs: Array<{ fn: 'looksLikeSecret' | 'loggableTarget'; s: string }>,
+  ms: number,
+): Promise<unknown[]> {
   const source = `
     const { parentPort, workerData } = require('node:worker_threads');
     import(workerData.module).then((m) => parentPort.postMessage(workerData.inputs.map((i) => m[i.fn](i.s))));`;
-  const worker = new Worker(source, { eval: true, workerData: { module: new URL('../../services/http/redact.js', import.meta.url).href, inputs } });
+  const worker = new Worker(source, {
+    eval: true,
+    workerData: { module: new URL('../../services/http/redact.js', import.meta.url).href, inputs },
+  });
   return new Promise<unknown[]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not done after ${ms} ms: the scan is not linear`)), ms);
     worker.once('message', (out: unknown[]) => resolve(out));
@@ -94,13 +110,33 @@ describe('redact: linear time on hostile input', function () {
     { name: "'a' × 1 MiB", fn: 'looksLikeSecret', s: 'a'.repeat(MB), want: false },
     { name: "'-' × 1 MiB", fn: 'looksLikeSecret', s: '-'.repeat(MB), want: false },
     { name: "'tl_' then '-' × 1 MiB", fn: 'looksLikeSecret', s: 'tl_' + '-'.repeat(MB), want: false },
-    { name: 'two 512 KiB parts around one dot', fn: 'looksLikeSecret', s: `${'a'.repeat(MB / 2)}.${'b'.repeat(MB / 2)}`, want: false },
+    {
+      name: 'two 512 KiB parts around one dot',
+      fn: 'looksLikeSecret',
+      s: `${'a'.repeat(MB / 2)}.${'b'.repeat(MB / 2)}`,
+      want: false,
+    },
     { name: "('a' × 7 + '.') × 131072", fn: 'looksLikeSecret', s: ('a'.repeat(7) + '.').repeat(MB / 8), want: false },
     { name: "('a' × 9 + '.') × 100000", fn: 'looksLikeSecret', s: ('a'.repeat(9) + '.').repeat(100_000), want: true },
-    { name: "('tl_' + 'A' × 39 + ' ') × 24000", fn: 'looksLikeSecret', s: ('tl_' + 'A'.repeat(39) + ' ').repeat(24_000), want: false },
+    {
+      name: "('tl_' + 'A' × 39 + ' ') × 24000",
+      fn: 'looksLikeSecret',
+      s: ('tl_' + 'A'.repeat(39) + ' ').repeat(24_000),
+      want: false,
+    },
     { name: 'a 1 MiB request path', fn: 'loggableTarget', s: '/' + 'a'.repeat(MB), want: '/' + 'a'.repeat(MB) },
-    { name: 'a 1 MiB encoded path segment', fn: 'loggableTarget', s: '/%61' + 'a'.repeat(MB), want: '/%61' + 'a'.repeat(MB) },
-    { name: 'a 1 MiB query value', fn: 'loggableTarget', s: `/x?limit=${'a'.repeat(MB)}`, want: `/x?limit=${'a'.repeat(MB)}` },
+    {
+      name: 'a 1 MiB encoded path segment',
+      fn: 'loggableTarget',
+      s: '/%61' + 'a'.repeat(MB),
+      want: '/%61' + 'a'.repeat(MB),
+    },
+    {
+      name: 'a 1 MiB query value',
+      fn: 'loggableTarget',
+      s: `/x?limit=${'a'.repeat(MB)}`,
+      want: `/x?limit=${'a'.repeat(MB)}`,
+    },
   ];
   for (const c of cases) {
     it(`${c.fn}: ${c.name}`, async () => {

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import type { NewEvent } from '../../events/store/types.js';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import { formatCursor, parseCursor, type Cursor, type RevocationEvent } from '../../clients/protocol.js';
-import { FEED_SCAN_BUDGET, pageOf, RevocationFeed, type FeedItem, type FeedVisibility } from '../../projections/revocations/feed.js';
+import {
+  FEED_SCAN_BUDGET,
+  pageOf,
+  RevocationFeed,
+  type FeedItem,
+  type FeedVisibility,
+} from '../../projections/revocations/feed.js';
+import { waitUntil } from '../support/async.js';
 import { tempDir } from '../support/tmp.js';
 import { keyCreatedData } from '../support/events.js';
 
@@ -25,9 +32,12 @@ function event(type: string, data: Record<string, unknown>): NewEvent {
   return { id: randomUUID(), type, data, metadata };
 }
 
-const keyCreated = (keyId: string, userId: string, workspaceId: string): NewEvent => event('ApiKeyCreated', keyCreatedData({ keyId, userId, workspaceId }));
-const roleSet = (workspaceId: string, userId: string, role: string): NewEvent => event('WorkspaceMemberRoleSet', { workspaceId, userId, role });
-const revoked = (keyId: string): NewEvent => event('ApiKeyRevoked', { keyId, reason: 'r', revokedBy: { type: 'system', id: 'system' } });
+const keyCreated = (keyId: string, userId: string, workspaceId: string): NewEvent =>
+  event('ApiKeyCreated', keyCreatedData({ keyId, userId, workspaceId }));
+const roleSet = (workspaceId: string, userId: string, role: string): NewEvent =>
+  event('WorkspaceMemberRoleSet', { workspaceId, userId, role });
+const revoked = (keyId: string): NewEvent =>
+  event('ApiKeyRevoked', { keyId, reason: 'r', revokedBy: { type: 'system', id: 'system' } });
 
 type Page = ReturnType<RevocationFeed['page']>;
 
@@ -127,7 +137,10 @@ describe('unit: tenant-scoped revocation feed pages', () => {
     expect(subjects(fan)).to.deep.equal(['key_xa', 'key_xb1', 'key_xb2']);
     const afterFirst = parseCursor(fan[0]!.cursor)!;
     expect(subjects(feed.page(afterFirst, 1, onlyIn('ws_b')).items)).to.deep.equal(['key_xb1']);
-    expect(subjects(feed.page(parseCursor(fan[1]!.cursor), 10, onlyIn('ws_a')).items)).to.deep.equal(['key_a2', 'key_a3']);
+    expect(subjects(feed.page(parseCursor(fan[1]!.cursor), 10, onlyIn('ws_a')).items)).to.deep.equal([
+      'key_a2',
+      'key_a3',
+    ]);
   });
 
   it('says hasMore exactly: false when no visible item follows, even with invisible ones after it', () => {
@@ -152,15 +165,25 @@ describe('unit: tenant-scoped revocation feed pages', () => {
     const u = feed.page(null, 2);
     expect(u.nextCursor).to.equal(u.items[1]!.cursor);
     expect(u.hasMore).to.equal(true);
-    expect(feed.page(parseCursor(last.cursor), 10)).to.deep.equal({ items: [], nextCursor: String(feed.position), hasMore: false });
-    expect(feed.page({ position: feed.position + 5, index: null }, 10, onlyIn('ws_a')).nextCursor).to.equal(String(feed.position + 5));
+    expect(feed.page(parseCursor(last.cursor), 10)).to.deep.equal({
+      items: [],
+      nextCursor: String(feed.position),
+      hasMore: false,
+    });
+    expect(feed.page({ position: feed.position + 5, index: null }, 10, onlyIn('ws_a')).nextCursor).to.equal(
+      String(feed.position + 5),
+    );
 
     // New invisible items do not show, and the cursor still moves past them.
     await store.append('more', [revoked('key_b3')]);
     const head = await store.headPosition();
-    for (let i = 0; i < 100 && feed.position < head; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => feed.position >= head, 5000, 'the feed to reach the head');
     expect(feed.position).to.equal(head);
-    expect(feed.page(parseCursor(p.nextCursor), 10, onlyIn('ws_a'))).to.deep.equal({ items: [], nextCursor: String(head), hasMore: false });
+    expect(feed.page(parseCursor(p.nextCursor), 10, onlyIn('ws_a'))).to.deep.equal({
+      items: [],
+      nextCursor: String(head),
+      hasMore: false,
+    });
     expect(subjects(feed.page(parseCursor(p.nextCursor), 10, onlyIn('ws_b')).items)).to.deep.equal(['key_b3']);
   });
 });
@@ -227,7 +250,10 @@ describe('unit: feed page scan budget', () => {
       expect(first.nextCursor).to.equal(all[FEED_SCAN_BUDGET - 1]!.cursor);
       const second = feed.page(parseCursor(first.nextCursor), 100, onlyIn('ws_a'));
       expect(second.items.map((i) => i.event.subject)).to.deep.equal(['key_a1']);
-      expect(second).to.include({ hasMore: false, nextCursor: formatCursor(parseCursor(all[all.length - 1]!.cursor)!) });
+      expect(second).to.include({
+        hasMore: false,
+        nextCursor: formatCursor(parseCursor(all[all.length - 1]!.cursor)!),
+      });
     } finally {
       await feed.stop();
       await store.close();

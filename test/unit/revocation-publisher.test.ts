@@ -7,7 +7,7 @@ import { SqliteEventStore } from '../../events/store/sqlite.js';
 import { SqliteCheckpointStore } from '../../services/revocations/checkpoint.js';
 import { createKafkaSink } from '../../services/revocations/kafka-sink.js';
 import { KafkaPublisher } from '../../services/workers/publisher.js';
-import { waitUntil } from '../support/kafka.js';
+import { waitUntil } from '../support/async.js';
 import { tempDir } from '../support/tmp.js';
 
 describe('unit: Kafka publisher stop and reader failure', () => {
@@ -18,7 +18,11 @@ describe('unit: Kafka publisher stop and reader failure', () => {
     const checkpoints = new SqliteCheckpointStore(join(dir.path, 'publisher.db'));
     const logged: string[] = [];
     // Nothing listens on port 1: every connect is refused.
-    const sink = createKafkaSink({ brokers: ['127.0.0.1:1'], clientId: 'unit', topics: [{ name: 'e' }, { name: 'r', compact: true }] });
+    const sink = createKafkaSink({
+      brokers: ['127.0.0.1:1'],
+      clientId: 'unit',
+      topics: [{ name: 'e' }, { name: 'r', compact: true }],
+    });
     const publisher = new KafkaPublisher({
       store,
       sink,
@@ -30,16 +34,33 @@ describe('unit: Kafka publisher stop and reader failure', () => {
       log: (_level, msg) => logged.push(msg),
     });
     try {
-      const metadata = { eventId: randomUUID(), occurredAt: new Date().toISOString(), schemaVersion: 1, correlationId: 'c', causationId: null, request: {} };
-      await store.append('apikey-key_1', [{ id: randomUUID(), type: 'ApiKeyRevoked', data: { keyId: 'key_1', reason: null }, metadata }]);
+      const metadata = {
+        eventId: randomUUID(),
+        occurredAt: new Date().toISOString(),
+        schemaVersion: 1,
+        correlationId: 'c',
+        causationId: null,
+        request: {},
+      };
+      await store.append('apikey-key_1', [
+        { id: randomUUID(), type: 'ApiKeyRevoked', data: { keyId: 'key_1', reason: null }, metadata },
+      ]);
       publisher.start();
       // First the sender fails and backs off ...
       await waitUntil(() => logged.includes('publishing failed; retrying'), 10_000, 'the send to fail');
       // ... then the reader meets a record it cannot read (no metadata) and backs off too.
-      await store.append('apikey-key_2', [{ id: randomUUID(), type: 'ApiKeyRevoked', data: { keyId: 'key_2', reason: null }, metadata: null }]);
+      await store.append('apikey-key_2', [
+        { id: randomUUID(), type: 'ApiKeyRevoked', data: { keyId: 'key_2', reason: null }, metadata: null },
+      ]);
       await waitUntil(() => logged.includes('reading the ledger failed'), 5000, 'the reader to fail');
       const st = publisher.status();
-      expect(st).to.include({ state: 'retrying', readerOk: false, connected: false, lagEvents: 1, lastHeartbeatAt: null });
+      expect(st).to.include({
+        state: 'retrying',
+        readerOk: false,
+        connected: false,
+        lagEvents: 1,
+        lastHeartbeatAt: null,
+      });
       expect(st.lagMs).to.be.above(0);
 
       const t0 = Date.now();

@@ -8,7 +8,11 @@ import { exportJWK, SignJWT } from 'jose';
 import type { StoredEvent } from '../../events/catalog.js';
 import { createOfflineVerifier, type OfflineVerifierOptions } from '../../clients/offline-verifier.js';
 import { REVOCATION_TYPES, type RevocationEvent } from '../../clients/protocol.js';
-import { createRevocationWatcher, type RevocationWatcher, type WatcherCheck } from '../../clients/revocation-watcher.js';
+import {
+  createRevocationWatcher,
+  type RevocationWatcher,
+  type WatcherCheck,
+} from '../../clients/revocation-watcher.js';
 import { revocationCloudEvents } from '../../projections/revocations/cloudevents.js';
 import { toMessage } from '../../services/revocations/kafka-message.js';
 import { RevocationIndex, type RevocationItem } from '../../projections/revocations/fanout.js';
@@ -20,14 +24,27 @@ const created = (keyId: string, userId: string, workspaceId: string, scopes: str
   keyCreatedEvent(ev, { keyId, userId, workspaceId, scopes, format: 'jwt', start: 'eyJh' });
 const roleSet = (workspaceId: string, userId: string, role: string): StoredEvent =>
   ev('WorkspaceMemberRoleSet', { workspaceId, userId, role } as never, `workspace-${workspaceId}`);
-const removed = (workspaceId: string, userId: string): StoredEvent => ev('WorkspaceMemberRemoved', { workspaceId, userId }, `workspace-${workspaceId}`);
-const revoked = (keyId: string): StoredEvent => ev('ApiKeyRevoked', { keyId, reason: 'r', revokedBy: { type: 'user', id: 'usr_admin' } }, `apikey-${keyId}`);
+const removed = (workspaceId: string, userId: string): StoredEvent =>
+  ev('WorkspaceMemberRemoved', { workspaceId, userId }, `workspace-${workspaceId}`);
+const revoked = (keyId: string): StoredEvent =>
+  ev('ApiKeyRevoked', { keyId, reason: 'r', revokedBy: { type: 'user', id: 'usr_admin' } }, `apikey-${keyId}`);
 
-const ALL = ['audit:export', 'audit:read', 'keys:create', 'keys:manage', 'keys:read', 'keys:revoke', 'keys:verify', 'users:manage', 'workspaces:manage'];
+const ALL = [
+  'audit:export',
+  'audit:read',
+  'keys:create',
+  'keys:manage',
+  'keys:read',
+  'keys:revoke',
+  'keys:verify',
+  'users:manage',
+  'workspaces:manage',
+];
 const AUDITOR = ['audit:export', 'audit:read', 'keys:read'];
 const MEMBER = ['keys:create', 'keys:read', 'keys:revoke', 'keys:verify'];
 
-const brief = (items: RevocationItem[]): string[] => items.map((i) => `${i.keyId}:${i.action}:${i.cause}:${i.scopes === undefined ? '-' : i.scopes.join(',')}`);
+const brief = (items: RevocationItem[]): string[] =>
+  items.map((i) => `${i.keyId}:${i.action}:${i.cause}:${i.scopes === undefined ? '-' : i.scopes.join(',')}`);
 
 /** Applies every event; returns the CloudEvents, one list per ledger event. */
 function run(idx: RevocationIndex, events: StoredEvent[]): RevocationEvent[][] {
@@ -39,7 +56,11 @@ describe('unit: role changes in the revocation fan-out', () => {
 
   it('narrows an unscoped key when its owner goes from admin to auditor, and widens it back', () => {
     const idx = new RevocationIndex();
-    run(idx, [roleSet('ws_1', 'usr_owner', 'owner'), roleSet('ws_1', 'usr_1', 'admin'), created('key_a', 'usr_1', 'ws_1')]);
+    run(idx, [
+      roleSet('ws_1', 'usr_owner', 'owner'),
+      roleSet('ws_1', 'usr_1', 'admin'),
+      created('key_a', 'usr_1', 'ws_1'),
+    ]);
     const narrow = roleSet('ws_1', 'usr_1', 'auditor');
     const [ces] = run(idx, [narrow]);
     expect(ces).to.have.length(1);
@@ -70,7 +91,9 @@ describe('unit: role changes in the revocation fan-out', () => {
 
     const widen = roleSet('ws_1', 'usr_1', 'admin');
     const [back] = run(idx, [widen]);
-    expect(back!.map((c) => [c.id, c.type, c.data.scopes])).to.deep.equal([[`${widen.metadata.eventId}:key_a`, REVOCATION_TYPES.restricted, ALL]]);
+    expect(back!.map((c) => [c.id, c.type, c.data.scopes])).to.deep.equal([
+      [`${widen.metadata.eventId}:key_a`, REVOCATION_TYPES.restricted, ALL],
+    ]);
   });
 
   it('publishes nothing when the effective set stays the same', () => {
@@ -165,14 +188,19 @@ describe('unit: role changes in the revocation fan-out', () => {
       roleSet('ws_1', 'usr_1', 'superuser'),
       roleSet('ws_1', 'usr_1', 'member'),
     ].map((e) => brief(idx.apply(e)));
-    expect(out.slice(2)).to.deep.equal([['key_a:revoke:member_removed:'], [], [`key_a:reinstate:member_restored:${MEMBER.join(',')}`]]);
+    expect(out.slice(2)).to.deep.equal([
+      ['key_a:revoke:member_removed:'],
+      [],
+      [`key_a:reinstate:member_restored:${MEMBER.join(',')}`],
+    ]);
   });
 });
 
 /** A fake fetch serving one SSE stream: the given events, then `: caught-up`, then silence until aborted. */
 function sseFetch(events: RevocationEvent[]): typeof fetch {
   return async (_url: string | URL | Request, init?: RequestInit) => {
-    const text = events.map((e) => `id: ${e.ledgercursor}\ndata: ${JSON.stringify(e)}\n\n`).join('') + ': caught-up\n\n';
+    const text =
+      events.map((e) => `id: ${e.ledgercursor}\ndata: ${JSON.stringify(e)}\n\n`).join('') + ': caught-up\n\n';
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode(text));
@@ -216,13 +244,26 @@ describe('unit: the watcher keeps each key’s latest scopes', () => {
       expect(w.isRevoked('key_a')).to.equal(false); // restricted, not revoked
       expect(w.isRevoked('key_b')).to.equal(true);
       const snap = w.snapshot()!;
-      expect(snap).to.deep.equal({ cursor: feed[2]!.ledgercursor, revoked: ['key_b'], suspended: [], restrictions: { key_a: AUDITOR } });
+      expect(snap).to.deep.equal({
+        cursor: feed[2]!.ledgercursor,
+        revoked: ['key_b'],
+        suspended: [],
+        restrictions: { key_a: AUDITOR },
+      });
 
-      resumed = createRevocationWatcher({ url: 'http://ledger.invalid', fetch: sseFetch([]), initialState: JSON.parse(JSON.stringify(snap)) });
+      resumed = createRevocationWatcher({
+        url: 'http://ledger.invalid',
+        fetch: sseFetch([]),
+        initialState: JSON.parse(JSON.stringify(snap)),
+      });
       await resumed.ready;
       expect(resumed.restrictionOf('key_a')).to.deep.equal(AUDITOR);
       // An old snapshot without restrictions is still accepted.
-      const old = createRevocationWatcher({ url: 'http://ledger.invalid', fetch: sseFetch([]), initialState: { cursor: '5', revoked: [], suspended: [] } });
+      const old = createRevocationWatcher({
+        url: 'http://ledger.invalid',
+        fetch: sseFetch([]),
+        initialState: { cursor: '5', revoked: [], suspended: [] },
+      });
       await old.close();
       expect(() =>
         createRevocationWatcher({
@@ -244,7 +285,13 @@ describe('unit: the watcher keeps each key’s latest scopes', () => {
       ev('UserDeactivated', { userId: 'usr_1', reason: null }, 'user-usr_1'),
       roleSet('ws_1', 'usr_1', 'member'),
     ]);
-    const bad = { ...feed[feed.length - 1]!, id: 'x', subject: 'key_b', ledgercursor: '99', data: { ...feed[feed.length - 1]!.data, keyId: 'key_b' } };
+    const bad = {
+      ...feed[feed.length - 1]!,
+      id: 'x',
+      subject: 'key_b',
+      ledgercursor: '99',
+      data: { ...feed[feed.length - 1]!.data, keyId: 'key_b' },
+    };
     delete (bad.data as { scopes?: unknown }).scopes;
     const w = createRevocationWatcher({ url: 'http://ledger.invalid', fetch: sseFetch([...feed, bad]) });
     try {
@@ -297,7 +344,11 @@ describe('unit: the offline verifier honours restrictions', () => {
 
   it('intersects the scope claim with the restriction and refuses scopes outside it', async () => {
     const restrictions = new Map<string, readonly string[]>([['key_a', AUDITOR]]);
-    const v = verifierWith({ check: () => fresh, isRevoked: () => false, restrictionOf: (id) => restrictions.get(id) ?? null });
+    const v = verifierWith({
+      check: () => fresh,
+      isRevoked: () => false,
+      restrictionOf: (id) => restrictions.get(id) ?? null,
+    });
     const token = await sign('key_a', ALL.join(' '));
     const narrowed = await v.verify(token, { scopes: ['keys:create'] });
     expect(narrowed).to.include({ valid: false, code: 'INSUFFICIENT_SCOPE', keyId: 'key_a' });
@@ -312,7 +363,10 @@ describe('unit: the offline verifier honours restrictions', () => {
     expect((await v.verify(small)).scopes).to.deep.equal(['keys:read']);
     // Without a restriction the claim decides, as before; a bad signature is still INVALID.
     const other = await sign('key_c', 'keys:create keys:read');
-    expect(await v.verify(other, { scopes: ['keys:create'] })).to.deep.include({ code: 'VALID', scopes: ['keys:create', 'keys:read'] });
+    expect(await v.verify(other, { scopes: ['keys:create'] })).to.deep.include({
+      code: 'VALID',
+      scopes: ['keys:create', 'keys:read'],
+    });
     expect((await v.verify(await sign('key_a', 'keys:read', otherKey))).code).to.equal('INVALID');
   });
 

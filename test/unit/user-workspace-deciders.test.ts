@@ -7,13 +7,19 @@ import { spec } from '../support/decider-spec.js';
 const H = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';
 const H2 = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$b3RoZXJoYXNo';
 
-const registered: UserEvent = { type: 'UserRegistered', data: { userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' } };
+const registered: UserEvent = {
+  type: 'UserRegistered',
+  data: { userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' },
+};
 const deactivated: UserEvent = { type: 'UserDeactivated', data: { userId: 'usr_1', reason: null } };
 const users = spec(userDecider);
 
 describe('user decider', () => {
   it('registers a user once', () => {
-    users.given([]).when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' }).then([registered]);
+    users
+      .given([])
+      .when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' })
+      .then([registered]);
     users
       .given([registered])
       .when({ type: 'RegisterUser', userId: 'usr_1', email: 'a@b.c', name: 'A', passwordHash: H, systemRole: 'user' })
@@ -65,7 +71,10 @@ describe('workspace decider', () => {
     ws.given(wsCreated)
       .when({ type: 'SetMemberRole', userId: 'usr_2', role: 'member' })
       .then([{ type: 'WorkspaceMemberRoleSet', data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'member' } }]);
-    const withMember: WorkspaceEvent[] = [...wsCreated, { type: 'WorkspaceMemberRoleSet', data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'member' } }];
+    const withMember: WorkspaceEvent[] = [
+      ...wsCreated,
+      { type: 'WorkspaceMemberRoleSet', data: { workspaceId: 'ws_1', userId: 'usr_2', role: 'member' } },
+    ];
     ws.given(withMember)
       .when({ type: 'RemoveMember', userId: 'usr_2' })
       .then([{ type: 'WorkspaceMemberRemoved', data: { workspaceId: 'ws_1', userId: 'usr_2' } }]);
@@ -81,23 +90,44 @@ describe('workspace decider', () => {
   it('sets a policy with positive limits only', () => {
     ws.given(wsCreated)
       .when({ type: 'SetPolicy', maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null })
-      .then([{ type: 'WorkspacePolicySet', data: { workspaceId: 'ws_1', maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null } }]);
-    ws.given(wsCreated).when({ type: 'SetPolicy', maxTtlSeconds: -1, requireExpiry: false, maxGraceSeconds: null }).thenRefuses('INVALID_POLICY');
+      .then([
+        {
+          type: 'WorkspacePolicySet',
+          data: { workspaceId: 'ws_1', maxTtlSeconds: 3600, requireExpiry: true, maxGraceSeconds: null },
+        },
+      ]);
+    ws.given(wsCreated)
+      .when({ type: 'SetPolicy', maxTtlSeconds: -1, requireExpiry: false, maxGraceSeconds: null })
+      .thenRefuses('INVALID_POLICY');
   });
 });
 
 const uniq = spec(uniqueValueDecider);
 describe('unique value decider', () => {
   const at = new Date('2026-01-01T00:00:00.000Z');
-  const claimed = { type: 'UniqueValueClaimed' as const, data: { scope: 'handle', value: 'ci', ownerId: 'key_1', claimedAt: at.toISOString() } };
+  const claimed = {
+    type: 'UniqueValueClaimed' as const,
+    data: { scope: 'handle', value: 'ci', ownerId: 'key_1', claimedAt: at.toISOString() },
+  };
   it('lets the first claimant win and refuses a live holder', () => {
-    uniq.given([]).when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_1', holderAlive: false }).then([claimed]);
-    uniq.given([claimed]).when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_2', holderAlive: true }).thenRefuses('VALUE_TAKEN');
+    uniq
+      .given([])
+      .when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_1', holderAlive: false })
+      .then([claimed]);
+    uniq
+      .given([claimed])
+      .when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_2', holderAlive: true })
+      .thenRefuses('VALUE_TAKEN');
   });
   it('lets a value whose holder is gone be claimed again', () => {
     uniq
       .given([claimed])
       .when({ type: 'ClaimValue', now: at, scope: 'handle', value: 'ci', ownerId: 'key_2', holderAlive: false })
-      .then([{ type: 'UniqueValueClaimed', data: { scope: 'handle', value: 'ci', ownerId: 'key_2', claimedAt: at.toISOString() } }]);
+      .then([
+        {
+          type: 'UniqueValueClaimed',
+          data: { scope: 'handle', value: 'ci', ownerId: 'key_2', claimedAt: at.toISOString() },
+        },
+      ]);
   });
 });

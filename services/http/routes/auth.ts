@@ -4,8 +4,9 @@ import { authorize, callerScopes, currentWorkspaceId } from '../auth.js';
 import { accountResource } from '../../access.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
-import { obj, str, arr, nullable } from '../schema.js';
-import { userJson, userSchema, workspaceJson, workspaceSchema } from '../views.js';
+import { z } from 'zod';
+import { password } from '../../schemas/inputs.js';
+import { instantOut, userJson, userSchema, workspaceJson, workspaceSchema } from '../views.js';
 import { verifyPassword } from '../../crypto/passwords.js';
 import { requestMeta } from '../context.js';
 import { accountKey, throttled } from '../password-guard.js';
@@ -19,36 +20,48 @@ export function authRoutes(env: AppContext): RouteDef[] {
       summary: 'Log in with e-mail and password; returns a short-lived session JWT',
       tag: 'sessions',
       auth: 'none',
-      body: obj({ email: str({ maxLength: 320 }), password: str({ maxLength: 1024 }) }, ['email', 'password']),
+      // Any e-mail string: a malformed one is an unknown account (401), not a validation error.
+      body: z.strictObject({ email: z.string().max(320), password }),
       responses: {
-        200: { description: 'session created', schema: obj({ token: str(), tokenType: str(), expiresAt: str({ format: 'date-time' }), user: userSchema }) },
+        200: {
+          description: 'session created',
+          schema: z.object({ token: z.string(), tokenType: z.string(), expiresAt: instantOut, user: userSchema }),
+        },
         401: { description: 'wrong e-mail or password' },
         429: { description: 'too many failed attempts' },
       },
       handler: async ({ ctx, body, command }) => {
-        const email = accountKey(body.email as string);
-        const password = body.password as string;
+        const email = accountKey(body.email);
         const ip = requestMeta(ctx).ip;
         const user = ledger.read.userByEmail(email) ?? null;
         let passwordOk = false;
         const outcome = await env.passwords.attempt(email, ip, async () => {
-          passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
+          passwordOk = await verifyPassword(user?.passwordHash ?? null, body.password);
           return passwordOk && user !== null && user.active;
         });
         if (!outcome.ok && outcome.retryAfter !== null) {
           // One 'throttled' event per throttled account (or IP) per window: refused requests must not be free writes.
-          if (env.passwords.firstThrottle(email, ip)) await ledger.users.recordLoginFailure(email, 'throttled', command);
+          if (env.passwords.firstThrottle(email, ip))
+            await ledger.users.recordLoginFailure(email, 'throttled', command);
+          env.httpMetrics.login('throttled');
+          env.httpMetrics.throttled('login');
           throw throttled(outcome.retryAfter);
         }
         if (!outcome.ok || user === null) {
-          await ledger.users.recordLoginFailure(email, user === null ? 'unknown_user' : !passwordOk ? 'bad_password' : 'inactive', command);
+          const reason = user === null ? 'unknown_user' : !passwordOk ? 'bad_password' : 'inactive';
+          await ledger.users.recordLoginFailure(email, reason, command);
+          env.httpMetrics.login(reason);
           throw new HttpError(401, 'invalid_credentials', 'The e-mail or password is incorrect.');
         }
         const sessionId = ledger.ids.id('ses');
         const issuedAt = ledger.clock();
         const expiresAt = new Date(issuedAt.getTime() + env.deps.config.sessionTtlSeconds * 1000);
         const token = await ledger.jwt.signSession(user.id, sessionId, issuedAt, expiresAt);
-        await ledger.users.recordLoginSuccess(user.id, sessionId, expiresAt, { ...command, actor: { type: 'user', id: user.id } });
+        await ledger.users.recordLoginSuccess(user.id, sessionId, expiresAt, {
+          ...command,
+          actor: { type: 'user', id: user.id },
+        });
+        env.httpMetrics.login('success');
         ctx.set('Cache-Control', 'no-store');
         return { token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString(), user: userJson(user) };
       },
@@ -61,8 +74,12 @@ export function authRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       responses: { 204: { description: 'session ended' }, 400: { description: 'the credential is not a session' } },
       handler: async ({ ctx, caller, command }) => {
-        authorize(caller, 'session.logout', accountResource(ledger.read, caller.user.id), { what: 'user', id: caller.user.id });
-        if (caller.sessionId === null) throw new HttpError(400, 'not_a_session', 'Only a login session can log out; revoke API keys instead.');
+        authorize(caller, 'session.logout', accountResource(ledger.read, caller.user.id), {
+          what: 'user',
+          id: caller.user.id,
+        });
+        if (caller.sessionId === null)
+          throw new HttpError(400, 'not_a_session', 'Only a login session can log out; revoke API keys instead.');
         await ledger.users.logout(caller.user.id, caller.sessionId, command);
         ctx.status = 204;
         return undefined;
@@ -77,12 +94,17 @@ export function authRoutes(env: AppContext): RouteDef[] {
       responses: {
         200: {
           description: 'the caller',
-          schema: obj({
+          schema: z.object({
             user: userSchema,
-            workspace: nullable(workspaceSchema),
-            credential: obj({ kind: str({ enum: ['session', 'api_key'] }), keyId: str(), scheme: str(), expiresAt: nullable(str()) }),
-            scopes: arr(str()),
-            role: nullable(str()),
+            workspace: workspaceSchema.nullable(),
+            credential: z.object({
+              kind: z.enum(['session', 'api_key']),
+              keyId: z.string().optional().describe('when the credential is an API key'),
+              scheme: z.string(),
+              expiresAt: instantOut.nullable(),
+            }),
+            scopes: z.array(z.string()),
+            role: z.string().nullable(),
           }),
         },
       },

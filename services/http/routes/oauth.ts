@@ -3,11 +3,27 @@ import type { AppContext } from '../context.js';
 import { allowed, tenants } from '../auth.js';
 import { demandVerifier } from './keys.js';
 import { route, type RouteDef } from '../route.js';
-import { bool, int, obj, str } from '../schema.js';
+import { z } from 'zod';
 import { looksLikeJwt } from '../../crypto/tokens.js';
 import { keyStatus } from '../views.js';
 
-const tokenBody = obj({ token: str({ maxLength: 8192 }), token_type_hint: str({ maxLength: 64 }) }, ['token']);
+const tokenBody = z.strictObject({ token: z.string().max(8192), token_type_hint: z.string().max(64).optional() });
+
+/** RFC 7662: an inactive token gets only `active`; the other members describe an active one. */
+const introspection = z.object({
+  active: z.boolean(),
+  token_type: z.enum(['api_key', 'session']).optional(),
+  scope: z.string().optional(),
+  client_id: z.string().optional(),
+  username: z.string().optional(),
+  sub: z.string().optional(),
+  iss: z.string().optional(),
+  aud: z.union([z.string(), z.array(z.string())]).optional(),
+  jti: z.string().optional(),
+  iat: z.int().optional(),
+  exp: z.int().optional(),
+  workspace_id: z.string().optional(),
+});
 
 export function oauthRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;
@@ -20,7 +36,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       form: true,
       body: tokenBody,
-      responses: { 200: { description: 'introspection result', schema: obj({ active: bool(), scope: str(), sub: str(), exp: int(), token_type: str() }) } },
+      responses: { 200: { description: 'introspection result', schema: introspection } },
       handler: async ({ ctx, caller, body }) => {
         demandVerifier(ledger, caller);
         // A session token is introspectable only by its own user or a verifier in one of the user's workspaces.
@@ -31,7 +47,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
           return mine.some((ws) => (theirs.get(ws)?.role ?? null) !== null);
         };
         ctx.set('Cache-Control', 'no-store');
-        const token = body.token as string;
+        const token = body.token;
         const now = ledger.clock().getTime();
         const r = ledger.verify(token, { now });
         // Another tenant's token is inactive to this caller: no owner e-mail, no workspace id.
@@ -83,15 +99,21 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
       body: tokenBody,
       responses: { 200: { description: 'revoked, or nothing to revoke' } },
       handler: async ({ ctx, body, command }) => {
-        const token = body.token as string;
+        const token = body.token;
         const now = ledger.clock().getTime();
         const r = ledger.verify(token, { now });
         if (r.key && keyStatus(r.key, now) !== 'revoked') {
-          await ledger.keys.revoke(r.key.id, 'revoked by token holder (RFC 7009)', { ...command, actor: { type: 'key', id: r.key.id } });
+          await ledger.keys.revoke(r.key.id, 'revoked by token holder (RFC 7009)', {
+            ...command,
+            actor: { type: 'key', id: r.key.id },
+          });
         } else if (r.code === 'NOT_FOUND' && looksLikeJwt(token)) {
           const s = await ledger.jwt.verifySession(token, new Date(now));
           if (s.ok && ledger.read.sessionActive(s.claims.sid, s.claims.sub, now)) {
-            await ledger.users.logout(s.claims.sub, s.claims.sid, { ...command, actor: { type: 'user', id: s.claims.sub } });
+            await ledger.users.logout(s.claims.sub, s.claims.sid, {
+              ...command,
+              actor: { type: 'user', id: s.claims.sub },
+            });
           }
         }
         ctx.status = 200;

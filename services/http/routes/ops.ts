@@ -1,23 +1,23 @@
 // Operations: health, readiness, metrics, JWKS and the docs UI (served from installed npm assets).
-import { createReadStream, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname } from 'node:path';
+import send from 'koa-send';
 import type { AppContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
-import { arr, bool, obj, str } from '../schema.js';
+import { z } from 'zod';
+import { anyObject } from '../views.js';
 import type { Ledger } from '../../ledger.js';
 
 const require = createRequire(import.meta.url);
 const SWAGGER_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
-const TYPES: Record<string, string> = {
-  '.js': 'application/javascript',
-  '.css': 'text/css',
-  '.png': 'image/png',
-  '.html': 'text/html',
-  '.map': 'application/json',
-};
-const ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'favicon-32x32.png', 'favicon-16x16.png']);
+const ASSETS = new Set([
+  'swagger-ui.css',
+  'swagger-ui-bundle.js',
+  'swagger-ui-standalone-preset.js',
+  'favicon-32x32.png',
+  'favicon-16x16.png',
+]);
 
 const DOCS_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>token-ledger API</title>
@@ -44,7 +44,8 @@ export class ReadModelLag {
 
   async check(): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
     const position = this.ledger.read.position;
-    if (this.ledger.read.subscriptionError !== null) return { ok: false, detail: { position, reason: 'read model subscription failed' } };
+    if (this.ledger.read.subscriptionError !== null)
+      return { ok: false, detail: { position, reason: 'read model subscription failed' } };
     if (!this.ledger.read.isCaughtUp) return { ok: false, detail: { position, reason: 'catching up' } };
     let head: number;
     try {
@@ -61,7 +62,12 @@ export class ReadModelLag {
     const lagMs = Math.round(now - this.behind.since);
     return {
       ok: lagMs < this.maxLagMs,
-      detail: { position, head, lagMs, ...(lagMs < this.maxLagMs ? {} : { reason: 'read model is not following the store' }) },
+      detail: {
+        position,
+        head,
+        lagMs,
+        ...(lagMs < this.maxLagMs ? {} : { reason: 'read model is not following the store' }),
+      },
     };
   }
 }
@@ -76,7 +82,7 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       summary: 'Liveness',
       tag: 'operations',
       auth: 'none',
-      responses: { 200: { description: 'alive', schema: obj({ status: str() }) } },
+      responses: { 200: { description: 'alive', schema: z.object({ status: z.string() }) } },
       handler: () => ({ status: 'ok' }),
     }),
     route({
@@ -86,11 +92,20 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       tag: 'operations',
       auth: 'none',
       responses: {
-        200: { description: 'ready', schema: obj({ ready: bool(), checks: arr(obj({ name: str(), ok: bool() })) }) },
+        200: {
+          description: 'ready',
+          schema: z.object({
+            ready: z.boolean(),
+            checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.unknown().optional() })),
+          }),
+        },
         503: { description: 'not ready' },
       },
       handler: async ({ ctx }) => {
-        const checks = [{ name: 'read_model', ...(await lag.check()) }, ...(env.deps.readiness ?? []).map((c) => ({ name: c.name, ...c.check() }))];
+        const checks = [
+          { name: 'read_model', ...(await lag.check()) },
+          ...(env.deps.readiness ?? []).map((c) => ({ name: c.name, ...c.check() })),
+        ];
         const ready = checks.every((c) => c.ok);
         ctx.status = ready ? 200 : 503;
         return { ready, checks };
@@ -104,7 +119,7 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       auth: 'none',
       responses: { 200: { description: 'text exposition format', contentType: 'text/plain' } },
       handler: ({ ctx }) => {
-        ctx.type = 'text/plain; version=0.0.4';
+        ctx.type = env.metrics.contentType;
         return env.metrics.render();
       },
     }),
@@ -114,7 +129,7 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       summary: 'Public keys for JWT-format keys, sessions and signed exports',
       tag: 'verification',
       auth: 'none',
-      responses: { 200: { description: 'JWK set', schema: obj({ keys: arr(obj({})) }) } },
+      responses: { 200: { description: 'JWK set', schema: z.object({ keys: z.array(anyObject) }) } },
       handler: ({ ctx }) => {
         ctx.set('Cache-Control', 'public, max-age=300');
         return { keys: env.deps.publicJwks() };
@@ -151,13 +166,19 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       tag: 'operations',
       auth: 'none',
       responses: { 200: { description: 'asset' } },
-      handler: ({ ctx, params }) => {
-        const file = normalize(params.file ?? '');
-        const path = join(SWAGGER_DIR, file);
-        if (!ASSETS.has(file) || !existsSync(path)) throw new HttpError(404, 'not_found', 'No such asset.');
-        ctx.type = TYPES[extname(file)] ?? 'application/octet-stream';
+      handler: async ({ ctx, params }) => {
+        // Only the listed files, by exact name: nothing else in the package (or beside it) is reachable.
+        const file = params.file ?? '';
+        if (!ASSETS.has(file)) throw new HttpError(404, 'not_found', 'No such asset.');
         ctx.set('Cache-Control', 'public, max-age=86400');
-        return createReadStream(path);
+        try {
+          await send(ctx, file, { root: SWAGGER_DIR, index: false, gzip: false, brotli: false });
+        } catch (err) {
+          ctx.remove('Cache-Control');
+          if ((err as { status?: unknown }).status === 404) throw new HttpError(404, 'not_found', 'No such asset.');
+          throw err;
+        }
+        return undefined;
       },
     }),
   ];

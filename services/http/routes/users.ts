@@ -4,12 +4,12 @@ import type { AppContext } from '../context.js';
 import { allowed, authorize, currentWorkspaceId, type Caller } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { route, type RouteDef } from '../route.js';
-import { arr, int, nullable, obj, str } from '../schema.js';
+import { z } from 'zod';
+import { createAccountInput, password, reason, workspaceId as workspaceIdSchema } from '../../schemas/inputs.js';
 import { userJson, userSchema } from '../views.js';
 import { verifyPassword } from '../../crypto/passwords.js';
-import { NotFoundError } from '../../../events/errors.js';
+import { NotFoundError } from '../../domain/errors.js';
 import type { UserView } from '../../../projections/read-model/views.js';
-import type { WorkspaceRole } from '../../../events/catalog.js';
 import { accountResource, enforce, keyResource } from '../../access.js';
 import { can, type Operation } from '../../domain/policy.js';
 import type { Ledger } from '../../ledger.js';
@@ -17,7 +17,10 @@ import { requestMeta } from '../context.js';
 import { accountKey, throttled } from '../password-guard.js';
 import { page, paginationQuery } from './pagination.js';
 
-type AccountOperation = Extract<Operation, 'account.read' | 'account.deactivate' | 'account.reactivate' | 'account.unlock'>;
+type AccountOperation = Extract<
+  Operation,
+  'account.read' | 'account.deactivate' | 'account.reactivate' | 'account.unlock'
+>;
 
 /** The account addressed by id (or "me"), if the policy lets the caller do `op` on it: 404 outside its tenants. */
 function target(ledger: Ledger, caller: Caller, id: string, op: AccountOperation): UserView {
@@ -37,28 +40,23 @@ export function userRoutes(env: AppContext): RouteDef[] {
       summary: 'Create an account in a workspace (users:manage there; never more power than the caller has)',
       tag: 'users',
       auth: 'required',
-      body: obj(
-        {
-          email: str({ format: 'email', maxLength: 320 }),
-          name: str({ minLength: 1, maxLength: 200 }),
-          password: str({ maxLength: 1024 }),
-          workspaceId: nullable(str({ maxLength: 64 })),
-          role: str({ enum: ['owner', 'admin', 'member', 'auditor'] }),
-          systemRole: str({ enum: ['admin', 'user'] }),
-        },
-        ['email', 'name', 'password'],
-      ),
+      body: createAccountInput,
       responses: { 201: { description: 'created', schema: userSchema }, 409: { description: 'e-mail taken' } },
       handler: async ({ ctx, body, caller, command }) => {
-        const workspaceId = body.workspaceId === null ? null : ((body.workspaceId as string | undefined) ?? currentWorkspaceId(caller));
-        const role = (body.role as WorkspaceRole | undefined) ?? 'member';
+        const workspaceId = body.workspaceId === null ? null : (body.workspaceId ?? currentWorkspaceId(caller));
+        const role = body.role ?? 'member';
         const systemAdmin = body.systemRole === 'admin';
-        authorize(caller, 'account.create', { kind: 'new-account', workspaceId, role, systemAdmin }, { what: 'workspace', id: workspaceId ?? '' });
+        authorize(
+          caller,
+          'account.create',
+          { kind: 'new-account', workspaceId, role, systemAdmin },
+          { what: 'workspace', id: workspaceId ?? '' },
+        );
         const u = await ledger.users.register(
           {
-            email: body.email as string,
-            name: body.name as string,
-            password: body.password as string,
+            email: body.email,
+            name: body.name,
+            password: body.password,
             systemRole: systemAdmin ? 'admin' : 'user',
             workspaceId,
             role,
@@ -72,14 +70,22 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'GET',
       path: '/v1/users',
-      summary: 'Accounts you may see: every account for a system admin, else the members of workspaces where you hold users:manage',
+      summary:
+        'Accounts you may see: every account for a system admin, else the members of workspaces where you hold users:manage',
       tag: 'users',
       auth: 'required',
       query: paginationQuery,
-      responses: { 200: { description: 'users', schema: obj({ items: arr(userSchema), nextCursor: nullable(str()) }) } },
+      responses: {
+        200: {
+          description: 'users',
+          schema: z.object({ items: z.array(userSchema), nextCursor: z.string().nullable() }),
+        },
+      },
       handler: ({ caller, query }) => {
         authorize(caller, 'account.list', { kind: 'none' }, { what: 'users', id: '' });
-        const all = [...ledger.read.users()].filter((u) => allowed(caller, 'account.read', accountResource(ledger.read, u.id)));
+        const all = [...ledger.read.users()].filter((u) =>
+          allowed(caller, 'account.read', accountResource(ledger.read, u.id)),
+        );
         const p = page(all, query, { order: 'asc' });
         return { items: p.items.map(userJson), nextCursor: p.nextCursor };
       },
@@ -87,10 +93,11 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'PUT',
       path: '/v1/users/me/password',
-      summary: 'Change your own password from a login session, with the current one (shares the login throttle; ends your sessions)',
+      summary:
+        'Change your own password from a login session, with the current one (shares the login throttle; ends your sessions)',
       tag: 'users',
       auth: 'required',
-      body: obj({ currentPassword: str({ maxLength: 1024 }), newPassword: str({ maxLength: 1024 }) }, ['currentPassword', 'newPassword']),
+      body: z.strictObject({ currentPassword: password, newPassword: password }),
       responses: {
         204: { description: 'changed' },
         400: { description: 'wrong current password or weak new one' },
@@ -101,16 +108,23 @@ export function userRoutes(env: AppContext): RouteDef[] {
         authorize(caller, 'account.password', accountResource(ledger.read, caller.user.id), { what: 'user', id: 'me' });
         const key = accountKey(caller.user.email);
         const ip = requestMeta(ctx).ip;
-        const outcome = await env.passwords.attempt(key, ip, () => verifyPassword(caller.user.passwordHash, body.currentPassword as string));
+        const outcome = await env.passwords.attempt(key, ip, () =>
+          verifyPassword(caller.user.passwordHash, body.currentPassword),
+        );
         if (!outcome.ok && outcome.retryAfter !== null) {
-          if (env.passwords.firstThrottle(key, ip)) await ledger.users.recordPasswordChangeFailure(caller.user.id, 'throttled', command);
+          if (env.passwords.firstThrottle(key, ip))
+            await ledger.users.recordPasswordChangeFailure(caller.user.id, 'throttled', command);
+          env.httpMetrics.throttled('password_change');
           throw throttled(outcome.retryAfter);
         }
         if (!outcome.ok) {
           await ledger.users.recordPasswordChangeFailure(caller.user.id, 'bad_password', command);
-          throw new HttpError(400, 'invalid_credentials', 'The current password is incorrect.', { attr: 'currentPassword', type: 'validation_error' });
+          throw new HttpError(400, 'invalid_credentials', 'The current password is incorrect.', {
+            attr: 'currentPassword',
+            type: 'validation_error',
+          });
         }
-        await ledger.users.changePassword(caller.user.id, body.newPassword as string, command);
+        await ledger.users.changePassword(caller.user.id, body.newPassword, command);
         ctx.status = 204;
         return undefined;
       },
@@ -121,7 +135,10 @@ export function userRoutes(env: AppContext): RouteDef[] {
       summary: 'One account (yourself, or a member of a workspace where you hold users:manage)',
       tag: 'users',
       auth: 'required',
-      responses: { 200: { description: 'the user', schema: userSchema }, 404: { description: 'unknown user, or not yours to see' } },
+      responses: {
+        200: { description: 'the user', schema: userSchema },
+        404: { description: 'unknown user, or not yours to see' },
+      },
       handler: ({ caller, params }) => userJson(target(ledger, caller, params.id!, 'account.read')),
     }),
     route({
@@ -130,13 +147,14 @@ export function userRoutes(env: AppContext): RouteDef[] {
       summary: 'Deactivate an account (system admins): its sessions and keys stop at once, in every workspace',
       tag: 'users',
       auth: 'required',
-      body: obj({ reason: str({ maxLength: 500 }) }),
+      body: z.strictObject({ reason: reason.optional() }),
       bodyRequired: false,
       responses: { 200: { description: 'deactivated', schema: userSchema } },
       handler: async ({ caller, params, body, command }) => {
         const u = target(ledger, caller, params.id!, 'account.deactivate');
-        if (u.id === caller.user.id) throw new HttpError(400, 'cannot_deactivate_self', 'You cannot deactivate yourself.');
-        await ledger.users.deactivate(u.id, (body.reason as string | undefined) ?? null, command);
+        if (u.id === caller.user.id)
+          throw new HttpError(400, 'cannot_deactivate_self', 'You cannot deactivate yourself.');
+        await ledger.users.deactivate(u.id, body.reason ?? null, command);
         return userJson(ledger.read.user(u.id));
       },
     }),
@@ -169,13 +187,20 @@ export function userRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'POST',
       path: '/v1/users/:id/keys/revoke',
-      summary: "Revoke a user's keys: a system admin, everywhere; you, your own (a key: only in its workspace); a workspace admin, the member's keys there",
+      summary:
+        "Revoke a user's keys: a system admin, everywhere; you, your own (a key: only in its workspace); a workspace admin, the member's keys there",
       tag: 'users',
       auth: 'required',
-      body: obj({ reason: str({ maxLength: 500 }), workspaceId: str({ maxLength: 64, description: 'only keys of this workspace' }) }),
+      body: z.strictObject({
+        reason: reason.optional(),
+        workspaceId: workspaceIdSchema.optional().describe('only keys of this workspace'),
+      }),
       bodyRequired: false,
       responses: {
-        200: { description: 'revoked', schema: obj({ revoked: int(), skipped: int({ description: 'live keys you can see but may not revoke' }) }) },
+        200: {
+          description: 'revoked',
+          schema: z.object({ revoked: z.int(), skipped: z.int().describe('live keys you can see but may not revoke') }),
+        },
         403: { description: 'none of the keys are yours to revoke' },
       },
       handler: async ({ caller, params, body, command }) => {
@@ -191,7 +216,7 @@ export function userRoutes(env: AppContext): RouteDef[] {
         const refused = inReach.find((x) => !x.d.allow);
         if (mine.length === 0 && refused !== undefined) enforce(refused.d, { what: 'key', id: refused.k.id });
         const ids = new Set(mine.map((k) => k.id));
-        const n = await ledger.keys.revokeAll(u.id, (body.reason as string | undefined) ?? null, command, (k) => ids.has(k.id));
+        const n = await ledger.keys.revokeAll(u.id, body.reason ?? null, command, (k) => ids.has(k.id));
         return { revoked: n, skipped: inReach.length - mine.length };
       },
     }),

@@ -34,7 +34,8 @@ const ledger = new Ledger({
   ids,
   expiryTimer: true,
   usageFlushMs: 0,
-  log: (msg, err) => process.stderr.write(`[worker ${tag}] ${msg}: ${err instanceof Error ? err.message : String(err)}\n`),
+  log: (msg, err) =>
+    process.stderr.write(`[worker ${tag}] ${msg}: ${err instanceof Error ? err.message : String(err)}\n`),
 });
 await ledger.start();
 process.stdout.write('ready\n');
