@@ -149,38 +149,103 @@ export function endOfLife(state: ApiKeyState): number | null {
   return state.exists ? keyEndOfLife(state.expiresAt, state.graceEndsAt) : null;
 }
 
+function create(cmd: Extract<ApiKeyCommand, { type: 'CreateApiKey' }>, state: ApiKeyState): ApiKeyEvent[] {
+  if (state.exists) throw new DomainError('KEY_EXISTS', `key ${cmd.keyId} already exists`);
+  if (cmd.ownerRole === null)
+    throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
+  const expiresAt = cmd.expiresAt === null ? null : requireInstant(cmd.expiresAt, 'expiresAt');
+  checkCreationPolicy(cmd.now, expiresAt, cmd.policy);
+  if (typeof cmd.digest !== 'string' || !DIGEST_RE.test(cmd.digest))
+    throw new TypeError('digest must be 64 lower-case hex characters');
+  return [
+    {
+      type: 'ApiKeyCreated',
+      data: {
+        keyId: cmd.keyId,
+        userId: cmd.userId,
+        workspaceId: cmd.workspaceId,
+        name: requireText(cmd.name, 'name'),
+        description: requireOptionalText(cmd.description, 'description', DESCRIPTION_MAX),
+        handle: requireHandle(cmd.handle),
+        alias: requireOptionalText(cmd.alias, 'alias', NAME_MAX),
+        scopes: requireScopes(cmd.scopes, cmd.ownerRole),
+        format: requireOneOf(cmd.format, KEY_FORMATS, 'format', 'INVALID_FORMAT'),
+        digest: cmd.digest,
+        start: cmd.start,
+        expiresAt: expiresAt === null ? null : expiresAt.toISOString(),
+        sealed: cmd.sealed,
+        rotatedFrom: cmd.rotatedFrom,
+      },
+    },
+  ];
+}
+
+function update(cmd: Extract<ApiKeyCommand, { type: 'UpdateApiKey' }>, state: ApiKeyState): ApiKeyEvent[] {
+  if (cmd.expiresAt !== undefined) {
+    throw new DomainError('EXPIRY_IMMUTABLE', 'expiry can be set only when a key is created', {
+      attr: 'expiresAt',
+    });
+  }
+  requireLive(state, 'update', cmd.now);
+  const data: { keyId: string; name?: string; description?: string | null; alias?: string | null } = {
+    keyId: state.keyId,
+  };
+  if (cmd.name !== undefined && cmd.name !== state.name) data.name = requireText(cmd.name, 'name');
+  if (cmd.description !== undefined && cmd.description !== state.description)
+    data.description = requireOptionalText(cmd.description, 'description', DESCRIPTION_MAX);
+  if (cmd.alias !== undefined && cmd.alias !== state.alias)
+    data.alias = requireOptionalText(cmd.alias, 'alias', NAME_MAX);
+  return Object.keys(data).length > 1 ? [{ type: 'ApiKeyUpdated', data }] : [];
+}
+
+function rotate(cmd: Extract<ApiKeyCommand, { type: 'RotateApiKey' }>, state: ApiKeyState): ApiKeyEvent[] {
+  requireLive(state, 'rotate', cmd.now);
+  if (state.successorId !== null)
+    throw new DomainError('KEY_ALREADY_ROTATED', 'the key was already rotated', { successorId: state.successorId });
+  const grace = cmd.graceSeconds ?? 0;
+  if (!(grace >= 0) || !Number.isFinite(grace))
+    throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
+  if (grace > cmd.maxGraceSeconds) {
+    throw new DomainError('GRACE_TOO_LONG', `gracePeriod may be at most ${cmd.maxGraceSeconds}s`, {
+      attr: 'gracePeriod',
+      maxGraceSeconds: cmd.maxGraceSeconds,
+    });
+  }
+  const graceEnds = cmd.now.getTime() + grace * 1000;
+  const events: ApiKeyEvent[] = [
+    {
+      type: 'ApiKeyRotated',
+      data: { keyId: state.keyId, successorId: cmd.successorId, graceEndsAt: new Date(graceEnds).toISOString() },
+    },
+  ];
+  if (grace === 0) {
+    events.push({
+      type: 'ApiKeyExpired',
+      data: { keyId: state.keyId, expiredAt: cmd.now.toISOString(), reason: 'rotated' },
+    });
+  }
+  return events;
+}
+
+function expire(cmd: Extract<ApiKeyCommand, { type: 'ExpireApiKey' }>, state: ApiKeyState): ApiKeyEvent[] {
+  if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot expire an unknown key');
+  if (state.status !== 'active') return []; // already settled: expiry is written once
+  const eol = endOfLife(state);
+  if (eol === null || keyLifePhase(state.status, state.expiresAt, state.graceEndsAt, cmd.now.getTime()) !== 'expired')
+    return [];
+  const rotated = state.graceEndsAt !== null && state.graceEndsAt === eol;
+  return [
+    {
+      type: 'ApiKeyExpired',
+      data: { keyId: state.keyId, expiredAt: new Date(eol).toISOString(), reason: rotated ? 'rotated' : 'ttl' },
+    },
+  ];
+}
+
 function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
   switch (cmd.type) {
-    case 'CreateApiKey': {
-      if (state.exists) throw new DomainError('KEY_EXISTS', `key ${cmd.keyId} already exists`);
-      if (cmd.ownerRole === null)
-        throw new DomainError('NOT_A_MEMBER', 'the owner is not a member of this workspace', { attr: 'workspaceId' });
-      const expiresAt = cmd.expiresAt === null ? null : requireInstant(cmd.expiresAt, 'expiresAt');
-      checkCreationPolicy(cmd.now, expiresAt, cmd.policy);
-      if (typeof cmd.digest !== 'string' || !DIGEST_RE.test(cmd.digest))
-        throw new TypeError('digest must be 64 lower-case hex characters');
-      return [
-        {
-          type: 'ApiKeyCreated',
-          data: {
-            keyId: cmd.keyId,
-            userId: cmd.userId,
-            workspaceId: cmd.workspaceId,
-            name: requireText(cmd.name, 'name'),
-            description: requireOptionalText(cmd.description, 'description', DESCRIPTION_MAX),
-            handle: requireHandle(cmd.handle),
-            alias: requireOptionalText(cmd.alias, 'alias', NAME_MAX),
-            scopes: requireScopes(cmd.scopes, cmd.ownerRole),
-            format: requireOneOf(cmd.format, KEY_FORMATS, 'format', 'INVALID_FORMAT'),
-            digest: cmd.digest,
-            start: cmd.start,
-            expiresAt: expiresAt === null ? null : expiresAt.toISOString(),
-            sealed: cmd.sealed,
-            rotatedFrom: cmd.rotatedFrom,
-          },
-        },
-      ];
-    }
+    case 'CreateApiKey':
+      return create(cmd, state);
     case 'RecordApiKeyUse': {
       if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot record use of an unknown key');
       if (!(cmd.count >= 1)) throw new TypeError('use count must be at least 1');
@@ -200,73 +265,17 @@ function decide(cmd: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
         },
       ];
     }
-    case 'UpdateApiKey': {
-      if (cmd.expiresAt !== undefined) {
-        throw new DomainError('EXPIRY_IMMUTABLE', 'expiry can be set only when a key is created', {
-          attr: 'expiresAt',
-        });
-      }
-      requireLive(state, 'update', cmd.now);
-      const data: { keyId: string; name?: string; description?: string | null; alias?: string | null } = {
-        keyId: state.keyId,
-      };
-      if (cmd.name !== undefined && cmd.name !== state.name) data.name = requireText(cmd.name, 'name');
-      if (cmd.description !== undefined && cmd.description !== state.description)
-        data.description = requireOptionalText(cmd.description, 'description', DESCRIPTION_MAX);
-      if (cmd.alias !== undefined && cmd.alias !== state.alias)
-        data.alias = requireOptionalText(cmd.alias, 'alias', NAME_MAX);
-      return Object.keys(data).length > 1 ? [{ type: 'ApiKeyUpdated', data }] : [];
-    }
+    case 'UpdateApiKey':
+      return update(cmd, state);
     case 'RevealApiKeySecret': {
       requireLive(state, 'reveal the secret', cmd.now);
       if (!state.retrievable) throw new DomainError('KEY_NOT_RETRIEVABLE', 'this key was not created as retrievable');
       return [{ type: 'ApiKeySecretRevealed', data: { keyId: state.keyId } }];
     }
-    case 'RotateApiKey': {
-      requireLive(state, 'rotate', cmd.now);
-      if (state.successorId !== null)
-        throw new DomainError('KEY_ALREADY_ROTATED', 'the key was already rotated', { successorId: state.successorId });
-      const grace = cmd.graceSeconds ?? 0;
-      if (!(grace >= 0) || !Number.isFinite(grace))
-        throw new DomainError('INVALID_GRACE', 'gracePeriod must be ≥ 0', { attr: 'gracePeriod' });
-      if (grace > cmd.maxGraceSeconds) {
-        throw new DomainError('GRACE_TOO_LONG', `gracePeriod may be at most ${cmd.maxGraceSeconds}s`, {
-          attr: 'gracePeriod',
-          maxGraceSeconds: cmd.maxGraceSeconds,
-        });
-      }
-      const graceEnds = cmd.now.getTime() + grace * 1000;
-      const events: ApiKeyEvent[] = [
-        {
-          type: 'ApiKeyRotated',
-          data: { keyId: state.keyId, successorId: cmd.successorId, graceEndsAt: new Date(graceEnds).toISOString() },
-        },
-      ];
-      if (grace === 0) {
-        events.push({
-          type: 'ApiKeyExpired',
-          data: { keyId: state.keyId, expiredAt: cmd.now.toISOString(), reason: 'rotated' },
-        });
-      }
-      return events;
-    }
-    case 'ExpireApiKey': {
-      if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot expire an unknown key');
-      if (state.status !== 'active') return []; // already settled: expiry is written once
-      const eol = endOfLife(state);
-      if (
-        eol === null ||
-        keyLifePhase(state.status, state.expiresAt, state.graceEndsAt, cmd.now.getTime()) !== 'expired'
-      )
-        return [];
-      const rotated = state.graceEndsAt !== null && state.graceEndsAt === eol;
-      return [
-        {
-          type: 'ApiKeyExpired',
-          data: { keyId: state.keyId, expiredAt: new Date(eol).toISOString(), reason: rotated ? 'rotated' : 'ttl' },
-        },
-      ];
-    }
+    case 'RotateApiKey':
+      return rotate(cmd, state);
+    case 'ExpireApiKey':
+      return expire(cmd, state);
     case 'RevokeApiKey': {
       if (!state.exists) throw new DomainError('KEY_NOT_FOUND', 'cannot revoke an unknown key');
       if (state.status === 'revoked') return []; // revocation is permanent and idempotent

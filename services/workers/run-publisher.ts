@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The Kafka publisher as a process of its own (node dist/services/revocations/run-publisher.js), for running it
+// The Kafka publisher as a process of its own (node dist/services/workers/run-publisher.js), for running it
 // apart from the API, e.g. next to an EventStoreDB-backed ledger. Same configuration as the server; same
 // checkpoint file. SIGTERM/SIGINT stop it cleanly; after a crash it resumes from its checkpoint.
 import { realpathSync } from 'node:fs';

@@ -320,7 +320,7 @@ describeKafka('integration: Kafka publisher (real broker)', (brokers) => {
     const reader = await TopicReader.start(brokers, [topics.events, topics.revocations]);
     let child: ChildProcess | null = null;
     const startChild = (): ChildProcess => {
-      const c = spawn(process.execPath, [join(REPO_ROOT, 'dist/services/revocations/run-publisher.js')], {
+      const c = spawn(process.execPath, [join(REPO_ROOT, 'dist/services/workers/run-publisher.js')], {
         env: {
           ...process.env,
           ...kafkaEnv(topics),
