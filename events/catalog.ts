@@ -177,7 +177,14 @@ export type ApiKeyEvent =
   ApiKeyCreated | ApiKeyUsed | ApiKeyUpdated | ApiKeySecretRevealed | ApiKeyRotated | ApiKeyExpired | ApiKeyRevoked;
 export type UniqueEvent = UniqueValueClaimed | UniqueValueReleased;
 
-export type LedgerEvent = UserEvent | WorkspaceEvent | ApiKeyEvent | UniqueEvent | LedgerCheckpointed;
+/** The signing key instances sharing a store use: stored once, sealed under the master key (never in clear). */
+export interface LedgerSigningKeyStored {
+  type: 'LedgerSigningKeyStored';
+  data: { kid: string; sealed: SealedSecret };
+}
+
+export type LedgerEvent =
+  UserEvent | WorkspaceEvent | ApiKeyEvent | UniqueEvent | LedgerCheckpointed | LedgerSigningKeyStored;
 /**
  * The catalogue: every event type with the schema version this build writes (a changed shape bumps it and adds an
  * upcaster in serialization.ts). `satisfies` makes it complete: an event of LedgerEvent left out fails to compile,
@@ -211,6 +218,7 @@ export const EVENT_CATALOGUE = {
   UniqueValueClaimed: { schemaVersion: 1 },
   UniqueValueReleased: { schemaVersion: 1 },
   LedgerCheckpointed: { schemaVersion: 1 },
+  LedgerSigningKeyStored: { schemaVersion: 1 },
 } as const satisfies { readonly [T in LedgerEvent['type']]: { readonly schemaVersion: number } };
 
 export type LedgerEventType = keyof typeof EVENT_CATALOGUE;
@@ -237,5 +245,6 @@ export const streams = {
   apiKey: (id: string) => `apikey-${id}`,
   unique: (scope: string, valueDigest: string) => `unique-${scope}-${valueDigest}`,
   checkpoints: 'ledger-checkpoints',
+  signingKeys: 'ledger-signing-keys',
   loginFailures: (emailDigest: string) => `loginfail-${emailDigest}`,
 } as const;

@@ -2,6 +2,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import { assertPrefix } from './crypto/tokens.js';
@@ -14,6 +15,10 @@ export interface Config {
   host: string;
   dataDir: string;
   eventStoreUrl: string | null;
+  /** postgres://… : a PostgreSQL store shared by several instances. */
+  databaseUrl: string | null;
+  /** This instance's name in lease listings (/readyz, /metrics). */
+  instanceId: string;
   bootstrapAdminEmail: string | null;
   bootstrapAdminPassword: string | null;
   sessionTtlSeconds: number;
@@ -277,6 +282,27 @@ function authSchemes(env: NodeJS.ProcessEnv): Set<Scheme> {
   return schemes;
 }
 
+/** A connection string as a log or error may show it: never its password. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+const INSTANCE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function instanceId(env: NodeJS.ProcessEnv): string {
+  const raw = env.LEDGER_INSTANCE_ID?.trim();
+  if (raw === undefined || raw === '') return `${hostname().slice(0, 40)}-${process.pid}`;
+  if (!INSTANCE_ID.test(raw))
+    throw new ConfigError(`LEDGER_INSTANCE_ID must be 1-64 letters, digits, '.', '_', ':' or '-', got "${raw}"`);
+  return raw;
+}
+
 /** Every setting, the core ones and those of `plugins`, validated in one pass; nothing is written. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, plugins: readonly SettingsOwner[] = []): Config {
   const schemes = authSchemes(env);
@@ -284,6 +310,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, plugins: readon
   if (url !== null && !/^(esdb|kurrentdb)(\+discover)?:\/\//.test(url)) {
     throw new ConfigError(`LEDGER_EVENTSTORE_URL must start with esdb:// (or esdb+discover://), got "${url}"`);
   }
+  const databaseUrl = env.LEDGER_DATABASE_URL?.trim() || null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    throw new ConfigError(
+      `LEDGER_DATABASE_URL must start with postgres:// (or postgresql://), got "${redactUrl(databaseUrl)}"`,
+    );
+  if (databaseUrl !== null && url !== null)
+    throw new ConfigError('LEDGER_DATABASE_URL and LEDGER_EVENTSTORE_URL select two stores: set one of them');
+  const master = masterKey(env);
+  // Instances sharing a store must seal and open with the same key: it cannot be generated per instance.
+  if ((databaseUrl !== null || url !== null) && master === null)
+    throw new ConfigError(
+      'LEDGER_MASTER_KEY is required with a shared store (LEDGER_DATABASE_URL or LEDGER_EVENTSTORE_URL)',
+    );
   const prefix = env.LEDGER_TOKEN_PREFIX ?? 'tl';
   try {
     assertPrefix(prefix);
@@ -304,12 +343,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, plugins: readon
     host: host(env),
     dataDir: dataDir(env),
     eventStoreUrl: url,
+    databaseUrl,
+    instanceId: instanceId(env),
     bootstrapAdminEmail: email,
     bootstrapAdminPassword: password,
     sessionTtlSeconds: duration(env, 'LEDGER_SESSION_TTL', '15m'),
     authSchemes: schemes,
     tokenPrefix: prefix,
-    masterKey: masterKey(env),
+    masterKey: master,
     signingKeyPem: signingKey(env),
     jwtIssuer: env.LEDGER_JWT_ISSUER?.trim() || 'token-ledger',
     jwtAudience: env.LEDGER_JWT_AUDIENCE?.trim() || 'token-ledger-api',

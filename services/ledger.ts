@@ -32,6 +32,8 @@ export interface LedgerOptions {
   readonly maxGraceSeconds?: number;
   /** false: tests drive expiry with runDue() under a frozen clock. */
   readonly expiryTimer?: boolean;
+  /** false: this instance does not write expiries until it is handed the expiry lease (a shared store). */
+  readonly expiryActive?: boolean;
   readonly log?: (msg: string, err?: unknown) => void;
 }
 
@@ -81,6 +83,7 @@ export class Ledger {
       (err, keyId) => log(`expiring ${keyId} failed`, err),
       (keyId) => this.read.findKey(keyId)?.status === KeyStatus.Active,
       opts.expiryTimer ?? true,
+      opts.expiryActive ?? true,
     );
     this.usage = new UsageRecorder(
       usageWriter(this.bus, this.read),

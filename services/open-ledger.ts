@@ -4,25 +4,42 @@ import { join } from 'node:path';
 import { LedgerError, StoreUnavailableError } from '../events/errors.js';
 import type { EventStore } from '../events/store/types.js';
 import { SqliteEventStore } from '../events/store/sqlite.js';
-import type { Config } from './config.js';
+import { redactUrl, type Config } from './config.js';
 import { JwtService } from './crypto/jwt.js';
 import { loadMasterKey, loadSigningKey, type SigningKey } from './crypto/key-material.js';
 import { Sealer } from './crypto/sealing.js';
+import { sharedSigningKey } from './crypto/shared-keys.js';
+import { randomIds } from './ids.js';
 import { Ledger, type LedgerOptions } from './ledger.js';
 
 export function ledgerFile(config: Pick<Config, 'dataDir'>): string {
   return join(config.dataDir, 'ledger.db');
 }
 
-/** Whether the configured store already holds a ledger (EventStoreDB: assumed; nothing here can tell without connecting). */
-export function ledgerExists(config: Pick<Config, 'dataDir' | 'eventStoreUrl'>): boolean {
-  return config.eventStoreUrl !== null || existsSync(ledgerFile(config));
+/** Whether the configured store already holds a ledger (a shared store: assumed; nothing here can tell without connecting). */
+export function ledgerExists(config: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>): boolean {
+  return config.eventStoreUrl !== null || config.databaseUrl !== null || existsSync(ledgerFile(config));
+}
+
+/** Several instances share the store (PostgreSQL, EventStoreDB); SQLite is one process's own. */
+export function isSharedStore(config: Pick<Config, 'eventStoreUrl' | 'databaseUrl'>): boolean {
+  return config.eventStoreUrl !== null || config.databaseUrl !== null;
 }
 
 /** Opens the configured store; any failure (a read-only or foreign file, a folder we may not enter) is a coded STORE_UNAVAILABLE. */
-export async function openStore(config: Pick<Config, 'dataDir' | 'eventStoreUrl'>): Promise<EventStore> {
-  const where = config.eventStoreUrl ? 'EventStoreDB' : ledgerFile(config);
+export async function openStore(
+  config: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>,
+): Promise<EventStore> {
+  const where = config.eventStoreUrl
+    ? 'EventStoreDB'
+    : config.databaseUrl
+      ? redactUrl(config.databaseUrl)
+      : ledgerFile(config);
   try {
+    if (config.databaseUrl) {
+      const { PostgresEventStore } = await import('../events/store/postgres.js');
+      return await PostgresEventStore.open(config.databaseUrl);
+    }
     if (config.eventStoreUrl) {
       const { createEsdbStore } = await import('../events/store/esdb.js');
       return createEsdbStore(config.eventStoreUrl);
@@ -42,10 +59,14 @@ export interface OpenedLedger {
 export async function openLedger(config: Config, overrides: Partial<LedgerOptions> = {}): Promise<OpenedLedger> {
   const store = overrides.store ?? (await openStore(config));
   try {
-    const signingKey = await loadSigningKey(config.dataDir, config.signingKeyPem ?? undefined);
+    const sealer = new Sealer(loadMasterKey(config.dataDir, config.masterKey ?? undefined));
+    // Instances sharing a store share one signing key, stored once in the ledger; a lone SQLite ledger keeps its own file.
+    const signingKey = isSharedStore(config)
+      ? await sharedSigningKey(store, sealer, config.signingKeyPem, overrides.ids ?? randomIds)
+      : await loadSigningKey(config.dataDir, config.signingKeyPem ?? undefined);
     const ledger = new Ledger({
       store,
-      sealer: new Sealer(loadMasterKey(config.dataDir, config.masterKey ?? undefined)),
+      sealer,
       jwt: new JwtService(signingKey, { issuer: config.jwtIssuer, audience: config.jwtAudience }),
       tokenPrefix: config.tokenPrefix,
       usageFlushMs: config.usageFlushMs,

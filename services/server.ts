@@ -13,6 +13,10 @@ import type { Ledger, LedgerOptions } from './ledger.js';
 import { openLedger } from './open-ledger.js';
 import type { SigningKey } from './crypto/key-material.js';
 import type { EventStore } from '../events/store/types.js';
+import { FolderLockedError, lockDataFolder, type FolderLock } from '../events/store/folder-lock.js';
+import { LocalLeases, type Leases } from '../events/store/leases.js';
+import { isSharedStore } from './open-ledger.js';
+import { Singleton, type SingletonWork } from './workers/singleton.js';
 
 export interface Plugin {
   readonly name: string;
@@ -30,6 +34,11 @@ export interface PluginContext {
   signingKey: SigningKey;
   /** Open event streams; shutdown ends them before waiting for connections. */
   streams: EventStreams;
+  /**
+   * Runs `work` on one instance at a time (a lease per name): at once on SQLite (one instance), on the lease holder on
+   * a shared store. The server stops it (and hands the lease on) when it stops.
+   */
+  singleton(name: string, work: SingletonWork): Singleton;
 }
 
 export type PluginFactory = (ctx: PluginContext) => Plugin | Promise<Plugin>;
@@ -145,16 +154,16 @@ export async function startServer(
   server.keepAliveTimeout = 5000;
 
   const streams = new EventStreams();
-  const parts: Parts = { ledger: null, loaded: [] };
+  const parts: Parts = { ledger: null, loaded: [], lock: null, leases: null, singletons: [] };
   try {
     handler = await wire(config, logger, plugins, overrides, streams, parts);
   } catch (err) {
     // A failed start leaves nothing open behind it.
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await runSteps(stopSteps(parts.loaded, parts.ledger), () => undefined).catch(() => undefined);
+    await runSteps(stopSteps(parts), () => undefined).catch(() => undefined);
     throw err;
   }
-  const { ledger: live, loaded } = parts as { ledger: Ledger; loaded: Plugin[] };
+  const live = parts.ledger!;
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -175,7 +184,7 @@ export async function startServer(
         step = 'ending event streams and draining requests';
         streams.closeAll();
         await drain(server, requests, config.shutdownTimeoutMs, logger);
-        await runSteps(stopSteps(loaded, live), (name) => (step = name));
+        await runSteps(stopSteps(parts), (name) => (step = name));
         step = 'closed';
       })()),
   };
@@ -185,6 +194,29 @@ export async function startServer(
 interface Parts {
   ledger: Ledger | null;
   readonly loaded: Plugin[];
+  lock: FolderLock | null;
+  leases: Leases | null;
+  readonly singletons: Singleton[];
+}
+
+/** Who grants leases: PostgreSQL advisory locks when instances share it, this process alone otherwise. */
+async function openLeases(config: Config): Promise<Leases> {
+  if (config.databaseUrl !== null) {
+    const { PostgresLeases } = await import('../events/store/postgres-leases.js');
+    return new PostgresLeases(config.databaseUrl, config.instanceId);
+  }
+  return new LocalLeases(config.instanceId);
+}
+
+/** SQLite mode is one instance per data folder: a second one refuses to start, naming the first one's pid. */
+function lockFolder(config: Config): FolderLock | null {
+  if (isSharedStore(config)) return null;
+  try {
+    return lockDataFolder(config.dataDir);
+  } catch (err) {
+    if (err instanceof FolderLockedError) throw new ConfigError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** Opens the ledger, creates the first admin, makes the plugins and the HTTP handler, and starts the plugins. */
@@ -196,15 +228,29 @@ async function wire(
   streams: EventStreams,
   parts: Parts,
 ): Promise<Handler> {
+  parts.lock = lockFolder(config);
+  const shared = isSharedStore(config);
   const { ledger, signingKey } = await openLedger(config, {
     log: (msg, err) => logger.error({ err }, msg),
+    // On a shared store only the holder of the expiry lease writes expiries.
+    ...(shared ? { expiryActive: false } : {}),
     ...overrides,
   });
   parts.ledger = ledger;
   await ledger.start();
   await bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`));
+  const leases = (parts.leases = await openLeases(config));
+  const log = (msg: string, err?: unknown): void => logger.error({ err }, msg);
+  const singleton = (name: string, work: SingletonWork): Singleton => {
+    const s = new Singleton(name, leases, work, log);
+    parts.singletons.push(s);
+    return s;
+  };
   const metrics = new Metrics();
-  for (const make of plugins) parts.loaded.push(await make({ ledger, config, logger, metrics, signingKey, streams }));
+  if (shared)
+    singleton('expiry', { start: () => ledger.expiry.setActive(true), stop: () => ledger.expiry.setActive(false) });
+  for (const make of plugins)
+    parts.loaded.push(await make({ ledger, config, logger, metrics, signingKey, streams, singleton }));
   const deps: AppDeps = {
     ledger,
     config,
@@ -216,6 +262,7 @@ async function wire(
   };
   const handler = createHandler(deps);
   for (const p of parts.loaded) await p.start?.();
+  for (const s of parts.singletons) s.start();
   return handler;
 }
 
@@ -266,17 +313,23 @@ async function drain(server: Server, requests: Requests, timeoutMs: number, logg
 
 type Step = readonly [name: string, run: () => Promise<void>];
 
-/** What stopping takes, last started first: the plugins, then the ledger (flushes key use), then the store. */
-function stopSteps(loaded: readonly Plugin[], ledger: Ledger | null): Step[] {
-  const steps: Step[] = [...loaded]
-    .reverse()
-    .map((p): Step => [`stopping the ${p.name} plugin`, async () => p.stop?.()]);
-  if (ledger === null) return steps;
-  return [
-    ...steps,
-    ['stopping the ledger (flushing key use)', () => ledger.stop()],
-    ['closing the store', () => ledger.store.close()],
+/**
+ * What stopping takes, last started first: the lease-holding work (its leases are handed on), the plugins, then the
+ * ledger (flushes key use), the store, and the data folder's lock.
+ */
+function stopSteps(parts: Parts): Step[] {
+  const { loaded, ledger, singletons } = parts;
+  const steps: Step[] = [
+    ...singletons.map((s): Step => [`stopping the ${s.name} singleton`, () => s.stop()]),
+    ...[...loaded].reverse().map((p): Step => [`stopping the ${p.name} plugin`, async () => p.stop?.()]),
   ];
+  if (parts.leases !== null) steps.push(['releasing leases', () => parts.leases!.close()]);
+  if (ledger !== null) {
+    steps.push(['stopping the ledger (flushing key use)', () => ledger.stop()]);
+    steps.push(['closing the store', () => ledger.store.close()]);
+  }
+  if (parts.lock !== null) steps.push(['unlocking the data folder', async () => parts.lock!.release()]);
+  return steps;
 }
 
 /** Runs every step even when one fails, so the store is always closed; the first failure is rethrown. */

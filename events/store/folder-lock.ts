@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { secureSqliteFile } from './data-dir.js';
+import { secureFile, secureSqliteFile } from './data-dir.js';
 
 export class FolderLockedError extends Error {
   override name = 'FolderLockedError';
@@ -42,6 +42,7 @@ export function lockDataFolder(dir: string): FolderLock {
     throw new FolderLockedError(dir, pid);
   }
   writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  secureFile(pidFile); // one an earlier run left keeps its old mode otherwise
   let released = false;
   return {
     release: () => {

@@ -343,6 +343,7 @@ export class ReadModel {
     UniqueValueClaimed: () => undefined,
     UniqueValueReleased: () => undefined,
     LedgerCheckpointed: () => undefined,
+    LedgerSigningKeyStored: () => undefined,
   };
 
   private evolve(e: StoredEvent): void {

@@ -42,12 +42,19 @@ export async function loadSigningKey(dataDir: string, configuredPem?: string): P
   if (!pem) {
     secureDataDir(dataDir);
     const path = join(dataDir, 'signing-key.pem');
-    if (!existsSync(path)) {
-      const { privateKey } = generateKeyPairSync('ed25519');
-      writeSecretFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-    } else secureFile(path);
+    if (!existsSync(path)) writeSecretFile(path, newSigningKeyPem());
+    else secureFile(path);
     pem = readFileSync(path, 'utf8');
   }
+  return signingKeyFromPem(pem);
+}
+
+/** A generated Ed25519 signing key, as PKCS#8 PEM. */
+export function newSigningKeyPem(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+export async function signingKeyFromPem(pem: string): Promise<SigningKey> {
   const privateKey = createPrivateKey(pem);
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new TypeError('the signing key must be Ed25519');
   const publicKey = createPublicKey(privateKey);

@@ -71,7 +71,23 @@ export class ExpiryScheduler {
     private readonly onError: (err: unknown, keyId: string) => void,
     private readonly isLive: (keyId: string) => boolean,
     private readonly autoTimer = true,
+    /** false: another instance writes expiries (this one holds no lease); observe() still tracks every key. */
+    private active = true,
   ) {}
+
+  /** Takes over (or hands back) writing expiries: on a shared store only the lease holder writes them. */
+  setActive(on: boolean): void {
+    this.active = on;
+    if (!on) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.timerAt = Infinity;
+    } else void this.runDue();
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
 
   observe(e: StoredEvent): void {
     switch (e.type) {
@@ -104,7 +120,7 @@ export class ExpiryScheduler {
   }
 
   private arm(): void {
-    if (!this.autoTimer || this.stopped) return;
+    if (!this.autoTimer || this.stopped || !this.active) return;
     const next = this.heap.peek();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -122,7 +138,7 @@ export class ExpiryScheduler {
 
   /** Expires every key whose time has come; tests with a frozen clock call this directly. */
   async runDue(): Promise<number> {
-    if (this.running) return 0;
+    if (this.running || !this.active) return 0;
     this.running = true;
     let n = 0;
     try {

@@ -161,7 +161,7 @@ describe('e2e: shutdown always ends the process', function () {
       (err: unknown) => err as Error,
     );
     expect(error?.message).to.equal('stop failed');
-    expect(s.running.closingStep).to.equal('closing the store');
+    expect(s.running.closingStep).to.equal('unlocking the data folder');
     // SQLite removes the write-ahead log when the last connection closes.
     expect(existsSync(join(s.dataDir, 'ledger.db-wal'))).to.equal(false);
   });

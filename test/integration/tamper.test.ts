@@ -28,6 +28,7 @@ import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
 import { tempDir } from '../support/tmp.js';
 
 const MAIN = fileURLToPath(new URL('../../services/cli/main.js', import.meta.url));
+const MASTER_KEY = Buffer.alloc(32, 9).toString('base64');
 const run = promisify(execFile);
 
 interface Audited {
@@ -499,11 +500,23 @@ describe('integration: tamper evidence', function () {
       expect(ok.stderr).to.include('verify [');
       // The witness is whatever audit.db the data folder holds, also when the log lives in EventStoreDB.
       expect(
-        witnessFile(loadConfig({ LEDGER_DATA_DIR: good, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' })),
+        witnessFile(
+          loadConfig({
+            LEDGER_DATA_DIR: good,
+            LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false',
+            LEDGER_MASTER_KEY: MASTER_KEY,
+          }),
+        ),
       ).to.equal(join(good, 'audit.db'));
       const bare = copy({ witness: false });
       expect(
-        witnessFile(loadConfig({ LEDGER_DATA_DIR: bare, LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' })),
+        witnessFile(
+          loadConfig({
+            LEDGER_DATA_DIR: bare,
+            LEDGER_EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false',
+            LEDGER_MASTER_KEY: MASTER_KEY,
+          }),
+        ),
       ).to.equal(undefined);
       const unwitnessed = await run(process.execPath, [MAIN, 'audit', 'verify', '--store'], { env: env(bare) });
       expect(unwitnessed.stdout).to.match(/^OK: \d+ events, \d+ checkpoints, chain [0-9a-f]{64}\n$/);

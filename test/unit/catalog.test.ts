@@ -74,6 +74,7 @@ const SAMPLES: { [T in LedgerEventType]: Extract<LedgerEvent, { type: T }>['data
     kid: 'k1',
     signature: 'sig',
   },
+  LedgerSigningKeyStored: { kid: 'k1', sealed: { alg: 'A256GCM', kid: 'm1', iv: 'iv', ct: 'ct', tag: 'tag' } },
 };
 
 function recorded(type: string, position: number, schemaVersion: number): RecordedEvent {
@@ -125,6 +126,7 @@ describe('unit: the event catalogue', () => {
       'UniqueValueClaimed',
       'UniqueValueReleased',
       'LedgerCheckpointed',
+      'LedgerSigningKeyStored',
     ]);
     expect(Object.keys(SAMPLES)).to.have.members([...EVENT_TYPES]);
   });
