@@ -328,7 +328,7 @@ function stopSteps(parts: Parts): Step[] {
     steps.push(['stopping the ledger (flushing key use)', () => ledger.stop()]);
     steps.push(['closing the store', () => ledger.store.close()]);
   }
-  if (parts.lock !== null) steps.push(['unlocking the data folder', async () => parts.lock!.release()]);
+  if (parts.lock !== null) steps.push(['unlocking the data folder', () => Promise.resolve(parts.lock!.release())]);
   return steps;
 }
 
