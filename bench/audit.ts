@@ -3,7 +3,10 @@
 // for a quick run (default 1,000,000). The dataset is written through the ledger's own append path into a real data
 // folder (users and workspaces by real commands, then ~N events with SqliteEventStore.append in large group commits);
 // the real server then runs in a child process, where the audit projection catches up before anything is measured.
+// AUDIT_BENCH_PG=1 runs the same on PostgreSQL: the log is copied into a fresh database (same positions), the server
+// runs with LEDGER_DATABASE_URL (audit tables in that database), and the baselines are raw PostgreSQL reads.
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,16 +17,22 @@ import { SYSTEM_ACTOR } from '../events/metadata.js';
 import { SqliteEventStore } from '../events/store/sqlite.js';
 import type { NewEvent } from '../events/store/types.js';
 import { auditWhere, parseAuditFilters } from '../services/audit/filters.js';
+import { Params } from '../projections/audit/where.js';
+import { PostgresEventStore } from '../events/store/postgres.js';
 import { auditDbFile } from '../services/audit/plugin.js';
 import { bootstrapAdmin } from '../services/bootstrap.js';
 import { loadConfig } from '../services/config.js';
 import { SYSTEM } from '../services/ledger.js';
 import { openLedger } from '../services/open-ledger.js';
 import { prng } from '../test/support/prng.js';
+import { freshDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { tempDir } from '../test/support/tmp.js';
 import { figure, machine, misses } from './report.js';
 
 const EVENTS = Number(process.env.AUDIT_BENCH_EVENTS ?? 1_000_000);
+/** The audit tables in PostgreSQL instead of audit.db (and the log there too). */
+const PG = process.env.AUDIT_BENCH_PG === '1';
+const RAW = PG ? 'raw PostgreSQL' : 'raw SQLite';
 if (!(Number.isInteger(EVENTS) && EVENTS >= 10_000))
   throw new TypeError('AUDIT_BENCH_EVENTS must be a whole number ≥ 10000');
 /** Keys of the big workspace validAt is measured on: 100,000 at 1M events. */
@@ -558,6 +567,116 @@ function baselineServer(file: string): void {
   });
 }
 
+/** The same baseline on PostgreSQL: keyset pages of stored lines written to a bare node:http response. */
+function baselineServerPg(url: string): void {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const page = async (after: string): Promise<void> => {
+      const r = await pool.query<{ position: string; line: string }>(
+        'SELECT position, line FROM audit_events WHERE position > $1 ORDER BY position LIMIT 5000',
+        [after],
+      );
+      for (const row of r.rows) res.write(row.line);
+      if (r.rows.length === 0) return void res.end();
+      const next = (): void => void page(r.rows[r.rows.length - 1]!.position);
+      if (res.writableNeedDrain) res.once('drain', next);
+      else next();
+    };
+    void page('-1');
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const a = server.address() as { port: number };
+    process.stdout.write(`baseline listening on http://127.0.0.1:${a.port}\n`);
+  });
+}
+
+/** The SQLite log copied into a fresh PostgreSQL database at the same positions (the ledger's own tables). */
+async function copyToPostgres(dir: string): Promise<TestDatabase> {
+  const db = await freshDatabase('benchaudit');
+  const target = await PostgresEventStore.open(db.url);
+  await target.close();
+  const source = new Database(`${dir}/ledger.db`, { readonly: true });
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const page = source.prepare(
+      'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT 10000',
+    );
+    for (let after = -1; ;) {
+      const rows = page.raw(true).all(after) as Array<[number, string, string, number, string, string, string]>;
+      if (rows.length === 0) break;
+      const col = (i: number): unknown[] => rows.map((r) => r[i]);
+      await client.query(
+        `INSERT INTO ledger_events (position, event_id, stream_id, revision, type, data, metadata)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])`,
+        [col(0), col(1), col(2), col(3), col(4), col(5), col(6)],
+      );
+      after = rows[rows.length - 1]![0];
+    }
+  } finally {
+    source.close();
+    await client.end();
+  }
+  return db;
+}
+
+/** The bare baselines run in this process: the audit store's own SQL, without HTTP, auth or JSON. */
+interface Bare {
+  /** The listing's SELECT for these filters (and a newest-first cursor), LIMIT 101. */
+  list(filters: ReturnType<typeof parseAuditFilters>, scope: string[] | null, cursor: number | null): Promise<void>;
+  keysOf(ws: string): Promise<number>;
+  /** Every key of the workspace with the answer's columns. */
+  rawKeys(ws: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function bareSqlite(file: string): Bare {
+  const db = new Database(file, { readonly: true });
+  return {
+    list: (filters, scope, cursor) => {
+      const where = auditWhere(filters, scope);
+      const sql = `SELECT * FROM audit_events WHERE ${where.sql}${cursor !== null ? ' AND position < ?' : ''} ORDER BY position DESC LIMIT 101`;
+      db.prepare(sql).all(...where.params, ...(cursor !== null ? [cursor] : []));
+      return Promise.resolve();
+    },
+    keysOf: (ws) =>
+      Promise.resolve(db.prepare('SELECT COUNT(*) FROM audit_keys WHERE workspace_id = ?').pluck().get(ws) as number),
+    rawKeys: (ws) => {
+      db.prepare(
+        'SELECT key_id, name, handle, user_id, start, created_at, expires_at FROM audit_keys WHERE workspace_id = ?',
+      ).all(ws);
+      return Promise.resolve();
+    },
+    close: () => Promise.resolve(void db.close()),
+  };
+}
+
+function barePostgres(url: string): Bare {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  return {
+    list: async (filters, scope, cursor) => {
+      const where = auditWhere(filters, scope, 'postgres');
+      const p = new Params('postgres', where.params.length + 1);
+      const more = cursor !== null ? ` AND position < ${p.add(cursor)}` : '';
+      await pool.query(`SELECT * FROM audit_events WHERE ${where.sql}${more} ORDER BY position DESC LIMIT 101`, [
+        ...where.params,
+        ...p.values,
+      ]);
+    },
+    keysOf: async (ws) =>
+      Number((await pool.query('SELECT COUNT(*) AS n FROM audit_keys WHERE workspace_id = $1', [ws])).rows[0].n),
+    rawKeys: async (ws) => {
+      await pool.query({
+        text: 'SELECT key_id, name, handle, user_id, start, created_at, expires_at FROM audit_keys WHERE workspace_id = $1',
+        values: [ws],
+        rowMode: 'array',
+      });
+    },
+    close: () => pool.end(),
+  };
+}
+
 // ------------------------------------------------------------------ HTTP helpers
 
 async function login(url: string, email: string): Promise<string> {
@@ -674,7 +793,7 @@ async function benchExport(server: Child, baseline: Child, token: string, head: 
       `${int(rate)} ev/s`,
       jsonl ? '≥ 200,000 ev/s' : '(JSONL only)',
       jsonl ? rate >= 200_000 : null,
-      `  ${fix(r.seconds)} s, ${mb(r.bytes)} (${mb(r.bytes / r.seconds)}/s); baseline raw SQLite scan → bare node:http ${int(baseRate)} ev/s (export ×${fix(rate / baseRate)})`,
+      `  ${fix(r.seconds)} s, ${mb(r.bytes)} (${mb(r.bytes / r.seconds)}/s); baseline ${RAW} scan → bare node:http ${int(baseRate)} ev/s (export ×${fix(rate / baseRate)})`,
     );
     figure(
       `${format} server RSS growth`,
@@ -692,7 +811,7 @@ interface QueryKind {
   make(): { q: Record<string, string>; auditor: boolean };
 }
 
-async function benchQueries(w: World, server: Child, admin: string, auditor: string): Promise<void> {
+async function benchQueries(w: World, server: Child, admin: string, auditor: string, sql: Bare): Promise<void> {
   const rnd = prng(11);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const instant = (): number => w.t0 + Math.floor(rnd() * SPAN);
@@ -741,7 +860,6 @@ async function benchQueries(w: World, server: Child, admin: string, auditor: str
       make: () => ({ q: { type: 'ApiKeySecretRevealed' }, auditor: true }),
     },
   ];
-  const db = new Database(auditDbFile(w.dir), { readonly: true });
   const scopeOfAuditor = [w.wsIds[0]!];
   const all: number[] = [];
   console.log(
@@ -761,13 +879,9 @@ async function benchQueries(w: World, server: Child, admin: string, auditor: str
       );
       if (r.status !== 200) throw new Error(`${kind.name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
       const { cursor, ...filterQ } = q;
-      const where = auditWhere(parseAuditFilters(filterQ), asAuditor ? scopeOfAuditor : null);
-      const sql = `SELECT * FROM audit_events WHERE ${where.sql}${cursor ? ' AND position < ?' : ''} ORDER BY position DESC LIMIT 101`;
-      const params = cursor
-        ? [...where.params, Number(Buffer.from(cursor, 'base64url').toString().slice(1))]
-        : where.params;
+      const position = cursor ? Number(Buffer.from(cursor, 'base64url').toString().slice(1)) : null;
       const t = performance.now();
-      db.prepare(sql).all(...params);
+      await sql.list(parseAuditFilters(filterQ), asAuditor ? scopeOfAuditor : null, position);
       const bareMs = performance.now() - t;
       if (i < 10) continue; // warm-up
       times.push(r.ms);
@@ -785,7 +899,6 @@ async function benchQueries(w: World, server: Child, admin: string, auditor: str
       `  p50 ${fix(quantile(s, 0.5))} ms; bare SELECT p99 ${fix(quantile(b, 0.99))} ms (route ×${fix(p99 / Math.max(0.01, quantile(b, 0.99)), 1)})`,
     );
   }
-  db.close();
   const s = sortedCopy(all);
   figure(
     'p99 over all kinds',
@@ -796,20 +909,15 @@ async function benchQueries(w: World, server: Child, admin: string, auditor: str
   );
 }
 
-async function benchValidAt(w: World, server: Child, admin: string): Promise<void> {
+async function benchValidAt(w: World, server: Child, admin: string, bare: Bare): Promise<void> {
   const ws = w.wsIds[0]!;
-  const db = new Database(auditDbFile(w.dir), { readonly: true });
-  const keys = (db.prepare('SELECT COUNT(*) FROM audit_keys WHERE workspace_id = ?').pluck().get(ws) as number) ?? 0;
-  const raw = db.prepare(
-    'SELECT key_id, name, handle, user_id, start, created_at, expires_at FROM audit_keys WHERE workspace_id = ?',
-  );
+  const keys = await bare.keysOf(ws);
   const rawTimes: number[] = [];
   for (let i = 0; i < VALIDAT_SAMPLES; i++) {
     const t = performance.now();
-    raw.all(ws);
+    await bare.rawKeys(ws);
     rawTimes.push(performance.now() - t);
   }
-  db.close();
   const rawMedian = quantile(sortedCopy(rawTimes), 0.5);
   console.log(
     `\nvalidAt — GET /v1/workspaces/:id/keys?validAt= over HTTP, one workspace with ${int(keys)} keys, ${VALIDAT_SAMPLES} samples per instant`,
@@ -845,13 +953,17 @@ async function benchValidAt(w: World, server: Child, admin: string): Promise<voi
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  console.log(`token-ledger audit benchmark (AUDIT_BENCH_EVENTS=${EVENTS})`);
+  console.log(
+    `token-ledger audit benchmark (AUDIT_BENCH_EVENTS=${EVENTS}${PG ? ', AUDIT_BENCH_PG=1: PostgreSQL' : ''})`,
+  );
   console.log(machine());
   // AUDIT_BENCH_DIR keeps the data folder (and reuses a dataset written there before), for profiling between runs.
   const keep = process.env.AUDIT_BENCH_DIR;
   if (keep) mkdirSync(keep, { recursive: true });
   const dir = keep ? { path: keep, cleanup: () => undefined } : tempDir('bench-audit');
   const children: Child[] = [];
+  let pgdb: TestDatabase | null = null;
+  let bare: Bare | null = null;
   // Interrupted: take the servers down with us (a busy server may not get to its SIGTERM handler soon).
   for (const sig of ['SIGINT', 'SIGTERM'] as const)
     process.once(sig, () => {
@@ -872,6 +984,11 @@ async function main(): Promise<void> {
         : `\ndataset: ${int(w.events)} events (${int(w.keyIds.length)} keys) written through the ledger in ${fix((performance.now() - t) / 1000, 1)} s`,
     );
 
+    if (PG) {
+      t = performance.now();
+      pgdb = await copyToPostgres(dir.path);
+      console.log(`postgres: the log copied into ${pgdb.name} in ${fix((performance.now() - t) / 1000, 1)} s`);
+    }
     const env = {
       ...process.env,
       PORT: '0',
@@ -880,9 +997,16 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       LEDGER_SESSION_TTL: '12h',
       LEDGER_CHECKPOINT_EVERY: '1000',
+      ...(pgdb
+        ? {
+            LEDGER_DATABASE_URL: pgdb.url,
+            // The key the dataset's retrievable tokens were sealed with, now given as the cluster's master key.
+            LEDGER_MASTER_KEY: readFileSync(`${dir.path}/master.key`, 'utf8').trim(),
+          }
+        : {}),
     };
     const main = fileURLToPath(new URL('../services/cli/main.js', import.meta.url));
-    const projected = existsSync(auditDbFile(dir.path));
+    const projected = !PG && existsSync(auditDbFile(dir.path));
     t = performance.now();
     const server = await spawnListening([main, 'serve'], env);
     children.push(server);
@@ -897,7 +1021,9 @@ async function main(): Promise<void> {
     const admin = await login(server.url, ADMIN_EMAIL);
     const auditor = await login(server.url, AUDITOR_EMAIL);
     const baseline = await spawnListening(
-      [fileURLToPath(import.meta.url), '--baseline-server', auditDbFile(dir.path)],
+      pgdb
+        ? [fileURLToPath(import.meta.url), '--baseline-server-pg', pgdb.url]
+        : [fileURLToPath(import.meta.url), '--baseline-server', auditDbFile(dir.path)],
       process.env,
     );
     children.push(baseline);
@@ -908,14 +1034,18 @@ async function main(): Promise<void> {
       )
     ).checks.find((c) => c.name === 'audit_projection')!.detail!.position!;
     await benchExport(server, baseline, admin, head);
-    await benchQueries(w, server, admin, auditor);
-    await benchValidAt(w, server, admin);
+    bare = pgdb ? barePostgres(pgdb.url) : bareSqlite(auditDbFile(dir.path));
+    await benchQueries(w, server, admin, auditor, bare);
+    await benchValidAt(w, server, admin, bare);
   } finally {
     for (const c of children) await c.stop();
+    await bare?.close();
+    await pgdb?.drop();
     dir.cleanup();
   }
   console.log(misses() === 0 ? '\nall targets met' : `\n${misses()} target(s) missed`);
 }
 
 if (process.argv[2] === '--baseline-server') baselineServer(process.argv[3]!);
+else if (process.argv[2] === '--baseline-server-pg') baselineServerPg(process.argv[3]!);
 else await main();

@@ -1,9 +1,9 @@
-// Stable, coded errors; tests assert `code`, never the message. The store raises only the three below; every other
+// Stable, coded errors; tests assert `code`, never the message. The store raises only the four below; every other
 // code the ledger raises is in services/domain/errors.ts (ErrorCode), which the store must not import.
 export type ErrorFields = Record<string, unknown>;
 
 /** The codes the store layer raises. */
-export type StoreErrorCode = 'CONCURRENCY' | 'STORE_UNAVAILABLE' | 'IDEMPOTENCY_CONFLICT';
+export type StoreErrorCode = 'CONCURRENCY' | 'STORE_UNAVAILABLE' | 'IDEMPOTENCY_CONFLICT' | 'INVALID_POSITION';
 
 /** The base of every coded error; only a subclass names codes, so each code belongs to a closed union. */
 export abstract class LedgerError<C extends string = string> extends Error {
@@ -48,5 +48,12 @@ export class IdempotencyError extends LedgerError<'IDEMPOTENCY_CONFLICT'> {
     super('IDEMPOTENCY_CONFLICT', `event ${eventId} already written with different content or stream (${streamId})`, {
       fields: { streamId, eventId },
     });
+  }
+}
+
+/** A read position the store never handed out (inside a record, beyond the log): the caller's mistake, never retried. */
+export class InvalidPositionError extends LedgerError<'INVALID_POSITION'> {
+  constructor(position: number, reason: string, cause?: unknown) {
+    super('INVALID_POSITION', `position ${position} ${reason}`, { cause, retriable: false, fields: { position } });
   }
 }

@@ -303,13 +303,24 @@ function instanceId(env: NodeJS.ProcessEnv): string {
   return raw;
 }
 
+/**
+ * LEDGER_EVENTSTORE_URL as the EventStoreDB 6.x client takes it: `kurrentdb://` (KurrentDB's name for the same
+ * connection string) becomes `esdb://`, which that client requires; any other scheme is refused.
+ */
+export function eventStoreUrl(raw: string | null): string | null {
+  if (raw === null) return null;
+  const m = /^(esdb|kurrentdb)(\+discover)?(:\/\/.*)$/s.exec(raw);
+  if (!m)
+    throw new ConfigError(
+      `LEDGER_EVENTSTORE_URL must start with esdb:// or kurrentdb:// (or their +discover forms), got "${redactUrl(raw)}"`,
+    );
+  return `esdb${m[2] ?? ''}${m[3]!}`;
+}
+
 /** Every setting, the core ones and those of `plugins`, validated in one pass; nothing is written. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, plugins: readonly SettingsOwner[] = []): Config {
   const schemes = authSchemes(env);
-  const url = env.LEDGER_EVENTSTORE_URL?.trim() || null;
-  if (url !== null && !/^(esdb|kurrentdb)(\+discover)?:\/\//.test(url)) {
-    throw new ConfigError(`LEDGER_EVENTSTORE_URL must start with esdb:// (or esdb+discover://), got "${url}"`);
-  }
+  const url = eventStoreUrl(env.LEDGER_EVENTSTORE_URL?.trim() || null);
   const databaseUrl = env.LEDGER_DATABASE_URL?.trim() || null;
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl))
     throw new ConfigError(

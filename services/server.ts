@@ -14,7 +14,8 @@ import { openLedger } from './open-ledger.js';
 import type { SigningKey } from './crypto/key-material.js';
 import type { EventStore } from '../events/store/types.js';
 import { FolderLockedError, lockDataFolder, type FolderLock } from '../events/store/folder-lock.js';
-import { LocalLeases, type Leases } from '../events/store/leases.js';
+import type { Leases } from '../events/store/leases.js';
+import { openLeases } from './workers/open-leases.js';
 import { isSharedStore } from './open-ledger.js';
 import { Singleton, type SingletonWork } from './workers/singleton.js';
 
@@ -38,7 +39,7 @@ export interface PluginContext {
    * Runs `work` on one instance at a time (a lease per name): at once on SQLite (one instance), on the lease holder on
    * a shared store. The server stops it (and hands the lease on) when it stops.
    */
-  singleton(name: string, work: SingletonWork): Singleton;
+  readonly singleton: (name: string, work: SingletonWork) => Singleton;
 }
 
 export type PluginFactory = (ctx: PluginContext) => Plugin | Promise<Plugin>;
@@ -199,15 +200,6 @@ interface Parts {
   readonly singletons: Singleton[];
 }
 
-/** Who grants leases: PostgreSQL advisory locks when instances share it, this process alone otherwise. */
-async function openLeases(config: Config): Promise<Leases> {
-  if (config.databaseUrl !== null) {
-    const { PostgresLeases } = await import('../events/store/postgres-leases.js');
-    return new PostgresLeases(config.databaseUrl, config.instanceId);
-  }
-  return new LocalLeases(config.instanceId);
-}
-
 /** SQLite mode is one instance per data folder: a second one refuses to start, naming the first one's pid. */
 function lockFolder(config: Config): FolderLock | null {
   if (isSharedStore(config)) return null;
@@ -258,6 +250,7 @@ async function wire(
     metrics,
     publicJwks: () => [signingKey.publicJwk],
     readiness: parts.loaded.flatMap((p) => p.readiness?.() ?? []),
+    leases,
     extraRoutes: parts.loaded.flatMap((p) => p.routes?.() ?? []),
   };
   const handler = createHandler(deps);

@@ -24,6 +24,8 @@ export class PostgresLeases implements Leases {
   private readonly held = new Map<string, () => void>();
   private closed = false;
   private readonly retryMs: number;
+  /** Queries on the one lease connection run one at a time (pg refuses overlapping queries on a client). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly url: string,
@@ -60,6 +62,16 @@ export class PostgresLeases implements Leases {
     return this.connecting;
   }
 
+  private query<R extends pg.QueryResultRow>(
+    c: pg.Client,
+    text: string,
+    values: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    const run = this.queue.then(() => c.query<R>(text, values));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   async acquire(name: string, signal: AbortSignal): Promise<Lease> {
     if (this.held.has(name)) throw new TypeError(`lease ${name} is already held by this instance`);
     for (;;) {
@@ -67,7 +79,9 @@ export class PostgresLeases implements Leases {
       if (this.closed) throw new Error('leases are closed');
       try {
         const c = await this.connection();
-        const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [lockKey(name)]);
+        const r = await this.query<{ ok: boolean }>(c, 'SELECT pg_try_advisory_lock($1::bigint) AS ok', [
+          lockKey(name),
+        ]);
         if (r.rows[0]?.ok === true) return await this.granted(c, name);
       } catch {
         // The database is unreachable or the connection dropped: try again at the next tick.
@@ -80,19 +94,18 @@ export class PostgresLeases implements Leases {
     let lose!: () => void;
     const lost = new Promise<void>((resolve) => (lose = resolve));
     this.held.set(name, lose);
-    await c
-      .query(
-        `INSERT INTO ledger_leases (name, holder, since) VALUES ($1, $2, now()) ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, since = EXCLUDED.since`,
-        [name, this.instanceId],
-      )
-      .catch(() => undefined); // informational only: the lock is what grants the lease
+    await this.query(
+      c,
+      `INSERT INTO ledger_leases (name, holder, since) VALUES ($1, $2, now()) ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, since = EXCLUDED.since`,
+      [name, this.instanceId],
+    ).catch(() => undefined); // informational only: the lock is what grants the lease
     return {
       name,
       lost,
       release: async () => {
         if (!this.held.delete(name)) return;
         lose();
-        await c.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey(name)]).catch(() => undefined);
+        await this.query(c, 'SELECT pg_advisory_unlock($1::bigint)', [lockKey(name)]).catch(() => undefined);
       },
     };
   }
@@ -100,10 +113,12 @@ export class PostgresLeases implements Leases {
   /** Who holds what: the informational table, checked against the advisory locks granted right now. */
   async list(): Promise<LeaseInfo[]> {
     const c = await this.connection();
-    const rows = await c.query<{ name: string; holder: string; since: Date }>(
+    const rows = await this.query<{ name: string; holder: string; since: Date }>(
+      c,
       'SELECT name, holder, since FROM ledger_leases ORDER BY name',
     );
-    const locks = await c.query<{ hi: number; lo: number }>(
+    const locks = await this.query<{ hi: number; lo: number }>(
+      c,
       `SELECT classid::bigint AS hi, objid::bigint AS lo FROM pg_locks
         WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );

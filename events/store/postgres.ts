@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
+import { assertReadPosition, beyondTheLog } from './positions.js';
 import type {
   AppendResult,
   EventHandler,
@@ -364,6 +365,25 @@ export class PostgresEventStore implements EventStore {
     } catch (err) {
       throw translate(err, 'readAll');
     }
+  }
+
+  /** Positions are dense (1, 2, 3…), so nothing at or after a whole number other than START means it is beyond the head. */
+  async firstEventAtOrAfter(position: number): Promise<RecordedEvent | null> {
+    assertReadPosition(position);
+    let rows: Row[];
+    try {
+      const r = await this.pool.query<Row>({
+        text: `SELECT ${COLUMNS} FROM ledger_events WHERE position >= $1 ORDER BY position LIMIT 1`,
+        values: [position],
+        rowMode: 'array',
+      });
+      rows = r.rows;
+    } catch (err) {
+      throw translate(err, 'firstEventAtOrAfter');
+    }
+    if (rows[0]) return toRecorded(rows[0]);
+    if (position === -1) return null;
+    throw beyondTheLog(position);
   }
 
   subscribeAll(handler: EventHandler, opts: SubscribeOptions = {}): Subscription {

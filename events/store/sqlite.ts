@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { secureSqliteFile } from './data-dir.js';
 import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
+import { assertReadPosition, beyondTheLog } from './positions.js';
 import type {
   AppendResult,
   EventHandler,
@@ -106,6 +107,7 @@ export class SqliteEventStore implements EventStore {
     maxPos: Database.Statement<[], { p: number | null }>;
     readStream: Database.Statement<[string, number, number], Row>;
     readAll: Database.Statement<[number, number], RowArray>;
+    firstFrom: Database.Statement<[number], RowArray>;
   };
 
   constructor(file: string, opts: SqliteStoreOptions = {}) {
@@ -137,6 +139,11 @@ export class SqliteEventStore implements EventStore {
       readAll: this.db
         .prepare<[number, number], RowArray>(
           'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?',
+        )
+        .raw(true),
+      firstFrom: this.db
+        .prepare<[number], RowArray>(
+          'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position >= ? ORDER BY position LIMIT 1',
         )
         .raw(true),
     };
@@ -267,6 +274,19 @@ export class SqliteEventStore implements EventStore {
       return Promise.resolve({ events, lastPosition: last, isEnd: events.length < opts.maxCount });
     } catch (err) {
       return Promise.reject(translate(err, 'readAll'));
+    }
+  }
+
+  /** Positions are dense (1, 2, 3…), so nothing at or after a whole number other than START means it is beyond the head. */
+  firstEventAtOrAfter(position: number): Promise<RecordedEvent | null> {
+    try {
+      assertReadPosition(position);
+      const row = this.stmts.firstFrom.get(position);
+      if (row) return Promise.resolve(arrayToRecorded(row));
+      if (position === -1) return Promise.resolve(null);
+      throw beyondTheLog(position);
+    } catch (err) {
+      return Promise.reject(translate(err, 'firstEventAtOrAfter'));
     }
   }
 

@@ -1,18 +1,15 @@
 // The audit read model's SQLite file: every ledger event flattened into queryable columns, with its chain value.
 // It never holds a secret: sealed tokens and password hashes are replaced by their digest (events/chain.ts).
+import { AUDIT_INDEXES } from './indexes.js';
 import Database from 'better-sqlite3';
-import {
-  GENESIS_CHAIN,
-  canonicalEvent,
-  canonicalJson,
-  nextChainCanonical,
-  type CanonicalEvent,
-} from '../../events/chain.js';
+import { GENESIS_CHAIN } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { secureSqliteFile } from '../../events/store/data-dir.js';
-import { CSV_COLUMNS, csvPlain, type AuditRow } from './row.js';
+import { flatten } from './flatten.js';
+import { CSV_COLUMNS, type AuditRow } from './row.js';
+import type { AuditState } from './store.js';
 
-export type { AuditRow };
+export type { AuditRow, AuditState };
 
 /**
  * 2: about_ws (the workspace an event is about, key events included); the JSONL export record stored as `line`, with
@@ -70,22 +67,11 @@ const STORED: ReadonlyArray<keyof AuditRow> = [
   'line',
 ];
 
-const INDEXES = `
-CREATE INDEX IF NOT EXISTS audit_by_key ON audit_events (key_id, position) WHERE key_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_user ON audit_events (user_id, position) WHERE user_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_about_ws ON audit_events (about_ws, position) WHERE about_ws IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_ws_type ON audit_events (about_ws, type, position) WHERE about_ws IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_events (actor_id, position);
-CREATE INDEX IF NOT EXISTS audit_by_type ON audit_events (type, position);
-CREATE INDEX IF NOT EXISTS audit_by_digest ON audit_events (token_digest) WHERE token_digest IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_by_hw ON audit_events (ms_hw);
-`;
-
 const DDL = `
 CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_events (${EVENT_COLUMNS}${LINE_COLUMNS}
 );
-${INDEXES}`;
+${AUDIT_INDEXES}`;
 
 /** Version 1 kept prev_chain, chain and event as stored columns and had no about_ws: rebuild the table from its rows. */
 function migrateV1(db: Database.Database): void {
@@ -119,72 +105,6 @@ function migrateV1(db: Database.Database): void {
   })();
 }
 
-function str(v: unknown): string | null {
-  return typeof v === 'string' && v !== '' ? v : null;
-}
-
-/** The key a given event is about, and the digest it carries (ApiKeyCreated only). */
-function keyColumns(type: string, data: Record<string, unknown>): { keyId: string | null; digest: string | null } {
-  if (!type.startsWith('ApiKey')) return { keyId: null, digest: null };
-  return { keyId: str(data.keyId), digest: type === 'ApiKeyCreated' ? str(data.digest) : null };
-}
-
-/** Flattens one recorded event into a row, given the previous chain value and the previous row's ms_hw. Pure. */
-export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): AuditRow {
-  const data = (e.data ?? {}) as Record<string, unknown>;
-  const meta = (e.metadata ?? {}) as Record<string, unknown>;
-  const actor = (meta.actor ?? {}) as Record<string, unknown>;
-  const request = (meta.request ?? {}) as Record<string, unknown>;
-  const occurredAt = str(meta.occurredAt) ?? new Date(0).toISOString();
-  const { keyId, digest } = keyColumns(e.type, data);
-  const c = canonicalEvent(e); // redacted and canonicalized once: the chain input and the stored copy share it
-  const userId = str(data.userId) ?? (e.type === 'WorkspaceCreated' ? str(data.ownerId) : null);
-  const occurredMs = Date.parse(occurredAt) || 0;
-  const row = {
-    position: e.position,
-    event_id: e.id,
-    stream_id: e.streamId,
-    revision: e.revision,
-    type: e.type,
-    occurred_at: occurredAt,
-    occurred_ms: occurredMs,
-    ms_hw: Math.max(prevHw, occurredMs),
-    key_id: keyId,
-    user_id: userId,
-    workspace_id: str(data.workspaceId),
-    about_ws: str(data.workspaceId), // key events without one get their key's at insert (AuditDb)
-    actor_type: str(actor.type),
-    actor_id: str(actor.id),
-    ip: str(request.ip),
-    user_agent: str(request.userAgent),
-    request_id: str(request.requestId),
-    scheme: e.type === 'ApiKeyUsed' ? str(data.presentation) : null,
-    token_digest: digest,
-    ...withLine(e.position, prevChain, nextChainCanonical(prevChain, c), auditCopy(c, e.position)),
-  };
-  return { ...row, csv_plain: csvPlain(row) ? 1 : 0 };
-}
-
-/** The stored export record and the parts derived from it. */
-function withLine(
-  position: number,
-  prevChain: string,
-  chain: string,
-  event: string,
-): Pick<AuditRow, 'line' | 'prev_chain' | 'chain' | 'event'> {
-  return {
-    line: `{"position":${position},"prevChain":"${prevChain}","chain":"${chain}","event":${event}}\n`,
-    prev_chain: prevChain,
-    chain,
-    event,
-  };
-}
-
-/** canonicalJson({id, streamId, revision, position, type, data, metadata}) from the canonical parts (keys in sorted order). */
-function auditCopy(c: CanonicalEvent, position: number): string {
-  return `{"data":${c.data},"id":${JSON.stringify(c.id)},"metadata":${c.metadata},"position":${canonicalJson(position)},"revision":${canonicalJson(c.revision)},"streamId":${JSON.stringify(c.streamId)},"type":${JSON.stringify(c.type)}}`;
-}
-
 /** A derived table kept in the same transaction as audit_events (e.g. key and membership timelines). */
 export interface AuditExtension {
   readonly name: string;
@@ -195,11 +115,6 @@ export interface AuditExtension {
    * applier, called once per event inside the batch transaction after the event's audit_events row is inserted.
    */
   prepare(db: Database.Database): (row: AuditRow, e: RecordedEvent) => void;
-}
-
-export interface AuditState {
-  readonly position: number;
-  readonly chain: string;
 }
 
 export class AuditDb {

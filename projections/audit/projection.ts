@@ -1,118 +1,256 @@
-// Keeps audit.db up to date from the ledger: a checkpointed subscription that writes in batched transactions.
+// Keeps the audit store up to date from the ledger (on the instance that writes it: a checkpointed subscription that
+// writes in batched transactions), and knows how far the store has got (on every instance: from its own writes, or by
+// reading the stored position when another instance writes), so a query can wait until it holds a given position.
+import { LedgerError } from '../../events/errors.js';
 import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
-import type { AuditDb } from './audit-db.js';
+import type { AuditStore } from './store.js';
 
 /**
  * Events per transaction. Catching up (at start, or rebuilding) takes large ones: each commit rewrites every index page
- * it touched, so fewer commits write far less. Live, a transaction blocks the event loop, so it stays short.
+ * it touched, so fewer commits write far less. Live, a transaction blocks the event loop (SQLite), so it stays short.
  */
 const CATCH_UP_BATCH = 10_000;
 const LIVE_BATCH = 1000;
+/** How often an instance that does not write reads the stored position: while a query waits, and otherwise. */
+const FOLLOW_WAITING_MS = 10;
+const FOLLOW_IDLE_MS = 1000;
+/** After a retriable write failure (a dropped connection), resume from the stored position after this long. */
+const RESUME_MS = 1000;
 
 export class AuditProjection {
   private sub: Subscription | null = null;
+  /** Ends a start() still catching up when its subscription is let go of (a closed subscription never catches up). */
+  private letGo: (() => void) | null = null;
   private pending: RecordedEvent[] = [];
   private flushScheduled = false;
+  private writes: Promise<void> = Promise.resolve();
   private waiters: Array<{ position: number; resolve: () => void }> = [];
   private failure: unknown = null;
   private live = false;
+  private known = -1;
+  private follower: NodeJS.Timeout | null = null;
+  private resume: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Bumped by every stop: a start that was under way when it came does not begin writing. */
+  private epoch = 0;
+  private unreadable = false;
 
   constructor(
-    readonly db: AuditDb,
-    private readonly store: EventStore,
+    readonly store: AuditStore,
+    private readonly events: EventStore,
     private readonly onError: (msg: string, err: unknown) => void,
   ) {}
 
-  /** Last ledger position written to audit.db. */
+  /** The ledger position the audit store is known to hold. */
   get position(): number {
-    return this.db.checkpoint.position;
+    return this.known;
   }
 
   get failed(): unknown {
     return this.failure;
   }
 
-  /** Subscribes from the stored checkpoint; resolves once caught up with the log as it was at start. */
+  /** Whether this instance writes the store now. */
+  get writing(): boolean {
+    return this.sub !== null;
+  }
+
+  /** Learns what the store holds and keeps following it while this instance does not write. */
+  async open(): Promise<void> {
+    this.reached((await this.store.state()).position);
+    this.follow();
+  }
+
+  /** Writes: subscribes from the stored checkpoint; resolves once caught up with the log as it was at start. */
   async start(): Promise<void> {
-    this.sub = this.store.subscribeAll((e) => this.enqueue(e), {
-      after: this.db.checkpoint.position,
+    if (this.sub !== null || this.closed) return;
+    const epoch = this.epoch;
+    const from = await this.store.state();
+    if (epoch !== this.epoch || this.sub !== null || this.closed) return;
+    this.reached(from.position);
+    this.failure = null;
+    this.live = false;
+    // Events of a subscription this projection has since let go of are dropped: the next one resumes from the store.
+    const sub: Subscription = this.events.subscribeAll((e) => (this.sub === sub ? this.enqueue(e) : undefined), {
+      after: from.position,
       onError: (err) => {
-        this.failure = err;
-        this.onError('audit projection stopped', err);
+        if (this.sub === sub) this.fail(err, 'audit projection stopped');
       },
     });
-    await this.sub.caughtUp;
-    this.flush();
+    this.sub = sub;
+    const letGo = new Promise<void>((resolve) => (this.letGo = resolve));
+    try {
+      await Promise.race([sub.caughtUp, letGo]);
+    } catch (err) {
+      if (this.sub === sub) this.sub = null;
+      await sub.close();
+      throw err;
+    }
+    if (this.sub !== sub) return; // stopped (or failed) while catching up
+    await this.flush();
     this.live = true;
   }
 
-  private enqueue(e: RecordedEvent): void {
-    this.pending.push(e);
-    if (this.pending.length >= (this.live ? LIVE_BATCH : CATCH_UP_BATCH)) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    try {
-      this.db.applyBatch(batch);
-    } catch (err) {
-      // A write failure must not be lost silently: stop here, keep the checkpoint where it was.
-      this.failure = err;
-      this.onError('audit projection write failed', err);
-      void this.sub?.close();
-      return;
-    }
-    const at = this.db.checkpoint.position;
-    const ready = this.waiters.filter((w) => w.position <= at);
-    this.waiters = this.waiters.filter((w) => w.position > at);
-    for (const w of ready) w.resolve();
-  }
-
-  /** Resolves once audit.db holds everything up to `position` (default: the log's head now). */
-  async caughtUp(position?: number): Promise<void> {
-    const target = position ?? (await this.store.headPosition());
-    if (this.db.checkpoint.position >= target) return;
-    await new Promise<void>((resolve) => this.waiters.push({ position: target, resolve }));
-  }
-
+  /** Stops writing (the lease was lost or the instance stops), after writing what was already received. */
   async stop(): Promise<void> {
-    await this.sub?.close();
+    this.epoch++;
+    if (this.resume) clearTimeout(this.resume);
+    this.resume = null;
+    const sub = this.sub;
     this.sub = null;
-    this.flush();
+    this.letGo?.();
+    await sub?.close();
+    await this.flush();
+    // This instance's own write failure no longer stands between its queries and a store another instance writes.
+    if (!this.closed) this.failure = null;
+    this.follow();
+  }
+
+  /** Stops everything; queries still waiting are let go. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
+    if (this.follower) clearTimeout(this.follower);
+    this.follower = null;
     for (const w of this.waiters) w.resolve();
     this.waiters = [];
   }
+
+  private enqueue(e: RecordedEvent): Promise<void> | undefined {
+    this.pending.push(e);
+    // A full batch is written before the subscription hands over more (backpressure on a slower store).
+    if (this.pending.length >= (this.live ? LIVE_BATCH : CATCH_UP_BATCH)) return this.flush();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flush());
+    }
+    return undefined;
+  }
+
+  /** Writes what is pending, after any write still running: one write at a time, in log order. */
+  private flush(): Promise<void> {
+    this.flushScheduled = false;
+    this.writes = this.writes.then(() => this.write());
+    return this.writes;
+  }
+
+  private async write(): Promise<void> {
+    if (this.pending.length === 0 || this.failure !== null) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.reached((await this.store.applyBatch(batch)).position);
+    } catch (err) {
+      this.fail(err, 'audit projection write failed');
+    }
+  }
+
+  /**
+   * A write failure must not be lost silently. A retriable one (a dropped connection) resumes from the stored
+   * position shortly, while this instance still writes; any other stops the projection, keeping its checkpoint.
+   */
+  private fail(err: unknown, msg: string): void {
+    const sub = this.sub;
+    this.sub = null;
+    this.letGo?.();
+    this.pending = [];
+    void sub?.close();
+    const retriable = err instanceof LedgerError && err.retriable && !this.closed;
+    this.onError(retriable ? `${msg}; resuming from the stored position` : msg, err);
+    if (!retriable) {
+      this.failure = err;
+      return;
+    }
+    this.resume = setTimeout(() => {
+      this.resume = null;
+      this.start().catch((e: unknown) => this.fail(e, 'audit projection could not resume'));
+    }, RESUME_MS);
+    this.resume.unref();
+  }
+
+  /** The stored position only grows (a rebuild swaps the tables in one transaction, ending at the head it read). */
+  private reached(position: number): void {
+    this.known = Math.max(this.known, position);
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.position <= this.known);
+    this.waiters = this.waiters.filter((w) => w.position > this.known);
+    for (const w of ready) w.resolve();
+  }
+
+  /** While another instance writes: reads the stored position, often while a query waits, now and then otherwise. */
+  private follow(): void {
+    if (this.follower !== null || this.closed || this.writing) return;
+    const tick = (): void => {
+      this.follower = null;
+      if (this.closed || this.writing) return;
+      this.store
+        .state()
+        .then((s) => {
+          this.unreadable = false;
+          this.reached(s.position);
+        })
+        .catch((err: unknown) => {
+          // Said once per outage; the next tick tries again, and a lasting one shows in readiness as lag.
+          if (!this.unreadable) this.onError('reading the audit store position failed; trying again', err);
+          this.unreadable = true;
+        })
+        .finally(() => {
+          if (this.follower !== null || this.closed || this.writing) return;
+          this.follower = setTimeout(tick, this.waiters.length > 0 ? FOLLOW_WAITING_MS : FOLLOW_IDLE_MS);
+          this.follower.unref();
+        });
+    };
+    this.follower = setTimeout(tick, this.waiters.length > 0 ? FOLLOW_WAITING_MS : FOLLOW_IDLE_MS);
+    this.follower.unref();
+  }
+
+  /** Resolves once the store holds everything up to `position` (default: the log's head now). */
+  async caughtUp(position?: number): Promise<void> {
+    const target = position ?? (await this.events.headPosition());
+    if (this.known >= target || this.closed) return;
+    await new Promise<void>((resolve) => {
+      this.waiters.push({ position: target, resolve });
+      if (!this.writing && this.follower !== null) {
+        // Wake the follower now instead of at its idle pace.
+        clearTimeout(this.follower);
+        this.follower = null;
+        this.follow();
+      }
+    });
+  }
 }
 
-/** Rebuilds audit.db from scratch, paging through the whole log, CATCH_UP_BATCH events per transaction. */
-export async function rebuildAudit(
-  db: AuditDb,
-  store: EventStore,
-  progress?: (position: number) => void,
-): Promise<number> {
-  db.reset();
+/** The whole log in batches of CATCH_UP_BATCH events, read 5000 at a time. */
+async function* logBatches(store: EventStore, progress?: (position: number) => void): AsyncGenerator<RecordedEvent[]> {
   let after = -1;
-  let n = 0;
   let batch: RecordedEvent[] = [];
   for (;;) {
     const page = await store.readAll({ after, maxCount: 5000 });
     batch.push(...page.events);
-    n += page.events.length;
     after = page.lastPosition;
     const end = page.isEnd || page.events.length === 0;
     if (batch.length >= CATCH_UP_BATCH || end) {
-      db.applyBatch(batch);
+      if (batch.length > 0) yield batch;
       batch = [];
       progress?.(after);
     }
-    if (end) break;
+    if (end) return;
   }
+}
+
+/** Rebuilds the audit store from scratch out of the whole log; returns how many events it projected. */
+export async function rebuildAudit(
+  audit: AuditStore,
+  store: EventStore,
+  progress?: (position: number) => void,
+): Promise<number> {
+  let n = 0;
+  async function* counted(): AsyncGenerator<RecordedEvent[]> {
+    for await (const b of logBatches(store, progress)) {
+      n += b.length;
+      yield b;
+    }
+  }
+  await audit.rebuild(counted());
   return n;
 }

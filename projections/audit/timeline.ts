@@ -40,10 +40,10 @@ CREATE TABLE IF NOT EXISTS audit_membership (workspace_id TEXT NOT NULL, user_id
 CREATE INDEX IF NOT EXISTS audit_membership_by_member ON audit_membership (workspace_id, user_id, from_ms, to_ms);
 `;
 
-type Data = Record<string, unknown>;
+export type Data = Record<string, unknown>;
 
-const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const ms = (v: unknown): number | null => {
+export const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+export const ms = (v: unknown): number | null => {
   const t = typeof v === 'string' ? Date.parse(v) : NaN;
   return Number.isNaN(t) ? null : t;
 };

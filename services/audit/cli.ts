@@ -1,14 +1,20 @@
-// `token-ledger audit verify`: checks the whole store (chain, signed checkpoints, audit.db witness) or an export file.
+// `token-ledger audit verify`: checks the whole store (chain, signed checkpoints, audit witness) or an export file.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
+import { streams } from '../../events/catalog.js';
+import type { EventStore } from '../../events/store/types.js';
+import type { AuditWitness } from '../../projections/audit/store.js';
 import type { Config } from '../config.js';
-import { loadSigningKey } from '../crypto/key-material.js';
+import { loadMasterKey, loadSigningKey } from '../crypto/key-material.js';
+import { Sealer } from '../crypto/sealing.js';
+import { sharedSigningKey } from '../crypto/shared-keys.js';
+import { randomIds } from '../ids.js';
 import { parseCommand, UsageError } from '../cli/args.js';
 import { out, type Command } from '../cli/command.js';
 import { progressBar } from '../cli/progress.js';
-import { ledgerExists, openStore } from '../open-ledger.js';
+import { isSharedStore, ledgerExists, openStore } from '../open-ledger.js';
 import { auditDbFile } from './plugin.js';
 import { verifyExportFile } from './verify-export.js';
 import { keysByKid, verifyStore } from './verify-store.js';
@@ -31,8 +37,18 @@ function readJwks(file: string): JWK[] {
   return keys as JWK[];
 }
 
-/** The data folder's own public key; never generates one (verifying must not create key material). */
-async function ownPublicKey(config: Config): Promise<KeyObject | null> {
+/**
+ * The ledger's own public key: the configured one, the key stored in a shared ledger (sealed under the master key),
+ * or the data folder's; never generates one (verifying must not create key material).
+ */
+async function ownPublicKey(config: Config, store: EventStore | null): Promise<KeyObject | null> {
+  if (store !== null && isSharedStore(config) && config.signingKeyPem === null) {
+    if ((await store.readStream(streams.signingKeys, { maxCount: 1 })).length === 0) return null;
+    const sealer = new Sealer(loadMasterKey(config.dataDir, config.masterKey ?? undefined));
+    // A key is stored: this returns it and writes nothing.
+    const k = await sharedSigningKey(store, sealer, null, randomIds);
+    return createPublicKey(k.privateKey);
+  }
   if (!config.signingKeyPem && !existsSync(join(config.dataDir, 'signing-key.pem'))) return null;
   const k = await loadSigningKey(config.dataDir, config.signingKeyPem ?? undefined);
   return createPublicKey(k.privateKey);
@@ -42,6 +58,7 @@ async function ownPublicKey(config: Config): Promise<KeyObject | null> {
 async function publicKeys(
   config: Config,
   jwksFile: string | undefined,
+  store: EventStore | null = null,
 ): Promise<{ jwks: JWK[] } | { publicKeys: KeyObject[] }> {
   if (jwksFile !== undefined) {
     const jwks = readJwks(jwksFile);
@@ -51,8 +68,11 @@ async function publicKeys(
     if (usable.size === 0) throw new UsageError(`audit verify: --jwks ${jwksFile} holds no Ed25519 key`);
     return { jwks };
   }
-  const own = await ownPublicKey(config);
-  if (!own) throw new UsageError(`audit verify: no signing key in ${config.dataDir}; pass --jwks FILE`);
+  const own = await ownPublicKey(config, store);
+  if (!own)
+    throw new UsageError(
+      `audit verify: no signing key in ${isSharedStore(config) ? 'the ledger' : config.dataDir}; pass --jwks FILE`,
+    );
   return { publicKeys: [own] };
 }
 
@@ -76,7 +96,7 @@ export const auditVerifyCommand: Command = {
         // Opening a store creates one: a folder with no ledger is refused before anything is written.
         if (!ledgerExists(config))
           throw new UsageError(`audit verify: no ledger in ${config.dataDir} (LEDGER_DATA_DIR)`);
-        return verifyStoreCommand(config, await publicKeys(config, values.jwks));
+        return verifyStoreCommand(config, values.jwks);
       };
     }
     if (file === undefined) throw new UsageError('audit verify: give --store or one export file');
@@ -98,30 +118,48 @@ export function witnessFile(config: Pick<Config, 'dataDir'>): string | undefined
   return existsSync(file) ? file : undefined;
 }
 
-type Keys = { jwks: JWK[] } | { publicKeys: KeyObject[] };
+/** The witness: the PostgreSQL audit tables with a PostgreSQL ledger (when they exist), else the data folder's audit.db. */
+async function openWitness(config: Config): Promise<{ witness?: AuditWitness; auditDbFile?: string } | null> {
+  if (config.databaseUrl !== null) {
+    const { PostgresAuditStore } = await import('../../projections/audit/postgres-store.js');
+    const pg = await PostgresAuditStore.openExisting(config.databaseUrl);
+    return pg === null ? null : { witness: pg };
+  }
+  const file = witnessFile(config);
+  return file === undefined ? null : { auditDbFile: file };
+}
 
-async function verifyStoreCommand(config: Config, keys: Keys): Promise<number> {
+async function verifyStoreCommand(config: Config, jwksFile: string | undefined): Promise<number> {
+  // A key in the data folder (or none) is a usage question settled before the store is opened; a shared ledger holds its own.
+  const local = isSharedStore(config) ? null : await publicKeys(config, jwksFile);
   const store = await openStore(config);
+  let witness: { witness?: AuditWitness; auditDbFile?: string } | null = null;
   try {
+    const keys = local ?? (await publicKeys(config, jwksFile, store));
+    witness = await openWitness(config);
     const bar = progressBar('verify', await store.headPosition());
     const r = await verifyStore(store, {
       publicKeys: 'jwks' in keys ? keys.jwks : keys.publicKeys,
-      auditDbFile: witnessFile(config),
+      ...witness,
       progress: (p) => bar.update(p),
     });
     bar.done();
     if (r.ok) {
+      const by = witness?.witness ? 'the audit tables' : 'audit.db';
       out(
-        `OK: ${r.events} events, ${r.checkpoints} checkpoints, chain ${r.chain}${r.witnessed ? ', witness audit.db' : ''}`,
+        `OK: ${r.events} events, ${r.checkpoints} checkpoints, chain ${r.chain}${r.witnessed ? `, witness ${by}` : ''}`,
       );
       return 0;
     }
     out(`FAIL at position ${r.position}: ${r.code} ${r.reason}`);
     return 1;
   } finally {
+    await witness?.witness?.close();
     await store.close();
   }
 }
+
+type Keys = { jwks: JWK[] } | { publicKeys: KeyObject[] };
 
 async function verifyExportCommand(file: string, keys: Keys, manifestFile: string | undefined): Promise<number> {
   const r = await verifyExportFile(file, { ...keys, ...(manifestFile !== undefined ? { manifestFile } : {}) });

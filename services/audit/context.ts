@@ -1,11 +1,11 @@
-// What every audit module gets: the ledger, its signing key and the audit database with its projection.
+// What every audit module gets: the ledger, its signing key and the audit store with its projection.
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { SigningKey } from '../crypto/key-material.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Ledger } from '../ledger.js';
-import type { AuditDb } from '../../projections/audit/audit-db.js';
 import type { AuditProjection } from '../../projections/audit/projection.js';
+import type { AuditStore } from '../../projections/audit/store.js';
 
 export interface AuditContext {
   readonly ledger: Ledger;
@@ -13,6 +13,7 @@ export interface AuditContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly signingKey: SigningKey;
-  readonly db: AuditDb;
+  /** audit.db, or the shared PostgreSQL tables. */
+  readonly store: AuditStore;
   readonly projection: AuditProjection;
 }

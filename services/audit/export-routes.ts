@@ -31,7 +31,7 @@ const CONTENT_TYPE: Record<ExportFormat, string> = {
 /** The client went away: stop quietly, it is not an error. */
 class ClientGone extends Error {}
 
-/** Resolves the snapshot position: the requested one (once audit.db holds it), or the head the read model has seen. */
+/** Resolves the snapshot position: the requested one (once the audit store holds it), or the head the read model has seen. */
 async function pinPosition(ctx: AuditContext, requested: string | undefined): Promise<number> {
   if (ctx.projection.failed)
     throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; exports are unavailable.');
@@ -110,10 +110,10 @@ async function streamExport(actx: AuditContext, ctx: Context, spec: ExportSpec, 
   const write = writer(out, () => gone);
   try {
     if (spec.format === 'csv') await write(Buffer.from(CSV_HEADER, 'utf8'));
-    const totals = await writeRecords(actx.db.db, spec, write);
+    const totals = await writeRecords(actx.store, spec, write);
     if (spec.format === 'jsonl') {
       const signed = signManifest(
-        buildManifest(actx.db.db, spec, totals, actx.signingKey.kid, actx.ledger.clock()),
+        await buildManifest(actx.store, spec, totals, actx.signingKey.kid, actx.ledger.clock()),
         actx.signingKey,
       );
       out.end(`${JSON.stringify(signed)}\n`);
@@ -188,10 +188,10 @@ export function auditExportRoutes(actx: AuditContext): RouteDef[] {
         const scope = auditScope(actx.ledger, caller, filters, 'audit:export');
         const spec = specFrom(filters, scope, q, await pinPosition(actx, q.toPosition));
         // Recomputed by rendering the same rows again: same rows, same bytes, same digest.
-        const totals = await writeRecords(actx.db.db, spec, () => new Promise((resolve) => setImmediate(resolve)));
+        const totals = await writeRecords(actx.store, spec, () => new Promise((resolve) => setImmediate(resolve)));
         ctx.set('Cache-Control', 'no-store');
         return signManifest(
-          buildManifest(actx.db.db, spec, totals, actx.signingKey.kid, actx.ledger.clock()),
+          await buildManifest(actx.store, spec, totals, actx.signingKey.kid, actx.ledger.clock()),
           actx.signingKey,
         );
       },

@@ -1,27 +1,49 @@
-// The audit plugin: audit.db projection, query/history/point-in-time routes, exports, and signed chain checkpoints.
+// The audit plugin: the audit projection (audit.db, or tables in the shared PostgreSQL database), the query, history
+// and point-in-time routes, exports, and signed chain checkpoints.
 import { join } from 'node:path';
 import type { EventStore } from '../../events/store/types.js';
 import type { Config } from '../config.js';
 import type { PluginFactory, PluginModule, Progress } from '../server.js';
-import { AuditDb } from '../../projections/audit/audit-db.js';
 import { Checkpointer } from '../workers/checkpointer.js';
 import type { AuditContext } from './context.js';
 import { auditExportRoutes } from './export-routes.js';
 import { AuditProjection, rebuildAudit } from '../../projections/audit/projection.js';
+import { SqliteAuditStore } from '../../projections/audit/sqlite-store.js';
+import type { AuditStore } from '../../projections/audit/store.js';
 import { auditQueryRoutes } from './query-routes.js';
 import { auditExtensions } from '../../projections/audit/timeline.js';
+import { AuditLag } from './readiness.js';
+
+/** The leases of the audit plugin's singletons (on SQLite granted at once: one process owns the folder). */
+export const AUDIT_WRITER_LEASE = 'audit-writer';
+export const CHECKPOINTER_LEASE = 'checkpointer';
 
 export function auditDbFile(dataDir: string): string {
   return join(dataDir, 'audit.db');
 }
 
+/** Where the audit read model lives: the ledger's PostgreSQL database when it has one, else audit.db in the data folder. */
+export async function openAuditStore(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<AuditStore> {
+  if (config.databaseUrl !== null) {
+    const { PostgresAuditStore } = await import('../../projections/audit/postgres-store.js');
+    return PostgresAuditStore.open(config.databaseUrl);
+  }
+  return SqliteAuditStore.open(auditDbFile(config.dataDir), auditExtensions);
+}
+
 export function auditPlugin(): PluginFactory {
-  return ({ ledger, config, logger, metrics, signingKey }) => {
+  return async ({ ledger, config, logger, metrics, signingKey, singleton }) => {
     const log = logger.child({ component: 'audit' });
-    const db = new AuditDb(auditDbFile(config.dataDir), auditExtensions);
-    const projection = new AuditProjection(db, ledger.store, (msg, err) => log.error({ err }, msg));
-    const ctx: AuditContext = { ledger, config, logger: log, metrics, signingKey, db, projection };
+    const store = await openAuditStore(config);
+    const projection = new AuditProjection(store, ledger.store, (msg, err) => log.error({ err }, msg));
+    const ctx: AuditContext = { ledger, config, logger: log, metrics, signingKey, store, projection };
     const checkpointer = new Checkpointer(ctx);
+    // A shared store has one writer, the lease holder; a store of this instance's own (audit.db) is written here.
+    const writer = store.shared
+      ? singleton(AUDIT_WRITER_LEASE, { start: () => projection.start(), stop: () => projection.stop() })
+      : null;
+    singleton(CHECKPOINTER_LEASE, { start: () => checkpointer.start(), stop: () => checkpointer.stop() });
+    const lag = new AuditLag(ledger, projection, config.readyMaxLagMs);
     let started = false;
     return {
       name: 'audit',
@@ -29,41 +51,43 @@ export function auditPlugin(): PluginFactory {
       readiness: () => [
         {
           name: 'audit_projection',
-          check: () => ({
-            ok: started && !projection.failed && projection.position >= ledger.read.position,
-            detail: { position: projection.position, ledger: ledger.read.position },
-          }),
+          check: () =>
+            writer !== null && started
+              ? lag.check(writer.holding.held)
+              : {
+                  ok: started && !projection.failed && projection.position >= ledger.read.position,
+                  detail: { position: projection.position, ledger: ledger.read.position },
+                },
         },
         { name: 'chain_checkpointer', check: () => checkpointer.status() },
       ],
       start: async () => {
-        await projection.start();
-        await checkpointer.start();
+        await projection.open();
+        if (writer === null) await projection.start(); // caught up before the first request, as ever on SQLite
         started = true;
       },
       stop: async () => {
-        await checkpointer.stop();
-        await projection.stop();
-        db.close();
+        await projection.close();
+        await store.close();
       },
     };
   };
 }
 
-/** `token-ledger rebuild`: recomputes audit.db from the log (the witness then agrees with whatever the log holds). */
-export async function rebuildAuditDb(
-  config: Pick<Config, 'dataDir'>,
+/** `token-ledger rebuild`: recomputes the audit store from the log (the witness then agrees with whatever the log holds). */
+export async function rebuildAuditStore(
+  config: Pick<Config, 'dataDir' | 'databaseUrl'>,
   store: EventStore,
   progress: Progress,
 ): Promise<string> {
-  const db = new AuditDb(auditDbFile(config.dataDir), auditExtensions);
+  const audit = await openAuditStore(config);
   try {
     const bar = progress('audit trail', await store.headPosition());
-    const n = await rebuildAudit(db, store, (p) => bar.update(p));
+    const n = await rebuildAudit(audit, store, (p) => bar.update(p));
     bar.done();
-    return `audit trail rebuilt from ${n} events (chain ${db.checkpoint.chain.slice(0, 16)}…)`;
+    return `audit trail rebuilt from ${n} events (chain ${(await audit.state()).chain.slice(0, 16)}…)`;
   } finally {
-    db.close();
+    await audit.close();
   }
 }
 
@@ -72,5 +96,5 @@ export const auditModule: PluginModule = {
   name: 'audit',
   settings: {},
   create: auditPlugin(),
-  rebuild: rebuildAuditDb,
+  rebuild: rebuildAuditStore,
 };

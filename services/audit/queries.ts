@@ -1,9 +1,9 @@
-// SQL over audit.db: the filtered, position-paged audit listing, a key's rotation lineage and history,
+// Reads of the audit store: the filtered, position-paged audit listing, a key's rotation lineage and history,
 // and the keys of a workspace that would have verified at an instant (from the timeline tables).
-import type Database from 'better-sqlite3';
 import { HttpError } from '../http/errors.js';
-import type { AuditRow } from '../../projections/audit/audit-db.js';
-import { auditWhere, type AuditFilters } from './filters.js';
+import type { AuditRow } from '../../projections/audit/row.js';
+import type { AuditStore, ValidKey } from '../../projections/audit/store.js';
+import type { AuditFilters } from './filters.js';
 
 export type AuditOrder = 'asc' | 'desc';
 
@@ -79,18 +79,15 @@ export interface ListPage {
   hasMore: boolean;
 }
 
-export function listAudit(db: Database.Database, spec: ListSpec): ListPage {
-  const base = auditWhere(spec.filters, spec.scope);
-  const parts = [base.sql];
-  const params: Array<string | number> = [...base.params];
-  if (spec.cursor !== null) {
-    parts.push(spec.order === 'desc' ? 'position < ?' : 'position > ?');
-    params.push(spec.cursor);
-  }
-  const dir = spec.order === 'desc' ? 'DESC' : 'ASC';
-  const rows = db
-    .prepare(`SELECT * FROM audit_events WHERE ${parts.join(' AND ')} ORDER BY position ${dir} LIMIT ?`)
-    .all(...params, spec.limit + 1) as AuditRow[];
+export async function listAudit(store: AuditStore, spec: ListSpec): Promise<ListPage> {
+  const bound = spec.cursor === null ? {} : spec.order === 'desc' ? { before: spec.cursor } : { after: spec.cursor };
+  const rows = await store.rows({
+    filters: spec.filters,
+    scope: spec.scope,
+    ...bound,
+    order: spec.order,
+    limit: spec.limit + 1,
+  });
   const hasMore = rows.length > spec.limit;
   const items = rows.slice(0, spec.limit).map(auditItem);
   const last = items[items.length - 1];
@@ -110,25 +107,20 @@ export interface Lineage {
 }
 
 /** Follows rotatedFrom back and successorId forward, transitively (cycles are impossible but guarded against). */
-export function lineage(db: Database.Database, keyId: string): Lineage {
-  const get = db.prepare('SELECT rotated_from, successor_id FROM audit_keys WHERE key_id = ?');
-  const bySucc = db.prepare('SELECT key_id FROM audit_keys WHERE rotated_from = ? ORDER BY created_ms LIMIT 1');
+export async function lineage(store: AuditStore, keyId: string): Promise<Lineage> {
   const seen = new Set([keyId]);
   const predecessors: string[] = [];
-  for (
-    let cur = (get.get(keyId) as { rotated_from: string | null } | undefined)?.rotated_from ?? null;
-    cur !== null && !seen.has(cur);
-  ) {
+  for (let cur = (await store.keyLink(keyId)).rotatedFrom; cur !== null && !seen.has(cur);) {
     seen.add(cur);
     predecessors.unshift(cur);
-    cur = (get.get(cur) as { rotated_from: string | null } | undefined)?.rotated_from ?? null;
+    cur = (await store.keyLink(cur)).rotatedFrom;
   }
   const successors: string[] = [];
-  const next = (id: string): string | null =>
-    (get.get(id) as { successor_id: string | null } | undefined)?.successor_id ??
-    (bySucc.get(id) as { key_id: string } | undefined)?.key_id ??
-    null;
-  for (let cur = next(keyId); cur !== null && !seen.has(cur); cur = next(cur)) {
+  for (
+    let cur = (await store.keyLink(keyId)).next;
+    cur !== null && !seen.has(cur);
+    cur = (await store.keyLink(cur)).next
+  ) {
     seen.add(cur);
     successors.push(cur);
   }
@@ -136,49 +128,17 @@ export function lineage(db: Database.Database, keyId: string): Lineage {
 }
 
 /** Every event of these keys, oldest first. */
-export function keyEvents(db: Database.Database, keyIds: readonly string[]): AuditItem[] {
-  const marks = keyIds.map(() => '?').join(', ');
-  return (
-    db.prepare(`SELECT * FROM audit_events WHERE key_id IN (${marks}) ORDER BY position`).all(...keyIds) as AuditRow[]
-  ).map(auditItem);
+export async function keyEvents(store: AuditStore, keyIds: readonly string[]): Promise<AuditItem[]> {
+  return (await store.rows({ filters: {}, scope: null, keyIds, order: 'asc' })).map(auditItem);
 }
 
-export interface ValidKey {
-  id: string;
-  name: string;
-  handle: string | null;
-  userId: string;
-  start: string;
-  createdAt: string;
-  expiresAt: string | null;
-}
+export type { ValidKey };
 
 /**
  * Keys of the workspace that would have verified at `at`: created at or before it, ending after it (expiry,
  * grace end, revocation, recorded expiry), owner not in an inactive spell and in a membership interval at it.
  * Intervals are half-open [from, to), so the state at `at` is the one after every event stamped at or before it.
  */
-export function keysValidAt(db: Database.Database, workspaceId: string, at: number): ValidKey[] {
-  // Owners first (a workspace has few members, and many keys each): who was an active member at `at`.
-  const rows = db
-    .prepare(
-      `WITH owners AS (
-         SELECT m.user_id FROM audit_membership m
-         WHERE m.workspace_id = @ws AND m.from_ms <= @at AND m.to_ms > @at
-           AND NOT EXISTS (SELECT 1 FROM audit_user_inactive i WHERE i.user_id = m.user_id AND i.from_ms <= @at AND i.to_ms > @at))
-       SELECT k.key_id, k.name, k.handle, k.user_id, k.start, k.created_at, k.expires_at FROM audit_keys k INDEXED BY audit_keys_valid
-       WHERE k.workspace_id = @ws AND k.created_ms <= @at AND k.end_ms > @at AND k.user_id IN owners
-       ORDER BY k.created_ms, k.key_id`,
-    )
-    .raw()
-    .all({ ws: workspaceId, at }) as Array<[string, string, string | null, string, string, string, string | null]>;
-  return rows.map(([id, name, handle, userId, start, createdAt, expiresAt]) => ({
-    id,
-    name,
-    handle,
-    userId,
-    start,
-    createdAt,
-    expiresAt,
-  }));
+export function keysValidAt(store: AuditStore, workspaceId: string, at: number): Promise<ValidKey[]> {
+  return store.keysValidAt(workspaceId, at);
 }

@@ -33,7 +33,10 @@ const itemSchema = z.object({
   event: z.looseObject({ data: anyObject, metadata: anyObject }),
 });
 
-/** Waits until audit.db holds everything this process's read model has applied: a client sees its own writes. */
+/**
+ * Waits until the audit store holds everything this process's read model has applied: a client sees its own writes,
+ * and on a shared store every write any instance made before it that this instance has seen.
+ */
 async function caughtUp(actx: AuditContext): Promise<void> {
   if (actx.projection.failed)
     throw new HttpError(503, 'audit_unavailable', 'The audit projection is stopped; audit queries are unavailable.');
@@ -109,7 +112,7 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
         const scope = auditScope(ledger, caller, filters);
         await caughtUp(actx);
         const order: AuditOrder = query.order ?? 'desc';
-        return listAudit(actx.db.db, { filters, scope, cursor, limit, order });
+        return listAudit(actx.store, { filters, scope, cursor, limit, order });
       },
     }),
     route({
@@ -133,11 +136,11 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
       handler: async ({ caller, params }) => {
         const k = auditKey(ledger, caller, params.idOrHandle!);
         await caughtUp(actx);
-        const l = lineage(actx.db.db, k.id);
+        const l = await lineage(actx.store, k.id);
         return {
           key: keyJson(ledger, k),
           lineage: l,
-          events: keyEvents(actx.db.db, [...l.predecessors, k.id, ...l.successors]),
+          events: await keyEvents(actx.store, [...l.predecessors, k.id, ...l.successors]),
         };
       },
     }),
@@ -175,7 +178,7 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
         const ws = auditWorkspace(ledger, caller, params.id!);
         const at = query.validAt === undefined ? ledger.clock().getTime() : parseInstant(query.validAt, 'validAt');
         await caughtUp(actx);
-        const items = keysValidAt(actx.db.db, ws.id, at);
+        const items = await keysValidAt(actx.store, ws.id, at);
         return { validAt: new Date(at).toISOString(), workspaceId: ws.id, count: items.length, items };
       },
     }),

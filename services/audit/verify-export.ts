@@ -6,7 +6,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import type { JWK } from 'jose';
 import { checkpointSigningInput } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
-import { flatten } from '../../projections/audit/audit-db.js';
+import { flatten } from '../../projections/audit/flatten.js';
 import { selectsEverything } from './filters.js';
 import { CSV_COLUMNS, CSV_HEADER, csvRecord, parseCsvLine } from '../../projections/audit/row.js';
 import { checkSignedManifest, publicKeysByKid, type ExportFormat, type ExportManifest } from './manifest.js';

@@ -1,11 +1,12 @@
-// Verifies a whole event store: recomputes the hash chain, checks every signed checkpoint, and, when audit.db
-// is at hand, compares position by position with the chain it witnessed, to name the exact position of a change.
+// Verifies a whole event store: recomputes the hash chain, checks every signed checkpoint, and, when the audit read
+// model is at hand (audit.db, or the PostgreSQL audit tables), compares position by position with the chain it
+// witnessed, to name the exact position of a change.
 import { KeyObject, createPublicKey, verify, type JsonWebKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { GENESIS_CHAIN, checkpointSigningInput, nextChain } from '../../events/chain.js';
 import type { EventStore, RecordedEvent } from '../../events/store/types.js';
+import { openSqliteWitness } from '../../projections/audit/sqlite-store.js';
+import type { AuditWitness, WitnessRow } from '../../projections/audit/store.js';
 
 export type DivergenceCode =
   'EDITED' | 'DELETED' | 'INSERTED' | 'REORDERED' | 'CHECKPOINT_SIGNATURE_INVALID' | 'CHECKPOINT_MISMATCH';
@@ -14,6 +15,8 @@ export interface VerifyStoreOptions {
   readonly publicKeys: KeyObject[] | JWK[];
   /** audit.db of the same ledger: its recorded chain values let a change be pinned to one position. */
   readonly auditDbFile?: string | undefined;
+  /** Or the audit store itself (the PostgreSQL tables); closed by the caller. */
+  readonly witness?: AuditWitness | undefined;
   /** Called after each page with the last position read. */
   readonly progress?: ((position: number) => void) | undefined;
   readonly pageSize?: number | undefined;
@@ -37,12 +40,6 @@ export type VerifyStoreResult =
 const CHECKPOINT_TYPE = 'LedgerCheckpointed';
 /** How many recent chain values are kept to check a checkpoint against; older targets get a second pass. */
 const WINDOW = 65_536;
-
-interface WitnessRow {
-  position: number;
-  event_id: string;
-  chain: string;
-}
 
 interface CheckpointData {
   position: number;
@@ -121,50 +118,51 @@ function signatureValid(c: CheckpointData, keys: Map<string, KeyObject>): string
   return ok ? null : `signature by ${c.kid} does not verify`;
 }
 
-/** The witness: audit.db's (position, event_id, chain), read in position order alongside the log. */
+/** Witness rows read per query. */
+const WITNESS_PAGE = 5000;
+
+/** The witness: the audit read model's (position, event_id, chain), read in position order alongside the log. */
 class Witness {
-  private readonly db: Database.Database;
-  private readonly rows: IterableIterator<WitnessRow>;
-  private readonly byId: Database.Statement<[string], { position: number }>;
+  private page: WitnessRow[] = [];
+  private next = 0;
+  private after = -1;
+  private done = false;
   head: WitnessRow | null = null;
 
-  constructor(file: string) {
-    this.db = new Database(file, { readonly: true, fileMustExist: true });
-    this.rows = this.db
-      .prepare('SELECT position, event_id, chain FROM audit_events ORDER BY position')
-      .iterate() as IterableIterator<WitnessRow>;
-    this.byId = this.db.prepare('SELECT position FROM audit_events WHERE event_id = ?');
-    this.advance();
+  private constructor(
+    private readonly source: AuditWitness,
+    private readonly owned: boolean,
+  ) {}
+
+  static async open(opts: VerifyStoreOptions): Promise<Witness | null> {
+    const owned = opts.witness === undefined;
+    const source = opts.witness ?? (opts.auditDbFile ? openSqliteWitness(opts.auditDbFile) : null);
+    if (!source) return null;
+    const w = new Witness(source, owned);
+    await w.advance();
+    return w;
   }
 
-  static open(file: string | undefined): Witness | null {
-    if (!file || !existsSync(file)) return null;
-    const probe = new Database(file, { readonly: true, fileMustExist: true });
-    try {
-      if (!probe.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").get())
-        return null;
-    } finally {
-      probe.close();
+  async advance(): Promise<void> {
+    if (this.next >= this.page.length && !this.done) {
+      this.page = await this.source.witnessRows(this.after, Number.MAX_SAFE_INTEGER, WITNESS_PAGE);
+      this.next = 0;
+      this.done = this.page.length < WITNESS_PAGE;
+      this.after = this.page[this.page.length - 1]?.position ?? this.after;
     }
-    return new Witness(file);
+    this.head = this.page[this.next++] ?? null;
   }
 
-  advance(): void {
-    const n = this.rows.next();
-    this.head = n.done ? null : n.value;
+  positionOf(eventId: string): Promise<number | null> {
+    return this.source.positionOf(eventId);
   }
 
-  positionOf(eventId: string): number | null {
-    return this.byId.get(eventId)?.position ?? null;
-  }
-
-  close(): void {
-    this.rows.return?.();
-    this.db.close();
+  async close(): Promise<void> {
+    if (this.owned) await this.source.close();
   }
 
   /** Compares one log event (with its recomputed chain) against the witness; throws the first divergence. */
-  check(e: RecordedEvent, chain: string): boolean {
+  async check(e: RecordedEvent, chain: string): Promise<boolean> {
     const w0 = this.head;
     if (w0 && w0.position < e.position)
       throw new Divergence(
@@ -182,7 +180,7 @@ class Witness {
       );
     }
     if (w.event_id !== e.id) {
-      const elsewhere = this.positionOf(e.id);
+      const elsewhere = await this.positionOf(e.id);
       if (elsewhere !== null) {
         throw new Divergence(
           e.position,
@@ -202,19 +200,24 @@ class Witness {
         'EDITED',
         `event ${e.id} at position ${e.position} differs from what the witness recorded (chain ${chain.slice(0, 16)}… ≠ ${w.chain.slice(0, 16)}…)`,
       );
-    this.advance();
+    await this.advance();
     return true;
   }
 
-  /** After the log ends: a witness row beyond it means events were cut from the end. */
-  checkEnd(): void {
+  /**
+   * After the log ends: a witness row beyond it means events were cut from the end, unless the log has that very
+   * event there now (a live writer appended it, and the audit writer applied it, while the log was being read).
+   */
+  async checkEnd(store: EventStore, lastPosition: number): Promise<void> {
     const w = this.head;
-    if (w)
-      throw new Divergence(
-        w.position,
-        'DELETED',
-        `the witness has event ${w.event_id} at position ${w.position}; the log ends before it`,
-      );
+    if (!w) return;
+    const [next] = (await store.readAll({ after: lastPosition, maxCount: 1 })).events;
+    if (next?.position === w.position && next.id === w.event_id) return;
+    throw new Divergence(
+      w.position,
+      'DELETED',
+      `the witness has event ${w.event_id} at position ${w.position}; the log ends before it`,
+    );
   }
 }
 
@@ -285,7 +288,7 @@ export async function verifyStore(store: EventStore, opts: VerifyStoreOptions): 
   const keys = await keysByKid(opts.publicKeys);
   const pageSize = opts.pageSize ?? 5000;
   const window = opts.window ?? WINDOW;
-  const witness = Witness.open(opts.auditDbFile);
+  const witness = await Witness.open(opts);
   const recent = new RecentChains(window);
   const deferred: Deferred[] = [];
   let chain = GENESIS_CHAIN;
@@ -319,7 +322,7 @@ export async function verifyStore(store: EventStore, opts: VerifyStoreOptions): 
             );
           checkpoints++;
         }
-        if (witness?.check(e, chain)) proven = e.position;
+        if (witness && (await witness.check(e, chain))) proven = e.position;
         if (cp) {
           const expected = cp.position < e.position ? recent.get(cp.position) : undefined; // a checkpoint covers only what precedes it
           if (expected === undefined && cp.position < e.position && cp.position < recent.oldest) {
@@ -337,7 +340,7 @@ export async function verifyStore(store: EventStore, opts: VerifyStoreOptions): 
           }
         }
       }
-    witness?.checkEnd();
+    await witness?.checkEnd(store, lastPosition);
   } catch (err) {
     if (!(err instanceof Divergence)) throw err;
     const earlier = await secondPass(
@@ -347,7 +350,7 @@ export async function verifyStore(store: EventStore, opts: VerifyStoreOptions): 
     );
     return failed(earlier ?? err, proven);
   } finally {
-    witness?.close();
+    await witness?.close();
   }
   const late = await secondPass(store, pageSize, deferred);
   if (late) return failed(late, proven);

@@ -1,11 +1,12 @@
 // Runs a decider against its stream: load (cached), decide, append with the expected revision,
 // retry version conflicts while the decision still holds, then wait until this process's read model has it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LedgerEvent } from '../../events/catalog.js';
 import { ConcurrencyError } from '../../events/errors.js';
 import type { Actor, EventMetadata, RequestContext } from '../../events/metadata.js';
 import { schemaVersionOf } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import type { EventStore, NewEvent } from '../../events/store/types.js';
+import type { AppendResult, EventStore, NewEvent } from '../../events/store/types.js';
 import type { Decider } from '../domain/decider.js';
 import type { IdGenerator } from '../ids.js';
 
@@ -40,6 +41,8 @@ function resolve<C, S>(command: C | ((state: S, now: Date) => C), state: S, now:
 
 export class CommandBus {
   private readonly cache = new Map<string, Cached>();
+  /** Per stream, the end of the line of commands waiting for their turn in this process. */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: EventStore,
@@ -103,7 +106,8 @@ export class CommandBus {
 
   /**
    * Appends facts that no decider's state depends on (use records, login failures of unknown e-mails) with the
-   * given expectation, enveloped like any command's. `eventIds` fixes the ids so a retry stays idempotent.
+   * given expectation, enveloped like any command's. `eventIds` fixes the ids so a retry stays idempotent. Answers the
+   * position written, for a caller that waits for its read model.
    */
   async appendRaw(
     streamId: string,
@@ -111,8 +115,8 @@ export class CommandBus {
     ctx: CommandContext,
     expected: 'any' | 'stream_exists',
     eventIds?: readonly string[],
-  ): Promise<void> {
-    await this.store.append(streamId, this.envelope(events, ctx, this.clock(), eventIds), expected);
+  ): Promise<AppendResult> {
+    return this.store.append(streamId, this.envelope(events, ctx, this.clock(), eventIds), expected);
   }
 
   /** Decides against the stream's current state without writing: throws the domain error the command would get. */
@@ -136,10 +140,42 @@ export class CommandBus {
     ctx: CommandContext,
     opts: { waitForReadModel?: boolean; newStream?: boolean } = {},
   ): Promise<CommandResult<S, E>> {
+    const r = await this.inTurn(streamId, () =>
+      this.decideAndAppend(decider, streamId, command, ctx, opts.newStream === true),
+    );
+    if (r.position !== null && opts.waitForReadModel !== false) await this.applied(r.position);
+    return r;
+  }
+
+  /**
+   * One command per stream at a time in this process: its writers never race each other, only other instances'
+   * (parallel logins of one account on two instances would otherwise lose more rounds than MAX_ATTEMPTS).
+   */
+  private async inTurn<T>(streamId: string, run: () => Promise<T>): Promise<T> {
+    const ours = (this.turns.get(streamId) ?? Promise.resolve()).then(run);
+    const tail = ours.then(
+      () => undefined,
+      () => undefined, // the caller gets the failure from `ours`; the next in line only waits for its turn
+    );
+    this.turns.set(streamId, tail);
+    try {
+      return await ours;
+    } finally {
+      if (this.turns.get(streamId) === tail) this.turns.delete(streamId);
+    }
+  }
+
+  private async decideAndAppend<C, S, E extends LedgerEvent>(
+    decider: Decider<C, S, E>,
+    streamId: string,
+    command: C | ((state: S, now: Date) => C),
+    ctx: CommandContext,
+    newStream: boolean,
+  ): Promise<CommandResult<S, E>> {
     for (let attempt = 1; ; attempt++) {
       // A stream named by a fresh id starts empty: skip the read; 'no_stream' catches a wrong guess and the retry loads.
       const { state, revision } =
-        attempt === 1 && opts.newStream === true ? this.cached(decider, streamId) : await this.load(decider, streamId);
+        attempt === 1 && newStream ? this.cached(decider, streamId) : await this.load(decider, streamId);
       const now = this.clock();
       const events = decider.decide(resolve(command, state, now), state);
       if (events.length === 0) return { events, eventIds: [], state, position: null };
@@ -149,11 +185,11 @@ export class CommandBus {
         const res = await this.store.append(streamId, envelopes, expected);
         const next = events.reduce((s, e) => decider.evolve(s, e), state);
         this.remember(streamId, { state: next, revision: res.nextRevision });
-        if (opts.waitForReadModel !== false) await this.applied(res.position);
         return { events, eventIds: envelopes.map((e) => e.id), state: next, position: res.position };
       } catch (err) {
-        if (err instanceof ConcurrencyError && attempt < this.maxAttempts) continue;
-        throw err;
+        if (!(err instanceof ConcurrencyError) || attempt >= this.maxAttempts) throw err;
+        // A random pause that grows with each loss spreads writers on several instances over the next rounds.
+        await sleep(Math.random() * Math.min(100, 5 * 2 ** (attempt - 1)));
       }
     }
   }

@@ -81,15 +81,16 @@ export class UserCommands {
     await this.bus.execute(userDecider, streams.user(userId), { type: 'ChangePassword', passwordHash }, c);
   }
 
-  /** A refused password change is a fact the audit trail keeps (a guessing attack shows up there). */
+  /**
+   * A refused password change is a fact the audit trail keeps (a guessing attack shows up there), and what every
+   * instance's password throttle counts: it resolves once this instance's read model has it (read-your-writes).
+   */
   async recordPasswordChangeFailure(
     userId: string,
     reason: 'bad_password' | 'throttled',
     c: CommandContext,
   ): Promise<void> {
-    await this.bus.execute(userDecider, streams.user(userId), { type: 'RecordPasswordChangeFailure', reason }, c, {
-      waitForReadModel: false,
-    });
+    await this.bus.execute(userDecider, streams.user(userId), { type: 'RecordPasswordChangeFailure', reason }, c);
   }
 
   /** Lifts the account's failed-login lockout; every instance's throttle follows the event. */
@@ -112,17 +113,17 @@ export class UserCommands {
     await this.bus.execute(userDecider, streams.user(userId), { type: 'RecordLoginSuccess', sessionId, expiresAt }, c);
   }
 
+  /** Like a refused password change: kept for the audit trail, counted by every throttle, applied here on return. */
   async recordLoginFailure(email: string, reason: LoginFailure, c: CommandContext): Promise<void> {
     const u = this.read.userByEmail(email);
     if (u && reason !== 'unknown_user') {
-      await this.bus.execute(userDecider, streams.user(u.id), { type: 'RecordLoginFailure', email, reason }, c, {
-        waitForReadModel: false,
-      });
+      await this.bus.execute(userDecider, streams.user(u.id), { type: 'RecordLoginFailure', email, reason }, c);
       return;
     }
     // Unknown e-mails have no user stream; their failures go to a stream per e-mail digest.
     const events = [{ type: 'UserLoginFailed' as const, data: { userId: null, email, reason } }];
-    await this.bus.appendRaw(streams.loginFailures(emailDigest(email)), events, c, 'any');
+    const written = await this.bus.appendRaw(streams.loginFailures(emailDigest(email)), events, c, 'any');
+    await this.read.waitFor(written.position);
   }
 
   async logout(userId: string, sessionId: string, c: CommandContext): Promise<void> {

@@ -17,7 +17,7 @@ import { opsRoutes } from './routes/ops.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userRoutes } from './routes/users.js';
 import { workspaceRoutes } from './routes/workspaces.js';
-import { accountKey, PasswordGuard } from './password-guard.js';
+import { followLoginEvent, PasswordGuard } from './password-guard.js';
 import { buildOpenApi } from './openapi.js';
 import { loggableUrl } from './redact.js';
 import { rawVerify, VERIFY_PATH } from './raw-verify.js';
@@ -47,10 +47,11 @@ export function createApp(deps: AppDeps): Koa {
     },
     () => deps.ledger.clock().getTime(),
   );
-  // A lifted lockout is an event: this instance's throttle follows it, whoever wrote it (API or CLI).
-  deps.ledger.read.onApplied((e) => {
-    if (e.type === 'UserLockoutLifted') passwords.lift(accountKey(e.data.email));
-  });
+  // Failures, successes and lifted lockouts are events: this instance's throttle follows them, whichever instance (or
+  // the CLI) wrote them, so the limits and lockouts hold cluster-wide.
+  deps.ledger.read.onApplied((e) =>
+    followLoginEvent(passwords, e, (userId) => deps.ledger.read.findUser(userId)?.email),
+  );
   const env: AppContext = {
     deps,
     passwords,

@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
+import type { Leases } from '../../events/store/leases.js';
 import type { Config } from '../config.js';
 import type { Ledger } from '../ledger.js';
 import type { HttpMetrics } from '../metrics/http.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   readonly publicJwks: () => JWK[];
   readonly metrics?: Metrics;
   readonly readiness?: ReadinessCheck[];
+  /** Who holds which singleton lease (with this instance's id), for /readyz and /metrics. */
+  readonly leases?: Leases;
   /** Routes contributed by other modules (audit, revocation feeds). */
   readonly extraRoutes?: RouteDef[];
 }

@@ -72,6 +72,8 @@ const STATUS_BY_CODE = {
   INVALID_POLICY: 400,
   INVALID_GRACE: 400,
   WEAK_PASSWORD: 400,
+  // A store position it never handed out (e.g. an EventStoreDB byte offset inside a record): the client's mistake.
+  INVALID_POSITION: 400,
   USER_INACTIVE: 400,
   NO_WORKSPACE: 400,
   NOT_A_MEMBER: 400,

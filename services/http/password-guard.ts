@@ -1,5 +1,7 @@
 // One gate for every path that checks a password (login, password change): the same per-account and per-IP
 // throttles, admitted before the slow argon2 work, so no path is a free guessing oracle or a CPU amplifier.
+// Failures are counted from the log's login events, so the limits hold across every instance sharing the store.
+import type { StoredEvent } from '../../events/catalog.js';
 import { HttpError } from './errors.js';
 import { OncePerWindow, Throttle, type Ticket } from './throttle.js';
 
@@ -33,9 +35,16 @@ export class PasswordGuard {
 
   /**
    * Runs `check` (the argon2 verification) once both throttles admit it. A refused attempt answers `retryAfter`
-   * in seconds; a wrong password answers `retryAfter: null` and counts against the account and the IP.
+   * in seconds; a wrong password runs `recordFailure` (writes the failure event and waits until this instance's read
+   * model applied it, which counts it via failed()) and answers `retryAfter: null`. The attempt holds its place until
+   * then, so the failure is counted once and never missing in between.
    */
-  async attempt(accountKey: string, ip: string, check: () => Promise<boolean>): Promise<GuardOutcome> {
+  async attempt(
+    accountKey: string,
+    ip: string,
+    check: () => Promise<boolean>,
+    recordFailure: () => Promise<void>,
+  ): Promise<GuardOutcome> {
     const a = await this.account.enter(accountKey, this.clock);
     if (typeof a === 'number') return { ok: false, retryAfter: a };
     const i = await this.ip.enter(ip, this.clock);
@@ -43,13 +52,23 @@ export class PasswordGuard {
       a.pass();
       return { ok: false, retryAfter: i };
     }
-    let ok = false;
+    let settled: Settled = 'unrecorded';
     try {
-      ok = await check();
+      if (await check()) settled = 'correct';
+      else {
+        await recordFailure();
+        settled = 'recorded';
+      }
     } finally {
-      settle(a, i, ok, this.clock());
+      settle(a, i, settled, this.clock());
     }
-    return ok ? { ok } : { ok: false, retryAfter: null };
+    return settled === 'correct' ? { ok: true } : { ok: false, retryAfter: null };
+  }
+
+  /** A failed password check on any instance (an event in the log) counts against its account and its address. */
+  failed(accountKey: string | null, ip: string | null, at: number): void {
+    if (accountKey !== null && accountKey !== '') this.account.record(accountKey, at);
+    if (ip !== null && ip !== '') this.ip.record(ip, at);
   }
 
   /** True the first time in a window an account (or IP) is throttled: that one refusal is recorded as an event. */
@@ -58,19 +77,58 @@ export class PasswordGuard {
     return this.reports.first(this.account.retryAfter(accountKey, now) > 0 ? `account:${accountKey}` : `ip:${ip}`, now);
   }
 
-  /** A system admin lifted the account's lockout. */
+  /** A system admin lifted the account's lockout, or a correct password (on any instance) cleared its failures. */
   lift(accountKey: string): void {
     this.account.reset(accountKey);
   }
 }
 
-function settle(a: Ticket, i: Ticket, ok: boolean, now: number): void {
-  if (ok) {
-    a.pass(true); // a correct password clears the account's earlier failures
-    i.pass();
-  } else {
+/** How an admitted attempt ended: right password; wrong, with its event applied; or wrong with no event (or an error). */
+type Settled = 'correct' | 'recorded' | 'unrecorded';
+
+function settle(a: Ticket, i: Ticket, how: Settled, now: number): void {
+  if (how === 'unrecorded') {
     a.fail(now);
     i.fail(now);
+    return;
+  }
+  a.pass(how === 'correct'); // a correct password clears the account's earlier failures
+  i.pass();
+}
+
+/**
+ * Follows the log's login events (every instance's read side applies them): failures of a password check count
+ * (`throttled` refusals do not), a successful login clears the account's failures, a lifted lockout clears them too.
+ * The account is its e-mail (lower-case), the address the event's request ip.
+ */
+export function followLoginEvent(
+  guard: PasswordGuard,
+  e: StoredEvent,
+  emailOf: (userId: string) => string | undefined,
+): void {
+  const ip = e.metadata.request.ip ?? null;
+  const at = Date.parse(e.metadata.occurredAt);
+  const account = (userId: string): string | null => {
+    const email = emailOf(userId);
+    return email === undefined ? null : accountKey(email);
+  };
+  switch (e.type) {
+    case 'UserLoginFailed':
+      if (e.data.reason !== 'throttled') guard.failed(accountKey(e.data.email), ip, at);
+      return;
+    case 'UserPasswordChangeFailed':
+      if (e.data.reason !== 'throttled') guard.failed(account(e.data.userId), ip, at);
+      return;
+    case 'UserLoginSucceeded': {
+      const key = account(e.data.userId);
+      if (key !== null) guard.lift(key);
+      return;
+    }
+    case 'UserLockoutLifted':
+      guard.lift(accountKey(e.data.email));
+      return;
+    default:
+      return;
   }
 }
 

@@ -1,6 +1,7 @@
 // Failed-password throttling per account and per IP: a sliding window of failure times, bounded in memory.
-// Attempts in flight are counted too, so parallel guesses cannot pass the limit together; when only in-flight
-// attempts stand in the way, a new one waits for them to settle, so correct passwords are never counted as failures.
+// Failures come from the log (record), so every instance counts every instance's; attempts in flight here are counted
+// too, so parallel guesses cannot pass the limit together; when only in-flight attempts stand in the way, a new one
+// waits for them to settle, so correct passwords are never counted as failures.
 
 interface Entry {
   failures: number[];
@@ -10,9 +11,12 @@ interface Entry {
 
 /** An attempt admitted by the throttle; settle it exactly once. */
 export interface Ticket {
-  /** The password was wrong: counts as a failure. */
+  /** The password was wrong and no event says so: counted here, by this instance alone. */
   fail(now: number): void;
-  /** The password was right (or the attempt never happened): nothing is counted; `reset` clears earlier failures. */
+  /**
+   * Nothing more to count: the password was right (`reset` clears earlier failures), the attempt never happened, or
+   * its failure event is applied already (record() counted it, so the ticket must not count it again).
+   */
   pass(reset?: boolean): void;
 }
 
@@ -52,7 +56,14 @@ export class Throttle {
     }
   }
 
-  /** Clears an account's failures (a system admin lifted its lockout). */
+  /** A failure at `at` (ms), read from the log: counted on every instance, whichever one checked the password. */
+  record(key: string, at: number): void {
+    const e = this.entry(key);
+    this.addFailure(e, at);
+    this.wake(e);
+  }
+
+  /** Clears an account's failures (a correct password, or a system admin lifted its lockout). */
   reset(key: string): void {
     const e = this.entries.get(key);
     if (e === undefined) return;
@@ -72,7 +83,7 @@ export class Throttle {
     return {
       fail: (now) => {
         if (!settle()) return;
-        e.failures.push(now);
+        this.addFailure(e, now);
         this.wake(e);
       },
       pass: (reset = false) => {
@@ -102,6 +113,17 @@ export class Throttle {
         return;
       }
     }
+  }
+
+  /**
+   * Kept in time order (instances' events interleave), and only the newest `limit`: the window reaches the limit again
+   * exactly when the oldest of those leaves it.
+   */
+  private addFailure(e: Entry, at: number): void {
+    let i = e.failures.length;
+    while (i > 0 && e.failures[i - 1]! > at) i--;
+    e.failures.splice(i, 0, at);
+    if (e.failures.length > this.limit) e.failures.splice(0, e.failures.length - this.limit);
   }
 
   private wake(e: Entry): void {

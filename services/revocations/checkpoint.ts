@@ -1,13 +1,16 @@
-// The publisher's checkpoint: the last ledger position Kafka acknowledged, in its own small SQLite file.
+// The publisher's checkpoint: the last ledger position Kafka acknowledged. SQLite: its own small file, for one instance;
+// on a shared store it lives in the ledger's PostgreSQL database (postgres-checkpoint.ts), so a new lease holder resumes.
 // WAL + synchronous=FULL: set() returns only after the new position is on disk.
 import Database from 'better-sqlite3';
 import { secureSqliteFile } from '../../events/store/data-dir.js';
 
+/** The SQLite file answers at once, a database by promise: the publisher awaits either. */
 export interface CheckpointStore {
   /** -1 when nothing was published yet. */
-  get(name: string): number;
-  set(name: string, position: number): void;
-  close(): void;
+  get(name: string): number | Promise<number>;
+  /** Durable once it returns (or resolves). */
+  set(name: string, position: number): void | Promise<void>;
+  close(): void | Promise<void>;
 }
 
 export class SqliteCheckpointStore implements CheckpointStore {

@@ -13,7 +13,8 @@ import {
 } from '../config.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PluginFactory, PluginModule } from '../server.js';
-import { SqliteCheckpointStore } from './checkpoint.js';
+import { SqliteCheckpointStore, type CheckpointStore } from './checkpoint.js';
+import { PUBLISHER_LEASE, publisherReadiness } from './publisher-lease.js';
 import { DEFAULT_SOURCE } from '../../projections/revocations/cloudevents.js';
 import { RevocationFeed } from '../../projections/revocations/feed.js';
 import { KafkaPublisher, type LogFn } from '../workers/publisher.js';
@@ -63,7 +64,7 @@ export type RevocationSettings = SettingValues<typeof revocationSettings>;
 
 /** Overrides of the settings, and what only code sets (tests, benchmarks). */
 export interface RevocationsOptions extends Partial<RevocationSettings> {
-  /** Publisher checkpoint file (default `${dataDir}/publisher.db`). */
+  /** Publisher checkpoint file (default `${dataDir}/publisher.db`; with LEDGER_DATABASE_URL the database is used). */
   readonly checkpointFile?: string;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
 }
@@ -74,10 +75,25 @@ export function pinoLog(logger: Logger): LogFn {
   return (level, msg, extra) => logger[level](extra ?? {}, msg);
 }
 
-/** A Kafka publisher over `store` with its checkpoint file; null when Kafka is not configured. */
+type PublisherConfig = Pick<
+  Config,
+  'dataDir' | 'databaseUrl' | 'kafkaBrokers' | 'kafkaClientId' | 'kafkaEventsTopic' | 'kafkaRevocationsTopic'
+>;
+
+/** Instances sharing a PostgreSQL ledger share its checkpoint there, so a new lease holder resumes; else a local file. */
+async function openCheckpoints(config: PublisherConfig, opts: ResolvedOptions, log: LogFn): Promise<CheckpointStore> {
+  if (config.databaseUrl === null)
+    return new SqliteCheckpointStore(opts.checkpointFile ?? join(config.dataDir, 'publisher.db'));
+  const { PostgresCheckpointStore } = await import('./postgres-checkpoint.js');
+  return new PostgresCheckpointStore(config.databaseUrl, (msg, err) =>
+    log('warn', msg, { err: err instanceof Error ? err.message : String(err) }),
+  );
+}
+
+/** A Kafka publisher over `store` with its checkpoint store; null when Kafka is not configured. */
 export async function createPublisher(
   store: EventStore,
-  config: Pick<Config, 'dataDir' | 'kafkaBrokers' | 'kafkaClientId' | 'kafkaEventsTopic' | 'kafkaRevocationsTopic'>,
+  config: PublisherConfig,
   opts: ResolvedOptions,
   log: LogFn,
   metrics?: Metrics,
@@ -85,7 +101,7 @@ export async function createPublisher(
   if (config.kafkaBrokers === null || config.kafkaBrokers.length === 0) return null;
   // Loaded only when publishing is on: a ledger without Kafka never loads the client library.
   const { createKafkaSink } = await import('./kafka-sink.js');
-  const checkpoints = new SqliteCheckpointStore(opts.checkpointFile ?? join(config.dataDir, 'publisher.db'));
+  const checkpoints = await openCheckpoints(config, opts, log);
   const sink = createKafkaSink({
     brokers: config.kafkaBrokers,
     clientId: config.kafkaClientId,
@@ -110,18 +126,22 @@ export async function createPublisher(
     publisher,
     close: async () => {
       await publisher.stop();
-      checkpoints.close();
+      await checkpoints.close();
     },
   };
 }
 
 /** The plugin factory: the validated settings (pluginSettings), with `options` over them. */
 export function revocationsPlugin(options: RevocationsOptions = {}): PluginFactory {
-  return async ({ ledger, config, logger, metrics, streams }) => {
+  return async ({ ledger, config, logger, metrics, streams, singleton }) => {
     const opts: ResolvedOptions = { ...pluginSettings(config, revocationsModule), ...options };
     const log = logger.child({ component: 'revocations' });
     const feed = new RevocationFeed(ledger.store, opts.source, (msg, err) => log.error({ err }, msg));
     const pub = await createPublisher(ledger.store, config, opts, pinoLog(log), metrics);
+    // One publisher at a time across instances sharing the store; the server starts it once the lease is granted.
+    const lease = pub
+      ? singleton(PUBLISHER_LEASE, { start: () => pub.publisher.start(), stop: () => pub.publisher.stop() })
+      : null;
     return {
       name: 'revocations',
       routes: () =>
@@ -130,19 +150,9 @@ export function revocationsPlugin(options: RevocationsOptions = {}): PluginFacto
         { name: 'revocation_feed', check: () => feed.ready },
         // A broker outage shows here (state, lag, last error) but does not fail readiness:
         // Kafka being down must never take the API out of rotation.
-        ...(pub
-          ? [
-              {
-                name: 'kafka_publisher',
-                check: () => ({ ok: pub.publisher.status().state !== 'stopped', detail: pub.publisher.status() }),
-              },
-            ]
-          : []),
+        ...(pub && lease ? [publisherReadiness(pub.publisher, lease)] : []),
       ],
-      start: async () => {
-        await feed.start();
-        pub?.publisher.start();
-      },
+      start: () => feed.start(),
       stop: async () => {
         await pub?.close();
         await feed.stop();
@@ -153,7 +163,8 @@ export function revocationsPlugin(options: RevocationsOptions = {}): PluginFacto
 
 /**
  * The registered module. No rebuild hook: the feed is rebuilt in memory at every start, and the publisher checkpoint
- * (publisher.db) records what Kafka already holds, which the log cannot tell; resetting it would publish everything again.
+ * (publisher.db, or its PostgreSQL table) records what Kafka already holds, which the log cannot tell; resetting it would
+ * publish everything again.
  */
 export const revocationsModule: PluginModule<typeof revocationSettings> = {
   name: 'revocations',

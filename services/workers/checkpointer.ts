@@ -1,4 +1,6 @@
-// Writes signed LedgerCheckpointed events over the audit projection's hash chain, every N events or T seconds.
+// Writes signed LedgerCheckpointed events over the audit store's hash chain, every N events or T seconds. One instance
+// at a time runs it (the checkpointer lease); the expected revision of the checkpoint stream keeps the chain from forking
+// even when two overlap (a holder that has not yet noticed it lost the lease): the second append is refused.
 import { sign } from 'node:crypto';
 import { checkpointSigningInput } from '../../events/chain.js';
 import type { LedgerCheckpointed } from '../../events/catalog.js';
@@ -7,7 +9,6 @@ import { ConcurrencyError, LedgerError } from '../../events/errors.js';
 import { SYSTEM } from '../ledger.js';
 import type { AuditContext } from '../audit/context.js';
 
-const CHECKPOINT_TYPE = 'LedgerCheckpointed';
 /** Upper bound on checkpoints written by one tick, so a long backlog never hogs the event loop. */
 const MAX_PER_TICK = 100;
 const STREAM_PAGE = 1000;
@@ -81,7 +82,7 @@ export class Checkpointer {
   private async run(): Promise<void> {
     try {
       for (let i = 0; i < MAX_PER_TICK; i++) {
-        const target = this.due();
+        const target = await this.due();
         if (!target) return;
         await this.write(target);
       }
@@ -105,21 +106,18 @@ export class Checkpointer {
     }
   }
 
-  /** The next checkpoint to write, if any: the N-th new event, or the projection head once T seconds have passed. */
-  private due(): Target | null {
-    const head = this.ctx.db.checkpoint;
+  /**
+   * The next checkpoint to write, if any: the N-th new event, or the audit store's head once T seconds have passed.
+   * Read from the store, so a checkpointer on an instance that does not write it follows the writer's chain.
+   */
+  private async due(): Promise<Target | null> {
+    const head = await this.ctx.store.state();
     if (head.position <= this.last.position) return null;
     // Checkpoint events are not counted, so an idle ledger never checkpoints its own checkpoints forever.
-    const nth = this.ctx.db.db
-      .prepare(
-        'SELECT position, chain FROM audit_events WHERE position > ? AND type <> ? ORDER BY position LIMIT 1 OFFSET ?',
-      )
-      .get(this.last.position, CHECKPOINT_TYPE, this.ctx.config.checkpointEvery - 1) as Target | undefined;
+    const nth = await this.ctx.store.nthAfter(this.last.position, this.ctx.config.checkpointEvery);
     if (nth) return nth;
-    const fresh = this.ctx.db.db
-      .prepare('SELECT 1 AS x FROM audit_events WHERE position > ? AND position <= ? AND type <> ? LIMIT 1')
-      .get(this.last.position, head.position, CHECKPOINT_TYPE);
-    if (!fresh) return null;
+    const fresh = await this.ctx.store.nthAfter(this.last.position, 1);
+    if (!fresh || fresh.position > head.position) return null;
     const since =
       this.last.at === null ? (this.startedAt ?? this.ctx.ledger.clock().getTime()) : Date.parse(this.last.at);
     if (this.ctx.ledger.clock().getTime() - since < this.ctx.config.checkpointSeconds * 1000) return null;

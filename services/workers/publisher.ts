@@ -167,19 +167,21 @@ export class KafkaPublisher {
     }
   }
 
-  /** Starts reading the log and publishing in the background; never waits for the bus. */
+  /**
+   * Starts reading the log and publishing in the background, from the stored checkpoint; never waits for the bus.
+   * A stopped publisher may start again (a lease holder that lost its lease and got it back): it re-reads the checkpoint.
+   */
   start(): void {
     if (this.loop) return;
     this.stopping = false;
     this.stopSignal = new AbortController();
-    this.checkpoint = this.o.checkpoints.get(this.checkpointName);
-    this.log('info', 'publisher starting', {
-      checkpoint: this.checkpoint,
-      name: this.checkpointName,
-      heartbeatMs: this.o.heartbeatMs,
-    });
-    this.subscribe();
-    this.loop = this.run();
+    this.pending = [];
+    this.unacked = [];
+    this.head = -1;
+    this.readerOk = false;
+    this.heartbeatDue = false;
+    this.state = 'starting';
+    this.loop = this.begin();
     const pollHead = (): void => {
       this.o.store.headPosition().then(
         (h) => this.observeHead(h),
@@ -194,6 +196,31 @@ export class KafkaPublisher {
       this.wakeSender?.();
     }, this.o.heartbeatMs);
     this.heartbeatTimer.unref();
+  }
+
+  /** Reads the checkpoint (a shared one may be briefly unreachable: retried), then reads the log and sends. */
+  private async begin(): Promise<void> {
+    let backoff = this.o.backoff.initialMs;
+    for (;;) {
+      try {
+        this.checkpoint = await this.o.checkpoints.get(this.checkpointName);
+        break;
+      } catch (err) {
+        if (this.stopping) return;
+        this.fail(err, 'reading the publisher checkpoint failed; retrying');
+        await this.sleep(backoff);
+        backoff = Math.min(this.o.backoff.maxMs, backoff * 2);
+      }
+    }
+    if (this.stopping) return;
+    this.state = 'starting';
+    this.log('info', 'publisher starting', {
+      checkpoint: this.checkpoint,
+      name: this.checkpointName,
+      heartbeatMs: this.o.heartbeatMs,
+    });
+    this.subscribe();
+    await this.run();
   }
 
   status(): PublisherStatus {
@@ -368,7 +395,7 @@ export class KafkaPublisher {
         const last = batch[batch.length - 1];
         if (last) {
           if (messages.length > 0) await this.o.sink.send(messages);
-          this.o.checkpoints.set(this.checkpointName, last.position);
+          await this.o.checkpoints.set(this.checkpointName, last.position);
           this.checkpoint = last.position;
           this.acknowledged(last.position);
           while (this.pending[0] && this.pending[0].position <= last.position) this.pending.shift();

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The Kafka publisher as a process of its own (node dist/services/workers/run-publisher.js), for running it
-// apart from the API, e.g. next to an EventStoreDB-backed ledger. Same configuration as the server; same
-// checkpoint file. SIGTERM/SIGINT stop it cleanly; after a crash it resumes from its checkpoint.
+// apart from the API, e.g. next to an EventStoreDB-backed ledger. Same configuration as the server, same checkpoint
+// and the same kafka-publisher lease, so it never publishes at the same time as a server (or another of its kind) on a
+// shared store. SIGTERM/SIGINT stop it cleanly; after a crash it resumes from its checkpoint.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, pluginSettings } from '../config.js';
@@ -9,6 +10,9 @@ import { exitProcess } from '../exit.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../open-ledger.js';
 import { createPublisher, pinoLog, revocationsModule } from '../revocations/plugin.js';
+import { PUBLISHER_LEASE } from '../revocations/publisher-lease.js';
+import { openLeases } from './open-leases.js';
+import { Singleton } from './singleton.js';
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env, [revocationsModule]);
@@ -17,15 +21,29 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const store = await openStore(config);
   const pub = await createPublisher(store, config, pluginSettings(config, revocationsModule), pinoLog(logger));
   if (pub === null) throw new Error('publishing is off');
-  pub.publisher.start();
+  const leases = await openLeases(config);
+  const lease = new Singleton(
+    PUBLISHER_LEASE,
+    leases,
+    { start: () => pub.publisher.start(), stop: () => pub.publisher.stop() },
+    (msg, err) => logger.error({ err }, msg),
+  );
+  lease.start();
   logger.info(
-    { brokers: config.kafkaBrokers, events: config.kafkaEventsTopic, revocations: config.kafkaRevocationsTopic },
-    'publisher running',
+    {
+      brokers: config.kafkaBrokers,
+      events: config.kafkaEventsTopic,
+      revocations: config.kafkaRevocationsTopic,
+      instance: config.instanceId,
+    },
+    'publisher running (publishing while it holds the kafka-publisher lease)',
   );
   const stop = (signal: string): void => {
     logger.info({ signal }, 'publisher stopping');
-    pub
-      .close()
+    lease
+      .stop()
+      .then(() => pub.close())
+      .then(() => leases.close())
       .then(() => store.close())
       .then(
         () => exitProcess(logger, 0),

@@ -46,11 +46,12 @@ export class Singleton {
       this.held = true;
       this.since = Date.now();
       let failed = false;
+      // Listen before starting the work: a stop that comes while it starts must still end the wait below.
+      const stopped = signal.aborted
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       try {
         await this.work.start();
-        const stopped = new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
         await Promise.race([lease.lost, stopped]);
       } catch (err) {
         failed = true;

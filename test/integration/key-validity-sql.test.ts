@@ -4,16 +4,13 @@
 // the SQL's validAt answer must equal keyPhase over the same events up to that instant.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { join } from 'node:path';
 import type { ApiKeyEvent, LedgerEvent } from '../../events/catalog.js';
 import type { RecordedEvent } from '../../events/store/types.js';
-import { AuditDb } from '../../projections/audit/audit-db.js';
-import { auditExtensions } from '../../projections/audit/timeline.js';
 import { keysValidAt } from '../../services/audit/queries.js';
 import { apiKeyDecider, type ApiKeyCommand, type ApiKeyState } from '../../services/domain/api-key.js';
 import { isLive, keyPhase, type KeyPhase } from '../../services/domain/key-validity.js';
+import { AUDIT_BACKENDS, type OpenedAuditStore } from '../support/audit-stores.js';
 import { createKeyCommand } from '../support/events.js';
-import { tempDir } from '../support/tmp.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const USERS = ['usr_a', 'usr_b'] as const;
@@ -272,56 +269,79 @@ function phasesAt(log: readonly Timed[], at: number): Map<string, { ws: string; 
   return out;
 }
 
-describe('integration: the audit timeline SQL agrees with keyPhase', function () {
-  this.timeout(120_000);
-  const dir = tempDir('key-validity-sql');
-  const db = new AuditDb(join(dir.path, 'audit.db'), auditExtensions);
-  after(() => {
-    db.close();
-    dir.cleanup();
-  });
+/** The events in one to four batches, so a store that folds per batch also meets keys made in an earlier one. */
+async function* batches(events: RecordedEvent[], cuts: readonly number[]): AsyncGenerator<RecordedEvent[]> {
+  const at = [...new Set(cuts.map((c) => Math.floor(c * events.length)))].sort((a, b) => a - b);
+  let from = 0;
+  for (const to of [...at, events.length]) {
+    if (to > from) yield events.slice(from, to);
+    from = Math.max(from, to);
+  }
+}
 
-  it('validAt lists exactly the keys keyPhase calls active or rotation_grace, at every boundary and at random instants', () => {
-    const seed = Number(process.env.KEY_VALIDITY_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    let checked = 0;
-    const phasesSeen = new Set<KeyPhase>();
-    fc.assert(
-      fc.property(history, fc.array(fc.integer({ min: -10, max: 60_000 }), { maxLength: 10 }), (steps, offsets) => {
-        const log = play(steps);
-        db.reset();
-        db.applyBatch(recorded(log));
-        const boundaries = [...new Set(log.map((t) => t.at))].flatMap((t) => [t - 1, t, t + 1]);
-        // Expiries and grace ends are instants too, though no event is stamped there.
-        const ends = log.flatMap((t) =>
-          t.event.type === 'ApiKeyCreated' && t.event.data.expiresAt !== null
-            ? [Date.parse(t.event.data.expiresAt)]
-            : t.event.type === 'ApiKeyRotated'
-              ? [Date.parse(t.event.data.graceEndsAt)]
-              : [],
-        );
-        for (const at of [...boundaries, ...ends.flatMap((t) => [t - 1, t, t + 1]), ...offsets.map((o) => T0 + o)]) {
-          const phases = phasesAt(log, at);
-          for (const p of phases.values()) phasesSeen.add(p.phase);
-          for (const ws of WORKSPACES) {
-            const expected = [...phases].filter(([, k]) => k.ws === ws && isLive(k.phase)).map(([id]) => id);
-            const sql = keysValidAt(db.db, ws, at).map((k) => k.id);
-            const why = [...phases].filter(([, k]) => k.ws === ws).map(([id, k]) => `${id}:${k.phase}`);
-            expect([...sql].sort(), `${ws} at T0+${at - T0}ms (${why.join(', ')})`).to.deep.equal([...expected].sort());
-            checked++;
-          }
-        }
-      }),
-      { seed, numRuns: 150 },
-    );
-    // The generator reaches every phase, so the comparison covered each branch of keyPhase.
-    expect([...phasesSeen].sort()).to.deep.equal([
-      'active',
-      'expired',
-      'not_a_member',
-      'owner_inactive',
-      'revoked',
-      'rotation_grace',
-    ]);
-    expect(checked).to.be.greaterThan(2_000);
+for (const backend of AUDIT_BACKENDS)
+  describe(`integration: the audit timeline SQL agrees with keyPhase (${backend.name})`, function () {
+    this.timeout(300_000);
+    let opened: OpenedAuditStore;
+    before(async () => {
+      opened = await backend.open();
+    });
+    after(async () => {
+      await opened.dispose();
+    });
+
+    it('validAt lists exactly the keys keyPhase calls active or rotation_grace, at every boundary and at random instants', async () => {
+      const store = opened.store;
+      const seed = Number(process.env.KEY_VALIDITY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+      let checked = 0;
+      const phasesSeen = new Set<KeyPhase>();
+      await fc.assert(
+        fc.asyncProperty(
+          history,
+          fc.array(fc.integer({ min: -10, max: 60_000 }), { maxLength: 10 }),
+          fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }),
+          async (steps, offsets, cuts) => {
+            const log = play(steps);
+            await store.rebuild(batches(recorded(log), cuts));
+            const boundaries = [...new Set(log.map((t) => t.at))].flatMap((t) => [t - 1, t, t + 1]);
+            // Expiries and grace ends are instants too, though no event is stamped there.
+            const ends = log.flatMap((t) =>
+              t.event.type === 'ApiKeyCreated' && t.event.data.expiresAt !== null
+                ? [Date.parse(t.event.data.expiresAt)]
+                : t.event.type === 'ApiKeyRotated'
+                  ? [Date.parse(t.event.data.graceEndsAt)]
+                  : [],
+            );
+            for (const at of [
+              ...boundaries,
+              ...ends.flatMap((t) => [t - 1, t, t + 1]),
+              ...offsets.map((o) => T0 + o),
+            ]) {
+              const phases = phasesAt(log, at);
+              for (const p of phases.values()) phasesSeen.add(p.phase);
+              for (const ws of WORKSPACES) {
+                const expected = [...phases].filter(([, k]) => k.ws === ws && isLive(k.phase)).map(([id]) => id);
+                const sql = (await keysValidAt(store, ws, at)).map((k) => k.id);
+                const why = [...phases].filter(([, k]) => k.ws === ws).map(([id, k]) => `${id}:${k.phase}`);
+                expect([...sql].sort(), `${ws} at T0+${at - T0}ms (${why.join(', ')})`).to.deep.equal(
+                  [...expected].sort(),
+                );
+                checked++;
+              }
+            }
+          },
+        ),
+        { seed, numRuns: backend.name === 'sqlite' ? 150 : 60 },
+      );
+      // The generator reaches every phase, so the comparison covered each branch of keyPhase.
+      expect([...phasesSeen].sort()).to.deep.equal([
+        'active',
+        'expired',
+        'not_a_member',
+        'owner_inactive',
+        'revoked',
+        'rotation_grace',
+      ]);
+      expect(checked).to.be.greaterThan(backend.name === 'sqlite' ? 2_000 : 800);
+    });
   });
-});

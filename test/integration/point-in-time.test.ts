@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { AuditDb } from '../../projections/audit/audit-db.js';
 import { AuditProjection, rebuildAudit } from '../../projections/audit/projection.js';
+import { SqliteAuditStore } from '../../projections/audit/sqlite-store.js';
 import { keyAsOf } from '../../services/audit/point-in-time.js';
 import { keysValidAt, listAudit } from '../../services/audit/queries.js';
 import { auditExtensions } from '../../projections/audit/timeline.js';
@@ -13,6 +14,7 @@ import { HttpError } from '../../services/http/errors.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
 import { prng } from '../support/prng.js';
+import { AUDIT_BACKENDS, postgresAuditStore } from '../support/audit-stores.js';
 
 interface SimKey {
   id: string;
@@ -55,18 +57,20 @@ class Timeline<T> {
 describe('integration: point-in-time answers (asOf, validAt) against an independent simulation', function () {
   this.timeout(120_000);
   let t: TestLedger;
+  let store: SqliteAuditStore;
   let db: AuditDb;
   let projection: AuditProjection;
 
   beforeEach(async () => {
     t = await makeLedger();
-    db = new AuditDb(join(t.dir, 'audit.db'), auditExtensions);
-    projection = new AuditProjection(db, t.ledger.store, (m, err) => console.error(m, err));
+    store = SqliteAuditStore.open(join(t.dir, 'audit.db'), auditExtensions);
+    db = store.db;
+    projection = new AuditProjection(store, t.ledger.store, (m, err) => console.error(m, err));
     await projection.start();
   });
   afterEach(async () => {
-    await projection.stop();
-    db.close();
+    await projection.close();
+    await store.close();
     await t.dispose();
   });
 
@@ -246,7 +250,7 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     for (const at of instants) {
       for (const ws of wss) {
         expect(
-          keysValidAt(db.db, ws, at).map((x) => x.id),
+          (await keysValidAt(store, ws, at)).map((x) => x.id),
           `validAt ${new Date(at).toISOString()} in ${ws} (seed ${seed})`,
         ).to.deep.equal(expectedValid(ws, at));
         compared++;
@@ -312,22 +316,30 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     expect(verifiable).to.be.within(1, asOfCompared - 1); // both answers occur
     expect(byPosition).to.be.greaterThan(20);
 
-    // The derived tables are the same after a rebuild from the log, and after a backfill of an older audit.db.
-    const rebuilt = new AuditDb(join(t.dir, 'audit-rebuilt.db'), auditExtensions);
+    // The derived tables are the same after a rebuild from the log, after a backfill of an older audit.db, and in the
+    // PostgreSQL store (its timelines are folded per batch, not written per event).
+    const rebuilt = SqliteAuditStore.open(join(t.dir, 'audit-rebuilt.db'), auditExtensions);
     await rebuildAudit(rebuilt, ledger.store);
     db.db.prepare("DELETE FROM audit_meta WHERE name = 'timeline'").run();
-    const backfilled = new AuditDb(join(t.dir, 'audit.db'), auditExtensions);
+    const backfilled = SqliteAuditStore.open(join(t.dir, 'audit.db'), auditExtensions);
+    const pg = await postgresAuditStore();
     try {
+      await rebuildAudit(pg.store, ledger.store);
       for (const at of [...instants].slice(0, 200)) {
         for (const ws of wss) {
           const want = expectedValid(ws, at);
-          expect(keysValidAt(rebuilt.db, ws, at).map((x) => x.id)).to.deep.equal(want);
-          expect(keysValidAt(backfilled.db, ws, at).map((x) => x.id)).to.deep.equal(want);
+          expect((await keysValidAt(rebuilt, ws, at)).map((x) => x.id)).to.deep.equal(want);
+          expect((await keysValidAt(backfilled, ws, at)).map((x) => x.id)).to.deep.equal(want);
+          expect(
+            (await keysValidAt(pg.store, ws, at)).map((x) => x.id),
+            'postgres',
+          ).to.deep.equal(want);
         }
       }
     } finally {
-      rebuilt.close();
-      backfilled.close();
+      await rebuilt.close();
+      await backfilled.close();
+      await pg.dispose();
     }
   });
   it('upgrades a schema-1 audit.db in place: same rows and chain, key events get their key’s workspace, the workspace filter finds them', async () => {
@@ -350,7 +362,7 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     }
     const file = join(t.dir, 'audit-v1.db');
     const fresh = new AuditDb(file, auditExtensions);
-    await rebuildAudit(fresh, ledger.store);
+    await rebuildAudit(new SqliteAuditStore(fresh), ledger.store);
     const rows = (d: AuditDb): unknown[] =>
       d.db
         .prepare(
@@ -389,7 +401,7 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     try {
       expect(rows(upgraded)).to.deep.equal(want);
       expect(upgraded.db.prepare("SELECT value FROM audit_meta WHERE name = 'schema'").pluck().get()).to.equal('2');
-      const page = listAudit(upgraded.db, {
+      const page = await listAudit(new SqliteAuditStore(upgraded), {
         filters: { workspaceId: w1, type: ['ApiKeyRevoked', 'ApiKeyUpdated'] },
         scope: null,
         cursor: null,
@@ -405,7 +417,7 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
       // A rebuild starts the file afresh, with today's page size, and writes the same rows.
       const before = rows(upgraded);
       expect(upgraded.db.pragma('page_size', { simple: true })).to.equal(4096);
-      await rebuildAudit(upgraded, ledger.store);
+      await rebuildAudit(new SqliteAuditStore(upgraded), ledger.store);
       expect(upgraded.db.pragma('page_size', { simple: true })).to.equal(16_384);
       expect(rows(upgraded)).to.deep.equal(before);
     } finally {
@@ -413,11 +425,9 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
     }
   });
   it('time filters stay exact when event times go backwards (clock skew between writers); exports share the same WHERE clause', async () => {
-    // Synthetic events straight into an AuditDb: times mostly rising, now and then stamped up to 90 s in the past.
+    // Synthetic events straight into each audit store: times mostly rising, now and then stamped up to 90 s in the past.
     const rnd = prng(Number(process.env.PIT_SEED ?? 7));
     const T = Date.parse('2026-05-01T00:00:00.000Z');
-    const file = join(t.dir, 'audit-skew.db');
-    const db = new AuditDb(file, auditExtensions);
     const times: number[] = [];
     let clock = T;
     const events = Array.from({ length: 3000 }, (_, i) => {
@@ -439,48 +449,56 @@ describe('integration: point-in-time answers (asOf, validAt) against an independ
         },
       };
     });
-    for (let i = 0; i < events.length; i += 500) db.applyBatch(events.slice(i, i + 500));
-    try {
-      let checked = 0;
-      for (let n = 0; n < 150; n++) {
-        const from = T + Math.floor(rnd() * (clock - T));
-        const to = from + 1000 + Math.floor(rnd() * (n % 3 === 0 ? 600_000 : 20_000));
-        const type = n % 4 === 0 ? ['UserLoginFailed'] : undefined;
-        const want = events
-          .filter((e, i) => times[i]! >= from && times[i]! < to && (type === undefined || type.includes(e.type)))
-          .map((e) => e.position)
-          .reverse();
-        const filters = {
-          from: new Date(from).toISOString(),
-          to: new Date(to).toISOString(),
-          ...(type ? { type } : {}),
-        };
-        const got = listAudit(db.db, { filters, scope: null, cursor: null, limit: 1000, order: 'desc' }).items.map(
-          (i) => i.position,
-        );
-        expect(got, JSON.stringify(filters)).to.deep.equal(want);
-        const onlyFrom = listAudit(db.db, {
-          filters: { from: filters.from },
-          scope: null,
-          cursor: null,
-          limit: 1000,
-          order: 'asc',
-        }).items.map((i) => i.position);
-        expect(onlyFrom, `from ${filters.from}`).to.deep.equal(
-          events
-            .filter((_, i) => times[i]! >= from)
+    for (const backend of AUDIT_BACKENDS) {
+      const opened = await backend.open();
+      const audit = opened.store;
+      try {
+        for (let i = 0; i < events.length; i += 500) await audit.applyBatch(events.slice(i, i + 500));
+        let checked = 0;
+        for (let n = 0; n < 150; n++) {
+          const from = T + Math.floor(rnd() * (clock - T));
+          const to = from + 1000 + Math.floor(rnd() * (n % 3 === 0 ? 600_000 : 20_000));
+          const type = n % 4 === 0 ? ['UserLoginFailed'] : undefined;
+          const want = events
+            .filter((e, i) => times[i]! >= from && times[i]! < to && (type === undefined || type.includes(e.type)))
             .map((e) => e.position)
-            .slice(0, 1000),
-        );
-        checked += want.length;
+            .reverse();
+          const filters = {
+            from: new Date(from).toISOString(),
+            to: new Date(to).toISOString(),
+            ...(type ? { type } : {}),
+          };
+          const label = `${backend.name} ${JSON.stringify(filters)}`;
+          const got = (
+            await listAudit(audit, { filters, scope: null, cursor: null, limit: 1000, order: 'desc' })
+          ).items.map((i) => i.position);
+          expect(got, label).to.deep.equal(want);
+          const onlyFrom = (
+            await listAudit(audit, {
+              filters: { from: filters.from },
+              scope: null,
+              cursor: null,
+              limit: 1000,
+              order: 'asc',
+            })
+          ).items.map((i) => i.position);
+          expect(onlyFrom, `${backend.name} from ${filters.from}`).to.deep.equal(
+            events
+              .filter((_, i) => times[i]! >= from)
+              .map((e) => e.position)
+              .slice(0, 1000),
+          );
+          checked += want.length;
+        }
+        expect(checked).to.be.greaterThan(500);
+        // Late events really do sit after later-stamped ones: the skew bound was needed.
+        if (audit instanceof SqliteAuditStore)
+          expect(
+            Number(audit.db.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get()),
+          ).to.be.greaterThan(10_000);
+      } finally {
+        await opened.dispose();
       }
-      expect(checked).to.be.greaterThan(500);
-      // Late events really do sit after later-stamped ones: the skew bound was needed.
-      expect(
-        Number(db.db.prepare("SELECT value FROM audit_meta WHERE name = 'ms_skew'").pluck().get()),
-      ).to.be.greaterThan(10_000);
-    } finally {
-      db.close();
     }
   });
 });

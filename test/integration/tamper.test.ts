@@ -13,7 +13,7 @@ import { checkpointSigningInput } from '../../events/chain.js';
 import { StoreUnavailableError } from '../../events/errors.js';
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import type { EventStore, RecordedEvent } from '../../events/store/types.js';
-import { AuditDb } from '../../projections/audit/audit-db.js';
+import { SqliteAuditStore } from '../../projections/audit/sqlite-store.js';
 import { Checkpointer } from '../../services/workers/checkpointer.js';
 import type { AuditContext } from '../../services/audit/context.js';
 import { AuditProjection } from '../../projections/audit/projection.js';
@@ -34,7 +34,7 @@ const run = promisify(execFile);
 interface Audited {
   t: TestLedger;
   key: SigningKey;
-  db: AuditDb;
+  db: SqliteAuditStore;
   projection: AuditProjection;
   checkpointer: Checkpointer;
   ctx: AuditContext;
@@ -45,7 +45,7 @@ interface Audited {
 async function audited(every: number, dir?: string): Promise<Audited> {
   const t = await makeLedger(dir ? { dir } : {});
   const key = await loadSigningKey(t.dir); // written to signing-key.pem, as the CLI expects
-  const db = new AuditDb(join(t.dir, 'audit.db'));
+  const db = SqliteAuditStore.open(join(t.dir, 'audit.db'), []);
   const projection = new AuditProjection(db, t.ledger.store, () => undefined);
   await projection.start();
   const config = loadConfig({ LEDGER_DATA_DIR: t.dir, LEDGER_CHECKPOINT_EVERY: String(every) });
@@ -55,7 +55,7 @@ async function audited(every: number, dir?: string): Promise<Audited> {
     logger: createLogger('silent'),
     metrics: new Metrics(),
     signingKey: key,
-    db,
+    store: db,
     projection,
   };
   const checkpointer = new Checkpointer(ctx, { intervalMs: 3_600_000 });
@@ -69,8 +69,8 @@ async function audited(every: number, dir?: string): Promise<Audited> {
     ctx,
     close: async () => {
       await checkpointer.stop();
-      await projection.stop();
-      db.close();
+      await projection.close();
+      await db.close();
     },
   };
 }
@@ -179,7 +179,7 @@ describe('integration: tamper evidence', function () {
         const m = c.metadata as { actor: { type: string }; eventId: string; occurredAt: string; schemaVersion: number };
         expect(m).to.include({ eventId: c.id, occurredAt: d.at, schemaVersion: 1 });
         expect(m.actor.type).to.equal('system');
-        const row = a.db.db.prepare('SELECT chain FROM audit_events WHERE position = ?').get(d.position) as {
+        const row = a.db.db.db.prepare('SELECT chain FROM audit_events WHERE position = ?').get(d.position) as {
           chain: string;
         };
         expect(d.chain).to.equal(row.chain);
@@ -205,7 +205,7 @@ describe('integration: tamper evidence', function () {
       expect((await allEvents(a.t.ledger.store)).some((e) => e.type === 'LedgerCheckpointed')).to.equal(false);
       a.t.clock.advance(60);
       await settle(a);
-      const head = a.db.checkpoint.position;
+      const head = a.db.db.checkpoint.position;
       let cps = (await allEvents(a.t.ledger.store)).filter((e) => e.type === 'LedgerCheckpointed');
       expect(cps).to.have.length(1);
       expect((cps[0]!.data as { position: number }).position).to.equal(head - 1); // the head before the checkpoint itself

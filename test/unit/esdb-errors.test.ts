@@ -1,6 +1,8 @@
 import {
   AccessDeniedError,
   CancelledError,
+  EventStoreDBClient,
+  jsonEvent,
   DeadlineExceededError,
   StreamDeletedError,
   UnavailableError,
@@ -10,8 +12,16 @@ import {
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { LedgerError } from '../../events/errors.js';
-import { ConcurrencyError, IdempotencyError, StoreUnavailableError } from '../../events/errors.js';
+import {
+  ConcurrencyError,
+  IdempotencyError,
+  InvalidPositionError,
+  StoreUnavailableError,
+} from '../../events/errors.js';
 import { EsdbEventStore, translateEsdbError } from '../../events/store/esdb.js';
+import { positionOf } from '../../events/store/esdb/records.js';
+import { checkServerVersion, wireOf } from '../../events/store/esdb/wire.js';
+import { statusOf, toResponse } from '../../services/http/errors.js';
 import { rejectsWith, waitUntil } from '../support/async.js';
 
 // Nothing listens on port 1: every call fails with "connection refused" quickly and deterministically.
@@ -147,5 +157,53 @@ describe('EventStoreDB adapter: unreachable server', () => {
   it('refuses use after close', async () => {
     await store.close();
     expect((await rejectsWith(store.readStream('s'), 'STORE_UNAVAILABLE')).retriable).to.equal(false);
+  });
+});
+
+describe('EventStoreDB adapter: what it sends and accepts', () => {
+  it('appends through the unary Append call, never the batch append (the 6.x promise bank)', async () => {
+    const client = EventStoreDBClient.connectionString(DEAD_URL);
+    const batch = new Error('the batch append was used');
+    Object.assign(client, { appendToStream: () => Promise.reject(batch) });
+    const wire = wireOf(client);
+    const event = jsonEvent({ id: randomUUID(), type: 'T', data: {} });
+    try {
+      await wire.append('s', [event], { expectedRevision: 'no_stream' });
+      expect.fail('expected the dead server to fail the append');
+    } catch (e) {
+      expect(e).not.to.equal(batch);
+      expect(translateEsdbError(e, 'append').retriable).to.equal(true);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('requires EventStoreDB 22.6 or newer', () => {
+    for (const ok of ['22.6.0', '22.10.3', '23.10.0.0', '24.10.5', '25.0.1'])
+      expect(() => checkServerVersion(ok)).not.to.throw();
+    for (const old of ['22.4.1', '21.10.9', '20.10.0', 'unknown', '']) {
+      expect(() => checkServerVersion(old), old)
+        .to.throw(StoreUnavailableError)
+        .with.property('retriable', false);
+    }
+  });
+
+  it('reads 0 and 2^64-1 as "no position" (the client fills them in when the server sends none)', () => {
+    const raw = (commit: bigint) =>
+      ({ id: randomUUID(), streamId: 's', revision: 0n, type: 'T', position: { commit, prepare: commit } }) as never;
+    expect(positionOf(raw(4096n))).to.equal(4096);
+    for (const missing of [0n, 2n ** 64n - 1n]) {
+      expect(() => positionOf(raw(missing))).to.throw(StoreUnavailableError);
+      expect(positionOf(raw(missing), 512n)).to.equal(512);
+    }
+  });
+
+  it('an invalid position is a non-retriable 400 on the wire', () => {
+    const e = new InvalidPositionError(17, 'is not the position of a record');
+    expect(e).to.deep.include({ code: 'INVALID_POSITION', retriable: false, fields: { position: 17 } });
+    expect(statusOf(e.code)).to.equal(400);
+    const r = toResponse(e);
+    expect(r.status).to.equal(400);
+    expect(r.body.errors[0]!.code).to.equal('invalid_position');
   });
 });

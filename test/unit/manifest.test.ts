@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { AuditDb } from '../../projections/audit/audit-db.js';
+import { SqliteAuditStore } from '../../projections/audit/sqlite-store.js';
 import { csvRecord, parseCsvLine, type ExportRow } from '../../projections/audit/row.js';
 import { PAGE_SIZE, writeRecords } from '../../services/audit/export.js';
 import {
@@ -220,7 +221,7 @@ describe('unit: audit export manifest', () => {
       db.applyBatch(events);
       const chunks: Buffer[] = [];
       const totals = await writeRecords(
-        db.db,
+        new SqliteAuditStore(db),
         { filters: {}, scope: null, format: 'csv', toPosition: total },
         async (c) => void chunks.push(Buffer.from(c)),
       );

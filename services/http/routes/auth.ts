@@ -35,10 +35,18 @@ export function authRoutes(env: AppContext): RouteDef[] {
         const ip = requestMeta(ctx).ip;
         const user = ledger.read.userByEmail(email) ?? null;
         let passwordOk = false;
-        const outcome = await env.passwords.attempt(email, ip, async () => {
-          passwordOk = await verifyPassword(user?.passwordHash ?? null, body.password);
-          return passwordOk && user !== null && user.active;
-        });
+        const reason = (): 'unknown_user' | 'bad_password' | 'inactive' =>
+          user === null ? 'unknown_user' : !passwordOk ? 'bad_password' : 'inactive';
+        const outcome = await env.passwords.attempt(
+          email,
+          ip,
+          async () => {
+            passwordOk = await verifyPassword(user?.passwordHash ?? null, body.password);
+            return passwordOk && user !== null && user.active;
+          },
+          // Written (and applied here) before the 401: every instance's throttle counts it from the log.
+          () => ledger.users.recordLoginFailure(email, reason(), command),
+        );
         if (!outcome.ok && outcome.retryAfter !== null) {
           // One 'throttled' event per throttled account (or IP) per window: refused requests must not be free writes.
           if (env.passwords.firstThrottle(email, ip))
@@ -48,9 +56,7 @@ export function authRoutes(env: AppContext): RouteDef[] {
           throw throttled(outcome.retryAfter);
         }
         if (!outcome.ok || user === null) {
-          const reason = user === null ? 'unknown_user' : !passwordOk ? 'bad_password' : 'inactive';
-          await ledger.users.recordLoginFailure(email, reason, command);
-          env.httpMetrics.login(reason);
+          env.httpMetrics.login(reason());
           throw new HttpError(401, 'invalid_credentials', 'The e-mail or password is incorrect.');
         }
         const sessionId = ledger.ids.id('ses');

@@ -8,6 +8,7 @@ import { route, type RouteDef } from '../route.js';
 import { z } from 'zod';
 import { anyObject } from '../views.js';
 import type { Ledger } from '../../ledger.js';
+import { leaseMetrics, leasesCheck } from '../lease-status.js';
 
 const require = createRequire(import.meta.url);
 const SWAGGER_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -75,6 +76,8 @@ export class ReadModelLag {
 export function opsRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;
   const lag = new ReadModelLag(ledger, env.deps.config.readyMaxLagMs);
+  const leases = env.deps.leases;
+  if (leases) leaseMetrics(env.metrics, leases, env.deps.logger);
   return [
     route({
       method: 'GET',
@@ -88,7 +91,8 @@ export function opsRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'GET',
       path: '/readyz',
-      summary: 'Readiness: the read model has caught up, and every named dependency is healthy',
+      summary:
+        'Readiness: the read model has caught up, and every named dependency is healthy; `leases` (never failing) says who holds which singleton',
       tag: 'operations',
       auth: 'none',
       responses: {
@@ -105,6 +109,7 @@ export function opsRoutes(env: AppContext): RouteDef[] {
         const checks = [
           { name: 'read_model', ...(await lag.check()) },
           ...(env.deps.readiness ?? []).map((c) => ({ name: c.name, ...c.check() })),
+          ...(leases ? [await leasesCheck(leases, env.deps.logger)] : []),
         ];
         const ready = checks.every((c) => c.ok);
         ctx.status = ready ? 200 : 503;

@@ -108,8 +108,11 @@ export function userRoutes(env: AppContext): RouteDef[] {
         authorize(caller, 'account.password', accountResource(ledger.read, caller.user.id), { what: 'user', id: 'me' });
         const key = accountKey(caller.user.email);
         const ip = requestMeta(ctx).ip;
-        const outcome = await env.passwords.attempt(key, ip, () =>
-          verifyPassword(caller.user.passwordHash, body.currentPassword),
+        const outcome = await env.passwords.attempt(
+          key,
+          ip,
+          () => verifyPassword(caller.user.passwordHash, body.currentPassword),
+          () => ledger.users.recordPasswordChangeFailure(caller.user.id, 'bad_password', command),
         );
         if (!outcome.ok && outcome.retryAfter !== null) {
           if (env.passwords.firstThrottle(key, ip))
@@ -118,7 +121,6 @@ export function userRoutes(env: AppContext): RouteDef[] {
           throw throttled(outcome.retryAfter);
         }
         if (!outcome.ok) {
-          await ledger.users.recordPasswordChangeFailure(caller.user.id, 'bad_password', command);
           throw new HttpError(400, 'invalid_credentials', 'The current password is incorrect.', {
             attr: 'currentPassword',
             type: 'validation_error',
