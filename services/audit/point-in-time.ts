@@ -93,8 +93,8 @@ async function instantOf(ledger: Ledger, position: number): Promise<number> {
       type: 'validation_error',
       extra: { head },
     });
-  const page = await ledger.store.readAll({ after: position - 1, maxCount: 1 });
-  const e = page.events[0] ? toStoredEvent(page.events[0]) : null;
+  const first = await ledger.store.firstEventAtOrAfter(position);
+  const e = first ? toStoredEvent(first) : null;
   return e ? occurred(e) : ledger.clock().getTime();
 }
 
