@@ -5,7 +5,8 @@
 // positions, so transactions commit in position order; PostgreSQL makes a transaction visible before it releases its
 // locks, so a reader that sees position P also sees every position below P, and `position > cursor` never skips.
 import pg from 'pg';
-import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
+import { planBatch, type AppendOutcome, type IdRow } from './append-plan.js';
+import { LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
 import { assertReadPosition, beyondTheLog } from './positions.js';
 import type {
@@ -217,20 +218,43 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async commit(batch: PendingAppend[]): Promise<void> {
-    const outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }> = [];
     let client: pg.PoolClient | null = null;
+    let outcomes: AppendOutcome[];
     try {
       client = await this.pool.connect();
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-      const head = await client.query<{ p: string | null }>('SELECT max(position) AS p FROM ledger_events');
-      let next = Number(head.rows[0]?.p ?? 0) + 1;
-      for (const p of batch) {
-        const o = await this.applyOne(client, p, next);
-        if (o.ok && o.r.position >= next) next = o.r.position + 1;
-        outcomes.push(o);
+      // Four round trips per group, whatever its size: heads, stored ids, one insert, commit (the lock is held meanwhile).
+      const streams = [...new Set(batch.map((p) => p.streamId))];
+      const h = await client.query<[string | null, string | null]>({
+        text: `SELECT NULL, max(position)::text FROM ledger_events
+               UNION ALL SELECT stream_id, max(revision)::text FROM ledger_events WHERE stream_id = ANY($1) GROUP BY stream_id`,
+        values: [streams],
+        rowMode: 'array',
+      });
+      const heads = new Map<string, number>();
+      let next = 1;
+      for (const [stream, max] of h.rows) {
+        if (stream === null) next = Number(max ?? 0) + 1;
+        else heads.set(stream, Number(max));
       }
-      if (outcomes.some((o) => o.ok)) await client.query(`SELECT pg_notify('${CHANNEL}', $1)`, [String(next - 1)]);
+      const known = new Map<string, IdRow>();
+      for (const r of await this.byIds(
+        client,
+        batch.flatMap((p) => p.events.map((e) => e.id)),
+      ))
+        known.set(r[1], { position: Number(r[0]), streamId: r[2], revision: r[3], type: r[4] });
+      const plan = planBatch(batch, heads, known, next);
+      outcomes = plan.outcomes;
+      if (plan.rows.length > 0) {
+        const cols = plan.rows[0]!.map((_, i) => plan.rows.map((r) => r[i]));
+        await client.query(
+          `INSERT INTO ledger_events (${COLUMNS})
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])`,
+          cols,
+        );
+        await client.query(`SELECT pg_notify('${CHANNEL}', $1)`, [String(plan.rows.at(-1)![0])]);
+      }
       await client.query('COMMIT');
     } catch (err) {
       // The outcome of the whole group is unknown: every caller may retry with the same ids (appends are idempotent).
@@ -249,62 +273,6 @@ export class PostgresEventStore implements EventStore {
     this.wake();
   }
 
-  /** One append inside the group's transaction, in a savepoint so a refused one rolls back alone. */
-  private async applyOne(
-    c: pg.PoolClient,
-    p: PendingAppend,
-    nextPos: number,
-  ): Promise<{ ok: true; r: AppendResult } | { ok: false; e: unknown }> {
-    await c.query('SAVEPOINT one');
-    try {
-      const r = await this.insert(c, p, nextPos);
-      await c.query('RELEASE SAVEPOINT one');
-      return { ok: true, r };
-    } catch (e) {
-      if (!(e instanceof LedgerError) || e instanceof StoreUnavailableError) throw e;
-      await c.query('ROLLBACK TO SAVEPOINT one');
-      return { ok: false, e };
-    }
-  }
-
-  private async insert(c: pg.PoolClient, p: PendingAppend, nextPos: number): Promise<AppendResult> {
-    const first = p.events[0]!;
-    const h = await c.query<{ r: number | null }>('SELECT max(revision) AS r FROM ledger_events WHERE stream_id = $1', [
-      p.streamId,
-    ]);
-    const head = h.rows[0]?.r ?? -1;
-    const exp = p.expected;
-    const ok =
-      exp === 'any' ||
-      (exp === 'no_stream' && head === -1) ||
-      (exp === 'stream_exists' && head >= 0) ||
-      (typeof exp === 'number' && exp === head);
-    if (!ok) {
-      // A retry of an append that already landed moved the head itself: that is not a conflict.
-      const existing = await this.byIds(c, [first.id]);
-      if (existing.length > 0) return this.idempotentResult(c, p);
-      throw new ConcurrencyError(p.streamId, String(exp), head === -1 ? 'no_stream' : String(head));
-    }
-    const values: unknown[] = [];
-    const rows = p.events.map((ev, i) => {
-      values.push(nextPos + i, ev.id, p.streamId, head + 1 + i, ev.type, ev.data, ev.metadata);
-      const b = i * 7;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`;
-    });
-    try {
-      await c.query('SAVEPOINT ins');
-      await c.query(`INSERT INTO ledger_events (${COLUMNS}) VALUES ${rows.join(', ')}`, values);
-      await c.query('RELEASE SAVEPOINT ins');
-    } catch (err) {
-      if ((err as { code?: string }).code !== '23505') throw err;
-      await c.query('ROLLBACK TO SAVEPOINT ins');
-      // Only the first event's id can make the whole append a retry; a later clash is a partial overlap.
-      if ((await this.byIds(c, [first.id])).length > 0) return this.idempotentResult(c, p);
-      throw new IdempotencyError(p.streamId, p.events.find((e) => e.id !== first.id)?.id ?? first.id);
-    }
-    return { nextRevision: head + p.events.length, position: nextPos + p.events.length - 1 };
-  }
-
   private async byIds(c: pg.PoolClient, ids: readonly string[]): Promise<Row[]> {
     const r = await c.query<Row>({
       text: `SELECT ${COLUMNS} FROM ledger_events WHERE event_id = ANY($1)`,
@@ -312,27 +280,6 @@ export class PostgresEventStore implements EventStore {
       rowMode: 'array',
     });
     return r.rows;
-  }
-
-  /** A retry of an append that already landed returns the original result instead of writing twice. */
-  private async idempotentResult(c: pg.PoolClient, p: PendingAppend): Promise<AppendResult> {
-    const found = new Map(
-      (
-        await this.byIds(
-          c,
-          p.events.map((e) => e.id),
-        )
-      ).map((r) => [r[1], r]),
-    );
-    const first = found.get(p.events[0]!.id)!;
-    let last = first;
-    for (const [i, ev] of p.events.entries()) {
-      const row = found.get(ev.id);
-      if (!row || row[2] !== p.streamId || row[3] !== first[3] + i || row[4] !== ev.type)
-        throw new IdempotencyError(p.streamId, ev.id);
-      last = row;
-    }
-    return { nextRevision: last[3], position: Number(last[0]) };
   }
 
   async readStream(
