@@ -10,6 +10,7 @@ import type { RecordedEvent } from '../../events/store/types.js';
 import { rejectsAborted, waitUntil } from '../support/async.js';
 import { FakeEsdbClient } from '../support/fake-esdb/client.js';
 import { FakeEsdbServer, type FakeRecord } from '../support/fake-esdb/server.js';
+import { openLeases } from '../../services/workers/open-leases.js';
 
 const URL_ = 'esdb://fake:2113?tls=false';
 /** Short, so that lapses happen within a test; the ratios are the defaults' (renew < ttl / 2, poll ≈ ttl / 5). */
@@ -191,6 +192,16 @@ describe('EventStoreDB leases over the fake server', function () {
       await sub.close();
     } finally {
       await store.close();
+    }
+  });
+
+  it('are what a server on LEDGER_EVENTSTORE_URL takes (the client connects lazily: nothing is reached here)', async () => {
+    const leases = await openLeases({ databaseUrl: null, eventStoreUrl: URL_, instanceId: 'a' });
+    try {
+      expect(leases).to.be.instanceOf(EsdbLeases);
+      expect(leases.instanceId).to.equal('a');
+    } finally {
+      await leases.close();
     }
   });
 });
