@@ -5,8 +5,9 @@
 //   sparse. Events written over gRPC are each their own committed record (commit === prepare); events of a legacy TCP
 //   transaction share one commit position and are refused loudly rather than skipped (see records.ts).
 // - `revision` is the stream revision (bigint -> number).
-// - System events (type or stream starting with `$`) never reach callers: readAll, subscribeAll, firstEventAtOrAfter
-//   and headPosition all apply the same `isUserEvent` predicate.
+// - System events (type or stream starting with `$`) and lease records (streams `ledger-lease-*`, esdb/leases.ts) never
+//   reach callers: readAll, subscribeAll, firstEventAtOrAfter and headPosition all apply the same `isUserEvent`
+//   predicate, so the hash chain, projections and audit never see them; appending to a lease stream is a TypeError.
 // - The server's version is checked before the first call (22.6 or newer: stream reads carry positions).
 // - Appends: esdb/append.ts (idempotency), sent with the client's unary Append, never its batchAppend (esdb/wire.ts).
 import { FORWARDS, StreamNotFoundError } from '@eventstore/db-client';
@@ -14,10 +15,10 @@ import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import { StoreUnavailableError } from '../errors.js';
 import { EsdbAppender } from './esdb/append.js';
 import { translateEsdbError } from './esdb/errors.js';
-import { positionOf, sharedCommit, toEventData, toRecorded } from './esdb/records.js';
+import { isLeaseStream, positionOf, sharedCommit, toEventData, toRecorded } from './esdb/records.js';
 import { AllScanner } from './esdb/scan.js';
 import { EsdbSubscription, type SubscriptionSource } from './esdb/subscription.js';
-import { checkServerVersion, connect, wireOf, type EsdbWire } from './esdb/wire.js';
+import { checkServerVersion, connect, wireOf, type EsdbClientLike, type EsdbWire } from './esdb/wire.js';
 import type {
   AppendResult,
   EventHandler,
@@ -31,19 +32,7 @@ import type {
 } from './types.js';
 
 export { translateEsdbError } from './esdb/errors.js';
-
-/**
- * The client calls this adapter makes (esdb/wire.ts), stated structurally so that no client type leaves the adapter:
- * a test stand-in fits. `append` is the unary Append; `serverVersion` answers what the server reports.
- */
-export interface EsdbClientLike {
-  append(...args: never[]): Promise<unknown>;
-  readStream(...args: never[]): AsyncIterable<unknown>;
-  readAll(...args: never[]): AsyncIterable<unknown>;
-  subscribeToAll(...args: never[]): AsyncIterable<unknown>;
-  serverVersion(): Promise<string>;
-  dispose(): Promise<void>;
-}
+export type { EsdbClientLike } from './esdb/wire.js';
 
 export interface EsdbStoreOptions {
   /** How many of a stream's newest events an `any`/`stream_exists` append searches for its own ids (see types.ts). */
@@ -101,6 +90,7 @@ export class EsdbEventStore implements EventStore {
   ): Promise<AppendResult> {
     if (this.closed) throw new StoreUnavailableError('store is closed', null, false);
     if (events.length === 0) throw new TypeError('append needs at least one event');
+    if (isLeaseStream(streamId)) throw new TypeError(`stream ${streamId} is reserved for leases`);
     const data = events.map(toEventData);
     await this.connected();
     return this.appender.append(streamId, events, data, expectedRevision);

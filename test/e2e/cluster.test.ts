@@ -1,11 +1,20 @@
 // Three real `token-ledger serve` processes on one PostgreSQL database: a revocation on one is refused on the others;
 // uniqueness and races hold across instances; mismatched keys refuse to start; the Kafka publisher fails over under
-// kill -9 with every revocation published; audit queries and read models agree everywhere. SQLite stays single-instance.
+// kill -9 with every revocation published; audit queries and read models agree everywhere. The same on an empty
+// EventStoreDB server when LEDGER_TEST_ESDB_URL names one. SQLite stays single-instance.
 import { expect } from 'chai';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { REVOCATION_TYPES } from '../../clients/protocol.js';
 import { waitUntil } from '../support/async.js';
-import { cleanEnv, Cluster, launch, listening, postgresUnreachable, type Instance } from '../support/cluster.js';
+import {
+  cleanEnv,
+  Cluster,
+  esdbUnusable,
+  launch,
+  listening,
+  postgresUnreachable,
+  type Instance,
+} from '../support/cluster.js';
 import { describeKafka, TopicReader, uniqueTopics } from '../support/kafka.js';
 import type { Res } from '../support/server.js';
 import { tempDir } from '../support/tmp.js';
@@ -67,13 +76,26 @@ async function head(c: Cluster): Promise<number> {
 const onEach = (insts: Instance[], fn: (inst: Instance, i: number) => Promise<Res>): Promise<Res[]> =>
   Promise.all(insts.map((inst, i) => fn(inst, i)));
 
-/** The instance holding the Kafka publisher's lease, as `inst`'s /readyz lists leases; null when nobody does. */
-async function publisherHolder(inst: Instance): Promise<string | null> {
+/** The instance holding lease `name`, as `inst`'s /readyz lists leases; null when nobody does. */
+async function leaseHolder(inst: Instance, name: string): Promise<string | null> {
   const r = await inst.request('GET', '/readyz');
   const leases = (
     r.body as { checks?: Array<{ name: string; detail?: { leases?: Array<{ name: string; holder: string | null }> } }> }
   ).checks?.find((c) => c.name === 'leases')?.detail?.leases;
-  return leases?.find((l) => l.name === 'kafka-publisher')?.holder ?? null;
+  return leases?.find((l) => l.name === name)?.holder ?? null;
+}
+
+const publisherHolder = (inst: Instance): Promise<string | null> => leaseHolder(inst, 'kafka-publisher');
+
+/** A key created on `a` verifies on `others`; revoked on `a`, it is refused there at once and on `others` soon after. */
+async function revokedEverywhere(a: Instance, others: Instance[]): Promise<void> {
+  const key = await createKey(a, await a.login());
+  expect(await accepted(a, key.token), 'read-your-writes on A').to.equal(true);
+  for (const other of others) await eventually(() => accepted(other, key.token), `the key to verify on ${other.name}`);
+  expect((await a.request('DELETE', `/v1/keys/${key.id}`, { token: await a.login() })).status).to.equal(200);
+  expect(await accepted(a, key.token), 'read-your-writes on A').to.equal(false);
+  for (const other of others)
+    await eventually(async () => !(await accepted(other, key.token)), `the revoked key to be refused on ${other.name}`);
 }
 
 /** The statuses, sorted: a race's outcome whatever the order it resolved in. */
@@ -98,17 +120,7 @@ describe('e2e: several instances on one PostgreSQL store', function () {
   it('a key created on A verifies on B and C; revoked on A, it is refused on B and C', async () => {
     cluster = await Cluster.start({ label: 'revoke' });
     const [a, b, c] = cluster.instances as [Instance, Instance, Instance];
-    const key = await createKey(a, await a.login());
-    expect(await accepted(a, key.token), 'read-your-writes on A').to.equal(true);
-    for (const other of [b, c])
-      await eventually(() => accepted(other, key.token), `the key to verify on ${other.name}`);
-    expect((await a.request('DELETE', `/v1/keys/${key.id}`, { token: await a.login() })).status).to.equal(200);
-    expect(await accepted(a, key.token), 'read-your-writes on A').to.equal(false);
-    for (const other of [b, c])
-      await eventually(
-        async () => !(await accepted(other, key.token)),
-        `the revoked key to be refused on ${other.name}`,
-      );
+    await revokedEverywhere(a, [b, c]);
   });
 
   it('three instances started at once on an empty database create exactly one admin and one default workspace', async () => {
@@ -393,6 +405,64 @@ describe('e2e: several instances on one PostgreSQL store', function () {
         await reader.stop();
       }
     });
+  });
+});
+
+describe('e2e: several instances on one EventStoreDB server', function () {
+  this.timeout(120_000);
+  const url = process.env.LEDGER_TEST_ESDB_URL;
+  // One ledger for the whole describe: on EventStoreDB a ledger is the server's whole $all, so it needs an empty
+  // server, and the cases below share it (each with its own keys and handles).
+  let cluster: Cluster | null = null;
+
+  before(async function () {
+    const why = url
+      ? await esdbUnusable(url)
+      : 'LEDGER_TEST_ESDB_URL is not set (e.g. esdb://127.0.0.1:2113?tls=false)';
+    if (why !== null) {
+      console.log(`    skipped: ${why}; this suite needs an EventStoreDB server that holds no events yet`);
+      this.skip();
+    }
+    cluster = await Cluster.start({ label: 'esdb', eventStoreUrl: url, together: true });
+  });
+  after(async () => {
+    await cluster?.dispose();
+    cluster = null;
+  });
+
+  it('three instances started at once create one admin; a key revoked on A is refused on B and C', async () => {
+    expect(cluster!.instances.filter((i) => i.stdout().includes('Created the first admin'))).to.have.length(1);
+    const [a, b, c] = cluster!.instances as [Instance, Instance, Instance];
+    await revokedEverywhere(a, [b, c]);
+  });
+
+  it('the same handle created on three instances at once: one 201, two 409 handle_taken', async () => {
+    const insts = cluster!.instances;
+    const tokens = await Promise.all(insts.map((i) => i.login()));
+    const handle = `bot-${randomBytes(4).toString('hex')}`;
+    const rs = await onEach(insts, (inst, i) =>
+      inst.request('POST', '/v1/keys', { token: tokens[i]!, body: { name: `from ${inst.name}`, handle } }),
+    );
+    expect(statuses(rs)).to.deep.equal([201, 409, 409]);
+    const winner = (rs.find((r) => r.status === 201)!.body as { id: string }).id;
+    for (const v of await keyEverywhere(insts, tokens, handle)) expect((v as { id: string }).id).to.equal(winner);
+  });
+
+  it('the checkpointer lease holder killed with -9: another instance holds it within 10 s', async () => {
+    const insts = cluster!.instances;
+    let first: string | null = null;
+    await eventually(async () => (first = await leaseHolder(insts[0]!, 'checkpointer')) !== null, 'a holder');
+    const holder = insts.find((i) => i.name === first)!;
+    const survivor = insts.find((i) => i !== holder)!;
+    expect((await cluster!.kill(holder)).signal).to.equal('SIGKILL');
+    await waitUntil(
+      async () => {
+        const next = await leaseHolder(survivor, 'checkpointer');
+        return next !== null && next !== holder.name;
+      },
+      10_000,
+      'another instance to take the checkpointer lease',
+    );
   });
 });
 

@@ -28,3 +28,14 @@ export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise
   }
   throw new Error(`expected a rejection with ${code}`);
 }
+
+/** Checks that `p` rejects because its AbortSignal was aborted. */
+export async function rejectsAborted(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect((e as Error).name).to.equal('AbortError');
+    return;
+  }
+  throw new Error('expected an abort');
+}

@@ -1,11 +1,13 @@
-// Several real `token-ledger serve` processes on one fresh PostgreSQL database: each with its own port, data folder and
-// instance id, all with the same master key and bootstrap admin. Start, kill (-9), stop (SIGTERM), restart one;
-// dispose() ends every process and drops the database. Bounded in time and in the number of processes.
+// Several real `token-ledger serve` processes on one shared store, a fresh PostgreSQL database or the EventStoreDB
+// server of LEDGER_TEST_ESDB_URL: each with its own port, data folder and instance id, all with the same master key
+// and bootstrap admin. Start, kill (-9), stop (SIGTERM), restart one; dispose() ends every process and drops the
+// database. Bounded in time and in the number of processes.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { createEsdbStore } from '../../events/store/esdb.js';
 import { waitUntil } from './async.js';
 import { freshDatabase, PG_ADMIN_URL, type TestDatabase } from './postgres.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type Res } from './server.js';
@@ -65,6 +67,18 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** Start every instance at the same moment (a bootstrap race); otherwise the first alone, then the rest together. */
   readonly together?: boolean;
+  /** Share this EventStoreDB server (its whole $all is the ledger) instead of a fresh PostgreSQL database. */
+  readonly eventStoreUrl?: string;
+  /** The master key of every instance (default: a fresh one); a ledger already in the store needs its own. */
+  readonly masterKey?: string;
+}
+
+/** Where the instances' ledger lives: its settings, and what dispose() does with it. */
+interface SharedStore {
+  readonly env: Record<string, string>;
+  /** The PostgreSQL database, for assertions in SQL; null on EventStoreDB. */
+  readonly db: TestDatabase | null;
+  drop(): Promise<void>;
 }
 
 /** A process that has been spawned but may not be up yet (start-up failures are read from it). */
@@ -228,15 +242,31 @@ export class Cluster {
   private named = 0;
 
   private constructor(
-    readonly db: TestDatabase,
+    private readonly store: SharedStore,
     readonly masterKey: string,
     private readonly common: Record<string, string>,
   ) {}
 
-  /** A fresh database and `size` ready instances named a, b, c…; on failure nothing is left running. */
+  /** The PostgreSQL database of this cluster (a TypeError on EventStoreDB, which has no SQL to assert with). */
+  get db(): TestDatabase {
+    if (this.store.db === null) throw new TypeError('this cluster runs on EventStoreDB: it has no database');
+    return this.store.db;
+  }
+
+  /**
+   * `size` ready instances named a, b, c… on a fresh database (or on the EventStoreDB server named, which is left as
+   * it is: the caller needs it empty, or holding only a ledger sealed with `masterKey`); on failure nothing is left
+   * running.
+   */
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
-    const db = await freshDatabase(opts.label ?? 'cluster');
-    const c = new Cluster(db, randomBytes(32).toString('base64'), opts.env ?? {});
+    let store: SharedStore;
+    if (opts.eventStoreUrl !== undefined) {
+      store = { env: { LEDGER_EVENTSTORE_URL: opts.eventStoreUrl }, db: null, drop: () => Promise.resolve() };
+    } else {
+      const db = await freshDatabase(opts.label ?? 'cluster');
+      store = { env: { LEDGER_DATABASE_URL: db.url }, db, drop: () => db.drop() };
+    }
+    const c = new Cluster(store, opts.masterKey ?? randomBytes(32).toString('base64'), opts.env ?? {});
     try {
       const size = opts.size ?? 3;
       if (opts.together) await Promise.all(Array.from({ length: size }, () => c.add()));
@@ -266,7 +296,7 @@ export class Cluster {
       LOG_LEVEL: 'warn',
       LEDGER_DATA_DIR: dir,
       LEDGER_INSTANCE_ID: name,
-      LEDGER_DATABASE_URL: this.db.url,
+      ...this.store.env,
       LEDGER_MASTER_KEY: this.masterKey,
       LEDGER_BOOTSTRAP_ADMIN_EMAIL: ADMIN_EMAIL,
       LEDGER_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -317,7 +347,7 @@ export class Cluster {
 
   /** A client on the shared database, for assertions on what is stored. */
   async query<T extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<T[]> {
-    const c = new pg.Client({ connectionString: this.db.url });
+    const c = new pg.Client({ connectionString: this.db.url }); // a TypeError on EventStoreDB
     await c.connect();
     try {
       return (await c.query<T>(sql, values)).rows;
@@ -330,7 +360,7 @@ export class Cluster {
   async dispose(): Promise<void> {
     await Promise.all(this.launched.map((l) => end(l, 'SIGTERM')));
     try {
-      await this.db.drop();
+      await this.store.drop();
     } finally {
       for (const d of this.dirs) d.cleanup();
     }
@@ -354,5 +384,22 @@ export async function postgresUnreachable(): Promise<string | null> {
     return `PostgreSQL at ${new URL(PG_ADMIN_URL).host} is unreachable (${(err as Error).message}); set LEDGER_TEST_PG_URL or start it`;
   } finally {
     await c.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Whether the EventStoreDB server at `url` can hold a cluster's ledger; null when it can, else why not (for a skip
+ * message). A ledger on EventStoreDB is the server's whole $all: the server must hold no events yet (lease records and
+ * the server's own are not events of a ledger).
+ */
+export async function esdbUnusable(url: string): Promise<string | null> {
+  const store = createEsdbStore(url);
+  try {
+    const head = await store.headPosition();
+    return head < 0 ? null : `the EventStoreDB server at LEDGER_TEST_ESDB_URL already holds events (up to ${head})`;
+  } catch (err) {
+    return `the EventStoreDB server at LEDGER_TEST_ESDB_URL is unusable (${(err as Error).message})`;
+  } finally {
+    await store.close();
   }
 }

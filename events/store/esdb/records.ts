@@ -59,8 +59,14 @@ export function sharedCommit(position: number): StoreUnavailableError {
   );
 }
 
+/** Streams of lease records (esdb/leases.ts): written beside the ledger, never part of its log. */
+export const LEASE_STREAM_PREFIX = 'ledger-lease-';
+
+export const isLeaseStream = (streamId: string): boolean => streamId.startsWith(LEASE_STREAM_PREFIX);
+
+/** Events of the ledger's log: not the server's own ($-prefixed type or stream), not lease records. */
 export function isUserEvent(ev: { type: string; streamId: string }): boolean {
-  return !ev.type.startsWith('$') && !ev.streamId.startsWith('$');
+  return !ev.type.startsWith('$') && !ev.streamId.startsWith('$') && !isLeaseStream(ev.streamId);
 }
 
 const utf8 = new TextDecoder();

@@ -50,7 +50,23 @@ export interface EsdbWire {
   readStream(streamId: string, opts: ReadStreamArgs): AsyncIterable<ResolvedEvent>;
   readAll(opts: ReadAllArgs): AsyncIterable<AllStreamResolvedEvent>;
   subscribeToAll(opts: SubscribeArgs): AllStreamSubscription;
+  /** Sets a stream's metadata; leases use $maxCount to keep their streams small. */
+  setStreamMetadata(streamId: string, metadata: { readonly maxCount: number }): Promise<unknown>;
   /** The version the server reports ("unknown" before 21.10, which has no feature endpoint). */
+  serverVersion(): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The client calls this adapter makes, stated structurally so that no client type leaves the adapter: a test stand-in
+ * fits. `append` is the unary Append; `serverVersion` answers what the server reports.
+ */
+export interface EsdbClientLike {
+  append(...args: never[]): Promise<unknown>;
+  readStream(...args: never[]): AsyncIterable<unknown>;
+  readAll(...args: never[]): AsyncIterable<unknown>;
+  subscribeToAll(...args: never[]): AsyncIterable<unknown>;
+  setStreamMetadata(...args: never[]): Promise<unknown>;
   serverVersion(): Promise<string>;
   dispose(): Promise<void>;
 }
@@ -73,6 +89,7 @@ export function wireOf(client: EventStoreDBClient): EsdbWire {
     readStream: (streamId, opts) => client.readStream(streamId, opts),
     readAll: (opts) => client.readAll(opts),
     subscribeToAll: (opts) => client.subscribeToAll(opts),
+    setStreamMetadata: (streamId, metadata) => client.setStreamMetadata(streamId, { maxCount: metadata.maxCount }),
     serverVersion: async () => (await features.capabilities).serverVersion,
     dispose: () => client.dispose(),
   };

@@ -48,6 +48,8 @@ export class FakeEsdbClient {
   failEverySubscription = false;
   /** The server applies the next append but its answer is lost (the call fails as unavailable). */
   loseNextAppendResponse = false;
+  /** Appends of this connection wait here (a partition, a paused process) until `unstall()`. */
+  private stalled: Array<() => void> | null = null;
   private readonly inFlight = new Set<(e: Error) => void>();
   private readonly batchInFlight = new Set<string>();
 
@@ -60,8 +62,24 @@ export class FakeEsdbClient {
     return this.opts.throwOnAppendFailure ?? true;
   }
 
+  /** From now on this connection's appends reach the server only after `unstall()`. */
+  stall(): void {
+    this.stalled ??= [];
+  }
+
+  unstall(): void {
+    const waiting = this.stalled ?? [];
+    this.stalled = null;
+    for (const go of waiting) go();
+  }
+
   /** The unary Append call: its failure is its own. */
-  append(streamId: string, events: WireEvent[], opts: { expectedRevision: FakeExpected }): Promise<FakeAppendResult> {
+  async append(
+    streamId: string,
+    events: WireEvent[],
+    opts: { expectedRevision: FakeExpected },
+  ): Promise<FakeAppendResult> {
+    if (this.stalled) await new Promise<void>((r) => this.stalled!.push(r));
     const lose = this.loseNextAppendResponse;
     this.loseNextAppendResponse = false;
     return new Promise((resolve, reject) => {
@@ -189,6 +207,10 @@ export class FakeEsdbClient {
         stream.destroy();
       },
     });
+  }
+
+  setStreamMetadata(streamId: string, metadata: { maxCount?: number | bigint }): Promise<void> {
+    return this.server.setStreamMetadata(streamId, metadata);
   }
 
   async serverVersion(): Promise<string> {

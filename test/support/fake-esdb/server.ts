@@ -6,7 +6,9 @@
 //   record's start is refused as the server refuses it (gRPC INVALID_ARGUMENT), a read beyond the end finds nothing;
 // - $all is ordered by (commit, prepare) across streams, revisions count per stream; legacy TCP transactions (one
 //   commit record for several prepares, so several events at one commit position) can be written for tests;
-// - follower lag (stream reads without requiresLeader miss recent writes), version, missing positions, held appends.
+// - follower lag (stream reads without requiresLeader miss recent writes), version, missing positions, held appends;
+// - stream metadata: $maxCount writes a `$metadata` event to `$$stream` and hides older events from stream reads, as
+//   the server does before a scavenge (they stay in $all until then).
 import { StreamNotFoundError, UnknownError, WrongExpectedVersionError } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
 
@@ -69,6 +71,8 @@ export class FakeEsdbServer {
   private readonly recent = new Map<string, { streamId: string; revision: bigint }>();
   private readonly order = new Map<FakeRecord, number>();
   private lagFrom: number | null = null;
+  /** $maxCount per stream, as set by setStreamMetadata. */
+  private readonly maxCounts = new Map<string, number>();
   private held: Array<() => void> | null = null;
   private readonly listeners = new Set<() => void>();
   recentCapacity = 10_000;
@@ -244,21 +248,35 @@ export class FakeEsdbServer {
     };
   }
 
+  /** Writes the stream's metadata (a `$metadata` event in `$$streamId`); only $maxCount takes effect here. */
+  async setStreamMetadata(streamId: string, metadata: { maxCount?: number | bigint }): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    const data = metadata.maxCount === undefined ? {} : { $maxCount: Number(metadata.maxCount) };
+    this.write(`$$${streamId}`, '$metadata', data, undefined, randomUUID());
+    if (metadata.maxCount === undefined) this.maxCounts.delete(streamId);
+    else this.maxCounts.set(streamId, Number(metadata.maxCount));
+    this.notify();
+  }
+
   readStream(
     streamId: string,
     opts: { fromRevision: bigint | 'start' | 'end'; maxCount: number; direction?: string; requiresLeader?: boolean },
   ): FakeRecord[] {
     const seen = (r: FakeRecord): boolean =>
       opts.requiresLeader === true || this.lagFrom === null || this.order.get(r)! < this.lagFrom;
-    const s = (this.streams.get(streamId) ?? []).filter(seen);
+    const all = this.streams.get(streamId) ?? [];
+    const cap = this.maxCounts.get(streamId);
+    // Revisions below the newest $maxCount are gone from stream reads (revisions keep counting).
+    const kept = cap === undefined ? all : all.slice(Math.max(0, all.length - cap));
+    const s = kept.filter(seen);
     if (s.length === 0) throw new StreamNotFoundError(undefined, streamId);
     const max = Number(opts.maxCount);
     let recs: FakeRecord[];
+    const from = opts.fromRevision;
     if (opts.direction === 'backwards') {
-      const from = opts.fromRevision === 'end' ? s.length - 1 : Number(opts.fromRevision);
-      recs = s.slice(0, from + 1).reverse();
+      recs = s.filter((r) => from === 'end' || (typeof from === 'bigint' && r.revision <= from)).reverse();
     } else {
-      recs = s.slice(opts.fromRevision === 'start' ? 0 : Number(opts.fromRevision));
+      recs = s.filter((r) => from === 'start' || (typeof from === 'bigint' && r.revision >= from));
     }
     return recs.slice(0, max).map((r) => this.asStreamRead(r));
   }
