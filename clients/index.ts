@@ -16,3 +16,5 @@ export {
 } from './offline-verifier.js';
 export type { KafkaWatchOptions } from './kafka-source.js';
 export { readEventStream, SseParser, SseHttpError, type SseEvent } from './sse.js';
+export { createLedgerClient, type LedgerApi, type LedgerClientOptions } from './api.js';
+export type { components, operations, paths } from './api-schema.js';

@@ -155,7 +155,7 @@ export function auditExportRoutes(actx: AuditContext): RouteDef[] {
       responses: {
         200: {
           description: 'JSONL records then one {"manifest","signature"} line; or CSV (see the X-Audit-Manifest header)',
-          contentType: 'application/x-ndjson',
+          contentType: ['application/x-ndjson', 'text/csv'],
         },
       },
       handler: async ({ ctx, query: q, caller }) => {

@@ -4,6 +4,7 @@ import Koa, { type Context, type Next } from 'koa';
 import { requestMeta, type AppContext, type AppDeps } from './context.js';
 import { authenticate, type Caller } from './auth.js';
 import { readBody } from './body.js';
+import { oauthCaller } from './client-auth.js';
 import { extractCredential, offeredByKoa } from './credentials.js';
 import { authRequired, errorMiddleware, HttpError, invalidToken } from './errors.js';
 import { HttpMetrics } from '../metrics/http.js';
@@ -143,6 +144,7 @@ function observeRequests(observer: RequestObserver) {
 
 function bind(env: AppContext, def: RouteDef) {
   const readQuery = queryValidator(def.query);
+  const oauth = def.auth === 'oauth-client' || def.auth === 'oauth-public';
   return async (ctx: Context): Promise<void> => {
     const meta = requestMeta(ctx);
     let caller: Caller | null = null;
@@ -150,8 +152,8 @@ function bind(env: AppContext, def: RouteDef) {
       const cred = extractCredential(offeredByKoa(ctx), def.urlToken === true, env.deps.config.authSchemes);
       if (cred === null) throw authRequired();
       caller = await authenticate(env.deps.ledger, cred, meta, env.httpMetrics);
-    } else if (ctx.query.api_token !== undefined && def.urlToken !== true) {
-      // Open routes ignore credentials (RFC 7009 clients send Basic), but a token in a URL is still refused.
+    } else if (def.auth === 'none' && ctx.query.api_token !== undefined && def.urlToken !== true) {
+      // Open routes ignore credentials, but a token in a URL is still refused.
       throw invalidToken();
     }
     const query = readQuery(ctx.query);
@@ -165,6 +167,8 @@ function bind(env: AppContext, def: RouteDef) {
       }
       body = validateBody(def.body, raw);
     }
+    // OAuth clients may authenticate in the form (client_secret_post), so they are known only once it is read.
+    if (oauth) caller = await oauthCaller(env, ctx, body ?? {}, meta, def.auth === 'oauth-public');
     const result = await def.handler({
       ctx,
       body,

@@ -10,10 +10,14 @@ import type { HttpMetrics } from '../metrics/http.js';
 import type { Credential } from './credentials.js';
 import { invalidToken } from './errors.js';
 
+/** OAuth client authentication (RFC 6749 §2.3.1), accepted on /oauth/ only. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+
 export interface Caller {
   readonly kind: 'session' | 'api_key';
   readonly user: UserView;
-  readonly scheme: Scheme;
+  /** How the credential came: a presentation, or OAuth client authentication on /oauth/. */
+  readonly scheme: Scheme | ClientAuthMethod;
   readonly key: KeyView | null;
   readonly sessionId: string | null;
   readonly sessionExpiresAt: number | null;

@@ -50,7 +50,7 @@ export function offeredByKoa(ctx: Context): Offered {
   return offeredByNode(ctx.req, ctx.query);
 }
 
-function ambiguous(): HttpError {
+export function ambiguous(): HttpError {
   return new HttpError(
     400,
     'ambiguous_credentials',
@@ -80,10 +80,9 @@ const isBlank = (c: number): boolean => c === 0x20 || c === 0x09;
 const isSchemeChar = (c: number): boolean => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
 
 /** `<scheme> <token>`: scheme letters and '-', spaces or tabs, a token without whitespace, optional trailing spaces or tabs. */
-function parseAuthorization(header: string): { name: string; token: string } | null {
+export function parseAuthorization(header: string): { name: string; token: string } | null {
   const n = header.length;
-  let i = 0;
-  while (i < n && isSchemeChar(header.charCodeAt(i))) i++;
+  const i = schemeEnd(header);
   let j = i;
   while (j < n && isBlank(header.charCodeAt(j))) j++;
   let k = j;
@@ -91,6 +90,36 @@ function parseAuthorization(header: string): { name: string; token: string } | n
   if (i === 0 || j === i || k === j) return null;
   for (let t = k; t < n; t++) if (!isBlank(header.charCodeAt(t))) return null;
   return { name: header.slice(0, i).toLowerCase(), token: header.slice(j, k) };
+}
+
+function schemeEnd(header: string): number {
+  let i = 0;
+  while (i < header.length && isSchemeChar(header.charCodeAt(i))) i++;
+  return i;
+}
+
+const known = (name: string): Scheme | undefined =>
+  Object.hasOwn(AUTH_SCHEMES, name) ? AUTH_SCHEMES[name] : undefined;
+
+/**
+ * The scheme and token of an Authorization header. `Bearer <scheme> <token>` is read as `<scheme> <token>`: it is what
+ * Swagger UI's Bearer field and http-bearer clients send for a value typed with its scheme, as seed 004 tells people to
+ * type it ("write Bearer in front of the token"); refusing it would turn a good token into a puzzling 401.
+ */
+function presented(header: string): { scheme: Scheme; token: string } | null {
+  const parsed = parseAuthorization(header);
+  if (parsed !== null) {
+    const scheme = known(parsed.name);
+    return scheme === undefined ? null : { scheme, token: parsed.token };
+  }
+  const end = schemeEnd(header);
+  if (header.slice(0, end).toLowerCase() !== 'bearer') return null;
+  let rest = end;
+  while (rest < header.length && isBlank(header.charCodeAt(rest))) rest++;
+  if (rest === end) return null;
+  const inner = parseAuthorization(header.slice(rest));
+  const scheme = inner === null ? undefined : known(inner.name);
+  return scheme === undefined ? null : { scheme, token: inner!.token };
 }
 
 /** Finds the credential of a request; null when none was sent. Throws 400 for several, 401 for a refused presentation. */
@@ -104,10 +133,9 @@ export function extractCredential(o: Offered, allowUrl: boolean, enabled: Readon
   const apiKey = o.apiKey[0];
   let cred: Credential | null = null;
   if (header !== undefined) {
-    const parsed = parseAuthorization(header);
-    const scheme = parsed !== null && Object.hasOwn(AUTH_SCHEMES, parsed.name) ? AUTH_SCHEMES[parsed.name] : undefined;
-    if (parsed === null || scheme === undefined) throw invalidToken();
-    cred = { scheme, token: parsed.token, userIdHint: null };
+    const p = presented(header);
+    if (p === null) throw invalidToken();
+    cred = { scheme: p.scheme, token: p.token, userIdHint: null };
   } else if (apiKey !== undefined) {
     cred = { scheme: 'api-key-header', token: apiKey, userIdHint: null };
   } else if (urlToken !== undefined) {

@@ -215,7 +215,57 @@ function internalError(): ReturnType<typeof toResponse> {
   };
 }
 
-/** Maps every thrown error to the envelope; 5xx details go to the log only. */
+/** Everything under /oauth/ answers RFC 6749 §5.2 error bodies instead of the envelope. */
+export const OAUTH_PREFIX = '/oauth/';
+
+/** RFC 6749 §5.2 (and RFC 7009 §2.2.1) error codes the OAuth endpoints answer with. */
+export const OAUTH_ERROR_CODES = [
+  'invalid_request',
+  'invalid_client',
+  'unauthorized_client',
+  'unsupported_token_type',
+  'server_error',
+  'temporarily_unavailable',
+] as const;
+export type OAuthErrorCode = (typeof OAUTH_ERROR_CODES)[number];
+const OAUTH_CODES: ReadonlySet<string> = new Set(OAUTH_ERROR_CODES);
+
+function oauthCode(status: number, code: string): OAuthErrorCode {
+  if (OAUTH_CODES.has(code)) return code as OAuthErrorCode;
+  if (status === 401) return 'invalid_client';
+  if (status === 403) return 'unauthorized_client';
+  if (status === 503) return 'temporarily_unavailable';
+  return status >= 500 ? 'server_error' : 'invalid_request';
+}
+
+// RFC 6749 §5.2 allows only printable ASCII other than '"' and '\\' in error_description.
+const printable = (s: string): string => s.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' ? "'" : '?'));
+
+/** The same error as an RFC 6749 §5.2 body; a failed client authentication also challenges for Basic. */
+export function toOAuthResponse(err: unknown): {
+  status: number;
+  body: { error: OAuthErrorCode; error_description: string };
+  headers: Record<string, string>;
+  internal: boolean;
+} {
+  const r = toResponse(err);
+  const item = r.body.errors[0]!;
+  const error = oauthCode(r.status, item.code);
+  const headers = { ...r.headers };
+  if (error === 'invalid_client') {
+    const bearer = headers['WWW-Authenticate'];
+    const basic = 'Basic realm="token-ledger", charset="UTF-8"';
+    headers['WWW-Authenticate'] = bearer?.startsWith('Bearer') ? `${basic}, ${bearer}` : basic;
+  }
+  return {
+    status: r.status,
+    internal: r.internal,
+    headers,
+    body: { error, error_description: printable(item.detail) },
+  };
+}
+
+/** Maps every thrown error to the envelope (an OAuth error body under /oauth/); 5xx details go to the log only. */
 export function errorMiddleware(log: (err: unknown, ctx: Context) => void) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
@@ -223,7 +273,7 @@ export function errorMiddleware(log: (err: unknown, ctx: Context) => void) {
       if (ctx.status === 404 && ctx.body === undefined)
         throw new HttpError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}.`);
     } catch (err) {
-      const r = toResponse(err);
+      const r = ctx.path.startsWith(OAUTH_PREFIX) ? toOAuthResponse(err) : toResponse(err);
       if (r.internal) log(err, ctx);
       ctx.status = r.status;
       for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);

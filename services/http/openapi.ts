@@ -1,7 +1,8 @@
 // OpenAPI 3.1 generated from the route table, i.e. from the zod schemas that validate requests (z.toJSONSchema, draft 2020-12).
 import { z } from 'zod';
 import type { AnyRoute } from './route.js';
-import { errorSchema } from './views.js';
+import { OAUTH_PREFIX } from './errors.js';
+import { errorSchema, oauthErrorSchema } from './views.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -26,10 +27,50 @@ export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchem
   return out;
 }
 
+const errorRef = (path: string): Record<string, unknown> => ({
+  $ref: `#/components/schemas/${path.startsWith(OAUTH_PREFIX) ? 'OAuthError' : 'Error'}`,
+});
+
+const errorResponse = (path: string, description: string): Record<string, unknown> => ({
+  description,
+  content: { 'application/json': { schema: errorRef(path) } },
+});
+
+// The presentations a route that needs a caller accepts, as Swagger UI's Authorize dialog and generators see them.
+const CALLER_SECURITY: Array<Record<string, string[]>> = [
+  { Bearer: [] },
+  { 'Api-Key': [] },
+  { APIToken: [] },
+  { 'API-KEY': [] },
+];
+
+function security(r: AnyRoute): Array<Record<string, string[]>> {
+  switch (r.auth) {
+    case 'none':
+      return [];
+    case 'required':
+      return [...CALLER_SECURITY, ...(r.urlToken ? [{ api_token: [] }] : [])];
+    case 'oauth-client':
+      return [{ OAuthClient: [] }, ...CALLER_SECURITY];
+    case 'oauth-public':
+      return [{}, { OAuthClient: [] }, ...CALLER_SECURITY];
+  }
+}
+
+/** The 4xx answers every route can give, from what it takes: a body or parameters, a caller, path parameters. */
+function clientErrors(r: AnyRoute, hasPathParams: boolean): Record<string, string> {
+  const out: Record<string, string> = { 400: 'invalid input: an unknown or malformed parameter or body' };
+  if (r.auth === 'required' || r.auth === 'oauth-client') {
+    out[401] = 'no credential, or one that is not valid';
+    out[403] = 'the credential may not do this';
+  } else if (r.auth === 'oauth-public') out[401] = 'the client credentials sent are not valid';
+  if (hasPathParams) out[404] = 'no such resource, or one the caller may not see';
+  return out;
+}
+
 export function buildOpenApi(routes: readonly AnyRoute[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    if (r.path.startsWith('/docs/')) continue;
     const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const params = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
       name: m[1],
@@ -46,33 +87,29 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Record<string, unknow
     }
     const responses: Record<string, unknown> = {};
     for (const [status, resp] of Object.entries(r.responses)) {
-      responses[status] = resp.schema
-        ? {
-            description: resp.description,
-            content: { [resp.contentType ?? 'application/json']: { schema: jsonSchema(resp.schema, 'output') } },
-          }
-        : { description: resp.description };
+      const types = typeof resp.contentType === 'string' ? [resp.contentType] : (resp.contentType ?? []);
+      if (resp.schema) {
+        const schema = jsonSchema(resp.schema, 'output');
+        const content = Object.fromEntries(
+          (types.length > 0 ? types : ['application/json']).map((t) => [t, { schema }]),
+        );
+        responses[status] = { description: resp.description, content };
+      } else if (types.length > 0)
+        responses[status] = { description: resp.description, content: Object.fromEntries(types.map((t) => [t, {}])) };
+      else if (Number(status) >= 400) responses[status] = errorResponse(path, resp.description);
+      else responses[status] = { description: resp.description };
     }
-    responses.default = {
-      description: 'error',
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-    };
+    for (const [status, description] of Object.entries(clientErrors(r, params.length > 0)))
+      responses[status] ??= errorResponse(path, description);
+    responses.default = errorResponse(path, 'error');
     const op: Record<string, unknown> = {
       summary: r.summary,
       tags: [r.tag],
       operationId: `${r.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       parameters: [...params, ...query],
       responses,
+      security: security(r),
     };
-    if (r.auth === 'required') {
-      op.security = [
-        { bearer: [] },
-        { apiKeyScheme: [] },
-        { apiToken: [] },
-        { apiKeyHeader: [] },
-        ...(r.urlToken ? [{ apiTokenQuery: [] }] : []),
-      ];
-    }
     if (r.body) {
       const schema = jsonSchema(r.body, 'input');
       const content: Record<string, unknown> = { 'application/json': { schema } };
@@ -88,12 +125,11 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Record<string, unknow
       tags: ['operations'],
       operationId: 'getOpenapiJson',
       parameters: [],
+      security: [],
       responses: {
         200: { description: 'the OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } },
-        default: {
-          description: 'error',
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-        },
+        405: errorResponse('/openapi.json', 'a method other than GET'),
+        default: errorResponse('/openapi.json', 'error'),
       },
     },
   };
@@ -103,32 +139,60 @@ export function buildOpenApi(routes: readonly AnyRoute[]): Record<string, unknow
     info: {
       title: 'token-ledger',
       version: '0.1.0',
-      description: 'Event-sourced API tokens: create, use, expire and revoke, every fact kept as an event.',
+      description:
+        'Event-sourced API tokens: create, use, expire and revoke, every fact kept as an event. ' +
+        'Errors use one envelope (`Error`); the OAuth endpoints under /oauth/ answer RFC 6749 errors (`OAuthError`).',
     },
+    servers: [{ url: '/', description: 'the server that serves this document' }],
     paths,
     components: {
-      schemas: { Error: jsonSchema(errorSchema, 'output') },
-      securitySchemes: {
-        bearer: {
-          type: 'http',
-          scheme: 'bearer',
-          description: 'Session JWT from /v1/auth/login, a JWT-format key, or an opaque key',
-        },
-        apiKeyScheme: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Authorization',
-          description: 'Authorization: Api-Key <token>',
-        },
-        apiToken: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Authorization',
-          description: 'Authorization: APIToken <token>',
-        },
-        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'API-KEY' },
-        apiTokenQuery: { type: 'apiKey', in: 'query', name: 'api_token', description: 'only on exports and feeds' },
-      },
+      schemas: { Error: jsonSchema(errorSchema, 'output'), OAuthError: jsonSchema(oauthErrorSchema, 'output') },
+      securitySchemes: SECURITY_SCHEMES,
     },
   };
 }
+
+// What each Authorize field of Swagger UI sends; the descriptions say what to type there.
+const SECURITY_SCHEMES = {
+  Bearer: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'Paste the token alone (a session JWT from POST /v1/auth/login, or an API key): `Bearer ` is added for you. ' +
+      'Typed with its scheme ("Bearer <token>", "APIToken <token>"), it still works: the server reads the header ' +
+      'this field sends, `Bearer Bearer <token>`, as `Bearer <token>`.',
+  },
+  'Api-Key': {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Authorization',
+    description:
+      'Type the whole header value, scheme and token: `Api-Key <token>` (or `Bearer <token>`, `APIToken <token>`). ' +
+      'A generated client must be given the same value: the token alone is refused.',
+  },
+  APIToken: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Authorization',
+    description: 'Type the whole header value, scheme and token: `APIToken <token>`.',
+  },
+  'API-KEY': {
+    type: 'apiKey',
+    in: 'header',
+    name: 'API-KEY',
+    description: 'The token alone, in its own header.',
+  },
+  api_token: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'api_token',
+    description: 'The token in the URL: only exports and feeds take it.',
+  },
+  OAuthClient: {
+    type: 'http',
+    scheme: 'basic',
+    description:
+      'OAuth client authentication on /oauth/ (RFC 6749 §2.3.1): the client id is a key id, the password that key’s ' +
+      'token. client_id and client_secret in the form body work too (client_secret_post).',
+  },
+};

@@ -32,7 +32,8 @@ export interface RouteInput<
 export interface ResponseDef {
   readonly description: string;
   readonly schema?: z.ZodType;
-  readonly contentType?: string;
+  /** The media type (or, for a body without a schema, the media types) of the answer; JSON when absent. */
+  readonly contentType?: string | readonly string[];
 }
 
 export interface RouteDef<
@@ -43,7 +44,11 @@ export interface RouteDef<
   readonly path: string;
   readonly summary: string;
   readonly tag: string;
-  readonly auth: 'none' | 'required';
+  /**
+   * Who may call: anyone, a caller with a credential, or an OAuth client (RFC 6749 §2.3.1: client_secret_basic,
+   * client_secret_post, or any credential a `required` route takes); `oauth-public` also admits public clients.
+   */
+  readonly auth: 'none' | 'required' | 'oauth-client' | 'oauth-public';
   /** Accept ?api_token= (exports and feeds only). */
   readonly urlToken?: boolean;
   readonly body?: B;

@@ -4,6 +4,7 @@ import type { InvitationView, KeyView, UserView, WorkspaceView } from '../../pro
 import { LIFECYCLE } from '../../projections/read-model/read-model.js';
 import { keyLifePhase } from '../domain/key-validity.js';
 import { z } from 'zod';
+import { OAUTH_ERROR_CODES } from './errors.js';
 import { KEY_FORMATS, ROLES, SYSTEM_ROLES } from '../schemas/inputs.js';
 
 const iso = (ms: number | null): string | null =>
@@ -158,3 +159,6 @@ export const errorSchema = z.object({
     z.object({ code: z.string(), detail: z.string(), attr: z.string().nullable(), extra: anyObject.nullable() }),
   ),
 });
+
+/** RFC 6749 §5.2: the error body of the OAuth endpoints. */
+export const oauthErrorSchema = z.object({ error: z.enum(OAUTH_ERROR_CODES), error_description: z.string() });

@@ -36,6 +36,7 @@ const cloudEventSchema = z
     data: anyObject,
     ledgerposition: z.int(),
     ledgercursor: z.string(),
+    ledgeractor: z.string().optional().describe('who caused it, "type:id"'),
   })
   .describe('CloudEvents 1.0 (structured JSON): one revocation-class fact about one key');
 

@@ -2,13 +2,14 @@
 import { expect } from 'chai';
 import { plugins } from '../../services/cli/plugins.js';
 import { ADMIN_PASSWORD, memoryLogger, startTestServer } from '../support/server.js';
+import { checkedFetch } from '../support/contract.js';
 
 describe('e2e: access logs', () => {
   it('log every request without any token, password or credential header', async () => {
     const log = memoryLogger('info');
     const s = await startTestServer({}, plugins, undefined, {}, log.logger);
     try {
-      const req = (path: string, init: RequestInit = {}) => fetch(s.url + path, init);
+      const req = (path: string, init: RequestInit = {}) => checkedFetch(s.url + path, init);
       const login = await s.login();
       const key = (await s.request('POST', '/v1/keys', { token: login, body: { name: 'k' } })).body as {
         token: string;
@@ -70,7 +71,7 @@ describe('e2e: access logs', () => {
     const s = await startTestServer({}, [], undefined, {}, log.logger);
     try {
       const verify = (requestId: string) =>
-        fetch(`${s.url}/v1/keys/verify`, {
+        checkedFetch(`${s.url}/v1/keys/verify`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-request-id': requestId },
           body: '{}',
@@ -78,7 +79,7 @@ describe('e2e: access logs', () => {
       const raw = await verify('trace-4711.a_b');
       expect(raw.status).to.equal(401);
       expect(raw.headers.get('x-request-id')).to.equal('trace-4711.a_b');
-      const koa = await fetch(`${s.url}/v1/auth/me`, { headers: { 'x-request-id': 'trace-4712' } });
+      const koa = await checkedFetch(`${s.url}/v1/auth/me`, { headers: { 'x-request-id': 'trace-4712' } });
       expect(koa.headers.get('x-request-id')).to.equal('trace-4712');
       // Unsafe ids are replaced on both paths: spaces, too long, credential-shaped.
       for (const unsafe of ['has space', 'x'.repeat(65), `tl_${'a'.repeat(49)}`]) {

@@ -1,34 +1,8 @@
 // A request that presents two credentials is refused with 400 ambiguous_credentials, on the Koa routes and on the raw verify path alike.
 import { expect } from 'chai';
-import { request } from 'node:http';
 import { plugins } from '../../services/cli/plugins.js';
+import { rawRequest } from '../support/raw-http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-interface RawRes {
-  status: number;
-  body: any;
-}
-
-/** node:http with raw header pairs: fetch would merge two Authorization headers into one. */
-function rawRequest(base: string, method: string, path: string, headers: string[], body?: unknown): Promise<RawRes> {
-  const url = new URL(path, base);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  // Raw headers get no Host added, and node's server refuses HTTP/1.1 without one.
-  const all = ['Host', url.host, ...headers];
-  if (payload !== undefined)
-    all.push('Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload)));
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: all }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text === '' ? undefined : JSON.parse(text) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 const AMBIGUOUS = {
   type: 'client_error',

@@ -12,6 +12,7 @@ import { TestClock } from '../support/ledger.js';
 import { auditServerEnv } from '../support/audit-stores.js';
 import { INVALID_TOKEN_BODY, startTestServer, type TestServer } from '../support/server.js';
 import { tempDir } from '../support/tmp.js';
+import { checkedFetch } from '../support/contract.js';
 
 const PASSWORD = 'correct horse battery staple';
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -452,7 +453,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
         for (let i = 0; writing && i < 2000; i++)
           await ledger.keys.create({ userId: owner.id, workspaceId: h.wsA, name: `race${i}` }, SYSTEM);
       })();
-      const res = await fetch(`${s.url}/v1/audit/export?workspaceId=${h.wsA}&type=ApiKeyCreated`, {
+      const res = await checkedFetch(`${s.url}/v1/audit/export?workspaceId=${h.wsA}&type=ApiKeyCreated`, {
         headers: { authorization: `Bearer ${admin}` },
       });
       const chunks: Buffer[] = [];

@@ -128,4 +128,39 @@ describe('e2e: OpenAPI document', () => {
     const introspect = op('post', '/oauth/introspect').requestBody!.content;
     expect(introspect['application/x-www-form-urlencoded']).to.deep.equal(introspect['application/json']);
   });
+
+  it('tells the truth to clients and linters: security, servers, 4xx answers, free-form objects, OAuth shapes', () => {
+    const doc = spec as unknown as Record<string, any>;
+    expect(doc.servers).to.deep.equal([{ url: '/', description: 'the server that serves this document' }]);
+    const schema = (path: string, method = 'get', status = '200'): Record<string, any> =>
+      doc.paths[path][method].responses[status].content['application/json'].schema;
+    for (const [path, method] of [
+      ['/healthz', 'get'],
+      ['/v1/auth/login', 'post'],
+      ['/.well-known/jwks.json', 'get'],
+      ['/.well-known/oauth-authorization-server', 'get'],
+      ['/openapi.json', 'get'],
+    ] as const)
+      expect(doc.paths[path][method].security, path).to.deep.equal([]);
+    expect(doc.paths['/oauth/revoke'].post.security[0]).to.deep.equal({}); // public clients
+    expect(doc.paths['/oauth/introspect'].post.security).to.deep.include({ OAuthClient: [] });
+    expect(doc.components.securitySchemes.Bearer).to.include({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.OAuthClient).to.include({ type: 'http', scheme: 'basic' });
+    for (const [path, ops] of Object.entries(spec.paths))
+      for (const [method, op] of Object.entries(ops))
+        expect(
+          Object.keys(op.responses).some((k) => k.startsWith('4')),
+          `${method} ${path}`,
+        ).to.equal(true);
+    // Free-form members stay free-form; the objects the API fills completely stay closed.
+    expect(schema('/.well-known/jwks.json').properties.keys.items.additionalProperties).to.deep.equal({});
+    expect(schema('/v1/keys/{idOrHandle}').additionalProperties).to.equal(false);
+    const item = schema('/v1/revocations').properties.items.items;
+    expect(item.properties).to.have.property('ledgeractor');
+    expect(item.additionalProperties).not.to.equal(false);
+    expect(Object.keys(schema('/oauth/introspect', 'post').properties)).to.have.length(12);
+    expect(doc.paths['/oauth/introspect'].post.responses['401'].content['application/json'].schema).to.deep.equal({
+      $ref: '#/components/schemas/OAuthError',
+    });
+  });
 });

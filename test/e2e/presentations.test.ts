@@ -72,6 +72,33 @@ describe('e2e: presentation × token state matrix', () => {
     expect(url.body).to.deep.equal(INVALID_TOKEN_BODY);
   });
 
+  it('seed 004 followed literally: "Bearer <token>" typed into a field that adds "Bearer " itself still works', async () => {
+    // Swagger UI's Bearer field and http-bearer clients prefix what was typed; the typed scheme is the one meant.
+    const session = await s.login();
+    for (const [header, scheme] of [
+      [`Bearer Bearer ${session}`, 'bearer'],
+      [`Bearer Bearer ${tokens.valid!}`, 'bearer'],
+      [`bearer\tAPIToken ${tokens.valid!}`, 'apitoken'],
+      [`Bearer Api-Key ${tokens.valid!}`, 'api-key'],
+    ] as const) {
+      const r = await s.request('GET', '/v1/auth/me', { headers: { authorization: header } });
+      expect(r.status, header.slice(0, 20)).to.equal(200);
+      expect(r.body.credential.scheme).to.equal(scheme);
+    }
+    // Only that one wrapper: no other doubling, no third word, and a bad token is the usual 401.
+    for (const header of [
+      `Api-Key Bearer ${tokens.valid!}`,
+      `Bearer Bearer Bearer ${tokens.valid!}`,
+      `Bearer Basic ${tokens.valid!}`,
+      `Bearer Bearer ${tokens.revoked!}`,
+      `Bearer Bearer`,
+    ]) {
+      const r = await s.request('GET', '/v1/auth/me', { headers: { authorization: header } });
+      expect(r.status, header.slice(0, 24)).to.equal(401);
+      expect(r.body).to.deep.equal(INVALID_TOKEN_BODY);
+    }
+  });
+
   it('a user_id next to api_token must name the key owner', async () => {
     const me = await s.request('GET', '/v1/auth/me', { token: tokens.valid! });
     const ok = await s.request('GET', `${URL_ROUTE}?user_id=${me.body.user.id}&api_token=${tokens.valid!}`);

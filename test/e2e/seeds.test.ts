@@ -187,10 +187,18 @@ describe('e2e: the seed flows', () => {
     expect(bundle.status).to.equal(200);
     const spec = await s.request('GET', '/openapi.json');
     expect(spec.body.openapi).to.equal('3.1.0');
-    expect(Object.keys(spec.body.components.securitySchemes)).to.include.members([
-      'bearer',
-      'apiToken',
-      'apiKeyHeader',
-    ]);
+    const schemes = spec.body.components.securitySchemes;
+    expect(schemes.Bearer).to.include({ type: 'http', scheme: 'bearer' });
+    expect(schemes.APIToken).to.include({ type: 'apiKey', in: 'header', name: 'Authorization' });
+    expect(schemes.APIToken.description).to.include('APIToken <token>'); // the Authorize dialog says what to type
+    expect(schemes['API-KEY']).to.include({ type: 'apiKey', in: 'header', name: 'API-KEY' });
+    // "Remember to write Bearer in front of the token", followed literally in either kind of Authorize field: the
+    // http Bearer field sends "Bearer " + what was typed; an Authorization apiKey field sends what was typed.
+    const typed = `Bearer ${jwt}`;
+    for (const header of [`Bearer ${typed}`, typed]) {
+      const me = await s.request('GET', '/v1/auth/me', { headers: { authorization: header } });
+      expect(me.status, header.slice(0, 14)).to.equal(200);
+      expect(me.body.credential.kind).to.equal('session');
+    }
   });
 });

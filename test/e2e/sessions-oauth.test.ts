@@ -1,5 +1,6 @@
 // Sessions end on logout, deactivation and password change; RFC 7662 introspection and RFC 7009 revocation.
 import { expect } from 'chai';
+import { checkedFetch } from '../support/contract.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('e2e: sessions, introspection and revocation', () => {
@@ -84,7 +85,7 @@ describe('e2e: sessions, introspection and revocation', () => {
 
   it('RFC 7662: an active key shows its claims, an inactive token only {"active":false}', async () => {
     const m = await member();
-    const form = await fetch(`${s.url}/oauth/introspect`, {
+    const form = await checkedFetch(`${s.url}/oauth/introspect`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: m.key.token }).toString(),
@@ -99,12 +100,14 @@ describe('e2e: sessions, introspection and revocation', () => {
     expect(
       (await s.request('POST', '/oauth/introspect', { token: admin, body: { token: 'garbage' } })).body,
     ).to.deep.equal({ active: false });
-    expect((await s.request('POST', '/oauth/introspect', { body: { token: m.session } })).status).to.equal(401);
+    const anonymous = await s.request('POST', '/oauth/introspect', { body: { token: m.session } });
+    expect(anonymous.status).to.equal(401);
+    expect(anonymous.body.error).to.equal('invalid_client');
   });
 
   it('RFC 7009: whoever holds a token may revoke it; unknown tokens still get 200', async () => {
     const m = await member();
-    const r = await fetch(`${s.url}/oauth/revoke`, {
+    const r = await checkedFetch(`${s.url}/oauth/revoke`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: `token=${m.key.token}`,
@@ -118,30 +121,33 @@ describe('e2e: sessions, introspection and revocation', () => {
     expect((await s.request('GET', '/v1/auth/me', { token: m.session })).status).to.equal(401);
   });
 
-  it('RFC 7009/7662 clients that send Basic client authentication are not broken by it', async () => {
+  it('RFC 7009/7662: Basic client credentials must be a key id and its token; a URL token is refused', async () => {
     const m = await member();
-    const basic = `Basic ${Buffer.from('client:secret').toString('base64')}`;
-    const revoke = await fetch(`${s.url}/oauth/revoke`, {
+    const unknown = `Basic ${Buffer.from('client:secret').toString('base64')}`;
+    for (const path of ['/oauth/revoke', '/oauth/introspect']) {
+      const r = await s.request('POST', path, { headers: { authorization: unknown }, body: { token: m.key.token } });
+      expect(r.status, path).to.equal(401);
+      expect(r.body.error, path).to.equal('invalid_client');
+      expect(r.headers.get('www-authenticate'), path).to.match(/^Basic realm=/);
+    }
+    expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(200);
+    const own = `Basic ${Buffer.from(`${m.key.id}:${m.key.token}`).toString('base64')}`;
+    const revoke = await checkedFetch(`${s.url}/oauth/revoke`, {
       method: 'POST',
-      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { authorization: own, 'content-type': 'application/x-www-form-urlencoded' },
       body: `token=${m.key.token}`,
     });
     expect(revoke.status).to.equal(200);
     expect((await s.request('GET', '/v1/auth/me', { token: m.key.token })).status).to.equal(401);
-    // Introspection keeps its rule (a caller with keys:verify): Basic is not such a caller, and gets a clean 401.
-    const introspect = await s.request('POST', '/oauth/introspect', {
-      headers: { authorization: basic },
-      body: { token: m.session },
-    });
-    expect(introspect.status).to.equal(401);
-    expect(introspect.body.type).to.equal('client_error');
     // A token in the URL is refused even on open routes that did not opt in.
     const url = await s.request('POST', `/oauth/revoke?api_token=${encodeURIComponent(m.session)}`, {
       body: { token: 'tl_unknown' },
     });
     expect(url.status).to.equal(401);
-    expect(url.body.errors[0].code).to.equal('invalid_token');
-    expect((await s.request('GET', `/healthz?api_token=x`)).status).to.equal(401);
+    expect(url.body.error).to.equal('invalid_client');
+    const healthz = await s.request('GET', `/healthz?api_token=x`);
+    expect(healthz.status).to.equal(401);
+    expect(healthz.body.errors[0].code).to.equal('invalid_token');
   });
 
   it('a zero grace period ("0s", "0h", 0) retires the old key at once; a zero expiresIn is still refused', async () => {

@@ -12,6 +12,7 @@ import { waitUntil } from './async.js';
 import { freshDatabase, PG_ADMIN_URL, type TestDatabase } from './postgres.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type Res } from './server.js';
 import { tempDir } from './tmp.js';
+import { checkedFetch, loadContract } from './contract.js';
 
 export const MAIN = fileURLToPath(new URL('../../services/cli/main.js', import.meta.url));
 
@@ -152,11 +153,11 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
  */
 export async function fetchIdempotent(url: string, init: RequestInit = {}): Promise<Response> {
   try {
-    return await fetch(url, init);
+    return await checkedFetch(url, init);
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code;
     if (!IDEMPOTENT.has(init.method ?? 'GET') || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET')) throw err;
-    return fetch(url, init);
+    return checkedFetch(url, init);
   }
 }
 
@@ -206,6 +207,7 @@ function instanceOf(name: string, dataDir: string, l: Launched, url: string): In
 /** Waits until the process listens and answers /readyz with 200. */
 export async function waitReady(name: string, dataDir: string, l: Launched): Promise<Instance> {
   const url = await listening(l, START_MS);
+  await loadContract(url); // its responses are checked against its OpenAPI document from here on
   const inst = instanceOf(name, dataDir, l, url);
   let last = '';
   await waitUntil(

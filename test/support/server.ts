@@ -6,6 +6,7 @@ import { tempDir } from './tmp.js';
 import type { LedgerOptions } from '../../services/ledger.js';
 import pino, { type Logger } from 'pino';
 import { Writable } from 'node:stream';
+import { checkedFetch, forgetContract, loadContract } from './contract.js';
 
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -58,6 +59,8 @@ export async function startTestServer(
     process.stdout.write = origWrite;
   }
   const url = running.url;
+  // From here on every response this server gives a test is checked against its OpenAPI document.
+  await loadContract(url);
   let stopped = false;
   const self: TestServer = {
     running,
@@ -72,7 +75,7 @@ export async function startTestServer(
         body = JSON.stringify(opts.body);
         headers['content-type'] ??= 'application/json';
       }
-      const r = await fetch(url + path, { method, headers, body });
+      const r = await checkedFetch(url + path, { method, headers, body });
       const text = await r.text();
       let parsed: unknown = undefined;
       try {
@@ -94,6 +97,7 @@ export async function startTestServer(
     async stop() {
       if (stopped) return;
       stopped = true;
+      forgetContract(url);
       await running.close();
     },
     async dispose() {

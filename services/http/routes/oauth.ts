@@ -1,5 +1,8 @@
-// RFC 7662 introspection and RFC 7009 revocation, form-encoded or JSON.
+// RFC 7662 introspection and RFC 7009 revocation, form-encoded or JSON, and the RFC 8414 metadata announcing them.
 import type { AppContext } from '../context.js';
+import { keyActor, sessionActor } from '../../access.js';
+import { effectiveOf } from '../../domain/policy.js';
+import { PERMISSIONS } from '../../domain/permissions.js';
 import { allowed, tenants } from '../auth.js';
 import { demandVerifier } from './keys.js';
 import { route, type RouteDef } from '../route.js';
@@ -7,7 +10,26 @@ import { z } from 'zod';
 import { looksLikeJwt } from '../../crypto/tokens.js';
 import { keyStatus } from '../views.js';
 
-const tokenBody = z.strictObject({ token: z.string().max(8192), token_type_hint: z.string().max(64).optional() });
+const tokenBody = z.strictObject({
+  token: z.string().max(8192),
+  token_type_hint: z.string().max(64).optional(),
+  client_id: z.string().max(256).optional().describe('client_secret_post, or a public client (revocation)'),
+  client_secret: z.string().max(8192).optional().describe('client_secret_post: the token of the key client_id names'),
+});
+
+/** RFC 8414 authorization server metadata: only what this server offers (no authorization or token endpoint). */
+const metadata = z.object({
+  issuer: z.string(),
+  introspection_endpoint: z.string(),
+  introspection_endpoint_auth_methods_supported: z.array(z.string()),
+  revocation_endpoint: z.string(),
+  revocation_endpoint_auth_methods_supported: z.array(z.string()),
+  jwks_uri: z.string(),
+  scopes_supported: z.array(z.string()),
+  response_types_supported: z.array(z.string()),
+  grant_types_supported: z.array(z.string()),
+  service_documentation: z.string(),
+});
 
 /** RFC 7662: an inactive token gets only `active`; the other members describe an active one. */
 const introspection = z.object({
@@ -31,9 +53,10 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'POST',
       path: '/oauth/introspect',
-      summary: 'RFC 7662 token introspection (needs keys:verify); an inactive token gets only {"active":false}',
+      summary:
+        'RFC 7662 token introspection by a client with keys:verify (Basic, client_secret_post or a token); an inactive token gets only {"active":false}',
       tag: 'verification',
-      auth: 'required',
+      auth: 'oauth-client',
       form: true,
       body: tokenBody,
       responses: { 200: { description: 'introspection result', schema: introspection } },
@@ -57,7 +80,8 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
           return {
             active: true,
             token_type: 'api_key',
-            scope: (k.scopes === null ? [] : [...k.scopes]).join(' '),
+            // What the key may do now (its scopes ∩ its owner's role), as /v1/auth/me reports it.
+            scope: effectiveOf(keyActor(k), k.workspaceId).join(' '),
             client_id: k.id,
             username: k.owner.email,
             sub: k.owner.id,
@@ -73,9 +97,11 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
           const s = await ledger.jwt.verifySession(token, new Date(now));
           const user = s.ok ? ledger.read.findUser(s.claims.sub) : undefined;
           if (s.ok && user && ledger.read.sessionActive(s.claims.sid, user.id, now) && sharesTenant(user.id)) {
+            const ws = user.defaultWorkspaceId;
             return {
               active: true,
               token_type: 'session',
+              scope: (ws === null ? [] : effectiveOf(sessionActor(ledger.read, user), ws)).join(' '),
               sub: user.id,
               username: user.email,
               exp: s.claims.exp,
@@ -92,9 +118,10 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
     route({
       method: 'POST',
       path: '/oauth/revoke',
-      summary: 'RFC 7009 revocation: whoever holds a token may revoke it; 200 even for unknown tokens',
+      summary:
+        'RFC 7009 revocation: whoever holds a token may revoke it (public clients too; client credentials sent must be valid); 200 even for unknown tokens',
       tag: 'verification',
-      auth: 'none',
+      auth: 'oauth-public',
       form: true,
       body: tokenBody,
       responses: { 200: { description: 'revoked, or nothing to revoke' } },
@@ -119,6 +146,32 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
         ctx.status = 200;
         ctx.body = '';
         return undefined;
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/.well-known/oauth-authorization-server',
+      summary:
+        'RFC 8414 authorization server metadata: the introspection and revocation endpoints, their client authentication, the JWKS',
+      tag: 'verification',
+      auth: 'none',
+      responses: { 200: { description: 'metadata', schema: metadata } },
+      handler: ({ ctx }) => {
+        // The issuer is where the client reached this server: RFC 8414 clients check that they match.
+        const issuer = `${ctx.protocol}://${ctx.host}`;
+        ctx.set('Cache-Control', 'public, max-age=300');
+        return {
+          issuer,
+          introspection_endpoint: `${issuer}/oauth/introspect`,
+          introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+          revocation_endpoint: `${issuer}/oauth/revoke`,
+          revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+          jwks_uri: `${issuer}/.well-known/jwks.json`,
+          scopes_supported: [...PERMISSIONS],
+          response_types_supported: [],
+          grant_types_supported: [],
+          service_documentation: `${issuer}/docs`,
+        };
       },
     }),
   ];

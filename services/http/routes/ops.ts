@@ -73,6 +73,11 @@ export class ReadModelLag {
   }
 }
 
+const readiness = z.object({
+  ready: z.boolean(),
+  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.unknown().optional() })),
+});
+
 export function opsRoutes(env: AppContext): RouteDef[] {
   const { ledger } = env.deps;
   const lag = new ReadModelLag(ledger, env.deps.config.readyMaxLagMs);
@@ -96,14 +101,8 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       tag: 'operations',
       auth: 'none',
       responses: {
-        200: {
-          description: 'ready',
-          schema: z.object({
-            ready: z.boolean(),
-            checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.unknown().optional() })),
-          }),
-        },
-        503: { description: 'not ready' },
+        200: { description: 'ready', schema: readiness },
+        503: { description: 'not ready', schema: readiness },
       },
       handler: async ({ ctx }) => {
         const checks = [
@@ -170,7 +169,7 @@ export function opsRoutes(env: AppContext): RouteDef[] {
       summary: 'Docs UI assets from the installed swagger-ui-dist package',
       tag: 'operations',
       auth: 'none',
-      responses: { 200: { description: 'asset' } },
+      responses: { 200: { description: 'asset', contentType: '*/*' } },
       handler: async ({ ctx, params }) => {
         // Only the listed files, by exact name: nothing else in the package (or beside it) is reachable.
         const file = params.file ?? '';
