@@ -5,6 +5,7 @@
 // positions, so transactions commit in position order; PostgreSQL makes a transaction visible before it releases its
 // locks, so a reader that sees position P also sees every position below P, and `position > cursor` never skips.
 import pg from 'pg';
+import { checkout } from './pg-checkout.js';
 import { planBatch, type AppendOutcome, type IdRow } from './append-plan.js';
 import { LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
@@ -129,7 +130,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async migrate(): Promise<void> {
-    const c = await this.pool.connect();
+    const c = await checkout(this.pool);
     try {
       await c.query('BEGIN');
       // Instances starting together migrate one at a time.
@@ -221,7 +222,7 @@ export class PostgresEventStore implements EventStore {
     let client: pg.PoolClient | null = null;
     let outcomes: AppendOutcome[];
     try {
-      client = await this.pool.connect();
+      client = await checkout(this.pool);
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
       // Four round trips per group, whatever its size: heads, stored ids, one insert, commit (the lock is held meanwhile).

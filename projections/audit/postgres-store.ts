@@ -1,5 +1,6 @@
 // The audit store on PostgreSQL: tables in the ledger's own database, written by the holder of the audit-writer lease
 // and read by every instance. Client: `pg`, the driver the PostgreSQL ledger already uses (one pool per process).
+import { checkout } from '../../events/store/pg-checkout.js';
 import pg from 'pg';
 import { GENESIS_CHAIN } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
@@ -98,7 +99,7 @@ export class PostgresAuditStore implements AuditStore {
   static async open(url: string, opts: PostgresAuditOptions = {}): Promise<PostgresAuditStore> {
     const pool = PostgresAuditStore.pool(url, opts);
     try {
-      const c = await pool.connect();
+      const c = await checkout(pool);
       try {
         await migrateAudit(c);
       } finally {
@@ -143,7 +144,7 @@ export class PostgresAuditStore implements AuditStore {
   private async transaction<T>(what: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     let c: pg.PoolClient;
     try {
-      c = await this.pool.connect();
+      c = await checkout(this.pool);
     } catch (err) {
       throw auditPgError(err, what);
     }

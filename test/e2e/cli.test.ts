@@ -12,7 +12,7 @@ const MAIN = fileURLToPath(new URL('../../services/cli/main.js', import.meta.url
 const run = promisify(execFile);
 
 describe('e2e: the token-ledger CLI', function () {
-  this.timeout(60_000);
+  this.timeout(180_000); // each case starts several node processes: minutes on a loaded two-core machine
   let dir: ReturnType<typeof tempDir>;
   beforeEach(() => (dir = tempDir('cli')));
   afterEach(() => dir.cleanup());

@@ -70,7 +70,7 @@ async function terminate(child: Child): Promise<{ code: number | null; ms: numbe
 }
 
 describe('e2e: shutdown always ends the process', function () {
-  this.timeout(60_000);
+  this.timeout(240_000); // twenty starts of the real server: about 6 s each on a loaded two-core machine
   const dirs: Array<ReturnType<typeof tempDir>> = [];
   const children: Child[] = [];
   const serveEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
