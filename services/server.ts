@@ -277,15 +277,13 @@ async function startFromSnapshot(config: Config, logger: Logger, ledger: Ledger,
   const t0 = performance.now();
   const restored = await loadSnapshot(ledger.store, file, warn);
   const from = restored?.position ?? -1; // the model moves on as the log after it is applied
+  const store = { dataDir: config.dataDir, eventStoreUrl: config.eventStoreUrl, databaseUrl: config.databaseUrl };
   await ledger.start(restored ?? undefined);
   const position = ledger.read.position;
   if (restored !== null)
     logger.info({ file, from, position, ms: Math.round(performance.now() - t0) }, 'read model restored from snapshot');
   parts.snapshots = new Snapshotter({
-    job: {
-      store: { dataDir: config.dataDir, eventStoreUrl: config.eventStoreUrl, databaseUrl: config.databaseUrl },
-      file,
-    },
+    job: { store, file },
     every: config.snapshotEvery,
     position: () => ledger.read.position,
     loadedAt: from,

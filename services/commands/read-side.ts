@@ -3,7 +3,7 @@
 import { NotFoundError } from '../domain/errors.js';
 import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import type { EventStore, Subscription } from '../../events/store/types.js';
+import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
 import { ReadModel, type VerifyOptions } from '../../projections/read-model/read-model.js';
 import { toImage, type ReadModelImage } from '../../projections/read-model/image.js';
 import type {
@@ -39,9 +39,7 @@ export class ReadSide {
     }
     this.sub = this.store.subscribeAll(
       (r) => {
-        const e = toStoredEvent(r);
-        if (e) this.model.apply(e);
-        else this.model.skipTo(r.position);
+        this.applyRecorded(r);
         if (this.waiters.length > 0) this.release();
       },
       {
@@ -54,6 +52,12 @@ export class ReadSide {
     );
     await this.sub.caughtUp;
     this.caughtUp = true;
+  }
+
+  private applyRecorded(r: RecordedEvent): void {
+    const e = toStoredEvent(r);
+    if (e) this.model.apply(e);
+    else this.model.skipTo(r.position);
   }
 
   async stop(): Promise<void> {

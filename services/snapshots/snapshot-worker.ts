@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { toStoredEvent } from '../../events/serialization.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
 import { toImage } from '../../projections/read-model/image.js';
-import { openStore } from '../open-ledger.js';
+import { openStore } from '../open-store.js';
 import { loadSnapshot } from './load-snapshot.js';
 import { placeIn } from './load-snapshot.js';
 import { writeSnapshot } from './snapshot-file.js';
