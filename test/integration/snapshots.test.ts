@@ -7,6 +7,8 @@ import { loadSnapshot, placeIn, type SnapshotWarning } from '../../services/snap
 import { readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
 import { Snapshotter } from '../../services/snapshots/snapshotter.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
+import { freshDatabase } from '../support/postgres.js';
+import { PostgresEventStore } from '../../events/store/postgres.js';
 
 async function someHistory(l: Ledger, n: number): Promise<string[]> {
   const u = await seedOwner(l, `u${n}-${l.read.userCount}@example.com`);
@@ -22,9 +24,14 @@ async function someHistory(l: Ledger, n: number): Promise<string[]> {
   return tokens;
 }
 
-function snapshotter(t: TestLedger, file: string, warn: SnapshotWarning = () => undefined): Snapshotter {
+function snapshotter(
+  t: TestLedger,
+  file: string,
+  warn: SnapshotWarning = () => undefined,
+  databaseUrl: string | null = null,
+): Snapshotter {
   return new Snapshotter({
-    job: { store: { dataDir: t.dir, eventStoreUrl: null, databaseUrl: null }, file },
+    job: { store: { dataDir: t.dir, eventStoreUrl: null, databaseUrl }, file },
     every: 0,
     position: () => t.ledger.read.position,
     loadedAt: -1,
@@ -142,5 +149,29 @@ describe('read-model snapshots', function () {
         await other.dispose();
       }
     });
+  });
+});
+
+describe('read-model snapshots on PostgreSQL', function () {
+  this.timeout(60_000);
+
+  it('the worker snapshots the shared store into the instance data folder; the image equals the live model', async () => {
+    const db = await freshDatabase('snapshot');
+    const t = await makeLedger({ store: await PostgresEventStore.open(db.url, { pollIntervalMs: 50 }) });
+    try {
+      await someHistory(t.ledger, 6);
+      const file = snapshotFile(t.dir);
+      const done = await snapshotter(t, file, undefined, db.url).snapshotNow();
+      expect(done.position).to.equal(await t.ledger.store.headPosition());
+      const warnings: unknown[] = [];
+      const model = await loadSnapshot(t.ledger.store, file, (_m, d) => void warnings.push(d));
+      expect(warnings).to.deep.equal([]);
+      expect(readSnapshot(file)!.header.store).to.equal('postgres');
+      const fromSnap = await t.reopen({}, model!);
+      expect(fromSnap.read.image()).to.deep.equal(t.ledger.read.image());
+    } finally {
+      await t.dispose();
+      await db.drop();
+    }
   });
 });
