@@ -44,6 +44,8 @@ export interface Config {
   kafkaClientId: string;
   checkpointEvery: number;
   checkpointSeconds: number;
+  /** Events applied past the last read-model snapshot before a worker writes the next one; 0: none. */
+  snapshotEvery: number;
   /** Each registered plugin's settings, validated with the rest (read them with pluginSettings). */
   plugins: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
@@ -379,6 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, plugins: readon
     kafkaClientId: env.LEDGER_KAFKA_CLIENT_ID?.trim() || 'token-ledger',
     checkpointEvery: int(env, 'LEDGER_CHECKPOINT_EVERY', 1000, 1, 10_000_000),
     checkpointSeconds: int(env, 'LEDGER_CHECKPOINT_SECONDS', 60, 1, 86_400),
+    snapshotEvery: int(env, 'LEDGER_SNAPSHOT_EVERY', 50_000, 0, 1_000_000_000),
     plugins: readPluginSettings(env, plugins),
   };
 }

@@ -3,7 +3,7 @@
 import type { Presentation } from '../events/catalog.js';
 import { SYSTEM_ACTOR } from '../events/metadata.js';
 import type { EventStore } from '../events/store/types.js';
-import type { VerifyOptions } from '../projections/read-model/read-model.js';
+import type { ReadModel, VerifyOptions } from '../projections/read-model/read-model.js';
 import { KeyStatus, type KeyView, type VerifyResult } from '../projections/read-model/views.js';
 import { Claims } from './commands/claims.js';
 import { CommandBus, type CommandContext } from './commands/command-bus.js';
@@ -94,9 +94,16 @@ export class Ledger {
     this.read.onApplied((e) => this.expiry.observe(e));
   }
 
-  /** Builds the read model from the log, then stays live; starts the usage writer and settles overdue expiries. */
-  async start(): Promise<void> {
-    await this.read.start();
+  /**
+   * Builds the read model from the log (or from `from`, a model restored from a snapshot, and the log after it), then
+   * stays live; starts the usage writer and settles overdue expiries.
+   */
+  async start(from?: ReadModel): Promise<void> {
+    // The expiry scheduler saw no events before the snapshot: it learns the live keys' expiries from the model.
+    if (from !== undefined)
+      for (const k of from.keysById.values())
+        if (k.status === KeyStatus.Active && Number.isFinite(k.expiresAt)) this.expiry.track(k.expiresAt, k.id);
+    await this.read.start(from);
     this.usage.start();
     await this.expiry.runDue();
   }

@@ -1,10 +1,7 @@
-// Wires a Ledger from configuration: picks the store adapter, loads key material.
+// Wires a Ledger from configuration: opens the store (open-store.ts), loads key material.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { LedgerError, StoreUnavailableError } from '../events/errors.js';
-import type { EventStore } from '../events/store/types.js';
-import { SqliteEventStore } from '../events/store/sqlite.js';
-import { redactUrl, type Config } from './config.js';
+import type { Config } from './config.js';
+import { ledgerFile, openStore } from './open-store.js';
 import { JwtService } from './crypto/jwt.js';
 import { loadMasterKey, loadSigningKey, type SigningKey } from './crypto/key-material.js';
 import { Sealer } from './crypto/sealing.js';
@@ -12,9 +9,7 @@ import { sharedSigningKey } from './crypto/shared-keys.js';
 import { randomIds } from './ids.js';
 import { Ledger, type LedgerOptions } from './ledger.js';
 
-export function ledgerFile(config: Pick<Config, 'dataDir'>): string {
-  return join(config.dataDir, 'ledger.db');
-}
+export { ledgerFile, openStore };
 
 /** Whether the configured store already holds a ledger (a shared store: assumed; nothing here can tell without connecting). */
 export function ledgerExists(config: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>): boolean {
@@ -24,31 +19,6 @@ export function ledgerExists(config: Pick<Config, 'dataDir' | 'eventStoreUrl' | 
 /** Several instances share the store (PostgreSQL, EventStoreDB); SQLite is one process's own. */
 export function isSharedStore(config: Pick<Config, 'eventStoreUrl' | 'databaseUrl'>): boolean {
   return config.eventStoreUrl !== null || config.databaseUrl !== null;
-}
-
-/** Opens the configured store; any failure (a read-only or foreign file, a folder we may not enter) is a coded STORE_UNAVAILABLE. */
-export async function openStore(
-  config: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>,
-): Promise<EventStore> {
-  const where = config.eventStoreUrl
-    ? 'EventStoreDB'
-    : config.databaseUrl
-      ? redactUrl(config.databaseUrl)
-      : ledgerFile(config);
-  try {
-    if (config.databaseUrl) {
-      const { PostgresEventStore } = await import('../events/store/postgres.js');
-      return await PostgresEventStore.open(config.databaseUrl);
-    }
-    if (config.eventStoreUrl) {
-      const { createEsdbStore } = await import('../events/store/esdb.js');
-      return createEsdbStore(config.eventStoreUrl);
-    }
-    return new SqliteEventStore(ledgerFile(config));
-  } catch (err) {
-    if (err instanceof LedgerError) throw err;
-    throw new StoreUnavailableError(`cannot open the ledger (${where}): ${(err as Error).message}`, err, false);
-  }
 }
 
 export interface OpenedLedger {

@@ -18,6 +18,9 @@ import type { Leases } from '../events/store/leases.js';
 import { openLeases } from './workers/open-leases.js';
 import { isSharedStore } from './open-ledger.js';
 import { Singleton, type SingletonWork } from './workers/singleton.js';
+import { loadSnapshot } from './snapshots/load-snapshot.js';
+import { snapshotFile } from './snapshots/snapshot-file.js';
+import { Snapshotter } from './snapshots/snapshotter.js';
 
 export interface Plugin {
   readonly name: string;
@@ -62,6 +65,8 @@ export interface PluginModule<S extends SettingsSpec = SettingsSpec> extends Set
 export interface RunningServer {
   readonly server: Server;
   readonly ledger: Ledger;
+  /** Read-model snapshots of this instance (its data folder). */
+  readonly snapshots: Snapshotter;
   readonly url: string;
   /** What close() is doing now (null before it starts), so a shutdown that overruns can say what it waits for. */
   readonly closingStep: string | null;
@@ -155,7 +160,7 @@ export async function startServer(
   server.keepAliveTimeout = 5000;
 
   const streams = new EventStreams();
-  const parts: Parts = { ledger: null, loaded: [], lock: null, leases: null, singletons: [] };
+  const parts: Parts = { ledger: null, snapshots: null, loaded: [], lock: null, leases: null, singletons: [] };
   try {
     handler = await wire(config, logger, plugins, overrides, streams, parts);
   } catch (err) {
@@ -165,6 +170,7 @@ export async function startServer(
     throw err;
   }
   const live = parts.ledger!;
+  const snapshots = parts.snapshots!;
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -174,6 +180,7 @@ export async function startServer(
   return {
     server,
     ledger: live,
+    snapshots,
     url,
     get closingStep() {
       return step;
@@ -194,6 +201,7 @@ export async function startServer(
 /** What a start has opened so far, so a failed one can close it. */
 interface Parts {
   ledger: Ledger | null;
+  snapshots: Snapshotter | null;
   readonly loaded: Plugin[];
   lock: FolderLock | null;
   leases: Leases | null;
@@ -229,7 +237,7 @@ async function wire(
     ...overrides,
   });
   parts.ledger = ledger;
-  await ledger.start();
+  await startFromSnapshot(config, logger, ledger, parts);
   await bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`));
   const leases = (parts.leases = await openLeases(config));
   const log = (msg: string, err?: unknown): void => logger.error({ err }, msg);
@@ -257,6 +265,34 @@ async function wire(
   for (const p of parts.loaded) await p.start?.();
   for (const s of parts.singletons) s.start();
   return handler;
+}
+
+/**
+ * Starts the ledger from the newest valid snapshot in the data folder (each instance keeps its own, also on a shared
+ * store), then writes new ones from a worker as the log grows.
+ */
+async function startFromSnapshot(config: Config, logger: Logger, ledger: Ledger, parts: Parts): Promise<void> {
+  const file = snapshotFile(config.dataDir);
+  const warn = (msg: string, detail: object): void => logger.warn(detail, msg);
+  const t0 = performance.now();
+  const restored = await loadSnapshot(ledger.store, file, warn);
+  const from = restored?.position ?? -1; // the model moves on as the log after it is applied
+  const store = { dataDir: config.dataDir, eventStoreUrl: config.eventStoreUrl, databaseUrl: config.databaseUrl };
+  await ledger.start(restored ?? undefined);
+  const position = ledger.read.position;
+  if (restored !== null)
+    logger.info({ file, from, position, ms: Math.round(performance.now() - t0) }, 'read model restored from snapshot');
+  parts.snapshots = new Snapshotter({
+    job: { store, file },
+    every: config.snapshotEvery,
+    position: () => ledger.read.position,
+    loadedAt: from,
+    warn,
+    written: (d) =>
+      logger.info({ file, position: d.position, bytes: d.bytes, ms: Math.round(d.ms) }, 'read-model snapshot written'),
+    failed: (err) => logger.error({ err }, 'writing the read-model snapshot failed'),
+  });
+  parts.snapshots.start();
 }
 
 interface Requests {
@@ -313,6 +349,7 @@ type Step = readonly [name: string, run: () => Promise<void>];
 function stopSteps(parts: Parts): Step[] {
   const { loaded, ledger, singletons } = parts;
   const steps: Step[] = [
+    ...(parts.snapshots === null ? [] : [['stopping the snapshot writer', () => parts.snapshots!.stop()] as const]),
     ...singletons.map((s): Step => [`stopping the ${s.name} singleton`, () => s.stop()]),
     ...[...loaded].reverse().map((p): Step => [`stopping the ${p.name} plugin`, async () => p.stop?.()]),
   ];

@@ -36,6 +36,24 @@ interface Extras {
   expiredAt: number | null;
 }
 
+/** Extras in field order; `false` for a requested expiry not recorded yet (JSON has no undefined). */
+type PackedExtras = [
+  description: string | null,
+  handle: string | null,
+  alias: string | null,
+  rotatedFrom: string | null,
+  rotatedTo: string | null,
+  graceEndsAt: number | null,
+  requestedExpiresAt: number | null | false,
+  lastUsedAt: number | null,
+  useCount: number,
+  revokedAt: number | null,
+  revokeReason: string | null,
+  expiredAt: number | null,
+];
+/** A key's packed state: flags, created and expiry seconds, extras. */
+export type PackedKey = [flags: number, createdSec: number, expirySec: number, extras: PackedExtras | null];
+
 function splitTime(ms: number): { sec: number; ms: number } {
   const rel = ms - EPOCH;
   const sec = Math.floor(rel / 1000);
@@ -220,6 +238,51 @@ export class LiveKey implements KeyView {
   }
   set expiredAt(v: number | null) {
     this.extras().expiredAt = v;
+  }
+
+  /** The packed fields exactly as held, for a read-model image; `unpack` restores them. */
+  pack(): PackedKey {
+    const x = this.x;
+    const extras: PackedExtras | null =
+      x === null
+        ? null
+        : [
+            x.description,
+            x.handle,
+            x.alias,
+            x.rotatedFrom,
+            x.rotatedTo,
+            x.graceEndsAt,
+            x.requestedExpiresAt === undefined ? false : x.requestedExpiresAt,
+            x.lastUsedAt,
+            x.useCount,
+            x.revokedAt,
+            x.revokeReason,
+            x.expiredAt,
+          ];
+    return [this.flags, this.createdSec, this.expirySec, extras];
+  }
+
+  unpack(p: PackedKey): void {
+    [this.flags, this.createdSec, this.expirySec] = p;
+    const e = p[3];
+    this.x =
+      e === null
+        ? null
+        : {
+            description: e[0],
+            handle: e[1],
+            alias: e[2],
+            rotatedFrom: e[3],
+            rotatedTo: e[4],
+            graceEndsAt: e[5],
+            requestedExpiresAt: e[6] === false ? undefined : e[6],
+            lastUsedAt: e[7],
+            useCount: e[8],
+            revokedAt: e[9],
+            revokeReason: e[10],
+            expiredAt: e[11],
+          };
   }
 
   /** Plain data, for snapshots and debugging (getters are not own properties). */

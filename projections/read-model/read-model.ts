@@ -58,12 +58,17 @@ export class ReadModel {
   readonly sessions = new Map<string, { userId: string; expiresAt: number; ended: boolean }>();
   private readonly userSessions = new Map<string, Set<string>>();
   private readonly scopeSets = new Map<string, ReadonlySet<string>>();
-  private readonly listeners = new Set<(e: StoredEvent) => void>();
+  private readonly observers = new Set<(e: StoredEvent) => void>();
+
+  /** The observers registered so far (a restored model takes them over). */
+  listeners(): Array<(e: StoredEvent) => void> {
+    return [...this.observers];
+  }
 
   /** Observe each event after it is applied (expiry scheduler, metrics). */
   onApplied(fn: (e: StoredEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    this.observers.add(fn);
+    return () => this.observers.delete(fn);
   }
 
   verify(token: string, opts: VerifyOptions = {}): VerifyResult {
@@ -128,7 +133,16 @@ export class ReadModel {
     return this.memberships.get(userId) ?? EMPTY_MEMBERSHIPS;
   }
 
-  private internScopes(scopes: string[] | null): ReadonlySet<string> | null {
+  /** The indexes the public maps do not show; for the image codec (image.ts) only. */
+  get internals(): {
+    readonly memberships: Map<string, Map<string, LiveMembership>>;
+    readonly userSessions: Map<string, Set<string>>;
+  } {
+    return { memberships: this.memberships, userSessions: this.userSessions };
+  }
+
+  /** One shared set per distinct scope list. */
+  internScopes(scopes: string[] | null): ReadonlySet<string> | null {
     if (scopes === null) return null;
     const k = [...scopes].sort().join(' ');
     let s = this.scopeSets.get(k);
@@ -149,7 +163,7 @@ export class ReadModel {
     if (e.position <= this.position) return;
     this.evolve(e);
     this.position = e.position;
-    for (const l of this.listeners) l(e);
+    for (const l of this.observers) l(e);
   }
 
   /** One handler per event type: leaving a type out fails to compile. */

@@ -3,8 +3,9 @@
 import { NotFoundError } from '../domain/errors.js';
 import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import type { EventStore, Subscription } from '../../events/store/types.js';
+import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
 import { ReadModel, type VerifyOptions } from '../../projections/read-model/read-model.js';
+import { toImage, type ReadModelImage } from '../../projections/read-model/image.js';
 import type {
   InvitationView,
   KeyView,
@@ -18,7 +19,7 @@ import type { WorkspaceRole } from '../../events/catalog.js';
 type Log = (msg: string, err?: unknown) => void;
 
 export class ReadSide {
-  private readonly model = new ReadModel();
+  private model = new ReadModel();
   private sub: Subscription | null = null;
   private waiters: Array<{ position: number; resolve: () => void }> = [];
   private caughtUp = false;
@@ -29,17 +30,20 @@ export class ReadSide {
     private readonly log: Log,
   ) {}
 
-  /** Builds the read model from the log, then stays live; resolves once caught up. */
-  async start(): Promise<void> {
+  /** Builds the read model from the log (or from `from`, a restored snapshot, and the log after it), then stays live; resolves once caught up. */
+  async start(from?: ReadModel): Promise<void> {
     if (this.sub) return;
+    if (from !== undefined) {
+      for (const l of this.model.listeners()) from.onApplied(l);
+      this.model = from;
+    }
     this.sub = this.store.subscribeAll(
       (r) => {
-        const e = toStoredEvent(r);
-        if (e) this.model.apply(e);
-        else this.model.skipTo(r.position);
+        this.applyRecorded(r);
         if (this.waiters.length > 0) this.release();
       },
       {
+        after: this.model.position,
         onError: (err) => {
           this.failure = err;
           this.log('read model subscription failed', err);
@@ -48,6 +52,12 @@ export class ReadSide {
     );
     await this.sub.caughtUp;
     this.caughtUp = true;
+  }
+
+  private applyRecorded(r: RecordedEvent): void {
+    const e = toStoredEvent(r);
+    if (e) this.model.apply(e);
+    else this.model.skipTo(r.position);
   }
 
   async stop(): Promise<void> {
@@ -213,5 +223,10 @@ export class ReadSide {
   /** Plain-data image for rebuild-equality checks. */
   snapshot(): unknown {
     return this.model.snapshot();
+  }
+
+  /** The whole read model, every index, as a snapshot stores it. */
+  image(): ReadModelImage {
+    return toImage(this.model);
   }
 }

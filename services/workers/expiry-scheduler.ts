@@ -110,6 +110,11 @@ export class ExpiryScheduler {
     }
   }
 
+  /** Expire `keyId` at `at` (ms), unless it is settled first. */
+  track(at: number, keyId: string): void {
+    this.add(at, keyId);
+  }
+
   get pending(): number {
     return this.heap.size;
   }

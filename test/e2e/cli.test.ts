@@ -1,7 +1,16 @@
 // The CLI as a user runs it: serve starts and stops cleanly on SIGTERM; users, keys and rebuild work on the data folder.
 import { expect } from 'chai';
 import { spawn, execFile, type ExecFileOptions } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,6 +151,8 @@ describe('e2e: the token-ledger CLI', function () {
     // The registered plugins' rebuild hooks ran: the audit plugin recomputed audit.db.
     expect(rebuilt.stdout).to.match(/^audit trail rebuilt from \d+ events \(chain [0-9a-f]{16}…\)$/m);
     expect(existsSync(join(dir.path, 'audit.db'))).to.equal(true);
+    // The rebuilt read model is the data folder's snapshot now: the next start begins from it.
+    expect(statSync(join(dir.path, 'read-model.snapshot')).mode & 0o777).to.equal(0o600);
   });
 
   it('refuses invalid facts before anything is written: an unknown role, a bad e-mail, a short password, an unknown key format', async () => {

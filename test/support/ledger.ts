@@ -7,6 +7,7 @@ import { loadSigningKey } from '../../services/crypto/key-material.js';
 import { Sealer } from '../../services/crypto/sealing.js';
 import { Ledger, SYSTEM, type LedgerOptions } from '../../services/ledger.js';
 import { tempDir } from './tmp.js';
+import type { ReadModel } from '../../projections/read-model/read-model.js';
 
 export class TestClock {
   constructor(public ms = Date.parse('2026-01-01T00:00:00.000Z')) {}
@@ -24,7 +25,8 @@ export interface TestLedger {
   clock: TestClock;
   dir: string;
   file: string;
-  reopen(opts?: Partial<LedgerOptions>): Promise<Ledger>;
+  /** A second ledger on the same file; `from`: started from that model (a loaded snapshot) and the log after it. */
+  reopen(opts?: Partial<LedgerOptions>, from?: ReadModel): Promise<Ledger>;
   dispose(): Promise<void>;
 }
 
@@ -33,7 +35,7 @@ export async function makeLedger(opts: Partial<LedgerOptions> & { dir?: string }
   const clock = new TestClock();
   const file = join(tmp.path, 'ledger.db');
   const signing = await loadSigningKey(tmp.path, pem);
-  const open = async (o: Partial<LedgerOptions> = {}): Promise<Ledger> => {
+  const open = async (o: Partial<LedgerOptions> = {}, from?: ReadModel): Promise<Ledger> => {
     const l = new Ledger({
       store: new SqliteEventStore(file, { pollIntervalMs: 20 }),
       sealer: new Sealer(masterKey),
@@ -45,7 +47,7 @@ export async function makeLedger(opts: Partial<LedgerOptions> & { dir?: string }
       ...opts,
       ...o,
     });
-    await l.start();
+    await l.start(from);
     return l;
   };
   const opened: Ledger[] = [];
@@ -56,8 +58,8 @@ export async function makeLedger(opts: Partial<LedgerOptions> & { dir?: string }
     clock,
     dir: tmp.path,
     file,
-    reopen: async (o) => {
-      const l = await open(o);
+    reopen: async (o, from) => {
+      const l = await open(o, from);
       opened.push(l);
       return l;
     },

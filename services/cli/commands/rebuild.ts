@@ -1,6 +1,10 @@
-// rebuild: replays the whole log into a fresh read model (a check that it folds), then runs every registered plugin's
-// rebuild hook (the audit plugin recomputes audit.db).
+// rebuild: replays the whole log into a fresh read model (a check that it folds) and writes it as the data folder's
+// read-model snapshot, then runs every registered plugin's rebuild hook (the audit plugin recomputes audit.db).
+import { rmSync } from 'node:fs';
 import { toStoredEvent } from '../../../events/serialization.js';
+import { toImage } from '../../../projections/read-model/image.js';
+import { placeIn } from '../../snapshots/load-snapshot.js';
+import { snapshotFile, writeSnapshot } from '../../snapshots/snapshot-file.js';
 import type { EventStore } from '../../../events/store/types.js';
 import { ReadModel } from '../../../projections/read-model/read-model.js';
 import { ledgerExists, openStore } from '../../open-ledger.js';
@@ -8,7 +12,7 @@ import { parseCommand, UsageError } from '../args.js';
 import { out, type Command } from '../command.js';
 import { progressBar } from '../progress.js';
 
-async function replay(store: EventStore): Promise<string> {
+async function replay(store: EventStore, snapshot: string): Promise<string> {
   const model = new ReadModel();
   const bar = progressBar('read model', await store.headPosition());
   let after = -1;
@@ -25,6 +29,10 @@ async function replay(store: EventStore): Promise<string> {
     if (page.isEnd) break;
   }
   bar.done();
+  // The next start begins here instead of from whatever snapshot an earlier run left.
+  const place = await placeIn(store, model.position);
+  if (place === null) rmSync(snapshot, { force: true });
+  else writeSnapshot(snapshot, place, toImage(model));
   return `rebuilt from ${n} events: ${model.users.size} users, ${model.workspaces.size} workspaces, ${model.keysById.size} keys`;
 }
 
@@ -38,7 +46,7 @@ export const rebuildCommand: Command = {
       if (!ledgerExists(config)) throw new UsageError(`rebuild: no ledger in ${config.dataDir} (LEDGER_DATA_DIR)`);
       const store = await openStore(config);
       try {
-        const summary = await replay(store);
+        const summary = await replay(store, snapshotFile(config.dataDir));
         for (const m of modules) if (m.rebuild) out(await m.rebuild(config, store, progressBar));
         out(summary);
         return 0;

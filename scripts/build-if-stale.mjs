@@ -1,0 +1,37 @@
+// Builds dist/ only when a source is newer than the last build, so `npm start` on a built tree goes straight to node.
+// A stat walk costs milliseconds; even an up-to-date `tsc -b` loads the whole compiler first (about a second).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const config = join(root, 'tsconfig.json');
+// `npm ci` runs this as `prepare`; an install with no sources yet (the Dockerfile's first layer) has nothing to build.
+if (!existsSync(config)) process.exit(0);
+
+const SOURCE_DIRS = ['events', 'projections', 'services', 'clients', 'bench', 'test', 'examples'];
+const buildInfo = join(root, 'dist', 'tsconfig.tsbuildinfo');
+
+function newest(path) {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return 0;
+  if (!st.isDirectory()) return st.mtimeMs;
+  let max = st.mtimeMs; // a deleted or renamed file changes its folder's time
+  for (const name of readdirSync(path)) max = Math.max(max, newest(join(path, name)));
+  return max;
+}
+
+function stale() {
+  const built = statSync(buildInfo, { throwIfNoEntry: false });
+  if (built === undefined) return true;
+  const inputs = [config, join(root, 'package-lock.json'), ...SOURCE_DIRS.map((d) => join(root, d))];
+  return inputs.some((p) => newest(p) > built.mtimeMs);
+}
+
+if (stale()) {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const r = spawnSync(process.execPath, [tsc, '-b', config], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}

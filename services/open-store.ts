@@ -1,0 +1,35 @@
+// Opens the configured event store: the adapter a configuration names, on its own (worker threads open one too).
+import { join } from 'node:path';
+import { LedgerError, StoreUnavailableError } from '../events/errors.js';
+import type { EventStore } from '../events/store/types.js';
+import { SqliteEventStore } from '../events/store/sqlite.js';
+import { redactUrl, type Config } from './config.js';
+
+export function ledgerFile(config: Pick<Config, 'dataDir'>): string {
+  return join(config.dataDir, 'ledger.db');
+}
+
+/** Opens the configured store; any failure (a read-only or foreign file, a folder we may not enter) is a coded STORE_UNAVAILABLE. */
+export async function openStore(
+  config: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>,
+): Promise<EventStore> {
+  const where = config.eventStoreUrl
+    ? 'EventStoreDB'
+    : config.databaseUrl
+      ? redactUrl(config.databaseUrl)
+      : ledgerFile(config);
+  try {
+    if (config.databaseUrl) {
+      const { PostgresEventStore } = await import('../events/store/postgres.js');
+      return await PostgresEventStore.open(config.databaseUrl);
+    }
+    if (config.eventStoreUrl) {
+      const { createEsdbStore } = await import('../events/store/esdb.js');
+      return createEsdbStore(config.eventStoreUrl);
+    }
+    return new SqliteEventStore(ledgerFile(config));
+  } catch (err) {
+    if (err instanceof LedgerError) throw err;
+    throw new StoreUnavailableError(`cannot open the ledger (${where}): ${(err as Error).message}`, err, false);
+  }
+}

@@ -1,0 +1,177 @@
+// Read-model snapshots: written by the worker (0600, atomically), loaded with the log after them, and ignored with a
+// warning when corrupt, of another version, or taken from another log.
+import { expect } from 'chai';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { SYSTEM, type Ledger } from '../../services/ledger.js';
+import { loadSnapshot, placeIn, type SnapshotWarning } from '../../services/snapshots/load-snapshot.js';
+import { readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
+import { Snapshotter } from '../../services/snapshots/snapshotter.js';
+import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
+import { freshDatabase } from '../support/postgres.js';
+import { PostgresEventStore } from '../../events/store/postgres.js';
+
+async function someHistory(l: Ledger, n: number): Promise<string[]> {
+  const u = await seedOwner(l, `u${n}-${l.read.userCount}@example.com`);
+  const tokens: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = await l.keys.create(
+      { userId: u.userId, workspaceId: u.workspaceId, name: `k${i}`, expiresInSeconds: i % 2 ? 3600 : null },
+      SYSTEM,
+    );
+    tokens.push(k.token);
+    if (i % 3 === 0) await l.keys.revoke(k.key.id, 'test', SYSTEM);
+  }
+  return tokens;
+}
+
+function snapshotter(
+  t: TestLedger,
+  file: string,
+  warn: SnapshotWarning = () => undefined,
+  databaseUrl: string | null = null,
+): Snapshotter {
+  return new Snapshotter({
+    job: { store: { dataDir: t.dir, eventStoreUrl: null, databaseUrl }, file },
+    every: 0,
+    position: () => t.ledger.read.position,
+    loadedAt: -1,
+    warn,
+    written: () => undefined,
+    failed: () => undefined,
+  });
+}
+
+describe('read-model snapshots', function () {
+  this.timeout(30_000);
+  let t: TestLedger;
+  let file: string;
+  const warnings: Array<{ reason: string; detail: string }> = [];
+  const warn: SnapshotWarning = (_msg, d) => void warnings.push(d);
+
+  beforeEach(async () => {
+    t = await makeLedger();
+    file = snapshotFile(t.dir);
+    warnings.length = 0;
+  });
+  afterEach(async () => t?.dispose());
+
+  it('the worker writes a 0600 snapshot; a new ledger starts from it and the log after it', async () => {
+    await someHistory(t.ledger, 12);
+    const done = await snapshotter(t, file).snapshotNow();
+    expect(done.position).to.equal(await t.ledger.store.headPosition());
+    expect(statSync(file).mode & 0o777).to.equal(0o600);
+    const tokens = await someHistory(t.ledger, 5); // the tail
+    const head = await t.ledger.store.headPosition();
+
+    const model = await loadSnapshot(t.ledger.store, file, warn);
+    expect(warnings).to.deep.equal([]);
+    expect(model!.position).to.equal(done.position);
+    const fromSnap = await t.reopen({}, model!);
+    expect(fromSnap.read.position).to.equal(head);
+    expect(fromSnap.read.snapshot()).to.deep.equal(t.ledger.read.snapshot());
+    expect(fromSnap.read.image()).to.deep.equal(t.ledger.read.image());
+    for (const tok of tokens) expect(fromSnap.verify(tok).code).to.equal(t.ledger.verify(tok).code);
+    // The snapshot's keys are known to the expiry scheduler as if it had seen their events.
+    expect(fromSnap.expiry.pending).to.be.greaterThan(0);
+    t.clock.advance(7200);
+    await fromSnap.expiry.runDue();
+    const expired = [...fromSnap.read.allKeys()].filter((k) => k.status === 1).length;
+    expect(expired).to.be.greaterThan(0);
+  });
+
+  it('a second snapshot starts from the first and moves it forward', async () => {
+    await someHistory(t.ledger, 4);
+    const s = snapshotter(t, file);
+    const first = await s.snapshotNow();
+    await someHistory(t.ledger, 3);
+    const second = await s.snapshotNow();
+    expect(second.from).to.equal(first.position);
+    expect(second.position).to.equal(await t.ledger.store.headPosition());
+    const again = await s.snapshotNow();
+    expect([again.from, again.position, again.bytes]).to.deep.equal([second.position, second.position, 0]);
+  });
+
+  describe('ignored with a warning, so the log is replayed', () => {
+    let body: Buffer;
+    beforeEach(async () => {
+      await someHistory(t.ledger, 5);
+      await snapshotter(t, file).snapshotNow();
+      body = readFileSync(file);
+    });
+
+    const expectIgnored = async (reason: string): Promise<void> => {
+      expect(await loadSnapshot(t.ledger.store, file, warn)).to.equal(null);
+      expect(warnings.map((w) => w.reason)).to.deep.equal([reason]);
+    };
+
+    it('a corrupt one: a flipped byte, a truncated file, not JSON at all', async () => {
+      const flipped = Buffer.from(body);
+      flipped[flipped.length - 10]! ^= 1;
+      writeFileSync(file, flipped);
+      await expectIgnored('corrupt');
+      warnings.length = 0;
+      writeFileSync(file, body.subarray(0, body.length - 100));
+      await expectIgnored('corrupt');
+      warnings.length = 0;
+      writeFileSync(file, 'garbage');
+      await expectIgnored('corrupt');
+    });
+
+    it('one of another version', async () => {
+      const nl = body.indexOf(10);
+      const header = JSON.parse(body.subarray(0, nl).toString()) as Record<string, unknown>;
+      writeFileSync(file, Buffer.concat([Buffer.from(JSON.stringify({ ...header, version: 0 })), body.subarray(nl)]));
+      await expectIgnored('stale_version');
+    });
+
+    it('one beyond the head of the store', async () => {
+      const found = readSnapshot(file)!;
+      const head = await t.ledger.store.headPosition();
+      writeSnapshot(file, { ...found.header, position: head + 5 }, { ...found.image, position: head + 5 });
+      await expectIgnored('foreign');
+    });
+
+    it('one whose event at its position is another (a different history)', async () => {
+      const found = readSnapshot(file)!;
+      writeSnapshot(file, { ...found.header, eventId: '00000000-0000-4000-a000-000000000000' }, found.image);
+      await expectIgnored('foreign');
+    });
+
+    it('one taken from another ledger', async () => {
+      const other = await makeLedger();
+      try {
+        await someHistory(other.ledger, 5);
+        const place = await placeIn(other.ledger.store, await other.ledger.store.headPosition());
+        const found = readSnapshot(file)!;
+        writeSnapshot(file, place!, { ...found.image, position: place!.position });
+        await expectIgnored('foreign');
+      } finally {
+        await other.dispose();
+      }
+    });
+  });
+});
+
+describe('read-model snapshots on PostgreSQL', function () {
+  this.timeout(60_000);
+
+  it('the worker snapshots the shared store into the instance data folder; the image equals the live model', async () => {
+    const db = await freshDatabase('snapshot');
+    const t = await makeLedger({ store: await PostgresEventStore.open(db.url, { pollIntervalMs: 50 }) });
+    try {
+      await someHistory(t.ledger, 6);
+      const file = snapshotFile(t.dir);
+      const done = await snapshotter(t, file, undefined, db.url).snapshotNow();
+      expect(done.position).to.equal(await t.ledger.store.headPosition());
+      const warnings: unknown[] = [];
+      const model = await loadSnapshot(t.ledger.store, file, (_m, d) => void warnings.push(d));
+      expect(warnings).to.deep.equal([]);
+      expect(readSnapshot(file)!.header.store).to.equal('postgres');
+      const fromSnap = await t.reopen({}, model!);
+      expect(fromSnap.read.image()).to.deep.equal(t.ledger.read.image());
+    } finally {
+      await t.dispose();
+      await db.drop();
+    }
+  });
+});
