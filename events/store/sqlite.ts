@@ -67,10 +67,15 @@ function toRecorded(r: Row): RecordedEvent {
   };
 }
 
+/** readAll's query: rows after a position, in log order, as arrays. */
+export const READ_ALL_SQL =
+  'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?';
+
 /** SELECT position, event_id, stream_id, revision, type, data, metadata, as an array. */
 export type RowArray = [number, string, string, number, string, string, string];
 
-function arrayToRecorded(r: RowArray): RecordedEvent {
+/** A row of readAll's shape decoded into a recorded event (also used by readers of the file in other threads). */
+export function arrayToRecorded(r: RowArray): RecordedEvent {
   return {
     id: r[1],
     streamId: r[2],
@@ -98,6 +103,7 @@ export class SqliteEventStore implements EventStore {
   private waiters = new Set<() => void>();
   private closed = false;
   private readonly subs = new Set<Subscription>();
+  private readonly watchers = new Set<() => void>();
   private readonly pollIntervalMs: number;
   private readonly applyInSavepoint: (p: PendingAppend, nextPos: number) => AppendResult;
   private readonly stmts: {
@@ -136,11 +142,7 @@ export class SqliteEventStore implements EventStore {
         'SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
       ),
       // Rows as arrays: the replay path skips building one row object per event.
-      readAll: this.db
-        .prepare<[number, number], RowArray>(
-          'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?',
-        )
-        .raw(true),
+      readAll: this.db.prepare<[number, number], RowArray>(READ_ALL_SQL).raw(true),
       firstFrom: this.db
         .prepare<[number], RowArray>(
           'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position >= ? ORDER BY position LIMIT 1',
@@ -333,6 +335,13 @@ export class SqliteEventStore implements EventStore {
   private wake(): void {
     const ws = [...this.waiters];
     for (const w of ws) w();
+    for (const w of this.watchers) w();
+  }
+
+  /** Calls `listener` after every commit of this instance (readers of the file in other threads wake on it). */
+  watch(listener: () => void): () => void {
+    this.watchers.add(listener);
+    return () => void this.watchers.delete(listener);
   }
 
   headPosition(): Promise<number> {
