@@ -43,6 +43,8 @@ export class Ledger {
   readonly store: EventStore;
   readonly jwt: JwtService;
   readonly clock: () => Date;
+  /** The clock in ms, without a Date per call (the verify path asks on every request). */
+  readonly now: () => number;
   readonly ids: IdGenerator;
   readonly bus: CommandBus;
   /** Queries, verification and read-your-writes. */
@@ -58,6 +60,8 @@ export class Ledger {
     this.store = opts.store;
     this.jwt = opts.jwt;
     this.clock = opts.clock ?? (() => new Date());
+    const clock = opts.clock;
+    this.now = clock === undefined ? Date.now : () => clock().getTime();
     this.ids = opts.ids ?? randomIds;
     this.read = new ReadSide(this.store, log);
     this.bus = new CommandBus(this.store, this.ids, this.clock, (p) => this.read.waitFor(p));
@@ -115,7 +119,7 @@ export class Ledger {
   }
 
   verify(token: string, opts: VerifyOptions = {}): VerifyResult {
-    return this.read.verify(token, { scopes: opts.scopes, now: opts.now ?? this.clock().getTime() });
+    return this.read.verify(token, { scopes: opts.scopes, now: opts.now ?? this.now() });
   }
 
   /** Verify and, when valid, record the use (coalesced, never on the caller's latency). */
@@ -124,7 +128,7 @@ export class Ledger {
     presentation: Presentation,
     opts: VerifyOptions & { ip?: string | null; userAgent?: string | null } = {},
   ): VerifyResult {
-    const now = opts.now ?? this.clock().getTime();
+    const now = opts.now ?? this.now();
     const r = this.read.verify(token, { scopes: opts.scopes, now });
     if (r.valid && r.key) this.usage.record(r.key.id, presentation, now, opts.ip ?? null, opts.userAgent ?? null);
     return r;

@@ -224,6 +224,11 @@ export class AuditDb {
     return this.state;
   }
 
+  /** The checkpoint as stored in the file (another connection, e.g. the writer thread, may have moved it). */
+  storedState(): AuditState {
+    return this.readState();
+  }
+
   /** Applies events in order, in one transaction, advancing the checkpoint with them. */
   applyBatch(events: readonly RecordedEvent[]): void {
     if (events.length > 0) this.applyBatchTx(events);

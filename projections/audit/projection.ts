@@ -70,13 +70,17 @@ export class AuditProjection {
     this.reached(from.position);
     this.failure = null;
     this.live = false;
-    // Events of a subscription this projection has since let go of are dropped: the next one resumes from the store.
-    const sub: Subscription = this.events.subscribeAll((e) => (this.sub === sub ? this.enqueue(e) : undefined), {
-      after: from.position,
-      onError: (err) => {
-        if (this.sub === sub) this.fail(err, 'audit projection stopped');
-      },
-    });
+    const onError = (err: unknown): void => {
+      if (this.sub === sub) this.fail(err, 'audit projection stopped');
+    };
+    // A store that follows the log by itself (off the request loop) only reports how far it got. Otherwise events of a
+    // subscription this projection has since let go of are dropped: the next one resumes from the store.
+    const sub: Subscription =
+      this.store.follow?.((p) => (this.sub === sub ? this.reached(p) : undefined), onError) ??
+      this.events.subscribeAll((e) => (this.sub === sub ? this.enqueue(e) : undefined), {
+        after: from.position,
+        onError,
+      });
     this.sub = sub;
     const letGo = new Promise<void>((resolve) => (this.letGo = resolve));
     try {

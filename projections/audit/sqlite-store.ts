@@ -2,8 +2,9 @@
 // ones the routes ran before the port existed (same SQL, same index hints), behind an async face.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import type { RecordedEvent } from '../../events/store/types.js';
+import type { RecordedEvent, Subscription } from '../../events/store/types.js';
 import { AuditDb, type AuditExtension } from './audit-db.js';
+import { followInWorker, type LogFile } from './sqlite-follower.js';
 import { CSV_COLUMNS, csvLine, DERIVED_CELLS, type AuditRow, type Cell } from './row.js';
 import {
   CHECKPOINT_TYPE,
@@ -31,11 +32,23 @@ export class SqliteAuditStore implements AuditStore {
   readonly shared = false;
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(readonly db: AuditDb) {}
+  readonly follow?: (onPosition: (position: number) => void, onError: (err: unknown) => void) => Subscription;
 
-  /** Opens (creating or converting) audit.db with its derived tables. */
-  static open(file: string, extensions: readonly AuditExtension[]): SqliteAuditStore {
-    return new SqliteAuditStore(new AuditDb(file, extensions));
+  constructor(
+    readonly db: AuditDb,
+    extensions: readonly AuditExtension[] = [],
+    log?: LogFile,
+  ) {
+    // With the log's file at hand, a worker thread writes the store; this connection only reads.
+    if (log !== undefined) {
+      const names = extensions.map((x) => x.name);
+      this.follow = (onPosition, onError) => followInWorker(db.file, names, log, onPosition, onError);
+    }
+  }
+
+  /** Opens (creating or converting) audit.db with its derived tables; followed off-thread when `log` is given. */
+  static open(file: string, extensions: readonly AuditExtension[], log?: LogFile): SqliteAuditStore {
+    return new SqliteAuditStore(new AuditDb(file, extensions), extensions, log);
   }
 
   private stmt(sql: string): Database.Statement {
@@ -49,7 +62,7 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   state(): Promise<AuditState> {
-    return Promise.resolve(this.db.checkpoint);
+    return Promise.resolve(this.follow === undefined ? this.db.checkpoint : this.db.storedState());
   }
 
   applyBatch(events: readonly RecordedEvent[]): Promise<AuditState> {

@@ -1,6 +1,6 @@
 // The audit storage port: where the audit read model lives (audit.db in the data folder, or tables in the ledger's
 // PostgreSQL database shared by every instance). One writer applies events; any number of readers query.
-import type { RecordedEvent } from '../../events/store/types.js';
+import type { RecordedEvent, Subscription } from '../../events/store/types.js';
 import type { AuditRow } from './row.js';
 import type { AuditFilters } from './where.js';
 
@@ -90,6 +90,12 @@ export interface AuditStore extends AuditWitness {
    * before the stored position are skipped, so a writer that takes over, or replays a batch, never duplicates a row.
    */
   applyBatch(events: readonly RecordedEvent[]): Promise<AuditState>;
+  /**
+   * Present when the store can follow the ledger by itself, off the request loop (audit.db next to the SQLite log: a
+   * worker thread reads the log and writes in large transactions). It starts from the stored position and reports
+   * each position it has stored; `caughtUp` resolves once it holds the log as it was at start.
+   */
+  follow?: (onPosition: (position: number) => void, onError: (err: unknown) => void) => Subscription;
   /** Drops everything and projects these batches (the whole log, in order) from the genesis chain. */
   rebuild(batches: AsyncIterable<readonly RecordedEvent[]>): Promise<AuditState>;
   rows(q: RowQuery): Promise<AuditRow[]>;

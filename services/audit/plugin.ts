@@ -1,6 +1,7 @@
 // The audit plugin: the audit projection (audit.db, or tables in the shared PostgreSQL database), the query, history
 // and point-in-time routes, exports, and signed chain checkpoints.
 import { join } from 'node:path';
+import { SqliteEventStore } from '../../events/store/sqlite.js';
 import type { EventStore } from '../../events/store/types.js';
 import type { Config } from '../config.js';
 import type { PluginFactory, PluginModule, Progress } from '../server.js';
@@ -23,18 +24,23 @@ export function auditDbFile(dataDir: string): string {
 }
 
 /** Where the audit read model lives: the ledger's PostgreSQL database when it has one, else audit.db in the data folder. */
-export async function openAuditStore(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<AuditStore> {
+export async function openAuditStore(
+  config: Pick<Config, 'dataDir' | 'databaseUrl'>,
+  log?: EventStore,
+): Promise<AuditStore> {
   if (config.databaseUrl !== null) {
     const { PostgresAuditStore } = await import('../../projections/audit/postgres-store.js');
     return PostgresAuditStore.open(config.databaseUrl);
   }
-  return SqliteAuditStore.open(auditDbFile(config.dataDir), auditExtensions);
+  // Next to a SQLite log, a worker thread writes audit.db from the log file (see sqlite-follower.ts).
+  const file = log instanceof SqliteEventStore ? log : undefined;
+  return SqliteAuditStore.open(auditDbFile(config.dataDir), auditExtensions, file);
 }
 
 export function auditPlugin(): PluginFactory {
   return async ({ ledger, config, logger, metrics, signingKey, singleton }) => {
     const log = logger.child({ component: 'audit' });
-    const store = await openAuditStore(config);
+    const store = await openAuditStore(config, ledger.store);
     const projection = new AuditProjection(store, ledger.store, (msg, err) => log.error({ err }, msg));
     const ctx: AuditContext = { ledger, config, logger: log, metrics, signingKey, store, projection };
     const checkpointer = new Checkpointer(ctx);

@@ -51,7 +51,7 @@ async function identify(
   cred: Credential,
   req: { ip: string; userAgent: string | null },
 ): Promise<Caller | null> {
-  const now = ledger.clock().getTime();
+  const now = ledger.now();
   const r = ledger.verifyAndRecord(cred.token, PRESENTATION[cred.scheme], {
     now,
     ip: req.ip,

@@ -48,7 +48,7 @@ export function keyStatus(k: KeyView, now: number): KeyStatusName {
 }
 
 export function keyJson(ledger: Ledger, k: KeyView): z.output<typeof keySchema> {
-  const now = ledger.clock().getTime();
+  const now = ledger.now();
   const pending = ledger.usage.pendingFor(k.id);
   const lastUsed =
     pending.lastAt !== null && (k.lastUsedAt === null || pending.lastAt > k.lastUsedAt) ? pending.lastAt : k.lastUsedAt;

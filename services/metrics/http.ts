@@ -15,6 +15,8 @@ export class HttpMetrics {
   /** Label children by "method route status": this runs on every request, so labels are resolved once per series. */
   private readonly series = new Map<string, Histogram.Internal<RequestLabel>>();
   private readonly authentications: Counter<'presentation' | 'outcome'>;
+  /** Its label children, like `series` (a credential is checked on almost every request). */
+  private readonly authSeries = new Map<string, Counter.Internal>();
   private readonly logins: Counter<'outcome'>;
   private readonly throttles: Counter<'kind'>;
 
@@ -46,7 +48,10 @@ export class HttpMetrics {
   }
 
   authentication(presentation: string, outcome: AuthOutcome): void {
-    this.authentications.inc({ presentation, outcome });
+    const k = `${presentation} ${outcome}`;
+    let c = this.authSeries.get(k);
+    if (c === undefined) this.authSeries.set(k, (c = this.authentications.labels({ presentation, outcome })));
+    c.inc();
   }
 
   login(outcome: LoginOutcome): void {

@@ -1,0 +1,341 @@
+// npm run bench:soak — sustained load against the real server in a child process: verification from 10,000 distinct
+// keys at half the measured peak rate (LEDGER_USAGE_FLUSH_MS=1000, so up to one ApiKeyUsed per key per second), 100
+// key creations/s, 20 revocations/s, audit queries at 5/s, and the Kafka publisher when a broker is configured. Verify
+// latency is compared with an idle run of the same verify load (nothing else running) in the same server.
+// SOAK_SECONDS=60 per run (10 for a quick check); SOAK_STORE=sqlite | postgres | both (default both);
+// SOAK_KEYS=10000. LEDGER_TEST_KAFKA_BROKERS=host:port turns the publisher on. On SQLite it first measures peak verify
+// throughput with SOAK_FLUSH_KEYS=20000 keys in use, 50 ms usage flush against the default one (0 skips it).
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bootstrapAdmin } from '../services/bootstrap.js';
+import { loadConfig } from '../services/config.js';
+import { SYSTEM } from '../services/ledger.js';
+import { openLedger } from '../services/open-ledger.js';
+import { freshDatabase, type TestDatabase } from '../test/support/postgres.js';
+import { tempDir } from '../test/support/tmp.js';
+import { figure, machine, misses } from './report.js';
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
+const KEYS = Number(process.env.SOAK_KEYS ?? 10_000);
+const STORES = (process.env.SOAK_STORE ?? 'both') === 'both' ? ['sqlite', 'postgres'] : [process.env.SOAK_STORE!];
+const BROKERS = process.env.LEDGER_TEST_KAFKA_BROKERS ?? '';
+const EMAIL = 'admin@soak.test';
+const PASSWORD = 'soak password, long enough';
+const CREATES_PER_S = 100;
+const REVOKES_PER_S = 20;
+const AUDIT_PER_S = 5;
+const SAMPLE_MS = 100;
+/** Extra node flags for the server, e.g. SOAK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const NODE_ARGS = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+/** Keys in use for the usage-flush figure (SQLite run only; 0 skips it), and its seconds per measurement. */
+const FLUSH_KEYS = Number(process.env.SOAK_FLUSH_KEYS ?? 20_000);
+const FLUSH_SECONDS = Number(process.env.SOAK_FLUSH_SECONDS ?? 10);
+if (!(SECONDS >= 5)) throw new TypeError('SOAK_SECONDS must be at least 5');
+if (!STORES.every((s) => s === 'sqlite' || s === 'postgres'))
+  throw new TypeError('SOAK_STORE: sqlite, postgres or both');
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fix = (n: number, d = 2): string => n.toFixed(d);
+
+interface Server {
+  proc: ChildProcess;
+  url: string;
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
+  const main = fileURLToPath(new URL('../services/cli/main.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...NODE_ARGS, main, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const onData = (d: Buffer): void => {
+      out += d.toString('utf8');
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      proc.stdout.off('data', onData);
+      proc.stdout.resume();
+      resolve({
+        proc,
+        url: m[1]!,
+        rss: () => rssOf(proc.pid!),
+        stop: () =>
+          new Promise<void>((done) => {
+            if (proc.exitCode !== null) return done();
+            proc.once('exit', () => done());
+            proc.kill('SIGTERM');
+          }),
+      });
+    };
+    proc.stdout.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${out.slice(-500)}`)));
+  });
+}
+
+async function call(url: string, method: string, bearer: string | null, body?: unknown): Promise<unknown> {
+  const r = await fetch(url, {
+    method,
+    headers: {
+      ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${text.slice(0, 200)}`);
+  return text === '' ? null : (JSON.parse(text) as unknown);
+}
+
+/** The admin and `n` keys, created in process before the server starts (faster than over HTTP); their tokens. */
+async function prepare(env: NodeJS.ProcessEnv, n: number): Promise<string[]> {
+  const config = loadConfig(env);
+  const { ledger } = await openLedger(config, { log: () => undefined });
+  try {
+    await ledger.start();
+    await bootstrapAdmin(ledger, config, () => undefined);
+    const admin = ledger.read.userByEmail(EMAIL)!;
+    const tokens: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < n) {
+          const i = next++;
+          tokens.push((await ledger.keys.create({ userId: admin.id, name: `soak ${i}` }, SYSTEM)).token);
+        }
+      }),
+    );
+    await ledger.stop();
+    return tokens;
+  } finally {
+    await ledger.store.close();
+  }
+}
+
+/** Verification load: GET /v1/auth/me with one of the keys as bearer, cycling through all of them. */
+async function verifyLoad(
+  url: string,
+  tokens: readonly string[],
+  seconds: number,
+  rate: number | null,
+): Promise<autocannon.Result> {
+  let i = 0;
+  return autocannon({
+    url: `${url}/v1/auth/me`,
+    connections: 32,
+    duration: seconds,
+    ...(rate === null ? {} : { overallRate: Math.round(rate) }),
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]!}` } }),
+      },
+    ],
+  });
+}
+
+interface Ready {
+  checks: Array<{ name: string; ok: boolean; detail?: Record<string, unknown> }>;
+}
+
+/**
+ * Peak verify throughput with FLUSH_KEYS keys in use, with the default usage flush and with a 50 ms one (a server
+ * started for each on the same data folder).
+ */
+async function flushCost(env: NodeJS.ProcessEnv, tokens: readonly string[]): Promise<void> {
+  const peak = async (flushMs: string | undefined): Promise<number> => {
+    const server = await startServer({ ...env, LEDGER_USAGE_FLUSH_MS: flushMs });
+    try {
+      await verifyLoad(server.url, tokens, 2, null); // warm up
+      return (await verifyLoad(server.url, tokens, FLUSH_SECONDS, null)).requests.average;
+    } finally {
+      await server.stop();
+    }
+  };
+  const slow = await peak(undefined);
+  const fast = await peak('50');
+  figure(
+    'verify, 50 ms usage flush vs default',
+    `×${fix(fast / slow)}`,
+    '≥ ×0.7',
+    fast / slow >= 0.7,
+    `  GET /v1/auth/me over ${int(tokens.length)} keys: ${int(fast)} req/s with LEDGER_USAGE_FLUSH_MS=50, ${int(slow)} req/s with the default`,
+  );
+}
+
+/** Largest lag seen of each follower, in events and in ms (how long ago the log's head passed its position). */
+class LagWatch {
+  private readonly heads: Array<{ t: number; head: number }> = [];
+  readonly worst = new Map<string, { events: number; ms: number }>();
+  errors = 0;
+
+  constructor(private readonly url: string) {}
+
+  private note(name: string, position: number, head: number, t: number): void {
+    const events = Math.max(0, head - position);
+    // The first sample whose head was past `position`: the oldest event still waiting has been known since then.
+    const since = events === 0 ? t : (this.heads.find((h) => h.head > position)?.t ?? t);
+    const w = this.worst.get(name) ?? { events: 0, ms: 0 };
+    this.worst.set(name, { events: Math.max(w.events, events), ms: Math.max(w.ms, t - since) });
+  }
+
+  async sample(): Promise<void> {
+    const t = performance.now();
+    const r = await fetch(`${this.url}/readyz`);
+    const ready = (await r.json()) as Ready;
+    const detail = (n: string): Record<string, unknown> => ready.checks.find((c) => c.name === n)?.detail ?? {};
+    const rm = detail('read_model');
+    const head = Number(rm.head ?? rm.position);
+    this.heads.push({ t, head });
+    if (this.heads.length > 10_000) this.heads.splice(0, 5_000);
+    this.note('read model', Number(rm.position), head, t);
+    this.note('audit projection', Number(detail('audit_projection').position), head, t);
+    if (BROKERS !== '') {
+      const text = await (await fetch(`${this.url}/metrics`)).text();
+      const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const w = this.worst.get('publisher') ?? { events: 0, ms: 0 };
+      this.worst.set('publisher', {
+        events: Math.max(w.events, gauge('ledger_publisher_lag_events')),
+        ms: Math.max(w.ms, gauge('ledger_publisher_lag_seconds') * 1000),
+      });
+    }
+  }
+}
+
+/** Runs `fn` `perSecond` times a second until `until`; counts failures. */
+function paced(perSecond: number, fn: () => Promise<unknown>, failures: { n: number; first: unknown }): () => void {
+  const timer = setInterval(() => {
+    fn().catch((err: unknown) => {
+      failures.n++;
+      failures.first ??= err;
+    });
+  }, 1000 / perSecond);
+  return () => clearInterval(timer);
+}
+
+async function soak(store: string): Promise<void> {
+  const dir = tempDir('soak');
+  let db: TestDatabase | null = null;
+  let server: Server | null = null;
+  try {
+    if (store === 'postgres') db = await freshDatabase('soak');
+    const topic = `soak-${randomBytes(4).toString('hex')}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      LEDGER_DATA_DIR: dir.path,
+      LEDGER_USAGE_FLUSH_MS: '1000',
+      LEDGER_BOOTSTRAP_ADMIN_EMAIL: EMAIL,
+      LEDGER_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
+      ...(db === null ? {} : { LEDGER_DATABASE_URL: db.url, LEDGER_MASTER_KEY: randomBytes(32).toString('base64') }),
+      ...(BROKERS === ''
+        ? {}
+        : {
+            LEDGER_KAFKA_BROKERS: BROKERS,
+            LEDGER_KAFKA_EVENTS_TOPIC: `${topic}.events`,
+            LEDGER_KAFKA_REVOCATIONS_TOPIC: `${topic}.revocations`,
+          }),
+    };
+    let t = performance.now();
+    const tokens = await prepare(env, Math.max(KEYS, store === 'sqlite' ? FLUSH_KEYS : 0));
+    console.log(
+      `\n${store}${BROKERS === '' ? '' : ' + Kafka publisher'}: ${int(tokens.length)} keys created in ${fix((performance.now() - t) / 1000, 1)} s`,
+    );
+    if (store === 'sqlite' && FLUSH_KEYS > 0) await flushCost(env, tokens.slice(0, FLUSH_KEYS));
+    server = await startServer(env);
+    const url = server.url;
+    const login = (await call(`${url}/v1/auth/login`, 'POST', null, { email: EMAIL, password: PASSWORD })) as {
+      token: string;
+    };
+    const verifying = tokens.slice(0, KEYS);
+    const peak = await verifyLoad(url, verifying, 5, null);
+    const rate = peak.requests.average / 2;
+    const idle = await verifyLoad(url, verifying, SECONDS, rate);
+
+    // The soak: the same verify load, plus writes, audit queries and the lag sampler.
+    const lag = new LagWatch(url);
+    const failures = { n: 0, first: null as unknown };
+    const fresh: string[] = []; // keys created during the soak: the ones it revokes
+    let created = 0;
+    let revoked = 0;
+    const rss0 = server.rss();
+    const stops = [
+      paced(
+        CREATES_PER_S,
+        () =>
+          call(`${url}/v1/keys`, 'POST', login.token, { name: 'soak new' }).then((k) => {
+            fresh.push((k as { id: string }).id);
+            created++;
+          }),
+        failures,
+      ),
+      paced(
+        REVOKES_PER_S,
+        () => {
+          const id = fresh.shift();
+          return id === undefined
+            ? Promise.resolve()
+            : call(`${url}/v1/keys/${id}`, 'DELETE', login.token).then(() => revoked++);
+        },
+        failures,
+      ),
+      paced(AUDIT_PER_S, () => call(`${url}/v1/audit?limit=50`, 'GET', login.token), failures),
+      paced(1000 / SAMPLE_MS, () => lag.sample(), failures),
+    ];
+    t = performance.now();
+    t = performance.now();
+    const busy = await verifyLoad(url, verifying, SECONDS, rate);
+    for (const stop of stops) stop();
+    const rss1 = server.rss();
+    await lag.sample();
+
+    const p99Ratio = busy.latency.p99 / Math.max(idle.latency.p99, 0.001);
+    const errors = busy.errors + busy.non2xx + failures.n;
+    console.log(
+      `  verify ${int(rate)} req/s (half of a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
+        `${int(created)} keys created, ${int(revoked)} revoked while it ran`,
+    );
+    figure(
+      'verify p99 under load vs idle',
+      `×${fix(p99Ratio)}`,
+      '≤ ×2',
+      p99Ratio <= 2,
+      `  p50 ${busy.latency.p50} ms / p99 ${busy.latency.p99} ms; idle p50 ${idle.latency.p50} ms / p99 ${idle.latency.p99} ms`,
+    );
+    for (const [name, w] of lag.worst)
+      figure(`largest lag, ${name}`, `${int(w.ms)} ms`, '≤ 1,000 ms', w.ms <= 1000, `  ${int(w.events)} events`);
+    const growth = (rss1 - rss0) / 2 ** 20;
+    figure(
+      'RSS growth',
+      `${fix(growth, 1)} MB`,
+      '≤ 50 MB',
+      growth <= 50,
+      `  ${fix(rss0 / 2 ** 20, 0)} → ${fix(rss1 / 2 ** 20, 0)} MB`,
+    );
+    figure(
+      'errors',
+      int(errors),
+      '0',
+      errors === 0,
+      errors === 0 ? '' : `  first: ${String(failures.first)}; verify errors ${busy.errors}, non-2xx ${busy.non2xx}`,
+    );
+  } finally {
+    await server?.stop();
+    await db?.drop();
+    dir.cleanup();
+  }
+}
+
+console.log(`token-ledger soak benchmark (${SECONDS} s per run, ${int(KEYS)} keys, stores: ${STORES.join(', ')})`);
+console.log(machine());
+for (const s of STORES) await soak(s);
+console.log(misses() === 0 ? '\nall targets met' : `\n${misses()} target(s) missed`);

@@ -1,0 +1,74 @@
+// The audit writer thread (see sqlite-follower.ts): reads the SQLite log after audit.db's checkpoint and applies it in
+// transactions of up to BATCH events; sleeps until woken by a commit of the main thread, or a poll for other writers.
+import Database from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+import { arrayToRecorded, READ_ALL_SQL, type RowArray } from '../../events/store/sqlite.js';
+import { AuditDb } from './audit-db.js';
+import type { FollowerConfig, FollowerMessage } from './sqlite-follower.js';
+import { auditExtensions } from './timeline.js';
+
+/** Events per transaction: large ones write far less (each commit rewrites every index page it touched). */
+const BATCH = 20_000;
+/** Without a wake-up, look at the log this often (another process may append to it). */
+const POLL_MS = 250;
+
+const port = parentPort;
+if (port === null) throw new TypeError('sqlite-follower-worker runs as a worker thread');
+const config = workerData as FollowerConfig;
+const post = (m: FollowerMessage): void => port.postMessage(m);
+
+let closing = false;
+let wake: (() => void) | null = null;
+port.on('message', (m: string) => {
+  if (m === 'close') closing = true;
+  wake?.();
+});
+
+function sleep(): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, POLL_MS);
+    function done(): void {
+      clearTimeout(timer);
+      wake = null;
+      resolve();
+    }
+    wake = done;
+  });
+}
+
+async function run(): Promise<void> {
+  const extensions = auditExtensions.filter((x) => config.extensions.includes(x.name));
+  if (extensions.length !== config.extensions.length) throw new TypeError('unknown audit extension');
+  const audit = new AuditDb(config.auditFile, extensions);
+  const log = new Database(config.logFile, { readonly: true, fileMustExist: true });
+  try {
+    log.pragma('busy_timeout = 5000');
+    const read = log.prepare<[number, number], RowArray>(READ_ALL_SQL).raw(true);
+    let caughtUp = false;
+    while (!closing) {
+      const rows = read.all(audit.checkpoint.position, BATCH);
+      if (rows.length > 0) {
+        audit.applyBatch(rows.map(arrayToRecorded));
+        post({ kind: 'position', position: audit.checkpoint.position });
+      }
+      if (rows.length === BATCH) {
+        await new Promise((resolve) => setImmediate(resolve)); // lets a close in
+        continue;
+      }
+      if (!caughtUp) post({ kind: 'caughtUp' });
+      caughtUp = true;
+      await sleep();
+    }
+  } finally {
+    log.close();
+    audit.close();
+  }
+}
+
+run()
+  .catch((err: unknown) => {
+    const code = (err as { code?: unknown }).code;
+    const retriable = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_IOERR';
+    post({ kind: 'error', message: err instanceof Error ? err.message : String(err), retriable });
+  })
+  .finally(() => port.close()); // the thread ends once its port no longer holds it open
