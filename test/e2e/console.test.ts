@@ -228,9 +228,36 @@ describe('web console (Chromium)', function () {
     await check(page, 'users');
   });
 
+  it('rotates a key with a grace period, shows the new token once and links predecessor and successor', async () => {
+    const admin = await s.login();
+    await s.request('POST', '/v1/keys', { token: admin, body: { name: 'rotating' } });
+    await page.getByRole('link', { name: 'Keys', exact: true }).click();
+    await page
+      .getByRole('row', { name: /rotating/ })
+      .getByRole('button', { name: 'Rotate' })
+      .click();
+    await page.getByRole('dialog').getByLabel('Grace period').fill('1h');
+    await page.getByRole('dialog').getByRole('button', { name: 'Rotate' }).click();
+    const fresh = await page.getByRole('dialog').getByLabel('Token').inputValue();
+    expect((await s.request('GET', '/v1/auth/me', { token: fresh })).status).to.equal(200);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await page.getByText('rotation grace').waitFor();
+    await page
+      .getByRole('row', { name: /rotation grace/ })
+      .getByRole('link', { name: 'rotating' })
+      .click();
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    const history = page.getByRole('list', { name: 'Key history' });
+    await history.getByText('Rotated').waitFor();
+    await page.getByText('Rotated to').waitFor();
+    await history.getByRole('link', { name: /^key_/ }).first().click();
+    await page.getByText('Rotated from').waitFor();
+  });
+
   it('is readable at phone width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.getByRole('link', { name: 'Keys' }).click();
+    await page.getByRole('link', { name: 'Keys', exact: true }).click();
     await page.getByRole('table', { name: 'Keys' }).waitFor();
     await check(page, 'keys-phone');
     expect(await page.evaluate('document.body.scrollWidth <= innerWidth + 1')).to.equal(true);
