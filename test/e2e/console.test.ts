@@ -131,6 +131,11 @@ describe('web console (Chromium)', function () {
     expect(await page.content()).to.not.include(token);
     const row = page.getByRole('row', { name: /ci-deploy/ });
     await row.getByText('active').waitFor();
+    // Filters: by status and by workspace.
+    await page.getByLabel('Status').selectOption('revoked');
+    await page.getByText('No keys here yet').waitFor();
+    await page.getByLabel('Status').selectOption('');
+    await row.waitFor();
     const keys = await s.request('GET', '/v1/keys', { token: await s.login() });
     keyId = keys.body.items.find((k: { name: string }) => k.name === 'ci-deploy').id;
     await check(page, 'keys');

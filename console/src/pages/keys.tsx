@@ -2,8 +2,21 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
-import type { Key, Me } from '../types';
-import { Empty, ErrorBox, Link, Loading, StatusChip, phaseOf, useLoad, when, Labelled, DataTable, Pager } from '../ui';
+import type { Key, Me, Workspace } from '../types';
+import {
+  Empty,
+  ErrorBox,
+  Link,
+  Loading,
+  StatusChip,
+  phaseOf,
+  useLoad,
+  when,
+  Labelled,
+  DataTable,
+  Pager,
+  WorkspaceSelect,
+} from '../ui';
 import { CreateKeyDialog, RenameDialog, RevealDialog, RevokeDialog, RotateDialog } from './key-dialogs';
 
 type Action = { kind: 'create' } | { kind: 'revoke' | 'rotate' | 'reveal' | 'rename'; key: Key };
@@ -12,13 +25,18 @@ const PAGE = 20;
 
 export function KeysPage(props: { me: Me }): JSX.Element {
   const [status, setStatus] = useState('');
+  const [workspaceId, setWorkspaceId] = useState('');
+  const workspaces = useLoad(() => api<{ items: Workspace[] }>('GET', '/v1/workspaces'), []);
   const [cursors, setCursors] = useState<string[]>([]);
   const [action, setAction] = useState<Action | null>(null);
   const cursor = cursors[cursors.length - 1];
   const list = useLoad(
     () =>
-      api<{ items: Key[]; nextCursor: string | null }>('GET', `/v1/keys${qs({ status, limit: String(PAGE), cursor })}`),
-    [status, cursor],
+      api<{ items: Key[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/keys${qs({ status, workspaceId, limit: String(PAGE), cursor })}`,
+      ),
+    [status, workspaceId, cursor],
   );
   const done = (): void => {
     setAction(null);
@@ -44,6 +62,15 @@ export function KeysPage(props: { me: Me }): JSX.Element {
             <option value="revoked">Revoked</option>
           </select>
         </Labelled>
+        <WorkspaceSelect
+          workspaces={workspaces.data?.items}
+          value={workspaceId}
+          onChange={(id) => {
+            setWorkspaceId(id);
+            setCursors([]);
+          }}
+          any="All"
+        />
         <span class="grow" />
         <button class="primary" type="button" onClick={() => setAction({ kind: 'create' })}>
           Create key
