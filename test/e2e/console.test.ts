@@ -9,7 +9,13 @@ import { SYSTEM } from '../../services/ledger.js';
 import { CONSOLE_CSP, CONSOLE_DIR } from '../../services/http/console.js';
 import { existsSync } from 'node:fs';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
-import { chromiumMissing, launchChromium, screenshot, seriousViolations } from '../support/browser.js';
+import {
+  chromiumMissing,
+  freshScreenshots,
+  launchChromium,
+  screenshot,
+  seriousViolations,
+} from '../support/browser.js';
 
 const PASSWORD = 'another long passphrase';
 
@@ -62,6 +68,7 @@ describe('web console (Chromium)', function () {
       this.skip();
     }
     if (!existsSync(`${CONSOLE_DIR}index.html`)) throw new Error('the console is not built: run `npm run build`');
+    freshScreenshots();
     s = await startTestServer({}, [auditPlugin(), revocationsPlugin({ heartbeatMs: 200, retryMs: 100 })]);
     // Another tenant: its owner, workspace and a key the admin's member must never see.
     const ledger = s.running.ledger;

@@ -1,6 +1,6 @@
 // Debian's Chromium driven by playwright-core, with axe-core for accessibility checks and screenshots to an ignored
 // folder. Tests that need it skip, saying why, only when /usr/bin/chromium is genuinely absent.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -40,4 +40,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/** Empties the screenshot folder, so it holds only this run's pages. */
+export function freshScreenshots(): void {
+  rmSync(SCREENSHOTS, { recursive: true, force: true });
 }
