@@ -21,6 +21,8 @@ COPY projections ./projections
 COPY services ./services
 COPY clients ./clients
 COPY examples ./examples
+# The web console's sources (Vite builds them into dist/console).
+COPY console ./console
 RUN npm run build \
  && npm prune --omit=dev
 

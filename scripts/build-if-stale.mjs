@@ -1,8 +1,7 @@
 // Builds dist/ only when a source is newer than the last build, so `npm start` on a built tree goes straight to node.
 // A stat walk costs milliseconds; even an up-to-date `tsc -b` loads the whole compiler first (about a second).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,8 +10,9 @@ const config = join(root, 'tsconfig.json');
 // `npm ci` runs this as `prepare`; an install with no sources yet (the Dockerfile's first layer) has nothing to build.
 if (!existsSync(config)) process.exit(0);
 
-const SOURCE_DIRS = ['events', 'projections', 'services', 'clients', 'bench', 'test', 'examples'];
-const buildInfo = join(root, 'dist', 'tsconfig.tsbuildinfo');
+const SOURCE_DIRS = ['events', 'projections', 'services', 'clients', 'bench', 'test', 'examples', 'console'];
+/** Written after every successful build: the TypeScript build info alone misses a console-only change. */
+const stamp = join(root, 'dist', '.built');
 
 function newest(path) {
   const st = statSync(path, { throwIfNoEntry: false });
@@ -24,14 +24,18 @@ function newest(path) {
 }
 
 function stale() {
-  const built = statSync(buildInfo, { throwIfNoEntry: false });
+  const built = statSync(stamp, { throwIfNoEntry: false });
   if (built === undefined) return true;
   const inputs = [config, join(root, 'package-lock.json'), ...SOURCE_DIRS.map((d) => join(root, d))];
   return inputs.some((p) => newest(p) > built.mtimeMs);
 }
 
 if (stale()) {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const r = spawnSync(process.execPath, [tsc, '-b', config], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
+  // The package's own build script (server, then the console), through the npm that runs this script.
+  const npm = process.env.npm_execpath;
+  const r = npm
+    ? spawnSync(process.execPath, [npm, 'run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
+    : spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+  writeFileSync(stamp, new Date().toISOString() + '\n');
 }

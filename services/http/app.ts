@@ -20,6 +20,7 @@ import { userRoutes } from './routes/users.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { followLoginEvent, PasswordGuard } from './password-guard.js';
 import { buildOpenApi } from './openapi.js';
+import { consoleAssets } from './console.js';
 import { loggableUrl } from './redact.js';
 import { rawVerify, VERIFY_PATH } from './raw-verify.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): Koa {
   router.get('/openapi.json', (ctx) => {
     ctx.body = openapi;
   });
+  app.use(consoleAssets());
   app.use(router.routes());
   app.use(methodNotAllowed());
   return app;
