@@ -1,12 +1,9 @@
 // Embedded default store: one SQLite file, WAL + synchronous=FULL, concurrent appends grouped into one transaction.
 import Database from 'better-sqlite3';
 import { secureSqliteFile } from './data-dir.js';
-import { Worker } from 'node:worker_threads';
-import { StoreUnavailableError } from '../errors.js';
+import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
 import { assertReadPosition, beyondTheLog } from './positions.js';
-import { outcomeError, translateSqlite as translate, type AppendRequest } from './sqlite-appender.js';
-import type { WriterReply, WriterRequest } from './sqlite-writer-thread.js';
 import type {
   AppendResult,
   EventHandler,
@@ -16,11 +13,15 @@ import type {
   ReadAllPage,
   RecordedEvent,
   SubscribeOptions,
+  SerializedEvent,
   Subscription,
 } from './types.js';
 import { serializeEvent } from './types.js';
 
-interface PendingAppend extends AppendRequest {
+interface PendingAppend {
+  streamId: string;
+  events: readonly SerializedEvent[];
+  expected: ExpectedRevision;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -86,24 +87,29 @@ export function arrayToRecorded(r: RowArray): RecordedEvent {
   };
 }
 
+function translate(err: unknown, what: string): LedgerError {
+  if (err instanceof LedgerError) return err;
+  const code = (err as { code?: unknown }).code;
+  const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_IOERR';
+  return new StoreUnavailableError(`sqlite ${what} failed: ${(err as Error).message}`, err, busy);
+}
+
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   readonly file: string;
   private readonly db: Database.Database;
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
-  /** Commits run on this thread (sqlite-writer-thread.ts); one group at a time, the next one queues meanwhile. */
-  private readonly writer: Worker;
-  private inFlight: { id: number; batch: PendingAppend[] } | null = null;
-  private nextBatchId = 0;
-  private writerFailure: StoreUnavailableError | null = null;
-  private drained: Array<() => void> = [];
   private waiters = new Set<() => void>();
   private closed = false;
   private readonly subs = new Set<Subscription>();
   private readonly watchers = new Set<() => void>();
   private readonly pollIntervalMs: number;
+  private readonly applyInSavepoint: (p: PendingAppend, nextPos: number) => AppendResult;
   private readonly stmts: {
+    streamHead: Database.Statement<[string], { r: number | null }>;
+    byEventId: Database.Statement<[string], Row>;
+    insert: Database.Statement<[number, string, string, number, string, string, string]>;
     maxPos: Database.Statement<[], { p: number | null }>;
     readStream: Database.Statement<[string, number, number], Row>;
     readAll: Database.Statement<[number, number], RowArray>;
@@ -123,7 +129,14 @@ export class SqliteEventStore implements EventStore {
     } catch (err) {
       throw translate(err, 'open');
     }
+    // Nested inside the group's transaction, better-sqlite3 runs this as a savepoint.
+    this.applyInSavepoint = this.db.transaction((p: PendingAppend, nextPos: number) => this.applyOne(p, nextPos));
     this.stmts = {
+      streamHead: this.db.prepare('SELECT MAX(revision) AS r FROM events WHERE stream_id = ?'),
+      byEventId: this.db.prepare('SELECT * FROM events WHERE event_id = ?'),
+      insert: this.db.prepare(
+        'INSERT INTO events (position, event_id, stream_id, revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       maxPos: this.db.prepare('SELECT MAX(position) AS p FROM events'),
       readStream: this.db.prepare(
         'SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
@@ -136,11 +149,6 @@ export class SqliteEventStore implements EventStore {
         )
         .raw(true),
     };
-    this.writer = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: { file } });
-    this.writer.unref(); // held only while a commit is under way: an idle store keeps no process alive
-    this.writer.on('message', (m: WriterReply) => this.committed(m));
-    this.writer.on('error', (err) => this.writerFailed(err));
-    this.writer.on('exit', () => this.writerFailed(null));
   }
 
   append(
@@ -161,68 +169,90 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * Group commit: every append queued since the last group was handed to the writer thread shares one transaction and
-   * one fsync there (see SqliteAppender.commit). Each is acknowledged once that transaction is durable.
+   * Group commit: every append queued since the last flush shares one transaction and one fsync. Each append is
+   * atomic on its own (a multi-event one runs in a savepoint), so one that is refused is rolled back alone and the
+   * others still commit.
    */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.inFlight !== null) return; // sent when the group under way is answered
     const batch = this.queue;
     this.queue = [];
-    if (batch.length === 0) return this.settled();
-    if (this.writerFailure !== null) {
-      for (const p of batch) p.reject(this.writerFailure);
-      return this.settled();
+    if (batch.length === 0) return;
+    const outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }> = [];
+    const run = this.db.transaction(() => {
+      let nextPos = (this.stmts.maxPos.get()?.p ?? 0) + 1;
+      for (const p of batch) {
+        try {
+          // One insert is atomic by itself; only a multi-event append needs a savepoint to fail as a whole.
+          const r = p.events.length === 1 ? this.applyOne(p, nextPos) : this.applyInSavepoint(p, nextPos);
+          if (r.position >= nextPos) nextPos = r.position + 1;
+          outcomes.push({ ok: true, r });
+        } catch (e) {
+          if (!(e instanceof LedgerError) || e instanceof StoreUnavailableError) throw e;
+          outcomes.push({ ok: false, e });
+        }
+      }
+    });
+    try {
+      run.immediate();
+    } catch (err) {
+      const e = translate(err, 'append');
+      for (const p of batch) p.reject(e);
+      return;
     }
-    this.inFlight = { id: this.nextBatchId++, batch };
-    const request: WriterRequest = {
-      id: this.inFlight.id,
-      batch: batch.map((p) => ({ streamId: p.streamId, events: p.events, expected: p.expected })),
-    };
-    this.writer.ref();
-    this.writer.postMessage(request);
+    batch.forEach((p, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) p.resolve(o.r);
+      else p.reject(o.e);
+    });
+    this.wake();
   }
 
-  private committed(m: WriterReply): void {
-    const group = this.inFlight;
-    if (group === null || group.id !== m.id) return;
-    this.inFlight = null;
-    this.writer.unref();
-    if ('failed' in m) {
-      const cause = Object.assign(new Error(m.failed.message), { code: m.failed.code ?? undefined });
-      const e = translate(cause, 'append');
-      for (const p of group.batch) p.reject(e);
-    } else {
-      group.batch.forEach((p, i) => {
-        const o = m.outcomes[i]!;
-        if (o.ok) p.resolve(o.r);
-        else p.reject(outcomeError(o));
-      });
-      this.wake();
+  private applyOne(p: PendingAppend, nextPos: number): AppendResult {
+    const first = p.events[0]!;
+    const head = this.stmts.streamHead.get(p.streamId)?.r ?? -1;
+    const exp = p.expected;
+    const ok =
+      exp === 'any' ||
+      (exp === 'no_stream' && head === -1) ||
+      (exp === 'stream_exists' && head >= 0) ||
+      (typeof exp === 'number' && exp === head);
+    if (!ok) {
+      // A retry of an append that already landed moved the head itself: that is not a conflict.
+      const existing = this.stmts.byEventId.get(first.id);
+      if (existing) return this.idempotentResult(p, existing);
+      throw new ConcurrencyError(p.streamId, String(exp), head === -1 ? 'no_stream' : String(head));
     }
-    this.flush();
+    let rev = head;
+    let pos = nextPos - 1;
+    for (const [i, ev] of p.events.entries()) {
+      rev += 1;
+      pos += 1;
+      try {
+        this.stmts.insert.run(pos, ev.id, p.streamId, rev, ev.type, ev.data, ev.metadata);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
+        // Only the first event's id can make the whole append a retry; a later clash is a partial overlap.
+        const existing = i === 0 ? this.stmts.byEventId.get(first.id) : undefined;
+        if (existing) return this.idempotentResult(p, existing);
+        throw new IdempotencyError(p.streamId, ev.id);
+      }
+    }
+    return { nextRevision: rev, position: pos };
   }
 
-  /** The writer thread is gone: what it was committing may or may not have landed, and nothing else can. */
-  private writerFailed(err: Error | null): void {
-    if (this.writerFailure !== null) return;
-    this.writerFailure = new StoreUnavailableError(
-      `sqlite writer thread ${err === null ? 'exited' : `failed: ${err.message}`}`,
-      err,
-      false,
-    );
-    const group = this.inFlight;
-    this.inFlight = null;
-    for (const p of group?.batch ?? []) p.reject(this.writerFailure);
-    this.flush();
-  }
-
-  /** Nothing queued and nothing under way: close() may go on. */
-  private settled(): void {
-    if (this.inFlight !== null || this.queue.length > 0) return;
-    const ds = this.drained;
-    this.drained = [];
-    for (const d of ds) d();
+  /** A retry of an append that already landed returns the original result instead of writing twice. */
+  private idempotentResult(p: PendingAppend, first: Row): AppendResult {
+    let last = first;
+    for (let i = 0; i < p.events.length; i++) {
+      const ev = p.events[i]!;
+      const row = i === 0 ? first : this.stmts.byEventId.get(ev.id);
+      if (!row || row.stream_id !== p.streamId || row.revision !== first.revision + i || row.type !== ev.type) {
+        throw new IdempotencyError(p.streamId, ev.id);
+      }
+      last = row;
+    }
+    return { nextRevision: last.revision, position: last.position };
   }
 
   readStream(streamId: string, opts: { fromRevision?: number; maxCount?: number } = {}): Promise<RecordedEvent[]> {
@@ -324,19 +354,9 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     // Let queued appends land before closing.
-    await new Promise<void>((resolve) => {
-      this.drained.push(resolve);
-      this.flush();
-    });
-    if (this.writerFailure === null) {
-      const exited = new Promise((resolve) => this.writer.once('exit', resolve));
-      this.writerFailure = new StoreUnavailableError('store is closed', null, false);
-      this.writer.ref(); // until it has closed its connection
-      this.writer.postMessage('close');
-      await exited;
-    }
+    if (this.queue.length > 0) this.flush();
+    this.closed = true;
     await Promise.all([...this.subs].map((s) => s.close()));
     this.wake();
     this.db.close();

@@ -90,6 +90,8 @@ export function checkResponse(
   let def: { content?: Record<string, { schema?: Json }> } | undefined;
   // OPTIONS on any served path answers 204 with Allow (app.ts); it is HTTP plumbing, not an operation.
   if (req.method === 'OPTIONS' && res.status === 204) return;
+  // The console's pages and assets are served beside the API, not described by it (their CSP is tested instead).
+  if (req.path === '/console' || req.path.startsWith('/console/')) return;
   if (op === undefined) {
     if (res.status < 400) throw new ContractError(`${where}: no documented operation`);
     const error = req.path.startsWith('/oauth/') ? 'OAuthError' : 'Error';
