@@ -7,7 +7,7 @@
 // runs with LEDGER_DATABASE_URL (audit tables in that database), and the baselines are raw PostgreSQL reads.
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnListening, type Child } from './child.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
@@ -502,46 +502,6 @@ async function buildWorld(dir: string): Promise<World> {
 }
 
 // ------------------------------------------------------------------ child processes
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  rss(): number;
-  stop(): Promise<void>;
-}
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-/** Spawns a node process and resolves once it prints "listening on <url>". */
-function spawnListening(args: string[], env: NodeJS.ProcessEnv): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const onData = (d: Buffer): void => {
-      out += d.toString('utf8');
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      proc.stdout.off('data', onData);
-      proc.stdout.resume();
-      resolve({
-        proc,
-        url: m[1]!,
-        rss: () => rssOf(proc.pid!),
-        stop: () =>
-          new Promise<void>((done) => {
-            if (proc.exitCode !== null) return done();
-            proc.once('exit', () => done());
-            proc.kill('SIGTERM');
-          }),
-      });
-    };
-    proc.stdout.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`child exited with ${code} before listening: ${out.slice(-500)}`)));
-  });
-}
 
 /** Baseline server: a raw SQLite scan of audit_events written line by line to a bare node:http response, with backpressure. */
 function baselineServer(file: string): void {

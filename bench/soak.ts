@@ -6,9 +6,8 @@
 // SOAK_KEYS=10000. LEDGER_TEST_KAFKA_BROKERS=host:port turns the publisher on. On SQLite it first measures peak verify
 // throughput with SOAK_FLUSH_KEYS=20000 keys in use, 50 ms usage flush against the default one (0 skips it).
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnListening, type Child } from './child.js';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bootstrapAdmin } from '../services/bootstrap.js';
 import { loadConfig } from '../services/config.js';
@@ -40,44 +39,13 @@ if (!STORES.every((s) => s === 'sqlite' || s === 'postgres'))
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fix = (n: number, d = 2): string => n.toFixed(d);
 
-interface Server {
-  proc: ChildProcess;
-  url: string;
-  rss(): number;
-  stop(): Promise<void>;
-}
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
+type Server = Child;
 
 function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
-  const main = fileURLToPath(new URL('../services/cli/main.js', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...NODE_ARGS, main, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const onData = (d: Buffer): void => {
-      out += d.toString('utf8');
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      proc.stdout.off('data', onData);
-      proc.stdout.resume();
-      resolve({
-        proc,
-        url: m[1]!,
-        rss: () => rssOf(proc.pid!),
-        stop: () =>
-          new Promise<void>((done) => {
-            if (proc.exitCode !== null) return done();
-            proc.once('exit', () => done());
-            proc.kill('SIGTERM');
-          }),
-      });
-    };
-    proc.stdout.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${out.slice(-500)}`)));
-  });
+  return spawnListening(
+    [...NODE_ARGS, fileURLToPath(new URL('../services/cli/main.js', import.meta.url)), 'serve'],
+    env,
+  );
 }
 
 async function call(url: string, method: string, bearer: string | null, body?: unknown): Promise<unknown> {
