@@ -27,6 +27,16 @@ export interface BatchPlan {
   readonly rows: Array<[number, string, string, number, string, string, string]>;
 }
 
+/** Whether an append expecting `expected` may go on a stream whose last revision is `head` (-1: no stream). */
+export function expectationHolds(expected: ExpectedRevision, head: number): boolean {
+  return (
+    expected === 'any' ||
+    (expected === 'no_stream' && head === -1) ||
+    (expected === 'stream_exists' && head >= 0) ||
+    expected === head
+  );
+}
+
 /**
  * @param heads last revision of each stream of the batch that has events
  * @param known rows already stored under any id of the batch
@@ -45,11 +55,7 @@ export function planBatch(
     const first = p.events[0]!;
     const head = heads.get(p.streamId) ?? -1;
     const exp = p.expected;
-    const holds =
-      exp === 'any' ||
-      (exp === 'no_stream' && head === -1) ||
-      (exp === 'stream_exists' && head >= 0) ||
-      (typeof exp === 'number' && exp === head);
+    const holds = expectationHolds(exp, head);
     // A retry of an append that already landed (earlier, or earlier in this batch) returns its original result.
     if (known.has(first.id)) {
       outcomes.push(retried(p, known));

@@ -1,4 +1,5 @@
 // Embedded default store: one SQLite file, WAL + synchronous=FULL, concurrent appends grouped into one transaction.
+import { expectationHolds } from './append-plan.js';
 import Database from 'better-sqlite3';
 import { secureSqliteFile } from './data-dir.js';
 import { ConcurrencyError, IdempotencyError, LedgerError, StoreUnavailableError } from '../errors.js';
@@ -212,12 +213,7 @@ export class SqliteEventStore implements EventStore {
     const first = p.events[0]!;
     const head = this.stmts.streamHead.get(p.streamId)?.r ?? -1;
     const exp = p.expected;
-    const ok =
-      exp === 'any' ||
-      (exp === 'no_stream' && head === -1) ||
-      (exp === 'stream_exists' && head >= 0) ||
-      (typeof exp === 'number' && exp === head);
-    if (!ok) {
+    if (!expectationHolds(exp, head)) {
       // A retry of an append that already landed moved the head itself: that is not a conflict.
       const existing = this.stmts.byEventId.get(first.id);
       if (existing) return this.idempotentResult(p, existing);

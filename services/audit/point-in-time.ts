@@ -95,7 +95,7 @@ async function instantOf(ledger: Ledger, position: number): Promise<number> {
     });
   const first = await ledger.store.firstEventAtOrAfter(position);
   const e = first ? toStoredEvent(first) : null;
-  return e ? occurred(e) : ledger.clock().getTime();
+  return e ? occurred(e) : ledger.now();
 }
 
 interface Folded {

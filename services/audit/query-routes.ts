@@ -176,7 +176,7 @@ export function auditQueryRoutes(actx: AuditContext): RouteDef[] {
       },
       handler: async ({ caller, params, query }) => {
         const ws = auditWorkspace(ledger, caller, params.id!);
-        const at = query.validAt === undefined ? ledger.clock().getTime() : parseInstant(query.validAt, 'validAt');
+        const at = query.validAt === undefined ? ledger.now() : parseInstant(query.validAt, 'validAt');
         await caughtUp(actx);
         const items = await keysValidAt(actx.store, ws.id, at);
         return { validAt: new Date(at).toISOString(), workspaceId: ws.id, count: items.length, items };

@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): Koa {
       maxFailuresPerIp: deps.config.loginMaxFailuresPerIp,
       windowSeconds: deps.config.loginThrottleWindowSeconds,
     },
-    () => deps.ledger.clock().getTime(),
+    () => deps.ledger.now(),
   );
   // Failures, successes and lifted lockouts are events: this instance's throttle follows them, whichever instance (or
   // the CLI) wrote them, so the limits and lockouts hold cluster-wide.

@@ -48,7 +48,7 @@ function asClient(
   req: { ip: string; userAgent: string | null },
 ): Caller {
   const { ledger } = env.deps;
-  const now = ledger.clock().getTime();
+  const now = ledger.now();
   const r = ledger.verify(secret, { now });
   // A valid token with another key's id is no better than a wrong secret: same refusal, and no use recorded.
   const key = r.valid && r.key !== null && r.key.id === id ? r.key : null;

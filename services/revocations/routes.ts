@@ -90,7 +90,7 @@ function cursorParam(raw: string | undefined, attr: string): Cursor | null {
 
 /** Whether the credential a stream was opened with still holds (a revoked key must not keep listening). */
 function stillAuthorized(ledger: Ledger, caller: Caller): boolean {
-  const now = ledger.clock().getTime();
+  const now = ledger.now();
   const user = ledger.read.findUser(caller.user.id);
   if (!user || !user.active) return false;
   if (caller.key) {

@@ -48,7 +48,7 @@ export class Checkpointer {
 
   async start(): Promise<void> {
     await this.reload();
-    this.startedAt = this.ctx.ledger.clock().getTime();
+    this.startedAt = this.ctx.ledger.now();
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref(); // checkpoints must never keep a process alive
   }
@@ -118,9 +118,8 @@ export class Checkpointer {
     if (nth) return nth;
     const fresh = await this.ctx.store.nthAfter(this.last.position, 1);
     if (!fresh || fresh.position > head.position) return null;
-    const since =
-      this.last.at === null ? (this.startedAt ?? this.ctx.ledger.clock().getTime()) : Date.parse(this.last.at);
-    if (this.ctx.ledger.clock().getTime() - since < this.ctx.config.checkpointSeconds * 1000) return null;
+    const since = this.last.at === null ? (this.startedAt ?? this.ctx.ledger.now()) : Date.parse(this.last.at);
+    if (this.ctx.ledger.now() - since < this.ctx.config.checkpointSeconds * 1000) return null;
     return { position: head.position, chain: head.chain };
   }
 

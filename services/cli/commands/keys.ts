@@ -101,7 +101,7 @@ const list: Command = {
         const u = findUser(ledger, values.user!);
         authorizeOperator('account.read', accountResource(ledger.read, u.id), { what: 'user', id: values.user! });
         const { keyStatus } = await import('../../http/views.js'); // the status the API shows; loaded only here
-        const now = ledger.clock().getTime();
+        const now = ledger.now();
         for (const k of ledger.read.keysOf(u.id)) out(`${k.id}\t${k.start}\t${keyStatus(k, now)}\t${k.name}`);
         return 0;
       });

@@ -135,7 +135,7 @@ export function keyRoutes(env: AppContext): RouteDef[] {
         const ws = query.workspaceId ?? currentWorkspaceId(caller);
         if (ws !== null)
           authorize(caller, 'key.list', { kind: 'workspace', workspaceId: ws }, { what: 'workspace', id: ws });
-        const now = ledger.clock().getTime();
+        const now = ledger.now();
         const mine = [...(ledger.read.keysOf(caller.user.id) ?? [])]
           .reverse()
           .filter(
@@ -307,7 +307,7 @@ export function verifyResponse(
   caller: Caller,
 ): Record<string, unknown> {
   demandVerifier(ledger, caller);
-  const now = ledger.clock().getTime();
+  const now = ledger.now();
   const r = ledger.verify(token, { scopes, now });
   if (r.key === null) return { valid: false, code: r.code, key: null };
   if (!allowed(caller, 'key.verify', { kind: 'workspace', workspaceId: r.key.workspaceId })) return FOREIGN;

@@ -71,7 +71,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
         };
         ctx.set('Cache-Control', 'no-store');
         const token = body.token;
-        const now = ledger.clock().getTime();
+        const now = ledger.now();
         const r = ledger.verify(token, { now });
         // Another tenant's token is inactive to this caller: no owner e-mail, no workspace id.
         if (r.valid && r.key && allowed(caller, 'key.verify', { kind: 'workspace', workspaceId: r.key.workspaceId })) {
@@ -127,7 +127,7 @@ export function oauthRoutes(env: AppContext): RouteDef[] {
       responses: { 200: { description: 'revoked, or nothing to revoke' } },
       handler: async ({ ctx, body, command }) => {
         const token = body.token;
-        const now = ledger.clock().getTime();
+        const now = ledger.now();
         const r = ledger.verify(token, { now });
         if (r.key && keyStatus(r.key, now) !== 'revoked') {
           await ledger.keys.revoke(r.key.id, 'revoked by token holder (RFC 7009)', {

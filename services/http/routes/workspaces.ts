@@ -171,7 +171,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         const ttl = body.expiresIn === undefined ? INVITATION_TTL_SECONDS : seconds(body.expiresIn, 'expiresIn')!;
         const inv = await ledger.workspaces.invite(ws.id, body.email, role, ttl, command);
         ctx.status = 201;
-        return invitationJson(inv, ledger.clock().getTime());
+        return invitationJson(inv, ledger.now());
       },
     }),
     route({
@@ -189,7 +189,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
           { kind: 'workspace', workspaceId: ws.id },
           { what: 'workspace', id: ws.id },
         );
-        const now = ledger.clock().getTime();
+        const now = ledger.now();
         const items = [...ledger.read.invitations()].filter((i) => i.workspaceId === ws.id).reverse();
         return { items: items.map((i) => invitationJson(i, now)) };
       },
@@ -211,10 +211,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
         );
         const inv = ledger.read.findInvitation(params.invitationId!);
         if (!inv || inv.workspaceId !== ws.id) throw new NotFoundError('invitation', params.invitationId!);
-        return invitationJson(
-          await ledger.workspaces.cancelInvitation(inv.id, 'cancelled', command),
-          ledger.clock().getTime(),
-        );
+        return invitationJson(await ledger.workspaces.cancelInvitation(inv.id, 'cancelled', command), ledger.now());
       },
     }),
     route({
@@ -225,7 +222,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
       auth: 'required',
       responses: { 200: { description: 'invitations', schema: z.object({ items: z.array(invitationSchema) }) } },
       handler: ({ caller }) => {
-        const now = ledger.clock().getTime();
+        const now = ledger.now();
         const mine = { kind: 'invitation', workspaceId: '', email: caller.user.email } as const;
         authorize(caller, 'invitation.respond', mine, { what: 'invitation', id: '' });
         const items = [...ledger.read.invitations()].filter(
@@ -259,7 +256,7 @@ export function workspaceRoutes(env: AppContext): RouteDef[] {
             action === 'accept'
               ? await ledger.workspaces.acceptInvitation(inv.id, caller.user, command)
               : await ledger.workspaces.cancelInvitation(inv.id, 'declined', command);
-          return invitationJson(done, ledger.clock().getTime());
+          return invitationJson(done, ledger.now());
         },
       }),
     ),
