@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteEventStore } from '../events/store/sqlite.js';
 import { ReadSide } from '../services/commands/read-side.js';
-import { snapshotFile } from '../services/snapshots/snapshot-file.js';
+import { feedSnapshotFile, snapshotFile } from '../services/snapshots/snapshot-file.js';
 import { Snapshotter } from '../services/snapshots/snapshotter.js';
 import type { SnapshotDone } from '../services/snapshots/snapshot-job.js';
 import { tempDir } from '../test/support/tmp.js';
@@ -107,7 +107,11 @@ async function loopDelay<T>(work: () => Promise<T>): Promise<{ result: T; p99: n
 /** Writes a snapshot with the server's own worker, watching this thread's event-loop delay meanwhile. */
 async function snapshot(dataDir: string): Promise<{ done: SnapshotDone; p99: number; max: number }> {
   const s = new Snapshotter({
-    job: { store: { dataDir, eventStoreUrl: null, databaseUrl: null }, file: snapshotFile(dataDir) },
+    job: {
+      store: { dataDir, eventStoreUrl: null, databaseUrl: null },
+      file: snapshotFile(dataDir),
+      feedFile: feedSnapshotFile(dataDir),
+    },
     every: 0,
     position: () => -1,
     loadedAt: -1,

@@ -2,13 +2,11 @@
 // A stat walk costs milliseconds; even an up-to-date `tsc -b` loads the whole compiler first (about a second).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const config = join(root, 'tsconfig.json');
-// `npm ci` runs this as `prepare`; an install with no sources yet (the Dockerfile's first layer) has nothing to build.
-if (!existsSync(config)) process.exit(0);
 
 const SOURCE_DIRS = ['events', 'projections', 'services', 'clients', 'bench', 'test', 'examples', 'console'];
 /** Written after every successful build: the TypeScript build info alone misses a console-only change. */
@@ -30,7 +28,10 @@ function stale() {
   return inputs.some((p) => newest(p) > built.mtimeMs);
 }
 
-if (stale()) {
+/** Builds when a source is newer than the last build; a failed build ends the process with the build's exit code. */
+export function buildIfStale() {
+  // `npm ci` runs this as `prepare`; an install with no sources yet (the Dockerfile's first layer) has nothing to build.
+  if (!existsSync(config) || !stale()) return;
   // The package's own build script (server, then the console), through the npm that runs this script.
   const npm = process.env.npm_execpath;
   const r = npm
@@ -39,3 +40,5 @@ if (stale()) {
   if (r.status !== 0) process.exit(r.status ?? 1);
   writeFileSync(stamp, new Date().toISOString() + '\n');
 }
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) buildIfStale();

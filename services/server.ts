@@ -19,7 +19,7 @@ import { openLeases } from './workers/open-leases.js';
 import { isSharedStore } from './open-ledger.js';
 import { Singleton, type SingletonWork } from './workers/singleton.js';
 import { loadSnapshot } from './snapshots/load-snapshot.js';
-import { snapshotFile } from './snapshots/snapshot-file.js';
+import { feedSnapshotFile, snapshotFile } from './snapshots/snapshot-file.js';
 import { Snapshotter } from './snapshots/snapshotter.js';
 
 export interface Plugin {
@@ -283,13 +283,16 @@ async function startFromSnapshot(config: Config, logger: Logger, ledger: Ledger,
   if (restored !== null)
     logger.info({ file, from, position, ms: Math.round(performance.now() - t0) }, 'read model restored from snapshot');
   parts.snapshots = new Snapshotter({
-    job: { store, file },
+    job: { store, file, feedFile: feedSnapshotFile(config.dataDir) },
     every: config.snapshotEvery,
     position: () => ledger.read.position,
     loadedAt: from,
     warn,
     written: (d) =>
-      logger.info({ file, position: d.position, bytes: d.bytes, ms: Math.round(d.ms) }, 'read-model snapshot written'),
+      logger.info(
+        { file, position: d.position, bytes: d.bytes, feed: d.feed, ms: Math.round(d.ms) },
+        'read-model snapshot written',
+      ),
     failed: (err) => logger.error({ err }, 'writing the read-model snapshot failed'),
   });
   parts.snapshots.start();

@@ -2,6 +2,7 @@
 // transactions of up to BATCH events; sleeps until woken by a commit of the main thread, or a poll for other writers.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../background-thread.js';
 import { arrayToRecorded, READ_ALL_SQL, type RowArray } from '../../events/store/sqlite.js';
 import { AuditDb } from './audit-db.js';
 import type { FollowerConfig, FollowerMessage } from './sqlite-follower.js';
@@ -14,6 +15,7 @@ const POLL_MS = 250;
 
 const port = parentPort;
 if (port === null) throw new TypeError('sqlite-follower-worker runs as a worker thread');
+lowerThreadPriority();
 const config = workerData as FollowerConfig;
 const post = (m: FollowerMessage): void => port.postMessage(m);
 

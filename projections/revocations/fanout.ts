@@ -45,6 +45,25 @@ function scopesUnder(role: string | undefined, keyScopes: ReadonlySet<string> | 
 const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((s, i) => s === b[i]);
 
+/** A RevocationIndex as plain JSON-able data (what the revocation-feed snapshot stores), in the maps' own order. */
+export interface IndexImage {
+  readonly keys: Array<
+    [
+      keyId: string,
+      userId: string,
+      workspaceId: string,
+      scopes: string[] | null,
+      terminal: boolean,
+      published: string[],
+    ]
+  >;
+  readonly keysByUser: Array<[userId: string, keyIds: string[]]>;
+  readonly inactiveUsers: string[];
+  readonly members: Array<[workspaceId: string, userId: string, role: string]>;
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
 export class RevocationIndex {
   private readonly keys = new Map<string, KeyEntry>();
   private readonly keysByUser = new Map<string, string[]>();
@@ -54,6 +73,50 @@ export class RevocationIndex {
 
   get keyCount(): number {
     return this.keys.size;
+  }
+
+  toImage(): IndexImage {
+    return {
+      keys: [...this.keys].map(([id, k]) => [
+        id,
+        k.userId,
+        k.workspaceId,
+        k.scopes === null ? null : [...k.scopes],
+        k.terminal,
+        [...k.published],
+      ]),
+      keysByUser: [...this.keysByUser].map(([user, ids]) => [user, [...ids]]),
+      inactiveUsers: [...this.inactiveUsers],
+      members: [...this.members].map(([mk, role]) => {
+        const [ws = '', user = ''] = mk.split('\n');
+        return [ws, user, role];
+      }),
+    };
+  }
+
+  /** The index an image holds, exactly; a malformed image is a TypeError (the snapshot is then ignored). */
+  static fromImage(img: IndexImage): RevocationIndex {
+    const ix = new RevocationIndex();
+    for (const row of img.keys) {
+      const [id, userId, workspaceId, scopes, terminal, published] = row;
+      if (![id, userId, workspaceId].every((s) => typeof s === 'string') || typeof terminal !== 'boolean')
+        throw new TypeError('revocation index image: a malformed key row');
+      if (!(scopes === null || isStrings(scopes)) || !isStrings(published))
+        throw new TypeError('revocation index image: malformed scopes');
+      ix.keys.set(id, { userId, workspaceId, scopes: scopes === null ? null : new Set(scopes), terminal, published });
+    }
+    for (const [user, ids] of img.keysByUser) {
+      if (typeof user !== 'string' || !isStrings(ids))
+        throw new TypeError('revocation index image: a malformed key list');
+      ix.keysByUser.set(user, ids);
+    }
+    if (!isStrings(img.inactiveUsers)) throw new TypeError('revocation index image: malformed inactive users');
+    for (const u of img.inactiveUsers) ix.inactiveUsers.add(u);
+    for (const m of img.members) {
+      if (!isStrings(m) || m.length !== 3) throw new TypeError('revocation index image: a malformed membership');
+      ix.members.set(memberKey(m[0], m[1]), m[2]);
+    }
+    return ix;
   }
 
   /** Applies one ledger event and returns its revocation-class items (most events have none). */

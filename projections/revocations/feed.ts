@@ -1,20 +1,12 @@
 // The HTTP feeds' source: every revocation-class CloudEvent (per-key fan-out), in log order, kept in memory.
 // Built by replaying the ledger log with the same fan-out index the Kafka publisher uses, so the HTTP feed and
 // the revocations topic carry the same items with the same ids and cursors.
-import { toStoredEvent } from '../../events/serialization.js';
 import type { EventStore, Subscription } from '../../events/store/types.js';
-import { formatCursor, isAfter, type Cursor, type RevocationEvent } from '../../clients/protocol.js';
-import { DEFAULT_SOURCE, revocationCloudEvents } from './cloudevents.js';
-import { RevocationIndex } from './fanout.js';
+import { formatCursor, isAfter, type Cursor } from '../../clients/protocol.js';
+import { DEFAULT_SOURCE } from './cloudevents.js';
+import { FeedState, type FeedItem } from './feed-state.js';
 
-export interface FeedItem {
-  readonly position: number;
-  readonly index: number;
-  readonly cursor: string;
-  readonly event: RevocationEvent;
-  /** The CloudEvent as JSON, serialized once. */
-  readonly json: string;
-}
+export type { FeedItem };
 
 /** At most this many items are looked at per page() call, however few of them the caller may see. */
 export const FEED_SCAN_BUDGET = 10_000;
@@ -83,42 +75,39 @@ export function pageOf(
 }
 
 export class RevocationFeed {
-  private readonly items: FeedItem[] = [];
+  private state: FeedState;
   private readonly listeners = new Set<() => void>();
-  private readonly index = new RevocationIndex();
   private sub: Subscription | null = null;
   private caughtUp = false;
   private failed: string | null = null;
-  /** Last ledger position this feed has applied. */
-  position = -1;
 
   constructor(
     private readonly store: EventStore,
-    private readonly source = DEFAULT_SOURCE,
+    source = DEFAULT_SOURCE,
     private readonly log: (msg: string, err: unknown) => void = () => undefined,
-  ) {}
+  ) {
+    this.state = new FeedState(source);
+  }
 
-  async start(): Promise<void> {
+  /** Last ledger position this feed has applied. */
+  get position(): number {
+    return this.state.position;
+  }
+
+  private get items(): readonly FeedItem[] {
+    return this.state.items;
+  }
+
+  /** Follows the log from `restored` (a snapshot's state, built with this feed's source) or from the start. */
+  async start(restored?: FeedState): Promise<void> {
     if (this.sub) return;
+    if (restored) this.state = restored;
     this.sub = this.store.subscribeAll(
       (r) => {
-        const e = toStoredEvent(r);
-        if (e) {
-          const events = revocationCloudEvents(e, this.index.apply(e), this.source);
-          events.forEach((ev, i) =>
-            this.items.push({
-              position: r.position,
-              index: i,
-              cursor: ev.ledgercursor,
-              event: ev,
-              json: JSON.stringify(ev),
-            }),
-          );
-          this.position = r.position;
-          if (events.length > 0) this.notify();
-        } else this.position = r.position;
+        if (this.state.apply(r) > 0) this.notify();
       },
       {
+        after: this.state.position,
         onError: (err) => {
           this.failed = err instanceof Error ? err.message : String(err);
           this.log('revocation feed subscription failed', err);

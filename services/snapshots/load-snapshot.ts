@@ -4,7 +4,15 @@ import { fromImage } from '../../projections/read-model/image.js';
 import type { ReadModel } from '../../projections/read-model/read-model.js';
 import { InvalidPositionError } from '../../events/errors.js';
 import { START, type EventStore } from '../../events/store/types.js';
-import { readSnapshot, SnapshotRejected, type SnapshotHeader, type SnapshotPlace } from './snapshot-file.js';
+import {
+  READ_MODEL_SNAPSHOT,
+  readSnapshot,
+  SnapshotRejected,
+  type SnapshotHeader,
+  type SnapshotImage,
+  type SnapshotKind,
+  type SnapshotPlace,
+} from './snapshot-file.js';
 
 export type SnapshotWarning = (msg: string, detail: { file: string; reason: string; detail: string }) => void;
 
@@ -34,13 +42,28 @@ async function checkPlace(store: EventStore, h: SnapshotHeader): Promise<void> {
 }
 
 /** The model a valid snapshot holds, or null (none, or one ignored with `warn`). Store failures propagate. */
-export async function loadSnapshot(store: EventStore, file: string, warn: SnapshotWarning): Promise<ReadModel | null> {
+export function loadSnapshot(store: EventStore, file: string, warn: SnapshotWarning): Promise<ReadModel | null> {
+  return loadImage(store, file, READ_MODEL_SNAPSHOT, fromImage, warn);
+}
+
+/**
+ * What a valid snapshot file of `kind` holds, rebuilt by `restore` (which throws on an inconsistent image), or null:
+ * none, or one ignored with `warn` (corrupt, another version, another log, unreadable). Store failures propagate.
+ */
+export async function loadImage<I extends SnapshotImage, T>(
+  store: EventStore,
+  file: string,
+  kind: SnapshotKind,
+  restore: (image: I) => T,
+  warn: SnapshotWarning,
+): Promise<T | null> {
+  const ignored = `ignoring the ${kind.label} snapshot; replaying the log`;
   try {
-    const found = readSnapshot(file);
+    const found = readSnapshot<I>(file, kind);
     if (found === null) return null;
     await checkPlace(store, found.header);
     try {
-      return fromImage(found.image);
+      return restore(found.image);
     } catch (err) {
       throw new SnapshotRejected('corrupt', (err as Error).message);
     }
@@ -49,10 +72,10 @@ export async function loadSnapshot(store: EventStore, file: string, warn: Snapsh
       const code = (err as NodeJS.ErrnoException).code;
       // An unreadable file is a snapshot we cannot use, not a reason to refuse to start.
       if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw err;
-      warn('ignoring the read-model snapshot; replaying the log', { file, reason: 'unreadable', detail: code });
+      warn(ignored, { file, reason: 'unreadable', detail: code });
       return null;
     }
-    warn('ignoring the read-model snapshot; replaying the log', { file, reason: err.reason, detail: err.message });
+    warn(ignored, { file, reason: err.reason, detail: err.message });
     return null;
   }
 }

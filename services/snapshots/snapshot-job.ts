@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 export interface SnapshotJob {
   readonly store: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>;
   readonly file: string;
+  /** The revocation feed's snapshot, written in the same pass (null: none). */
+  readonly feedFile: string | null;
 }
 
 export interface SnapshotDone {
@@ -12,6 +14,8 @@ export interface SnapshotDone {
   readonly position: number;
   readonly from: number;
   readonly bytes: number;
+  /** The revocation feed's snapshot: the position it now holds and the bytes written (0: unchanged). */
+  readonly feed: { readonly position: number; readonly bytes: number } | null;
   readonly ms: number;
 }
 

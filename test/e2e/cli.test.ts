@@ -153,6 +153,7 @@ describe('e2e: the token-ledger CLI', function () {
     expect(existsSync(join(dir.path, 'audit.db'))).to.equal(true);
     // The rebuilt read model is the data folder's snapshot now: the next start begins from it.
     expect(statSync(join(dir.path, 'read-model.snapshot')).mode & 0o777).to.equal(0o600);
+    expect(statSync(join(dir.path, 'revocation-feed.snapshot')).mode & 0o777).to.equal(0o600);
   });
 
   it('refuses invalid facts before anything is written: an unknown role, a bad e-mail, a short password, an unknown key format', async () => {

@@ -2,7 +2,8 @@
 // stays valid, sessions survive.
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
-import { snapshotFile } from '../../services/snapshots/snapshot-file.js';
+import { feedSnapshotFile, snapshotFile } from '../../services/snapshots/snapshot-file.js';
+import { revocationsPlugin } from '../../services/revocations/plugin.js';
 import { memoryLogger, startTestServer } from '../support/server.js';
 
 describe('e2e: restart', () => {
@@ -31,7 +32,7 @@ describe('e2e: restart', () => {
     }
   });
 
-  it('starts from a read-model snapshot and the log after it; a corrupt snapshot is ignored with a warning', async () => {
+  it('starts from the read-model and revocation-feed snapshots and the log after them; a corrupt one is ignored with a warning', async () => {
     const mem = memoryLogger();
     const lines = (msg: string): Array<Record<string, unknown>> =>
       mem
@@ -39,7 +40,7 @@ describe('e2e: restart', () => {
         .split('\n')
         .filter((l) => l.includes(msg))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-    let s = await startTestServer({}, [], undefined, {}, mem.logger);
+    let s = await startTestServer({}, [revocationsPlugin()], undefined, {}, mem.logger);
     try {
       const session = await s.login();
       const a = (await s.request('POST', '/v1/keys', { token: session, body: { name: 'a' } })).body;
@@ -59,6 +60,16 @@ describe('e2e: restart', () => {
         Promise.all([a, b, c].map(async (k) => (await s.request('GET', '/v1/auth/me', { token: k.token })).status));
       expect(await codes()).to.deep.equal([401, 401, 200]);
       expect((await s.request('GET', '/v1/auth/me', { token: session })).status).to.equal(200);
+      // The revocation feed restarted from its own snapshot (same pass) and the tail: both revocations, in order.
+      const feedRestored = lines('revocation feed restored from snapshot');
+      expect(feedRestored.map((l) => [l.from, l.position])).to.deep.equal([
+        [snap.feed!.position, restored[0]!.position],
+      ]);
+      const feed = async (): Promise<string[]> =>
+        (
+          (await s.request('GET', '/v1/revocations', { token: session })).body as { items: Array<{ subject: string }> }
+        ).items.map((i) => i.subject);
+      expect(await feed()).to.deep.equal([a.id, b.id]);
 
       await s.stop();
       writeFileSync(snapshotFile(s.dataDir), '{"format":"token-ledger read-model snapshot"');
@@ -67,6 +78,16 @@ describe('e2e: restart', () => {
       expect(warned.map((l) => [l.level, l.reason])).to.deep.equal([[40, 'corrupt']]);
       expect(lines('read model restored from snapshot')).to.have.length(1); // only the first restart
       expect(await codes()).to.deep.equal([401, 401, 200]);
+
+      // A corrupt feed snapshot: ignored with a warning, the feed replays the log and serves the same items.
+      await s.stop();
+      writeFileSync(feedSnapshotFile(s.dataDir), 'garbage');
+      s = await s.restart();
+      expect(lines('ignoring the revocation-feed snapshot').map((l) => [l.level, l.reason])).to.deep.equal([
+        [40, 'corrupt'],
+      ]);
+      expect(lines('revocation feed restored from snapshot')).to.have.length(2); // the second restart still had it
+      expect(await feed()).to.deep.equal([a.id, b.id]);
     } finally {
       await s.dispose();
     }

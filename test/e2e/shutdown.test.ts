@@ -11,6 +11,7 @@ import { startTestServer } from '../support/server.js';
 import { tempDir } from '../support/tmp.js';
 
 const MAIN = fileURLToPath(new URL('../../services/cli/main.js', import.meta.url));
+const START = fileURLToPath(new URL('../../../scripts/start.mjs', import.meta.url));
 const HANGING = fileURLToPath(new URL('../support/children/hanging-shutdown.js', import.meta.url));
 const IDLE = fileURLToPath(new URL('../support/children/close-and-idle.js', import.meta.url));
 const TIMEOUT_MS = 2000;
@@ -103,6 +104,16 @@ describe('e2e: shutdown always ends the process', function () {
       expect(r, `run ${i}: ${child.stderr()}`).to.deep.include({ code: 0 });
       expect((r as { ms: number }).ms, `run ${i}`).to.be.below(DEADLINE_MS);
     }
+  });
+
+  it("`npm start`'s script (build when stale, then serve in the same process) serves and stops the same way", async () => {
+    const child = launch([START], serveEnv());
+    children.push(child);
+    await waitFor(child, 'listening on');
+    const url = /listening on (http:\/\/\S+)/.exec(child.stdout())![1]!;
+    expect((await fetch(`${url}/readyz`)).status).to.equal(200);
+    const r = await terminate(child);
+    expect(r, child.stderr()).to.deep.include({ code: 0 });
   });
 
   it('exits 0 in time even when nobody reads its stdout (a full pipe must not hold the exit)', async () => {

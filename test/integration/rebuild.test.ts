@@ -1,13 +1,14 @@
 // A long randomized (seeded, reproducible) history, then three read models must agree:
 // the live one, one rebuilt by hand from readAll pages, and one from a second Ledger on the same file; and a snapshot
-// taken anywhere in the history, plus the log after it, must equal the full replay.
+// taken anywhere in the history, plus the log after it, must equal the full replay (read model and revocation feed).
 import { expect } from 'chai';
 import type { KeyFormat, Presentation, WorkspaceRole } from '../../events/catalog.js';
 import { DomainError, NotFoundError } from '../../services/domain/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import type { EventStore } from '../../events/store/types.js';
+import type { EventStore, RecordedEvent } from '../../events/store/types.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
 import { fromImage, toImage, type ReadModelImage } from '../../projections/read-model/image.js';
+import { FeedState, type FeedImage } from '../../projections/revocations/feed-state.js';
 import type { IdGenerator } from '../../services/ids.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
@@ -36,6 +37,28 @@ function seededIds(seed: number): IdGenerator {
   };
 }
 
+/** Applies the log after `after` up to `until`, in pages of `pageSize`, checking that positions strictly increase. */
+async function foldLog(
+  store: EventStore,
+  pageSize: number,
+  after: number,
+  until: number,
+  apply: (r: RecordedEvent) => void,
+): Promise<void> {
+  let last = -Infinity;
+  for (;;) {
+    const page = await store.readAll({ after, maxCount: pageSize });
+    for (const r of page.events) {
+      if (r.position > until) return;
+      expect(r.position, 'positions strictly increase').to.be.greaterThan(last);
+      last = r.position;
+      apply(r);
+    }
+    after = page.lastPosition;
+    if (page.isEnd) return;
+  }
+}
+
 /** Rebuilds a read model from nothing but the log (or from `rm` on), the way a fresh process would; up to `until`. */
 async function rebuildFromLog(
   store: EventStore,
@@ -43,22 +66,23 @@ async function rebuildFromLog(
   rm = new ReadModel(),
   until = Infinity,
 ): Promise<ReadModel> {
-  let after = rm.position;
-  let last = -Infinity;
-  for (;;) {
-    const page = await store.readAll({ after, maxCount: pageSize });
-    for (const r of page.events) {
-      if (r.position > until) return rm;
-      expect(r.position, 'positions strictly increase').to.be.greaterThan(last);
-      last = r.position;
-      const e = toStoredEvent(r);
-      if (e) rm.apply(e);
-      else rm.position = r.position;
-    }
-    after = page.lastPosition;
-    if (page.isEnd) break;
-  }
+  await foldLog(store, pageSize, rm.position, until, (r) => {
+    const e = toStoredEvent(r);
+    if (e) rm.apply(e);
+    else rm.position = r.position;
+  });
   return rm;
+}
+
+/** The revocation feed's state from the log (or from `feed` on), up to `until`. */
+async function feedFromLog(
+  store: EventStore,
+  pageSize: number,
+  feed = new FeedState(),
+  until = Infinity,
+): Promise<FeedState> {
+  await foldLog(store, pageSize, feed.position, until, (r) => void feed.apply(r));
+  return feed;
 }
 
 const ROLES: WorkspaceRole[] = ['owner', 'admin', 'member', 'auditor'];
@@ -373,6 +397,23 @@ describe('rebuild: a full rebuild equals the live read model', () => {
       expect(whole.snapshot(), `seed ${SEED}: snapshot at ${cut} + tail`).to.deep.equal(liveSnap);
       expect(toImage(whole), `seed ${SEED}: snapshot at ${cut} + tail, every index`).to.deep.equal(fullImage);
     }
+
+    // The same for the revocation feed's state (items and fan-out index), and a snapshot re-sourced at load equals a
+    // feed built with that source from the start.
+    const fullFeed = await feedFromLog(live.store, 89);
+    const fullFeedImage = fullFeed.toImage();
+    expect(fullFeed.items.length, `seed ${SEED}: the history revokes something`).to.be.greaterThan(0);
+    for (let i = 0; i < 12; i++) {
+      const cut = i === 0 ? 1 : i === 11 ? head : int(1, head);
+      const prefix = await feedFromLog(live.store, 61, new FeedState(), cut);
+      const restored = FeedState.fromImage(JSON.parse(JSON.stringify(prefix.toImage())) as FeedImage);
+      const whole = await feedFromLog(live.store, 67, restored);
+      expect(whole.toImage(), `seed ${SEED}: feed snapshot at ${cut} + tail`).to.deep.equal(fullFeedImage);
+      expect(whole.items.map((it) => it.json)).to.deep.equal(fullFeed.items.map((it) => it.json));
+    }
+    const other = await feedFromLog(live.store, 500, new FeedState('urn:example:other'));
+    const resourced = FeedState.fromImage(JSON.parse(JSON.stringify(fullFeedImage)) as FeedImage, 'urn:example:other');
+    expect(resourced.items.map((it) => it.json)).to.deep.equal(other.items.map((it) => it.json));
 
     const codes = new Map<string, number>();
     for (const [token, keyId] of tokens) {

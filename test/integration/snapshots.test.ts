@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { loadSnapshot, placeIn, type SnapshotWarning } from '../../services/snapshots/load-snapshot.js';
-import { readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
+import { feedSnapshotFile, readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
 import { Snapshotter } from '../../services/snapshots/snapshotter.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
 import { freshDatabase } from '../support/postgres.js';
@@ -31,7 +31,7 @@ function snapshotter(
   databaseUrl: string | null = null,
 ): Snapshotter {
   return new Snapshotter({
-    job: { store: { dataDir: t.dir, eventStoreUrl: null, databaseUrl }, file },
+    job: { store: { dataDir: t.dir, eventStoreUrl: null, databaseUrl }, file, feedFile: feedSnapshotFile(t.dir) },
     every: 0,
     position: () => t.ledger.read.position,
     loadedAt: -1,
