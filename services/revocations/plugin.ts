@@ -18,6 +18,7 @@ import { PUBLISHER_LEASE, publisherReadiness } from './publisher-lease.js';
 import { DEFAULT_SOURCE } from '../../projections/revocations/cloudevents.js';
 import { RevocationFeed } from '../../projections/revocations/feed.js';
 import { FeedState, type FeedImage } from '../../projections/revocations/feed-state.js';
+import { RevocationIndex } from '../../projections/revocations/fanout.js';
 import { loadImage } from '../snapshots/load-snapshot.js';
 import { feedSnapshotFile, REVOCATION_FEED_SNAPSHOT } from '../snapshots/snapshot-file.js';
 import { KafkaPublisher, type LogFn } from '../workers/publisher.js';
@@ -124,6 +125,16 @@ export async function createPublisher(
     heartbeatMs: opts.kafkaHeartbeatMs,
     ...(metrics ? { metrics } : {}),
     log,
+    // The feed's snapshot holds the fan-out index at its position: usable when Kafka already has everything up to it.
+    restoreIndex: (atMost) =>
+      loadImage(
+        store,
+        feedSnapshotFile(config.dataDir),
+        REVOCATION_FEED_SNAPSHOT,
+        (img: FeedImage) =>
+          img.position <= atMost ? { index: RevocationIndex.fromImage(img.index), position: img.position } : null,
+        (msg, detail) => log('warn', msg, detail),
+      ),
   });
   return {
     publisher,

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Counter, Histogram } from 'prom-client';
 import type { StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
+import { START, type EventStore, type RecordedEvent, type Subscription } from '../../events/store/types.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { MessageSink, OutgoingMessage } from '../revocations/bus.js';
 import type { CheckpointStore } from '../revocations/checkpoint.js';
@@ -43,6 +43,11 @@ export interface PublisherOptions {
   readonly headPollMs?: number;
   readonly metrics?: Metrics;
   readonly log?: LogFn;
+  /**
+   * The fan-out index at some position no later than `atMost` (the checkpoint), e.g. from the revocation-feed snapshot,
+   * so a start replays the log from there instead of from the beginning; null: replay everything.
+   */
+  readonly restoreIndex?: (atMost: number) => Promise<{ index: RevocationIndex; position: number } | null>;
 }
 
 interface Pending {
@@ -83,8 +88,8 @@ export interface PublisherStatus {
 
 export class KafkaPublisher {
   readonly checkpointName: string;
-  private readonly o: Required<Omit<PublisherOptions, 'metrics' | 'log' | 'checkpointName'>> &
-    Pick<PublisherOptions, 'metrics'>;
+  private readonly o: Required<Omit<PublisherOptions, 'metrics' | 'log' | 'checkpointName' | 'restoreIndex'>> &
+    Pick<PublisherOptions, 'metrics' | 'restoreIndex'>;
   private readonly log: LogFn;
   private readonly meters: PublisherMeters | null;
   private index = new RevocationIndex();
@@ -219,7 +224,7 @@ export class KafkaPublisher {
       name: this.checkpointName,
       heartbeatMs: this.o.heartbeatMs,
     });
-    this.subscribe();
+    await this.subscribe();
     await this.run();
   }
 
@@ -296,12 +301,17 @@ export class KafkaPublisher {
     return first ? Math.max(0, (Date.now() - first.occurredAt) / 1000) : 0;
   }
 
-  /** Replays the whole log into the fan-out index; only events after the checkpoint are queued for sending. */
-  private subscribe(): void {
-    this.index = new RevocationIndex();
+  /**
+   * Replays the log into the fan-out index, from a restored index when there is one at or before the checkpoint (else
+   * from the beginning); only events after the checkpoint are queued for sending.
+   */
+  private async subscribe(): Promise<void> {
     this.readerOk = false;
+    const restored = await this.restoredIndex();
+    if (this.stopping) return;
+    this.index = restored?.index ?? new RevocationIndex();
     const sub = this.o.store.subscribeAll((r) => this.onEvent(r), {
-      after: -1,
+      after: restored?.position ?? START,
       onError: (err) => {
         this.readerOk = false;
         this.fail(err, 'reading the ledger failed');
@@ -321,13 +331,29 @@ export class KafkaPublisher {
     );
   }
 
+  private async restoredIndex(): Promise<{ index: RevocationIndex; position: number } | null> {
+    if (this.o.restoreIndex === undefined) return null;
+    try {
+      const restored = await this.o.restoreIndex(this.checkpoint);
+      if (restored === null || restored.position > this.checkpoint) return null; // later items would go unpublished
+      this.log('info', 'publisher index restored', { position: restored.position, checkpoint: this.checkpoint });
+      return restored;
+    } catch (err) {
+      // A snapshot that cannot be read costs a full replay, never a stopped publisher.
+      this.log('warn', 'restoring the fan-out index failed; replaying the log from the start', {
+        err: err instanceof Error ? err.message : String(err),
+      });
+      return null;
+    }
+  }
+
   private async resubscribe(): Promise<void> {
     if (this.resubscribing || this.stopping) return;
     this.resubscribing = true;
     try {
       await this.sub?.close().catch(() => undefined);
       await this.sleep(this.o.backoff.maxMs);
-      if (!this.stopping) this.subscribe();
+      if (!this.stopping) await this.subscribe();
     } finally {
       this.resubscribing = false;
     }
