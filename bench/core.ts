@@ -41,13 +41,16 @@ function idOf(rnd: () => number, prefix: string): string {
   for (let i = 0; i < 22; i++) s += ALPHA[Math.floor(rnd() * 62)]!;
   return s;
 }
+/** A UUIDv7 as the ledger makes them (time first, then random), for ids made one after another, one ms apart. */
+let idMs = Date.parse('2026-01-01T00:00:00.000Z');
 function uuidOf(rnd: () => number): string {
   const h = (n: number): string => {
     let s = '';
     for (let i = 0; i < n; i++) s += Math.floor(rnd() * 16).toString(16);
     return s;
   };
-  return `${h(8)}-${h(4)}-4${h(3)}-a${h(3)}-${h(12)}`;
+  const t = (idMs++).toString(16).padStart(12, '0');
+  return `${t.slice(0, 8)}-${t.slice(8)}-7${h(3)}-a${h(3)}-${h(12)}`;
 }
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');

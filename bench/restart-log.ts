@@ -1,6 +1,7 @@
 // A large ledger written straight through the store port in big batches (no HTTP, no deciders): users, workspaces,
 // then key streams of one ApiKeyCreated followed by ApiKeyUsed flushes, as a busy deployment accumulates them.
-import { hash, randomUUID } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { uuidV7 } from '../services/ids.js';
 import { join } from 'node:path';
 import { SqliteEventStore } from '../events/store/sqlite.js';
 import type { NewEvent } from '../events/store/types.js';
@@ -11,11 +12,11 @@ const WORKSPACES = 3;
 
 function meta(at: number, schemaVersion: number): unknown {
   return {
-    eventId: randomUUID(),
+    eventId: uuidV7(),
     occurredAt: new Date(at).toISOString(),
     actor: { type: 'user', id: 'usr_4f8Q2mZkP0aXy7LbN3cVt1' },
     request: { ip: '10.1.2.3', userAgent: 'curl/8.5.0', requestId: 'req_9hGfT2kLm4Pq8RsW1xYz3A' },
-    correlationId: randomUUID(),
+    correlationId: uuidV7(),
     causationId: null,
     schemaVersion,
   };
@@ -28,7 +29,7 @@ export async function writeLedgerLog(dir: string, events: number, keys: number):
   const store = new SqliteEventStore(join(dir, 'ledger.db'));
   let at = T0;
   const ev = (type: string, data: unknown, v = 1): NewEvent => ({
-    id: randomUUID(),
+    id: uuidV7(),
     type,
     data,
     metadata: meta((at += 3), v),

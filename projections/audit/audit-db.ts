@@ -1,6 +1,6 @@
 // The audit read model's SQLite file: every ledger event flattened into queryable columns, with its chain value.
 // It never holds a secret: sealed tokens and password hashes are replaced by their digest (events/chain.ts).
-import { AUDIT_INDEXES } from './indexes.js';
+import { AUDIT_INDEXES, DEFERRABLE_INDEXES } from './indexes.js';
 import Database from 'better-sqlite3';
 import { GENESIS_CHAIN } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
@@ -142,10 +142,11 @@ export class AuditDb {
     }
     this.db.pragma('busy_timeout = 5000');
     if (!opts.readonly) this.migrate();
-    const insert = this.db.prepare(
-      `INSERT INTO audit_events (${STORED.join(', ')}) VALUES (${STORED.map(() => '?').join(', ')}) ON CONFLICT(position) DO NOTHING`,
+    // Named parameters bind straight from the row object (no argument array per row).
+    const insert = this.db.prepare<[AuditRow]>(
+      `INSERT INTO audit_events (${STORED.join(', ')}) VALUES (${STORED.map((c) => `@${c}`).join(', ')}) ON CONFLICT(position) DO NOTHING`,
     );
-    this.insertRow = { run: (row: AuditRow) => insert.run(...STORED.map((c) => row[c])) };
+    this.insertRow = { run: (row: AuditRow) => insert.run(row) };
     this.setMeta = this.db.prepare(
       'INSERT INTO audit_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
     );
@@ -171,10 +172,10 @@ export class AuditDb {
       let { hw, skew } = this.clockState;
       for (const e of events) {
         if (e.position <= position) continue; // replayed: idempotent
-        let row = flatten(e, chain, hw);
+        const row: { -readonly [K in keyof AuditRow]: AuditRow[K] } = flatten(e, chain, hw); // fresh: completed in place
         hw = row.ms_hw;
         skew = Math.max(skew, hw - row.occurred_ms);
-        if (row.about_ws === null && row.key_id !== null) row = { ...row, about_ws: keyWorkspace(row.key_id) };
+        if (row.about_ws === null && row.key_id !== null) row.about_ws = keyWorkspace(row.key_id);
         this.insertRow.run(row);
         if (row.type === 'ApiKeyCreated' && row.key_id !== null) rememberKey(row.key_id, row.about_ws);
         for (const apply of this.appliers) apply(row, e);
@@ -232,6 +233,19 @@ export class AuditDb {
   /** Applies events in order, in one transaction, advancing the checkpoint with them. */
   applyBatch(events: readonly RecordedEvent[]): void {
     if (events.length > 0) this.applyBatchTx(events);
+  }
+
+  /**
+   * For a long catch-up: drops the indexes that can be built afterwards (queries wait for the catch-up anyway). If the
+   * process dies meanwhile, the next open recreates them (the schema is applied at every open).
+   */
+  deferIndexes(): void {
+    for (const ix of DEFERRABLE_INDEXES) this.db.exec(`DROP INDEX IF EXISTS ${ix}`);
+  }
+
+  /** Builds the indexes deferIndexes dropped (each by one sort over the table). */
+  restoreIndexes(): void {
+    this.db.exec(AUDIT_INDEXES);
   }
 
   /** Drops every table and starts from the genesis chain (on an empty file, with the current page size). */

@@ -4,6 +4,8 @@ import { canonicalEvent, canonicalJson, nextChainCanonical, type CanonicalEvent 
 import type { RecordedEvent } from '../../events/store/types.js';
 import { csvPlain, type AuditRow } from './row.js';
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
 }
@@ -25,7 +27,10 @@ export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): AuditR
   const c = canonicalEvent(e); // redacted and canonicalized once: the chain input and the stored copy share it
   const userId = str(data.userId) ?? (e.type === 'WorkspaceCreated' ? str(data.ownerId) : null);
   const occurredMs = Date.parse(occurredAt) || 0;
-  const row = {
+  const chain = nextChainCanonical(prevChain, c);
+  const event = auditCopy(c, e.position);
+  // Built once and completed in place (csv_plain reads the finished cells): a catch-up makes millions of these.
+  const row: Mutable<AuditRow> = {
     position: e.position,
     event_id: e.id,
     stream_id: e.streamId,
@@ -45,24 +50,14 @@ export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): AuditR
     request_id: str(request.requestId),
     scheme: e.type === 'ApiKeyUsed' ? str(data.presentation) : null,
     token_digest: digest,
-    ...withLine(e.position, prevChain, nextChainCanonical(prevChain, c), auditCopy(c, e.position)),
-  };
-  return { ...row, csv_plain: csvPlain(row) ? 1 : 0 };
-}
-
-/** The stored export record and the parts derived from it. */
-function withLine(
-  position: number,
-  prevChain: string,
-  chain: string,
-  event: string,
-): Pick<AuditRow, 'line' | 'prev_chain' | 'chain' | 'event'> {
-  return {
-    line: `{"position":${position},"prevChain":"${prevChain}","chain":"${chain}","event":${event}}\n`,
+    csv_plain: 0,
+    line: `{"position":${e.position},"prevChain":"${prevChain}","chain":"${chain}","event":${event}}\n`,
     prev_chain: prevChain,
     chain,
     event,
   };
+  row.csv_plain = csvPlain(row) ? 1 : 0;
+  return row;
 }
 
 /** canonicalJson({id, streamId, revision, position, type, data, metadata}) from the canonical parts (keys in sorted order). */

@@ -9,3 +9,17 @@ CREATE INDEX IF NOT EXISTS audit_by_type ON audit_events (type, position);
 CREATE INDEX IF NOT EXISTS audit_by_digest ON audit_events (token_digest) WHERE token_digest IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_by_hw ON audit_events (ms_hw, position);
 `;
+
+/**
+ * Indexes a long catch-up may build after its rows instead of row by row: one sort per index instead of a random
+ * B-tree insert per row. audit_by_key stays (inserts look up a key's workspace through it).
+ */
+export const DEFERRABLE_INDEXES: readonly string[] = [
+  'audit_by_user',
+  'audit_by_about_ws',
+  'audit_by_ws_type',
+  'audit_by_actor',
+  'audit_by_type',
+  'audit_by_digest',
+  'audit_by_hw',
+];

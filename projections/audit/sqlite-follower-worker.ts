@@ -9,7 +9,7 @@ import type { FollowerConfig, FollowerMessage } from './sqlite-follower.js';
 import { auditExtensions } from './timeline.js';
 
 /** Events per transaction: large ones write far less (each commit rewrites every index page it touched). */
-const BATCH = 20_000;
+const BATCH = 5_000;
 /** Without a wake-up, look at the log this often (another process may append to it). */
 const POLL_MS = 250;
 
@@ -47,12 +47,21 @@ async function run(): Promise<void> {
     log.pragma('busy_timeout = 5000');
     const read = log.prepare<[number, number], RowArray>(READ_ALL_SQL).raw(true);
     let caughtUp = false;
+    const head = log.prepare<[], number | null>('SELECT max(position) FROM events').pluck();
+    // Far behind (a first build, a long outage): rows first, then each deferred index by one sort; positions are
+    // reported only once the indexes exist again, so no query runs without them.
+    let deferred = (head.get() ?? -1) - audit.checkpoint.position >= config.deferIndexesBehind;
+    if (deferred) audit.deferIndexes();
     while (!closing) {
       const rows = read.all(audit.checkpoint.position, BATCH);
-      if (rows.length > 0) {
-        audit.applyBatch(rows.map(arrayToRecorded));
-        post({ kind: 'position', position: audit.checkpoint.position });
+      if (rows.length > 0) audit.applyBatch(rows.map(arrayToRecorded));
+      let moved = rows.length > 0;
+      if (deferred && rows.length < BATCH) {
+        audit.restoreIndexes();
+        deferred = false;
+        moved = true;
       }
+      if (moved && !deferred) post({ kind: 'position', position: audit.checkpoint.position });
       if (rows.length === BATCH) {
         await new Promise((resolve) => setImmediate(resolve)); // lets a close in
         continue;

@@ -22,7 +22,12 @@ export interface FollowerConfig {
   readonly logFile: string;
   /** Names of the audit extensions to apply (resolved in the worker from the known ones). */
   readonly extensions: readonly string[];
+  /** Events behind the log at start from which deferrable indexes are built after the rows (AuditDb.deferIndexes). */
+  readonly deferIndexesBehind: number;
 }
+
+/** See FollowerConfig.deferIndexesBehind. */
+export const DEFER_INDEXES_BEHIND = 50_000;
 
 export function followInWorker(
   auditFile: string,
@@ -30,8 +35,9 @@ export function followInWorker(
   log: LogFile,
   onPosition: (position: number) => void,
   onError: (err: unknown) => void,
+  deferIndexesBehind = DEFER_INDEXES_BEHIND,
 ): Subscription {
-  const config: FollowerConfig = { auditFile, logFile: log.file, extensions };
+  const config: FollowerConfig = { auditFile, logFile: log.file, extensions, deferIndexesBehind };
   const worker = new Worker(new URL('./sqlite-follower-worker.js', import.meta.url), { workerData: config });
   let closing = false;
   let caught!: () => void;
