@@ -187,9 +187,16 @@ try {
       ? 'access logging: off on both sides (BENCH_ACCESS_LOG=off)'
       : 'access logging: on for both sides, one pino info line per request to /dev/null (BENCH_ACCESS_LOG=off to disable)',
   );
+  // Throughput targets against the bare server: the performance issue's (×0.9 for verify, ×0.7 for a protected GET).
   const scenarios = [
-    { name: 'POST /v1/keys/verify', method: 'POST' as const, path: '/v1/keys/verify', body: JSON.stringify({ token }) },
-    { name: 'GET  /v1/auth/me (protected GET)', method: 'GET' as const, path: '/v1/auth/me' },
+    {
+      name: 'POST /v1/keys/verify',
+      method: 'POST' as const,
+      path: '/v1/keys/verify',
+      body: JSON.stringify({ token }),
+      target: 0.9,
+    },
+    { name: 'GET  /v1/auth/me (protected GET)', method: 'GET' as const, path: '/v1/auth/me', target: 0.7 },
   ];
   for (const sc of scenarios) {
     const results: Record<string, { rps: number; p99: number; halfP99: number }> = {};
@@ -221,7 +228,7 @@ try {
       `  token-ledger     ${koa.rps.toFixed(0)} req/s, p99 ${koa.p99} ms at max, p99 ${koa.halfP99.toFixed(2)} ms at half rate (paced)`,
     );
     const ratio = koa.rps / bare.rps;
-    figure('throughput vs bare node:http', `×${ratio.toFixed(2)}`, '≥ ×0.80', ratio >= 0.8);
+    figure('throughput vs bare node:http', `×${ratio.toFixed(2)}`, `≥ ×${sc.target.toFixed(2)}`, ratio >= sc.target);
     figure(
       'p99 at half the max rate',
       `${koa.halfP99.toFixed(2)} ms`,

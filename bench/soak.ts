@@ -48,6 +48,14 @@ function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
   );
 }
 
+/** The server's main-thread JS heap in use (bytes), from its own /metrics. */
+async function heapUsed(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  if (!m) throw new Error('no nodejs_heap_size_used_bytes in /metrics');
+  return Number(m[1]);
+}
+
 async function call(url: string, method: string, bearer: string | null, body?: unknown): Promise<unknown> {
   const r = await fetch(url, {
     method,
@@ -236,6 +244,7 @@ async function soak(store: string): Promise<void> {
     let created = 0;
     let revoked = 0;
     const rss0 = server.rss();
+    const heap0 = await heapUsed(url);
     const stops = [
       paced(
         CREATES_PER_S,
@@ -261,9 +270,14 @@ async function soak(store: string): Promise<void> {
     ];
     t = performance.now();
     t = performance.now();
+    let rssMid = NaN;
+    const measured = server;
+    const mid = setTimeout(() => (rssMid = measured.rss()), (SECONDS * 1000) / 2);
     const busy = await verifyLoad(url, verifying, SECONDS, rate);
+    clearTimeout(mid);
     for (const stop of stops) stop();
     const rss1 = server.rss();
+    const heap1 = await heapUsed(url);
     await lag.sample();
 
     const p99Ratio = busy.latency.p99 / Math.max(idle.latency.p99, 0.001);
@@ -287,7 +301,7 @@ async function soak(store: string): Promise<void> {
       `${fix(growth, 1)} MB`,
       '≤ 50 MB',
       growth <= 50,
-      `  ${fix(rss0 / 2 ** 20, 0)} → ${fix(rss1 / 2 ** 20, 0)} MB`,
+      `  ${fix(rss0 / 2 ** 20, 0)} → ${fix(rss1 / 2 ** 20, 0)} MB (${fix((rss1 - rssMid) / 2 ** 20, 1)} MB of it in the second half); the main thread's live JS heap meanwhile ${fix(heap0 / 2 ** 20, 0)} → ${fix(heap1 / 2 ** 20, 0)} MB (what a leak would grow)`,
     );
     figure(
       'errors',
