@@ -125,6 +125,8 @@ export class AuditDb {
   private state: AuditState;
   private clockState: { hw: number; skew: number };
   private readonly applyBatchTx: (events: readonly RecordedEvent[]) => void;
+  /** While indexes are deferred: each key's first row's workspace (what audit_by_key answers otherwise). */
+  private firstRows: Map<string, string | null> | null = null;
 
   constructor(
     readonly file: string,
@@ -161,6 +163,8 @@ export class AuditDb {
       known.set(keyId, ws);
     };
     const keyWorkspace = (keyId: string): string | null => {
+      // While indexes are deferred every key's first row is in memory (audit_by_key is one of the deferred indexes).
+      if (this.firstRows !== null) return this.firstRows.get(keyId) ?? null;
       let ws = known.get(keyId);
       if (ws === undefined) rememberKey(keyId, (ws = firstOfKey.get(keyId) ?? null));
       return ws;
@@ -177,6 +181,8 @@ export class AuditDb {
         skew = Math.max(skew, hw - row.occurred_ms);
         if (row.about_ws === null && row.key_id !== null) row.about_ws = keyWorkspace(row.key_id);
         this.insertRow.run(row);
+        if (row.key_id !== null && this.firstRows !== null && !this.firstRows.has(row.key_id))
+          this.firstRows.set(row.key_id, row.about_ws);
         if (row.type === 'ApiKeyCreated' && row.key_id !== null) rememberKey(row.key_id, row.about_ws);
         for (const apply of this.appliers) apply(row, e);
         position = e.position;
@@ -236,16 +242,26 @@ export class AuditDb {
   }
 
   /**
-   * For a long catch-up: drops the indexes that can be built afterwards (queries wait for the catch-up anyway). If the
-   * process dies meanwhile, the next open recreates them (the schema is applied at every open).
+   * For a long catch-up: drops the indexes that can be built afterwards (queries wait for the catch-up anyway), keeping
+   * each key's workspace in memory instead (about 100 bytes per key, until restoreIndexes). If the process dies
+   * meanwhile, the next open recreates them (the schema is applied at every open).
    */
   deferIndexes(): void {
+    // Each key's first row (SQLite takes the bare column from the min() row): a resumed catch-up starts with all of them.
+    const first = this.db
+      .prepare<[], [string, string | null, number]>(
+        'SELECT key_id, about_ws, min(position) FROM audit_events WHERE key_id IS NOT NULL GROUP BY key_id',
+      )
+      .raw(true)
+      .all();
+    this.firstRows = new Map(first.map(([key, ws]) => [key, ws]));
     for (const ix of DEFERRABLE_INDEXES) this.db.exec(`DROP INDEX IF EXISTS ${ix}`);
   }
 
   /** Builds the indexes deferIndexes dropped (each by one sort over the table). */
   restoreIndexes(): void {
     this.db.exec(AUDIT_INDEXES);
+    this.firstRows = null;
   }
 
   /** Drops every table and starts from the genesis chain (on an empty file, with the current page size). */

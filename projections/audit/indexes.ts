@@ -12,9 +12,10 @@ CREATE INDEX IF NOT EXISTS audit_by_hw ON audit_events (ms_hw, position);
 
 /**
  * Indexes a long catch-up may build after its rows instead of row by row: one sort per index instead of a random
- * B-tree insert per row. audit_by_key stays (inserts look up a key's workspace through it).
+ * B-tree insert per row (the writer keeps each key's workspace in memory meanwhile, what audit_by_key answers).
  */
 export const DEFERRABLE_INDEXES: readonly string[] = [
+  'audit_by_key',
   'audit_by_user',
   'audit_by_about_ws',
   'audit_by_ws_type',
