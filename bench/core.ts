@@ -13,7 +13,7 @@ import { ReadModel } from '../projections/read-model/read-model.js';
 import { AuditDb } from '../projections/audit/audit-db.js';
 import { flatten } from '../projections/audit/flatten.js';
 import { GENESIS_CHAIN } from '../events/chain.js';
-import { followInWorker } from '../projections/audit/sqlite-follower.js';
+import { followInProcess } from '../projections/audit/sqlite-follower.js';
 import { auditExtensions } from '../projections/audit/timeline.js';
 import { JwtService } from '../services/crypto/jwt.js';
 import { loadSigningKey } from '../services/crypto/key-material.js';
@@ -489,7 +489,7 @@ async function benchAuditCatchUp(dir: string): Promise<void> {
   const names = auditExtensions.map((x) => x.name);
   const { rm, tokens } = modelWithKeys(prng(4), 10_000);
 
-  // Baseline: the same projection applied on the main thread (the path before the writer thread), on a prefix.
+  // Baseline: the same projection applied on the main thread (the path before the writer), on a prefix.
   const head = Math.min(total, scaled(40_000, 10_000));
   const onMain = new AuditDb(join(dir, 'audit-main.db'), auditExtensions);
   const log = new SqliteEventStore(file);
@@ -513,11 +513,11 @@ async function benchAuditCatchUp(dir: string): Promise<void> {
   const idleEnd = performance.now() + 3000;
   const idle = await verifyLatencies(rm, tokens, () => performance.now() > idleEnd);
 
-  // The writer thread catching up over the whole log while the main thread verifies.
+  // The writer process catching up over the whole log while the main thread verifies.
   let done = false;
   let reached = -1;
   t0 = performance.now();
-  const sub = followInWorker(
+  const sub = followInProcess(
     join(dir, 'audit-worker.db'),
     names,
     log,
@@ -535,7 +535,7 @@ async function benchAuditCatchUp(dir: string): Promise<void> {
   const rate = w.events / sec;
   const p99 = (xs: number[]): number => xs[Math.min(xs.length - 1, Math.floor(0.99 * xs.length))]!;
   const p50 = (xs: number[]): number => xs[Math.floor(0.5 * xs.length)]!;
-  console.log(`\naudit projection catch-up — ${int(w.events)} events into a fresh audit.db, writer thread`);
+  console.log(`\naudit projection catch-up — ${int(w.events)} events into a fresh audit.db, writer process (nice 19)`);
   figure(
     'catch-up rate',
     `${int(rate)} ev/s`,

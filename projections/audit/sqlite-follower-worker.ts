@@ -1,8 +1,6 @@
-// The audit writer thread (see sqlite-follower.ts): reads the SQLite log after audit.db's checkpoint and applies it in
-// transactions of up to BATCH events; sleeps until woken by a commit of the main thread, or a poll for other writers.
+// The audit writer process (see sqlite-follower.ts): reads the SQLite log after audit.db's checkpoint and applies it in
+// transactions of up to BATCH events; sleeps until woken by a commit of the server, or a poll for other writers.
 import Database from 'better-sqlite3';
-import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../background-thread.js';
 import { arrayToRecorded, READ_ALL_SQL, type RowArray } from '../../events/store/sqlite.js';
 import { AuditDb } from './audit-db.js';
 import type { FollowerConfig, FollowerMessage } from './sqlite-follower.js';
@@ -13,16 +11,22 @@ const BATCH = 5_000;
 /** Without a wake-up, look at the log this often (another process may append to it). */
 const POLL_MS = 250;
 
-const port = parentPort;
-if (port === null) throw new TypeError('sqlite-follower-worker runs as a worker thread');
-lowerThreadPriority();
-const config = workerData as FollowerConfig;
-const post = (m: FollowerMessage): void => port.postMessage(m);
+const send = process.send?.bind(process);
+if (send === undefined) throw new TypeError('sqlite-follower-worker runs as a child process with an IPC channel');
+const config = JSON.parse(process.argv[2] ?? 'null') as FollowerConfig;
+const post = (m: FollowerMessage): void => {
+  if (process.connected) send(m);
+};
 
 let closing = false;
 let wake: (() => void) | null = null;
-port.on('message', (m: string) => {
+process.on('message', (m: string) => {
   if (m === 'close') closing = true;
+  wake?.();
+});
+// The server is gone (even by kill -9): stop after the current batch, as a close would.
+process.on('disconnect', () => {
+  closing = true;
   wake?.();
 });
 
@@ -82,4 +86,6 @@ run()
     const retriable = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_IOERR';
     post({ kind: 'error', message: err instanceof Error ? err.message : String(err), retriable });
   })
-  .finally(() => port.close()); // the thread ends once its port no longer holds it open
+  .finally(() => {
+    if (process.connected) process.disconnect(); // the process ends once its channel no longer holds it open
+  });

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import type { RecordedEvent, Subscription } from '../../events/store/types.js';
 import { AuditDb, type AuditExtension } from './audit-db.js';
-import { followInWorker, type LogFile } from './sqlite-follower.js';
+import { followInProcess, type LogFile } from './sqlite-follower.js';
 import { CSV_COLUMNS, csvLine, DERIVED_CELLS, type AuditRow, type Cell } from './row.js';
 import {
   CHECKPOINT_TYPE,
@@ -42,7 +42,7 @@ export class SqliteAuditStore implements AuditStore {
     // With the log's file at hand, a worker thread writes the store; this connection only reads.
     if (log !== undefined) {
       const names = extensions.map((x) => x.name);
-      this.follow = (onPosition, onError) => followInWorker(db.file, names, log, onPosition, onError);
+      this.follow = (onPosition, onError) => followInProcess(db.file, names, log, onPosition, onError);
     }
   }
 

@@ -32,7 +32,7 @@ export async function openAuditStore(
     const { PostgresAuditStore } = await import('../../projections/audit/postgres-store.js');
     return PostgresAuditStore.open(config.databaseUrl);
   }
-  // Next to a SQLite log, a worker thread writes audit.db from the log file (see sqlite-follower.ts).
+  // Next to a SQLite log, a writer process at the lowest CPU priority writes audit.db from the log file (sqlite-follower.ts).
   const file = log instanceof SqliteEventStore ? log : undefined;
   return SqliteAuditStore.open(auditDbFile(config.dataDir), auditExtensions, file);
 }

@@ -1,16 +1,50 @@
-// A long audit catch-up builds its secondary indexes after the rows: the result is the same file a row-by-row build
-// makes (rows, chain, indexes), no position is reported while an index is missing, and a writer stopped mid-way leaves
-// a file whose next open has every index again.
+// The SQLite audit writer process. A long catch-up builds its secondary indexes after the rows: the result is the same
+// file a row-by-row build makes (rows, chain, indexes), no position is reported while an index is missing, and a writer
+// stopped mid-way leaves a file whose next open has every index again. A writer that dies is reported; a server that
+// dies (kill -9) takes its writer with it.
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitUntil } from '../support/async.js';
 import { AuditDb } from '../../projections/audit/audit-db.js';
-import { followInWorker, type LogFile } from '../../projections/audit/sqlite-follower.js';
+import { followInProcess, type LogFile } from '../../projections/audit/sqlite-follower.js';
 import { auditExtensions } from '../../projections/audit/timeline.js';
 import { SYSTEM } from '../../services/ledger.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
 
 const names = auditExtensions.map((x) => x.name);
+const PARENT = fileURLToPath(new URL('../support/children/audit-follower-parent.js', import.meta.url));
+
+/** Whether a process is alive (an exited one nobody has reaped yet is a zombie: state Z). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the running audit writer processes whose parent is `ppid`. */
+function writersOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      // Fields after the command name (which may hold spaces): state, then ppid.
+      const ppidOf = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppidOf === ppid && cmd.includes('sqlite-follower-worker')) out.push(Number(name));
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return out;
+}
 
 /** Index names of a SQLite file, sorted. */
 function indexes(file: string): string[] {
@@ -55,7 +89,7 @@ describe('integration: audit catch-up with deferred indexes', function () {
   async function follow(file: string, behind: number): Promise<{ seen: string[][]; positions: number[] }> {
     const seen: string[][] = [];
     const positions: number[] = [];
-    const sub = followInWorker(
+    const sub = followInProcess(
       file,
       names,
       log,
@@ -96,5 +130,39 @@ describe('integration: audit catch-up with deferred indexes', function () {
     expect(indexes(file)).to.not.include('audit_by_actor');
     new AuditDb(file, auditExtensions).close();
     expect(indexes(file)).to.deep.equal(all);
+  });
+
+  it('a writer that dies is reported as a failure; one whose server is killed with -9 exits', async () => {
+    const errors: unknown[] = [];
+    const sub = followInProcess(
+      join(t.dir, 'killed.db'),
+      names,
+      log,
+      () => undefined,
+      (err) => errors.push(err),
+    );
+    await sub.caughtUp;
+    const [pid] = writersOf(process.pid);
+    expect(pid, 'the writer process').to.be.a('number');
+    process.kill(pid!, 'SIGKILL');
+    await waitUntil(() => errors.length > 0, 10_000, 'the failure to be reported');
+    expect(String(errors[0])).to.include('audit writer process exited (SIGKILL)');
+    await sub.close();
+
+    const parent = spawn(process.execPath, [PARENT, log.file, join(t.dir, 'orphan.db')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        parent.stdout.on('data', (d: Buffer) => (d.toString().includes('ready') ? resolve() : undefined));
+        parent.once('exit', (code) => reject(new Error(`parent exited ${code}`)));
+      });
+      const [writer] = writersOf(parent.pid!);
+      expect(writer, 'the writer process').to.be.a('number');
+      parent.kill('SIGKILL');
+      await waitUntil(() => !running(writer!), 10_000, 'the orphaned writer to exit');
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
