@@ -40,8 +40,8 @@ function startWriter(config: FollowerConfig): ChildProcess {
   const args = [script, JSON.stringify(config)];
   const [cmd, argv] = NICE ? [NICE, ['-n', '19', process.execPath, ...args]] : [process.execPath, args];
   // Its own process group: a Ctrl-C or a group signal reaches the server, which closes it in order; a server that dies
-  // anyway disconnects the channel, and the writer stops after its current batch. No inherited stdout or stderr: a
-  // child's node makes an inherited pipe blocking for both processes, and the server must never block on its output.
+  // anyway disconnects the channel, and the writer stops after its current batch. No inherited stdout or stderr: an
+  // inherited pipe shares its file flags with the child, and with it the server hung at exit on a stdout nobody read.
   return spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
 }
 
