@@ -176,7 +176,7 @@ export class AuditDb {
       let { hw, skew } = this.clockState;
       for (const e of events) {
         if (e.position <= position) continue; // replayed: idempotent
-        const row: { -readonly [K in keyof AuditRow]: AuditRow[K] } = flatten(e, chain, hw); // fresh: completed in place
+        const row = flatten(e, chain, hw); // fresh: completed in place
         hw = row.ms_hw;
         skew = Math.max(skew, hw - row.occurred_ms);
         if (row.about_ws === null && row.key_id !== null) row.about_ws = keyWorkspace(row.key_id);
@@ -231,7 +231,7 @@ export class AuditDb {
     return this.state;
   }
 
-  /** The checkpoint as stored in the file (another connection, e.g. the writer thread, may have moved it). */
+  /** The checkpoint as stored in the file (another connection, e.g. the writer process, may have moved it). */
   storedState(): AuditState {
     return this.readState();
   }

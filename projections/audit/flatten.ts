@@ -2,9 +2,7 @@
 // by both audit stores and the offline verifier, so all of them compute the same bytes.
 import { canonicalEvent, canonicalJson, nextChainCanonical, type CanonicalEvent } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
-import { csvPlain, type AuditRow } from './row.js';
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import { csvPlain, type RowDraft } from './row.js';
 
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
@@ -17,7 +15,7 @@ function keyColumns(type: string, data: Record<string, unknown>): { keyId: strin
 }
 
 /** Flattens one recorded event into a row, given the previous chain value and the previous row's ms_hw. Pure. */
-export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): AuditRow {
+export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): RowDraft {
   const data = (e.data ?? {}) as Record<string, unknown>;
   const meta = (e.metadata ?? {}) as Record<string, unknown>;
   const actor = (meta.actor ?? {}) as Record<string, unknown>;
@@ -30,7 +28,7 @@ export function flatten(e: RecordedEvent, prevChain: string, prevHw = 0): AuditR
   const chain = nextChainCanonical(prevChain, c);
   const event = auditCopy(c, e.position);
   // Built once and completed in place (csv_plain reads the finished cells): a catch-up makes millions of these.
-  const row: Mutable<AuditRow> = {
+  const row: RowDraft = {
     position: e.position,
     event_id: e.id,
     stream_id: e.streamId,

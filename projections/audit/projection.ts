@@ -2,7 +2,8 @@
 // writes in batched transactions), and knows how far the store has got (on every instance: from its own writes, or by
 // reading the stored position when another instance writes), so a query can wait until it holds a given position.
 import { LedgerError } from '../../events/errors.js';
-import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
+import { readPages } from '../../events/store/read-pages.js';
+import { START, type EventStore, type RecordedEvent, type Subscription } from '../../events/store/types.js';
 import type { AuditStore } from './store.js';
 
 /**
@@ -226,20 +227,17 @@ export class AuditProjection {
 
 /** The whole log in batches of CATCH_UP_BATCH events, read 5000 at a time. */
 async function* logBatches(store: EventStore, progress?: (position: number) => void): AsyncGenerator<RecordedEvent[]> {
-  let after = -1;
   let batch: RecordedEvent[] = [];
-  for (;;) {
-    const page = await store.readAll({ after, maxCount: 5000 });
-    batch.push(...page.events);
-    after = page.lastPosition;
-    const end = page.isEnd || page.events.length === 0;
-    if (batch.length >= CATCH_UP_BATCH || end) {
-      if (batch.length > 0) yield batch;
-      batch = [];
-      progress?.(after);
-    }
-    if (end) return;
+  let at = START;
+  for await (const page of readPages(store, { pageSize: 5000, progress: (p) => (at = p) })) {
+    batch.push(...page);
+    if (batch.length < CATCH_UP_BATCH) continue;
+    yield batch;
+    batch = [];
+    progress?.(at);
   }
+  if (batch.length > 0) yield batch;
+  progress?.(at);
 }
 
 /** Rebuilds the audit store from scratch out of the whole log; returns how many events it projected. */

@@ -40,6 +40,9 @@ export interface AuditRow {
   readonly event: string;
 }
 
+/** A row while it is being built (flatten, then the store fills about_ws): completed in place, not copied. */
+export type RowDraft = { -readonly [K in keyof AuditRow]: AuditRow[K] };
+
 export const CSV_COLUMNS = [
   'position',
   'occurred_at',

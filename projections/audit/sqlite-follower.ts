@@ -23,7 +23,7 @@ export type FollowerMessage =
 export interface FollowerConfig {
   readonly auditFile: string;
   readonly logFile: string;
-  /** Names of the audit extensions to apply (resolved in the worker from the known ones). */
+  /** Names of the audit extensions to apply (resolved in the writer from the known ones). */
   readonly extensions: readonly string[];
   /** Events behind the log at start from which deferrable indexes are built after the rows (AuditDb.deferIndexes). */
   readonly deferIndexesBehind: number;

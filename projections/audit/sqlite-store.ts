@@ -39,14 +39,14 @@ export class SqliteAuditStore implements AuditStore {
     extensions: readonly AuditExtension[] = [],
     log?: LogFile,
   ) {
-    // With the log's file at hand, a worker thread writes the store; this connection only reads.
+    // With the log's file at hand, the writer process writes the store; this connection only reads.
     if (log !== undefined) {
       const names = extensions.map((x) => x.name);
       this.follow = (onPosition, onError) => followInProcess(db.file, names, log, onPosition, onError);
     }
   }
 
-  /** Opens (creating or converting) audit.db with its derived tables; followed off-thread when `log` is given. */
+  /** Opens (creating or converting) audit.db with its derived tables; followed by a writer process when `log` is given. */
   static open(file: string, extensions: readonly AuditExtension[], log?: LogFile): SqliteAuditStore {
     return new SqliteAuditStore(new AuditDb(file, extensions), extensions, log);
   }

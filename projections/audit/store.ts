@@ -92,7 +92,7 @@ export interface AuditStore extends AuditWitness {
   applyBatch(events: readonly RecordedEvent[]): Promise<AuditState>;
   /**
    * Present when the store can follow the ledger by itself, off the request loop (audit.db next to the SQLite log: a
-   * worker thread reads the log and writes in large transactions). It starts from the stored position and reports
+   * writer process reads the log and writes in large transactions). It starts from the stored position and reports
    * each position it has stored; `caughtUp` resolves once it holds the log as it was at start.
    */
   follow?: (onPosition: (position: number) => void, onError: (err: unknown) => void) => Subscription;

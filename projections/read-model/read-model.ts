@@ -1,6 +1,8 @@
 // In-memory lookup/revocation read model: pure evolve over ledger events, plus the verify hot path.
 import { hash, type BinaryToTextEncoding } from 'node:crypto';
 import type { LedgerEvent, LedgerEventType, StoredEvent } from '../../events/catalog.js';
+import { toStoredEvent } from '../../events/serialization.js';
+import type { RecordedEvent } from '../../events/store/types.js';
 import { keyPhase, type KeyLifecycle, type KeyPhase } from '../../services/domain/key-validity.js';
 import { allows, asRole } from '../../services/domain/permissions.js';
 import { isWellFormedOpaque, looksLikeJwt } from '../../services/crypto/tokens.js';
@@ -156,6 +158,13 @@ export class ReadModel {
   /** Moves past a position that holds no ledger event (a foreign or unknown record). */
   skipTo(position: number): void {
     if (position > this.position) this.position = position;
+  }
+
+  /** Applies one event as the store recorded it: one this build cannot read only moves the position past it. */
+  applyRecorded(r: RecordedEvent): void {
+    const e = toStoredEvent(r);
+    if (e) this.apply(e);
+    else this.skipTo(r.position);
   }
 
   /** Applies one event; an event at or before the checkpoint (a redelivery on replay) is ignored. */

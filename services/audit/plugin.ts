@@ -33,8 +33,8 @@ export async function openAuditStore(
     return PostgresAuditStore.open(config.databaseUrl);
   }
   // Next to a SQLite log, a writer process at the lowest CPU priority writes audit.db from the log file (sqlite-follower.ts).
-  const file = log instanceof SqliteEventStore ? log : undefined;
-  return SqliteAuditStore.open(auditDbFile(config.dataDir), auditExtensions, file);
+  const sqliteLog = log instanceof SqliteEventStore ? log : undefined;
+  return SqliteAuditStore.open(auditDbFile(config.dataDir), auditExtensions, sqliteLog);
 }
 
 export function auditPlugin(): PluginFactory {

@@ -4,6 +4,7 @@
 import { KeyObject, createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { GENESIS_CHAIN, checkpointSigningInput, nextChain } from '../../events/chain.js';
+import { readPages } from '../../events/store/read-pages.js';
 import type { EventStore, RecordedEvent } from '../../events/store/types.js';
 import { openSqliteWitness } from '../../projections/audit/sqlite-store.js';
 import type { AuditWitness, WitnessRow } from '../../projections/audit/store.js';
@@ -261,22 +262,6 @@ class RecentChains {
   }
 }
 
-/** The log in pages (one await per page, not per event), in position order. */
-async function* readPages(
-  store: EventStore,
-  pageSize: number,
-  progress?: (p: number) => void,
-): AsyncGenerator<readonly RecordedEvent[]> {
-  let after = -1;
-  for (;;) {
-    const page = await store.readAll({ after, maxCount: pageSize });
-    yield page.events;
-    after = page.lastPosition;
-    progress?.(after);
-    if (page.isEnd || page.events.length === 0) return;
-  }
-}
-
 interface Deferred {
   readonly at: number; // the checkpoint event's own position
   readonly data: CheckpointData;
@@ -298,7 +283,7 @@ export async function verifyStore(store: EventStore, opts: VerifyStoreOptions): 
   let proven = -1; // witnessed or covered by a good checkpoint
   let goodCheckpoint = -1; // covered position of the last checkpoint that matched
   try {
-    for await (const page of readPages(store, pageSize, opts.progress))
+    for await (const page of readPages(store, { pageSize, ...(opts.progress ? { progress: opts.progress } : {}) }))
       for (const e of page) {
         chain = nextChain(chain, e);
         events++;
@@ -378,7 +363,7 @@ async function secondPass(
   const upTo = Math.max(...pending.map((d) => d.data.position));
   const found = new Map<number, string>();
   let chain = GENESIS_CHAIN;
-  scan: for await (const page of readPages(store, pageSize))
+  scan: for await (const page of readPages(store, { pageSize }))
     for (const e of page) {
       if (e.position > upTo) break scan;
       chain = nextChain(chain, e);

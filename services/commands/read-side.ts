@@ -2,8 +2,7 @@
 // (waitFor) and the only query methods callers use. Views are readonly: nothing outside the projection mutates them.
 import { NotFoundError } from '../domain/errors.js';
 import type { StoredEvent } from '../../events/catalog.js';
-import { toStoredEvent } from '../../events/serialization.js';
-import type { EventStore, RecordedEvent, Subscription } from '../../events/store/types.js';
+import type { EventStore, Subscription } from '../../events/store/types.js';
 import { ReadModel, type VerifyOptions } from '../../projections/read-model/read-model.js';
 import { toImage, type ReadModelImage } from '../../projections/read-model/image.js';
 import type {
@@ -39,7 +38,7 @@ export class ReadSide {
     }
     this.sub = this.store.subscribeAll(
       (r) => {
-        this.applyRecorded(r);
+        this.model.applyRecorded(r);
         if (this.waiters.length > 0) this.release();
       },
       {
@@ -52,12 +51,6 @@ export class ReadSide {
     );
     await this.sub.caughtUp;
     this.caughtUp = true;
-  }
-
-  private applyRecorded(r: RecordedEvent): void {
-    const e = toStoredEvent(r);
-    if (e) this.model.apply(e);
-    else this.model.skipTo(r.position);
   }
 
   async stop(): Promise<void> {

@@ -4,8 +4,8 @@ import type { Config } from '../config.js';
 export interface SnapshotJob {
   readonly store: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>;
   readonly file: string;
-  /** The revocation feed's snapshot, written in the same pass (null: none). */
-  readonly feedFile: string | null;
+  /** The revocation feed's snapshot, written in the same pass. */
+  readonly feedFile: string;
 }
 
 export interface SnapshotDone {
@@ -15,7 +15,7 @@ export interface SnapshotDone {
   readonly from: number;
   readonly bytes: number;
   /** The revocation feed's snapshot: the position it now holds and the bytes written (0: unchanged). */
-  readonly feed: { readonly position: number; readonly bytes: number } | null;
+  readonly feed: { readonly position: number; readonly bytes: number };
   readonly ms: number;
 }
 

@@ -63,7 +63,7 @@ describe('e2e: restart', () => {
       // The revocation feed restarted from its own snapshot (same pass) and the tail: both revocations, in order.
       const feedRestored = lines('revocation feed restored from snapshot');
       expect(feedRestored.map((l) => [l.from, l.position])).to.deep.equal([
-        [snap.feed!.position, restored[0]!.position],
+        [snap.feed.position, restored[0]!.position],
       ]);
       const feed = async (): Promise<string[]> =>
         (

@@ -1,7 +1,7 @@
 // rebuild: replays the whole log into a fresh read model (a check that it folds) and writes it as the data folder's
 // read-model and revocation-feed snapshots, then runs every registered plugin's rebuild hook (the audit plugin recomputes audit.db).
 import { rmSync } from 'node:fs';
-import { toStoredEvent } from '../../../events/serialization.js';
+import { readPages } from '../../../events/store/read-pages.js';
 import { toImage } from '../../../projections/read-model/image.js';
 import { placeIn } from '../../snapshots/load-snapshot.js';
 import {
@@ -22,20 +22,13 @@ async function replay(store: EventStore, dataDir: string): Promise<string> {
   const model = new ReadModel();
   const feed = new FeedState();
   const bar = progressBar('read model', await store.headPosition());
-  let after = -1;
   let n = 0;
-  for (;;) {
-    const page = await store.readAll({ after, maxCount: 5000 });
-    for (const r of page.events) {
-      const e = toStoredEvent(r);
-      if (e) model.apply(e);
+  for await (const page of readPages(store, { pageSize: 5000, progress: (p) => bar.update(p) }))
+    for (const r of page) {
+      model.applyRecorded(r);
       feed.apply(r);
       n++;
     }
-    after = page.lastPosition;
-    bar.update(after);
-    if (page.isEnd) break;
-  }
   bar.done();
   // The next start begins here instead of from whatever snapshot an earlier run left.
   const place = await placeIn(store, model.position);
