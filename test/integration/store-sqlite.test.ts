@@ -1,5 +1,7 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { SqliteEventStore } from '../../events/store/sqlite.js';
+import { arrayToRecorded, SqliteEventStore } from '../../events/store/sqlite.js';
 import { storeContract } from '../support/store-contract.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -19,5 +21,70 @@ describe('event store contract: SQLite', () => {
         dir.cleanup();
       },
     };
+  });
+});
+
+describe('integration: SQLite appends committed on the writer thread', () => {
+  it('reads back, through its own recent commits and the file, exactly what the file holds, with another writer between', async () => {
+    const dir = tempDir('store-writer');
+    const file = join(dir.path, 'ledger.db');
+    const store = new SqliteEventStore(file, { pollIntervalMs: 20 });
+    const other = new SqliteEventStore(file, { pollIntervalMs: 20 });
+    try {
+      const seen: number[] = [];
+      const sub = store.subscribeAll((e) => void seen.push(e.position));
+      await sub.caughtUp;
+      let n = 0;
+      const ev = () => ({ id: randomUUID(), type: 'T', data: { n: ++n }, metadata: { at: n } });
+      for (let round = 0; round < 20; round++) {
+        // Groups of this instance (several appends at once) interleaved with single appends by the other one.
+        await Promise.all(Array.from({ length: 1 + (round % 5) }, (_, i) => store.append(`s${i}`, [ev(), ev()])));
+        if (round % 3 === 0) await other.append('o', [ev()]);
+      }
+      const head = await store.headPosition();
+      await new Promise<void>((resolve) => {
+        // The other instance's events arrive with a poll: wait until the subscriber holds the head.
+        const check = (): void => void (seen.length >= head ? resolve() : setImmediate(check));
+        check();
+      });
+      await sub.close();
+      const fromFile: unknown[] = [];
+      for (let after = -1; ;) {
+        const rows = store.readAllRaw(after, 1000);
+        if (rows.length === 0) break;
+        fromFile.push(...rows.map(arrayToRecorded));
+        after = rows[rows.length - 1]![0];
+      }
+      expect(seen).to.deep.equal(fromFile.map((_, i) => i + 1));
+      // Every page readAll answers, from the recent commits or the file, equals the file.
+      for (let after = -1; after < head; after++) {
+        const page = await store.readAll({ after, maxCount: 7 });
+        const from = Math.max(after, 0); // positions start at 1: index i holds position i + 1
+        expect(page.events).to.deep.equal(fromFile.slice(from, from + page.events.length));
+        expect(page.events.length).to.be.greaterThan(0);
+      }
+    } finally {
+      await store.close();
+      await other.close();
+      dir.cleanup();
+    }
+  });
+
+  it('acknowledges every queued append before close, whatever the group sizes', async () => {
+    const dir = tempDir('store-close');
+    const file = join(dir.path, 'ledger.db');
+    const store = new SqliteEventStore(file);
+    const ids = Array.from({ length: 100 }, () => randomUUID());
+    const appends = ids.map((id, i) => store.append(`s${i % 7}`, [{ id, type: 'T', data: i, metadata: null }]));
+    await store.close();
+    const results = await Promise.all(appends);
+    expect(new Set(results.map((r) => r.position)).size).to.equal(100);
+    const again = new SqliteEventStore(file);
+    try {
+      expect(await again.headPosition()).to.equal(100);
+    } finally {
+      await again.close();
+      dir.cleanup();
+    }
   });
 });

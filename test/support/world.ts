@@ -20,8 +20,55 @@ export interface IssuedKey {
   readonly token: string;
 }
 
+/** A readers-writer lock: any number of shared holders, or one exclusive holder, first come first served. */
+class RwLock {
+  private readers = 0;
+  private writer = false;
+  private readonly queue: Array<{ exclusive: boolean; go: () => void }> = [];
+
+  async run<T>(exclusive: boolean, fn: () => Promise<T>): Promise<T> {
+    await new Promise<void>((go) => {
+      this.queue.push({ exclusive, go });
+      this.admit();
+    });
+    try {
+      return await fn();
+    } finally {
+      if (exclusive) this.writer = false;
+      else this.readers--;
+      this.admit();
+    }
+  }
+
+  private admit(): void {
+    for (let next = this.queue[0]; next !== undefined && !this.writer; next = this.queue[0]) {
+      if (next.exclusive && this.readers > 0) return;
+      this.queue.shift();
+      if (next.exclusive) this.writer = true;
+      else this.readers++;
+      next.go();
+    }
+  }
+}
+
 export class World {
+  private readonly gates = new Map<string, RwLock>();
+
   constructor(readonly ledger: Ledger) {}
+
+  private gate(userId: string): RwLock {
+    let g = this.gates.get(userId);
+    if (g === undefined) this.gates.set(userId, (g = new RwLock()));
+    return g;
+  }
+
+  /**
+   * Runs a call made as `userId` outside any window in which orphanKey briefly makes that user a member again, so a
+   * test sharing the actor between concurrent cases never sees its dead keys revived.
+   */
+  asUser<T>(userId: string, call: () => Promise<T>): Promise<T> {
+    return this.gate(userId).run(false, call);
+  }
 
   /** A new account, a member of `memberships` with those roles; not hashed anew (one shared hash of PASSWORD). */
   async account(memberships: Record<string, WorkspaceRole> = {}, systemAdmin = false): Promise<Account> {
@@ -84,10 +131,12 @@ export class World {
     workspaceId: string,
     opts: { scopes?: string[] | null; retrievable?: boolean } = {},
   ): Promise<IssuedKey> {
-    const had = this.ledger.read.roleOf(workspaceId, userId);
-    if (had === null) await this.ledger.workspaces.setMemberRole(workspaceId, userId, 'member', SYSTEM);
-    const k = await this.key(userId, workspaceId, opts);
-    await this.ledger.workspaces.removeMember(workspaceId, userId, SYSTEM);
-    return k;
+    return this.gate(userId).run(true, async () => {
+      const had = this.ledger.read.roleOf(workspaceId, userId);
+      if (had === null) await this.ledger.workspaces.setMemberRole(workspaceId, userId, 'member', SYSTEM);
+      const k = await this.key(userId, workspaceId, opts);
+      await this.ledger.workspaces.removeMember(workspaceId, userId, SYSTEM);
+      return k;
+    });
   }
 }
