@@ -1,16 +1,12 @@
 // The events this store instance committed lately, kept as written: a subscriber at the head reads them back
 // without a query (each query after another connection's commit starts from an emptied page cache).
-import type { AppendResult, RecordedEvent, SerializedEvent } from './types.js';
+import type { AppendResult, SerializedEvent } from './types.js';
 
-interface Held {
-  readonly position: number;
-  readonly revision: number;
-  readonly streamId: string;
-  readonly event: SerializedEvent;
-}
+/** position, event_id, stream_id, revision, type, data, metadata: a row as the store's readAll reads it. */
+export type HeldRow = readonly [number, string, string, number, string, string, string];
 
 export class RecentCommits {
-  private held: Held[] = [];
+  private held: HeldRow[] = [];
 
   /** @param capacity how many events to keep (the newest) */
   constructor(private readonly capacity = 4096) {
@@ -22,25 +18,26 @@ export class RecentCommits {
     const first = r.position - events.length + 1;
     const last = this.held[this.held.length - 1];
     // Commits of one writer arrive in position order; anything else starts over (readers then use the file).
-    if (last !== undefined && last.position >= first) this.held = [];
-    events.forEach((event, i) =>
-      this.held.push({ position: first + i, revision: r.nextRevision - events.length + 1 + i, streamId, event }),
+    if (last !== undefined && last[0] >= first) this.held = [];
+    const firstRevision = r.nextRevision - events.length + 1;
+    events.forEach((e, i) =>
+      this.held.push([first + i, e.id, streamId, firstRevision + i, e.type, e.data, e.metadata]),
     );
     // Trimmed in bulk: one copy per `capacity` events, not one per commit.
     if (this.held.length > 2 * this.capacity) this.held = this.held.slice(-this.capacity);
   }
 
   /**
-   * The held events at after + 1, after + 2, … (positions are dense), at most `maxCount`, decoded afresh for each
-   * caller; null when the event at after + 1 is not held (it is older, or another process wrote it).
+   * The held rows at after + 1, after + 2, … (positions are dense), at most `maxCount`; null when the event at
+   * after + 1 is not held (it is older, or another process wrote it).
    */
-  after(after: number, maxCount: number): RecordedEvent[] | null {
+  after(after: number, maxCount: number): HeldRow[] | null {
     const want = after + 1;
     let lo = 0;
     let hi = this.held.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const p = this.held[mid]!.position;
+      const p = this.held[mid]![0];
       if (p === want) return this.run(mid, maxCount);
       if (p < want) lo = mid + 1;
       else hi = mid - 1;
@@ -48,20 +45,12 @@ export class RecentCommits {
     return null;
   }
 
-  private run(from: number, maxCount: number): RecordedEvent[] {
-    const out: RecordedEvent[] = [];
+  private run(from: number, maxCount: number): HeldRow[] {
+    const out: HeldRow[] = [];
     for (let i = from; i < this.held.length && out.length < maxCount; i++) {
-      const h = this.held[i]!;
-      if (out.length > 0 && h.position !== out[out.length - 1]!.position + 1) break; // another writer's events between
-      out.push({
-        id: h.event.id,
-        streamId: h.streamId,
-        revision: h.revision,
-        position: h.position,
-        type: h.event.type,
-        data: JSON.parse(h.event.data) as unknown,
-        metadata: JSON.parse(h.event.metadata) as unknown,
-      });
+      const row = this.held[i]!;
+      if (out.length > 0 && row[0] !== out[out.length - 1]![0] + 1) break; // another writer's events between
+      out.push(row);
     }
     return out;
   }

@@ -40,8 +40,6 @@ interface IdRow {
 
 export class SqliteAppender {
   private readonly applyInSavepoint: (p: PlannedAppend, nextPos: number) => AppendResult;
-  /** Set by applyOne: whether its result is a new write (not a retry's original result). */
-  private wrote = false;
   private readonly stmts: {
     streamHead: Database.Statement<[string], { r: number | null }>;
     byEventId: Database.Statement<[string], IdRow>;
@@ -74,10 +72,11 @@ export class SqliteAppender {
       for (const p of batch) {
         try {
           // One insert is atomic by itself; only a multi-event append needs a savepoint to fail as a whole.
-          this.wrote = false;
           const r = p.events.length === 1 ? this.applyOne(p, nextPos) : this.applyInSavepoint(p, nextPos);
-          if (r.position >= nextPos) nextPos = r.position + 1;
-          outcomes.push({ ok: true, r, written: this.wrote });
+          // A retry answers with its original, earlier position; only a new write reaches nextPos.
+          const written = r.position >= nextPos;
+          if (written) nextPos = r.position + 1;
+          outcomes.push({ ok: true, r, written });
         } catch (e) {
           if (e instanceof ConcurrencyError) outcomes.push({ ok: false, code: 'CONCURRENCY', fields: e.fields });
           else if (e instanceof IdempotencyError)
@@ -114,7 +113,6 @@ export class SqliteAppender {
         throw new IdempotencyError(p.streamId, ev.id);
       }
     }
-    this.wrote = true;
     return { nextRevision: rev, position: pos };
   }
 

@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import { secureSqliteFile } from './data-dir.js';
 import { StoreUnavailableError } from '../errors.js';
+import type { PlannedAppend } from './append-plan.js';
 import { outcomeError, translateSqlite as translate } from './sqlite-appender.js';
 import { RecentCommits } from './recent-commits.js';
 import { inlineCommitter, threadCommitter, type GroupCommitter } from './sqlite-writer.js';
@@ -17,15 +18,11 @@ import type {
   ReadAllPage,
   RecordedEvent,
   SubscribeOptions,
-  SerializedEvent,
   Subscription,
 } from './types.js';
 import { serializeEvent } from './types.js';
 
-interface PendingAppend {
-  streamId: string;
-  events: readonly SerializedEvent[];
-  expected: ExpectedRevision;
+interface PendingAppend extends PlannedAppend {
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -90,7 +87,7 @@ export const READ_ALL_SQL =
 export type RowArray = [number, string, string, number, string, string, string];
 
 /** A row of readAll's shape decoded into a recorded event (also used by readers of the file in other threads). */
-export function arrayToRecorded(r: RowArray): RecordedEvent {
+export function arrayToRecorded(r: Readonly<RowArray>): RecordedEvent {
   return {
     id: r[1],
     streamId: r[2],
@@ -188,7 +185,8 @@ export class SqliteEventStore implements EventStore {
     if (batch.length === 0) return this.settled();
     this.committing = true;
     this.committer
-      .commit(batch.map((p) => ({ streamId: p.streamId, events: p.events, expected: p.expected })))
+      // Only the appends' data crosses to the writer, not their callbacks.
+      .commit(batch.map(({ streamId, events, expected }) => ({ streamId, events, expected })))
       .then(
         (outcomes) => {
           batch.forEach((p, i) => {
@@ -235,9 +233,11 @@ export class SqliteEventStore implements EventStore {
   readAll(opts: { after: number; maxCount: number }): Promise<ReadAllPage> {
     try {
       // Not the end: whether another process wrote after them only the file can tell, on the next read.
-      const held = opts.maxCount > 0 ? this.recent.after(opts.after, opts.maxCount) : null;
-      if (held !== null && held.length > 0)
-        return Promise.resolve({ events: held, lastPosition: held[held.length - 1]!.position, isEnd: false });
+      const held = this.recent.after(opts.after, opts.maxCount);
+      if (held !== null && held.length > 0) {
+        const events = held.map(arrayToRecorded);
+        return Promise.resolve({ events, lastPosition: events[events.length - 1]!.position, isEnd: false });
+      }
       const rows = this.stmts.readAll.all(opts.after, opts.maxCount);
       const events = rows.map(arrayToRecorded);
       const last = events.length > 0 ? events[events.length - 1]!.position : opts.after;

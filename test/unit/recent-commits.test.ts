@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { RecentCommits } from '../../events/store/recent-commits.js';
+import { arrayToRecorded } from '../../events/store/sqlite.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 
 const id = (n: number): string => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
@@ -41,8 +42,9 @@ describe('unit: recent commits of a SQLite store', () => {
         }
         for (let after = -1; after <= log.length + 1; after++) {
           for (const max of [1, 3, 100]) {
-            const got = recent.after(after, max);
-            if (got === null) continue; // the file answers instead
+            const rows = recent.after(after, max);
+            if (rows === null) continue; // the file answers instead
+            const got = rows.map(arrayToRecorded);
             expect(ours.has(after + 1), `after ${after}`).to.equal(true);
             expect(got.length).to.be.within(1, max);
             // Exactly the log's events from after + 1 on, all ours.
@@ -61,9 +63,9 @@ describe('unit: recent commits of a SQLite store', () => {
   it('gives every caller objects of its own', () => {
     const recent = new RecentCommits();
     recent.add('s', [{ id: id(1), type: 'T', data: '{"a":[1]}', metadata: '{}' }], { position: 1, nextRevision: 0 });
-    const a = recent.after(0, 10)!;
-    (a[0]!.data as { a: number[] }).a.push(2);
-    expect(recent.after(0, 10)![0]!.data).to.deep.equal({ a: [1] });
+    const read = () => recent.after(0, 10)!.map(arrayToRecorded);
+    (read()[0]!.data as { a: number[] }).a.push(2);
+    expect(read()[0]!.data).to.deep.equal({ a: [1] });
   });
 
   it('refuses a capacity that is not a positive integer', () => {
