@@ -3,7 +3,8 @@
 import { checkout } from '../../events/store/pg-checkout.js';
 import pg from 'pg';
 import { GENESIS_CHAIN } from '../../events/chain.js';
-import type { RecordedEvent } from '../../events/store/types.js';
+import type { RecordedEvent, Subscription } from '../../events/store/types.js';
+import { followInChild } from './follower-process.js';
 import { AUDIT_TYPES, PG_AUDIT_TABLES, auditPgError, fromPgText, migrateAudit, toPgText } from './postgres-schema.js';
 import { applyBatchIn, lockCheckpoint } from './postgres-write.js';
 import { CSV_COLUMNS, csvLine, DERIVED_CELLS, type AuditRow, type Cell } from './row.js';
@@ -71,6 +72,14 @@ export interface PostgresAuditOptions {
   readonly poolSize?: number;
   /** The events come from the PostgreSQL ledger, whose positions have no gaps: refuse a batch that skips some. */
   readonly gapFree?: boolean;
+  /** The URL of the PostgreSQL ledger this store is written from by a writer process (`follow`), off the request loop. */
+  readonly followsLedger?: string;
+}
+
+/** What the writer process opens (postgres-follower-worker.ts). */
+export interface PostgresFollowerConfig {
+  readonly auditUrl: string;
+  readonly ledgerUrl: string;
 }
 
 export class PostgresAuditStore implements AuditStore {
@@ -81,11 +90,20 @@ export class PostgresAuditStore implements AuditStore {
   private unanalyzed = 0;
   private analyzed = 0;
 
+  readonly follow?: (onPosition: (position: number) => void, onError: (err: unknown) => void) => Subscription;
+
   private constructor(
     private readonly pool: pg.Pool,
     opts: PostgresAuditOptions,
+    url: string,
   ) {
     this.gapFree = opts.gapFree ?? true;
+    const ledgerUrl = opts.followsLedger;
+    if (ledgerUrl !== undefined) {
+      const config: PostgresFollowerConfig = { auditUrl: url, ledgerUrl };
+      const script = new URL('./postgres-follower-worker.js', import.meta.url);
+      this.follow = (onPosition, onError) => followInChild({ script, config }, onPosition, onError);
+    }
   }
 
   private static pool(url: string, opts: PostgresAuditOptions): pg.Pool {
@@ -109,7 +127,7 @@ export class PostgresAuditStore implements AuditStore {
       await pool.end().catch(() => undefined);
       throw auditPgError(err, 'open');
     }
-    return new PostgresAuditStore(pool, opts);
+    return new PostgresAuditStore(pool, opts, url);
   }
 
   /** The tables as they are, without creating any (a witness must not make one up); null when there are none. */
@@ -117,7 +135,7 @@ export class PostgresAuditStore implements AuditStore {
     const pool = PostgresAuditStore.pool(url, {});
     try {
       const r = await pool.query<{ t: string | null }>("SELECT to_regclass('audit_checkpoint')::text AS t");
-      if (r.rows[0]?.t != null) return new PostgresAuditStore(pool, {});
+      if (r.rows[0]?.t != null) return new PostgresAuditStore(pool, {}, url);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw auditPgError(err, 'open');

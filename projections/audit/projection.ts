@@ -40,6 +40,8 @@ export class AuditProjection {
     readonly store: AuditStore,
     private readonly events: EventStore,
     private readonly onError: (msg: string, err: unknown) => void,
+    /** Told each time the known position grows (a writer process reports it to its server). */
+    private readonly onReached?: (position: number) => void,
   ) {}
 
   /** The ledger position the audit store is known to hold. */
@@ -175,6 +177,7 @@ export class AuditProjection {
 
   /** The stored position only grows (a rebuild swaps the tables in one transaction, ending at the head it read). */
   private reached(position: number): void {
+    if (position > this.known) this.onReached?.(position);
     this.known = Math.max(this.known, position);
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.position <= this.known);

@@ -1,9 +1,10 @@
-// The audit writer process (see sqlite-follower.ts): reads the SQLite log after audit.db's checkpoint and applies it in
-// transactions of up to BATCH events; sleeps until woken by a commit of the server, or a poll for other writers.
+// The audit writer process on SQLite (see sqlite-follower.ts): reads the log after audit.db's checkpoint and applies it
+// in transactions of up to BATCH events; sleeps until woken by a commit of the server, or a poll for other writers.
 import Database from 'better-sqlite3';
 import { arrayToRecorded, READ_ALL_SQL, type RowArray } from '../../events/store/sqlite.js';
 import { AuditDb } from './audit-db.js';
-import type { FollowerConfig, FollowerMessage } from './sqlite-follower.js';
+import { FollowerChannel } from './follower-channel.js';
+import type { FollowerConfig } from './sqlite-follower.js';
 import { auditExtensions } from './timeline.js';
 
 /** Events per transaction: large ones write far less (each commit rewrites every index page it touched). */
@@ -11,36 +12,8 @@ const BATCH = 5_000;
 /** Without a wake-up, look at the log this often (another process may append to it). */
 const POLL_MS = 250;
 
-const send = process.send?.bind(process);
-if (send === undefined) throw new TypeError('sqlite-follower-worker runs as a child process with an IPC channel');
-const config = JSON.parse(process.argv[2] ?? 'null') as FollowerConfig;
-const post = (m: FollowerMessage): void => {
-  if (process.connected) send(m);
-};
-
-let closing = false;
-let wake: (() => void) | null = null;
-process.on('message', (m: string) => {
-  if (m === 'close') closing = true;
-  wake?.();
-});
-// The server is gone (even by kill -9): stop after the current batch, as a close would.
-process.on('disconnect', () => {
-  closing = true;
-  wake?.();
-});
-
-function sleep(): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, POLL_MS);
-    function done(): void {
-      clearTimeout(timer);
-      wake = null;
-      resolve();
-    }
-    wake = done;
-  });
-}
+const channel = new FollowerChannel<FollowerConfig>('sqlite-follower-worker');
+const config = channel.config;
 
 async function run(): Promise<void> {
   const extensions = auditExtensions.filter((x) => config.extensions.includes(x.name));
@@ -56,7 +29,7 @@ async function run(): Promise<void> {
     // reported only once the indexes exist again, so no query runs without them.
     let deferred = (head.get() ?? -1) - audit.checkpoint.position >= config.deferIndexesBehind;
     if (deferred) audit.deferIndexes();
-    while (!closing) {
+    while (!channel.closed) {
       const rows = read.all(audit.checkpoint.position, BATCH);
       if (rows.length > 0) audit.applyBatch(rows.map(arrayToRecorded));
       let moved = rows.length > 0;
@@ -65,14 +38,14 @@ async function run(): Promise<void> {
         deferred = false;
         moved = true;
       }
-      if (moved && !deferred) post({ kind: 'position', position: audit.checkpoint.position });
+      if (moved && !deferred) channel.post({ kind: 'position', position: audit.checkpoint.position });
       if (rows.length === BATCH) {
         await new Promise((resolve) => setImmediate(resolve)); // lets a close in
         continue;
       }
-      if (!caughtUp) post({ kind: 'caughtUp' });
+      if (!caughtUp) channel.post({ kind: 'caughtUp' });
       caughtUp = true;
-      await sleep();
+      await channel.sleep(POLL_MS);
     }
   } finally {
     log.close();
@@ -81,11 +54,5 @@ async function run(): Promise<void> {
 }
 
 run()
-  .catch((err: unknown) => {
-    const code = (err as { code?: unknown }).code;
-    const retriable = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_IOERR';
-    post({ kind: 'error', message: err instanceof Error ? err.message : String(err), retriable });
-  })
-  .finally(() => {
-    if (process.connected) process.disconnect(); // the process ends once its channel no longer holds it open
-  });
+  .catch((err: unknown) => channel.fail(err))
+  .finally(() => channel.end());

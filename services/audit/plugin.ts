@@ -29,8 +29,9 @@ export async function openAuditStore(
   log?: EventStore,
 ): Promise<AuditStore> {
   if (config.databaseUrl !== null) {
+    // The lease holder writes it from a writer process at the lowest CPU priority, on its own connections.
     const { PostgresAuditStore } = await import('../../projections/audit/postgres-store.js');
-    return PostgresAuditStore.open(config.databaseUrl);
+    return PostgresAuditStore.open(config.databaseUrl, { followsLedger: config.databaseUrl });
   }
   // Next to a SQLite log, a writer process at the lowest CPU priority writes audit.db from the log file (sqlite-follower.ts).
   const sqliteLog = log instanceof SqliteEventStore ? log : undefined;

@@ -1,14 +1,14 @@
 // The SQLite audit writer process. A long catch-up builds its secondary indexes after the rows: the result is the same
 // file a row-by-row build makes (rows, chain, indexes), no position is reported while an index is missing, and a writer
-// stopped mid-way leaves a file whose next open has every index again. A writer that dies is reported; a server that
+// stopped mid-way leaves a file whose next open has every index again. A writer that dies is reported (killed: as retriable); a server that
 // dies (kill -9) takes its writer with it.
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitUntil } from '../support/async.js';
+import { childrenRunning, running } from '../support/processes.js';
 import { AuditDb } from '../../projections/audit/audit-db.js';
 import { followInProcess, type LogFile } from '../../projections/audit/sqlite-follower.js';
 import { auditExtensions } from '../../projections/audit/timeline.js';
@@ -18,33 +18,8 @@ import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
 const names = auditExtensions.map((x) => x.name);
 const PARENT = fileURLToPath(new URL('../support/children/audit-follower-parent.js', import.meta.url));
 
-/** Whether a process is alive (an exited one nobody has reaped yet is a zombie: state Z). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 /** Pids of the running audit writer processes whose parent is `ppid`. */
-function writersOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      // Fields after the command name (which may hold spaces): state, then ppid.
-      const ppidOf = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppidOf === ppid && cmd.includes('sqlite-follower-worker')) out.push(Number(name));
-    } catch {
-      // The process ended between readdir and read.
-    }
-  }
-  return out;
-}
+const writersOf = (ppid: number): number[] => childrenRunning(ppid, 'sqlite-follower-worker');
 
 /** Index names of a SQLite file, sorted. */
 function indexes(file: string): string[] {
@@ -147,6 +122,7 @@ describe('integration: audit catch-up with deferred indexes', function () {
     process.kill(pid!, 'SIGKILL');
     await waitUntil(() => errors.length > 0, 10_000, 'the failure to be reported');
     expect(String(errors[0])).to.include('audit writer process exited (SIGKILL)');
+    expect(errors[0], 'killed: a new writer may resume').to.have.property('retriable', true);
     await sub.close();
 
     const parent = spawn(process.execPath, [PARENT, log.file, join(t.dir, 'orphan.db')], {

@@ -15,6 +15,7 @@ import { verifyStore } from '../../services/audit/verify-store.js';
 import type { JWK } from 'jose';
 import { waitUntil } from '../support/async.js';
 import { freshDatabase, terminateBackends, type TestDatabase } from '../support/postgres.js';
+import { childrenRunning, running } from '../support/processes.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { tempDir } from '../support/tmp.js';
 import { flatten } from '../../projections/audit/flatten.js';
@@ -50,6 +51,35 @@ async function allEvents(s: TestServer): Promise<RecordedEvent[]> {
     if (p.isEnd || p.events.length === 0) return out;
   }
 }
+
+/**
+ * Once the writer has reached the end of `log`: every position of it exactly once in the audit tables, each with the
+ * chain recomputed from the log itself; then `more` with the store.
+ */
+async function expectWholeTrail(
+  url: string,
+  log: readonly RecordedEvent[],
+  more?: (store: PostgresAuditStore) => Promise<void>,
+): Promise<void> {
+  const store = await PostgresAuditStore.openExisting(url);
+  if (store === null) throw new Error('no audit tables');
+  try {
+    await waitUntil(async () => (await store.state()).position >= log.at(-1)!.position, 10_000, 'the writer');
+    const rows = await store.witnessRows(-1, log.at(-1)!.position, 100_000);
+    expect(rows.map((r) => r.position)).to.deep.equal(log.map((e) => e.position));
+    let chain = GENESIS_CHAIN;
+    for (const [i, e] of log.entries()) {
+      chain = flatten(e, chain).chain;
+      expect(rows[i]!.chain, `position ${e.position}`).to.equal(chain);
+    }
+    await more?.(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The audit writer processes of the servers this test process runs. */
+const writers = (): number[] => childrenRunning(process.pid, 'postgres-follower-worker');
 
 describe('integration: the audit read model shared by two servers on one PostgreSQL database', function () {
   this.timeout(120_000);
@@ -96,6 +126,22 @@ describe('integration: the audit read model shared by two servers on one Postgre
     expect(history.body.events).to.have.length(2);
   });
 
+  it('a writer process that is killed is replaced, and the trail goes on with no gap', async () => {
+    const tokenA = await a.login();
+    // Killed live, the lease holder starts a new writer; killed while first catching up, the lease may pass to B.
+    const before = await a.request('GET', '/v1/audit?limit=1', { token: tokenA });
+    expect(before.status).to.equal(200);
+    const [killed, ...more] = writers();
+    expect(more).to.deep.equal([]);
+    process.kill(killed!, 'SIGKILL');
+    await waitUntil(() => writers().some((pid) => pid !== killed), 15_000, 'a new writer process');
+    const created = await a.request('POST', '/v1/keys', { token: tokenA, body: { name: 'after the kill' } });
+    expect(created.status).to.equal(201);
+    const r = await a.request('GET', `/v1/audit?keyId=${created.body.id as string}`, { token: tokenA });
+    expect(r.body.items.map((i: { type: string }) => i.type)).to.deep.equal(['ApiKeyCreated']);
+    await expectWholeTrail(db.url, await allEvents(a));
+  });
+
   it('A stops: B takes over the writer and the checkpointer, with no gap, no duplicate and one checkpoint chain', async () => {
     const tokenA = await a.login();
     for (let i = 0; i < 12; i++)
@@ -103,8 +149,14 @@ describe('integration: the audit read model shared by two servers on one Postgre
     await waitUntil(async () => (await checkpointsWritten(a)) >= 2, 15_000, 'A to write checkpoints');
     expect(await checkpointsWritten(b)).to.equal(0);
 
+    // Only the lease holder writes, from one writer process (off its request loop); a stop ends it.
+    const [writerA, ...more] = writers();
+    expect(writerA, "A's writer process").to.be.a('number');
+    expect(more).to.deep.equal([]);
     await a.stop();
+    expect(running(writerA!), "A's writer process after A stopped").to.equal(false);
     await waitUntil(async () => (await auditWriter(b)) === 'this instance', 10_000, 'B to take over the audit writer');
+    await waitUntil(() => writers().length === 1, 10_000, "B's writer process");
     const tokenB = await b.login();
     const made: string[] = [];
     for (let i = 0; i < 12; i++) {
@@ -116,18 +168,8 @@ describe('integration: the audit read model shared by two servers on one Postgre
     expect(last.body.items.map((i: { type: string }) => i.type)).to.deep.equal(['ApiKeyCreated']);
     await waitUntil(async () => (await checkpointsWritten(b)) >= 2, 15_000, 'B to write checkpoints');
 
-    // Every position of the log exactly once, each with the chain recomputed from the log itself.
     const log = await allEvents(b);
-    const store = await PostgresAuditStore.openExisting(db.url);
-    try {
-      await waitUntil(async () => (await store!.state()).position >= log.at(-1)!.position, 10_000, 'the writer');
-      const rows = await store!.witnessRows(-1, log.at(-1)!.position, 100_000);
-      expect(rows.map((r) => r.position)).to.deep.equal(log.map((e) => e.position));
-      let chain = GENESIS_CHAIN;
-      for (const [i, e] of log.entries()) {
-        chain = flatten(e, chain).chain;
-        expect(rows[i]!.chain, `position ${e.position}`).to.equal(chain);
-      }
+    await expectWholeTrail(db.url, log, async (store) => {
       // One checkpoint chain: consecutive revisions, each covering a later position, all matching the log.
       const cps = log.filter((e) => e.type === 'LedgerCheckpointed');
       expect(cps.length).to.be.greaterThanOrEqual(4);
@@ -136,13 +178,11 @@ describe('integration: the audit read model shared by two servers on one Postgre
       expect(covered).to.deep.equal([...covered].sort((x, y) => x - y));
       expect(new Set(covered).size).to.equal(covered.length);
       const jwks = (await b.request('GET', '/.well-known/jwks.json')).body.keys as JWK[];
-      const verified = await verifyStore(b.running.ledger.store, { publicKeys: jwks, witness: store! });
+      const verified = await verifyStore(b.running.ledger.store, { publicKeys: jwks, witness: store });
       expect(verified).to.deep.include({ ok: true, witnessed: true });
       // B keeps checkpointing meanwhile (every second): at least those read above.
       expect((verified as { checkpoints: number }).checkpoints).to.be.greaterThanOrEqual(cps.length);
-    } finally {
-      await store?.close();
-    }
+    });
   });
 });
 

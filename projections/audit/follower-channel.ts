@@ -1,0 +1,70 @@
+// The writer process's side of its channel to the server (see follower-process.ts): its configuration, its reports,
+// and the server's wake-ups and close; a server that is gone (even by kill -9) counts as a close.
+import { FOLLOWER_CONFIG_ENV, type FollowerMessage } from './follower-process.js';
+
+export class FollowerChannel<C> {
+  readonly config: C;
+  private closing = false;
+  private wake: (() => void) | null = null;
+  private readonly closeListeners: Array<() => void> = [];
+  private readonly send: NonNullable<typeof process.send>;
+
+  constructor(script: string) {
+    const send = process.send?.bind(process);
+    const raw = process.env[FOLLOWER_CONFIG_ENV];
+    if (send === undefined || raw === undefined)
+      throw new TypeError(`${script} runs as a child process started by followInChild`);
+    this.send = send;
+    this.config = JSON.parse(raw) as C;
+    process.on('message', (m: string) => (m === 'close' ? this.close() : this.wake?.()));
+    process.on('disconnect', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  post(m: FollowerMessage): void {
+    if (process.connected) this.send(m);
+  }
+
+  /** Resolves on the next wake-up or close, or after `ms`. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  /** Resolves once the server closes the channel (or is gone). */
+  whenClosed(): Promise<void> {
+    return this.closing ? Promise.resolve() : new Promise((resolve) => this.closeListeners.push(resolve));
+  }
+
+  /** Reports a failure: retriable ones (a dropped connection) too, for the server resumes by starting a new writer. */
+  fail(err: unknown): void {
+    const code = (err as { code?: unknown }).code;
+    const retriable =
+      (err as { retriable?: unknown }).retriable === true ||
+      code === 'SQLITE_BUSY' ||
+      code === 'SQLITE_LOCKED' ||
+      code === 'SQLITE_IOERR';
+    this.post({ kind: 'error', message: err instanceof Error ? err.message : String(err), retriable });
+  }
+
+  /** Lets the process end (it ends once its channel no longer holds it open). */
+  end(): void {
+    if (process.connected) process.disconnect();
+  }
+
+  private close(): void {
+    this.closing = true;
+    this.wake?.();
+    for (const l of this.closeListeners.splice(0)) l();
+  }
+}

@@ -1,0 +1,30 @@
+// Child processes seen through /proc: the audit writer processes a test expects to start, end or be killed.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Whether a process is alive (an exited one nobody has reaped yet is a zombie: state Z). */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the running processes whose parent is `ppid` and whose command line names `script`. */
+export function childrenRunning(ppid: number, script: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      // Fields after the command name (which may hold spaces): state, then ppid.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && Number(fields[1]) === ppid && cmd.includes(script)) out.push(Number(name));
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return out;
+}
