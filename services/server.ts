@@ -26,6 +26,7 @@ export interface Plugin {
   readonly name: string;
   routes?(): RouteDef[];
   readiness?(): ReadinessCheck[];
+  /** Runs while the ledger's read model restores (with the other plugins' starts): it may not read that model. */
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }
@@ -45,6 +46,7 @@ export interface PluginContext {
   readonly singleton: (name: string, work: SingletonWork) => Singleton;
 }
 
+/** Runs before the ledger's read model restores: it wires things up and may not read that model yet. */
 export type PluginFactory = (ctx: PluginContext) => Plugin | Promise<Plugin>;
 
 /** A progress bar for a long rebuild (the CLI draws it on stderr). */
@@ -237,8 +239,6 @@ async function wire(
     ...overrides,
   });
   parts.ledger = ledger;
-  await startFromSnapshot(config, logger, ledger, parts);
-  await bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`));
   const leases = (parts.leases = await openLeases(config));
   const log = (msg: string, err?: unknown): void => logger.error({ err }, msg);
   const singleton = (name: string, work: SingletonWork): Singleton => {
@@ -251,6 +251,14 @@ async function wire(
     singleton('expiry', { start: () => ledger.expiry.setActive(true), stop: () => ledger.expiry.setActive(false) });
   for (const make of plugins)
     parts.loaded.push(await make({ ledger, config, logger, metrics, signingKey, streams, singleton }));
+  // The plugins catch up by themselves (the audit writer in its own process, the feed from its snapshot) while the
+  // read model restores: a start waits for the slowest of them, not for their sum.
+  await settled([
+    startFromSnapshot(config, logger, ledger, parts).then(() =>
+      bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`)),
+    ),
+    ...parts.loaded.map((p) => p.start?.()),
+  ]);
   const deps: AppDeps = {
     ledger,
     config,
@@ -262,9 +270,16 @@ async function wire(
     extraRoutes: parts.loaded.flatMap((p) => p.routes?.() ?? []),
   };
   const handler = createHandler(deps);
-  for (const p of parts.loaded) await p.start?.();
   for (const s of parts.singletons) s.start();
   return handler;
+}
+
+/** Waits for every one of `work`; then fails with the first failure, so nothing is still starting when a start fails. */
+async function settled(work: ReadonlyArray<Promise<unknown> | undefined>): Promise<void> {
+  const failed = (await Promise.allSettled(work.map((w) => w ?? Promise.resolve()))).find(
+    (r) => r.status === 'rejected',
+  );
+  if (failed) throw failed.reason;
 }
 
 /**

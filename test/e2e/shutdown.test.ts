@@ -176,4 +176,38 @@ describe('e2e: shutdown always ends the process', function () {
     // SQLite removes the write-ahead log when the last connection closes.
     expect(existsSync(join(s.dataDir, 'ledger.db-wal'))).to.equal(false);
   });
+
+  it('plugin starts run together with the restore; one that fails fails the start once the others settle, leaving nothing open', async () => {
+    let began!: () => void;
+    const failingBegan = new Promise<void>((resolve) => (began = resolve));
+    let waitingDone = false;
+    // Started one after the other, this start would wait forever for the next one's.
+    const waiting: PluginFactory = () => ({
+      name: 'waiting',
+      start: async () => {
+        await failingBegan;
+        await new Promise((resolve) => setImmediate(resolve));
+        waitingDone = true;
+      },
+    });
+    const failing: PluginFactory = () => ({
+      name: 'failing',
+      start: () => {
+        began();
+        return Promise.reject(new Error('start failed'));
+      },
+    });
+    const dir = tempDir('start-fails');
+    dirs.push(dir);
+    const error = await startTestServer({}, [waiting, failing], dir).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
+    expect(error?.message).to.equal('start failed');
+    expect(waitingDone, 'the other start settled first').to.equal(true);
+    expect(existsSync(join(dir.path, 'ledger.db-wal')), 'the store closed').to.equal(false);
+    // The folder was unlocked: a server starts on it at once.
+    const again = await startTestServer({}, [], dir);
+    await again.running.close();
+  });
 });
