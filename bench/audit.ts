@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { spawnListening, type Child } from './child.js';
+import { copyToPostgres } from './pg-copy.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
@@ -18,14 +19,13 @@ import { SqliteEventStore } from '../events/store/sqlite.js';
 import type { NewEvent } from '../events/store/types.js';
 import { auditWhere, parseAuditFilters } from '../services/audit/filters.js';
 import { Params } from '../projections/audit/where.js';
-import { PostgresEventStore } from '../events/store/postgres.js';
 import { auditDbFile } from '../services/audit/plugin.js';
 import { bootstrapAdmin } from '../services/bootstrap.js';
 import { loadConfig } from '../services/config.js';
 import { SYSTEM } from '../services/ledger.js';
 import { openLedger } from '../services/open-ledger.js';
 import { prng } from '../test/support/prng.js';
-import { freshDatabase, type TestDatabase } from '../test/support/postgres.js';
+import type { TestDatabase } from '../test/support/postgres.js';
 import { tempDir } from '../test/support/tmp.js';
 import { figure, machine, misses } from './report.js';
 
@@ -551,36 +551,6 @@ function baselineServerPg(url: string): void {
   });
 }
 
-/** The SQLite log copied into a fresh PostgreSQL database at the same positions (the ledger's own tables). */
-async function copyToPostgres(dir: string): Promise<TestDatabase> {
-  const db = await freshDatabase('benchaudit');
-  const target = await PostgresEventStore.open(db.url);
-  await target.close();
-  const source = new Database(`${dir}/ledger.db`, { readonly: true });
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    const page = source.prepare(
-      'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT 10000',
-    );
-    for (let after = -1; ;) {
-      const rows = page.raw(true).all(after) as Array<[number, string, string, number, string, string, string]>;
-      if (rows.length === 0) break;
-      const col = (i: number): unknown[] => rows.map((r) => r[i]);
-      await client.query(
-        `INSERT INTO ledger_events (position, event_id, stream_id, revision, type, data, metadata)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])`,
-        [col(0), col(1), col(2), col(3), col(4), col(5), col(6)],
-      );
-      after = rows[rows.length - 1]![0];
-    }
-  } finally {
-    source.close();
-    await client.end();
-  }
-  return db;
-}
-
 /** The bare baselines run in this process: the audit store's own SQL, without HTTP, auth or JSON. */
 interface Bare {
   /** The listing's SELECT for these filters (and a newest-first cursor), LIMIT 101. */
@@ -946,7 +916,7 @@ async function main(): Promise<void> {
 
     if (PG) {
       t = performance.now();
-      pgdb = await copyToPostgres(dir.path);
+      pgdb = await copyToPostgres(`${dir.path}/ledger.db`, 'benchaudit');
       console.log(`postgres: the log copied into ${pgdb.name} in ${fix((performance.now() - t) / 1000, 1)} s`);
     }
     const env = {
