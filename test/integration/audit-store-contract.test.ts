@@ -27,7 +27,19 @@ import { tempDir } from '../support/tmp.js';
 
 const PASSWORD = 'correct horse battery staple';
 /** Strings that need care somewhere: CSV quoting, the formula guard, escapes, non-ASCII, U+0000, the PG text marker. */
-const AWKWARD = ['=1+2', '+x', '-y', '@z', '\tTab', 'a,b', 'say "hi"', 'line\r\nbreak', 'Ö ü ✓ 𝄞', ' pad '];
+const AWKWARD = [
+  '=1+2',
+  '+x',
+  '-y',
+  '@z',
+  '\tTab',
+  'a,b',
+  'say "hi"',
+  'line\r\nbreak',
+  'Ö ü ✓ 𝄞',
+  ' pad ',
+  'C:\\dir\\N',
+];
 
 interface World {
   ledger: Ledger;
