@@ -257,7 +257,8 @@ async function wire(
     startFromSnapshot(config, logger, ledger, parts).then(() =>
       bootstrapAdmin(ledger, config, (line) => process.stdout.write(`${line}\n`)),
     ),
-    ...parts.loaded.map((p) => p.start?.()),
+    // Each start as a promise: one that throws at once still lets the others (and the restore) settle first.
+    ...parts.loaded.map((p) => Promise.resolve().then(() => p.start?.())),
   ]);
   const deps: AppDeps = {
     ledger,

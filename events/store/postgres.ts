@@ -31,6 +31,11 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
   /** Delay before reconnecting the LISTEN connection after it dropped (doubles up to 5 s). */
   readonly reconnectMs?: number;
+  /**
+   * false: the tables exist at this build's version (a server opened them first); only that is checked, without the
+   * migration's lock, which appends share (a low-priority process must never hold it).
+   */
+  readonly migrate?: boolean;
 }
 
 interface PendingAppend {
@@ -110,6 +115,7 @@ export class PostgresEventStore implements EventStore {
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
       poolSize: opts.poolSize ?? 8,
       reconnectMs: opts.reconnectMs ?? 100,
+      migrate: opts.migrate ?? true,
     };
     this.pool = new pg.Pool({ connectionString: url, max: this.opts.poolSize });
     // An idle pooled connection that dies (e.g. pg_terminate_backend) must not crash the process; the pool replaces it.
@@ -120,7 +126,7 @@ export class PostgresEventStore implements EventStore {
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresEventStore> {
     const store = new PostgresEventStore(url, opts);
     try {
-      await store.migrate();
+      await (opts.migrate === false ? store.checkVersion() : store.migrate());
     } catch (err) {
       await store.pool.end().catch(() => undefined);
       throw translate(err, 'open');
@@ -156,6 +162,17 @@ export class PostgresEventStore implements EventStore {
     } finally {
       c.release();
     }
+  }
+
+  private async checkVersion(): Promise<void> {
+    const r = await this.pool.query<{ v: string }>(`SELECT v FROM ledger_meta WHERE k = 'schema_version'`);
+    const at = r.rows[0] ? Number(r.rows[0].v) : null;
+    if (at !== SCHEMA_VERSION)
+      throw new StoreUnavailableError(
+        `the ledger tables are version ${at}; this process needs ${SCHEMA_VERSION}`,
+        null,
+        false,
+      );
   }
 
   /** LISTEN on a dedicated connection; when it drops, subscribers keep polling until it is back. */

@@ -77,12 +77,12 @@ export function followInChild(
     child.once('exit', (code, signal) => {
       if (!closing && failure === null) {
         const why = stderr.trim().split('\n').at(-1) ?? '';
-        // Killed by a signal (the OOM killer, an operator) is worth a new writer; an exit of its own is not.
+        // Killed (the OOM killer's SIGKILL) is worth a new writer; a crash of its own (an abort, a fault) or an exit is not.
         fail(
           new StoreUnavailableError(
             `audit writer process exited (${code ?? signal})${why ? `: ${why}` : ''}`,
             null,
-            signal !== null,
+            signal === 'SIGKILL',
           ),
         );
       }

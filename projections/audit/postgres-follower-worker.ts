@@ -12,11 +12,14 @@ const channel = new FollowerChannel<PostgresFollowerConfig>('postgres-follower-w
 const config = channel.config;
 
 async function run(): Promise<void> {
-  const store = await PostgresAuditStore.open(config.auditUrl, { poolSize: POOL });
-  const log = await PostgresEventStore.open(config.ledgerUrl, { poolSize: POOL }).catch(async (err: unknown) => {
-    await store.close();
-    throw err;
-  });
+  // The server migrated both before it started this process, which runs at the lowest priority: no migration locks here.
+  const store = await PostgresAuditStore.open(config.auditUrl, { poolSize: POOL, migrate: false });
+  const log = await PostgresEventStore.open(config.ledgerUrl, { poolSize: POOL, migrate: false }).catch(
+    async (err: unknown) => {
+      await store.close();
+      throw err;
+    },
+  );
   // Any failure ends this process: the server's projection resumes a retriable one by starting a new writer.
   let failed!: (err: unknown) => void;
   const failure = new Promise<never>((_, reject) => (failed = reject));

@@ -72,6 +72,8 @@ export interface PostgresAuditOptions {
   readonly poolSize?: number;
   /** The events come from the PostgreSQL ledger, whose positions have no gaps: refuse a batch that skips some. */
   readonly gapFree?: boolean;
+  /** false: the tables exist (a server opened them first): no migration, whose lock a low-priority process must not hold. */
+  readonly migrate?: boolean;
   /** The URL of the PostgreSQL ledger this store is written from by a writer process (`follow`), off the request loop. */
   readonly followsLedger?: string;
 }
@@ -119,7 +121,7 @@ export class PostgresAuditStore implements AuditStore {
     try {
       const c = await checkout(pool);
       try {
-        await migrateAudit(c);
+        if (opts.migrate !== false) await migrateAudit(c);
       } finally {
         c.release();
       }

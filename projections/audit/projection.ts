@@ -15,8 +15,12 @@ const LIVE_BATCH = 1000;
 /** How often an instance that does not write reads the stored position: while a query waits, and otherwise. */
 const FOLLOW_WAITING_MS = 10;
 const FOLLOW_IDLE_MS = 1000;
-/** After a retriable write failure (a dropped connection), resume from the stored position after this long. */
+/**
+ * After a retriable failure (a dropped connection, a killed writer process), resume from the stored position after
+ * this long, doubled for each further failure before a resume catches up (a writer killed again and again backs off).
+ */
 const RESUME_MS = 1000;
+const RESUME_MAX_MS = 30_000;
 
 export class AuditProjection {
   private sub: Subscription | null = null;
@@ -35,6 +39,8 @@ export class AuditProjection {
   /** Bumped by every stop: a start that was under way when it came does not begin writing. */
   private epoch = 0;
   private unreadable = false;
+  /** Retriable failures since the last start that caught up. */
+  private failuresInARow = 0;
 
   constructor(
     readonly store: AuditStore,
@@ -96,6 +102,7 @@ export class AuditProjection {
     if (this.sub !== sub) return; // stopped (or failed) while catching up
     await this.flush();
     this.live = true;
+    this.failuresInARow = 0;
   }
 
   /** Stops writing (the lease was lost or the instance stops), after writing what was already received. */
@@ -168,10 +175,11 @@ export class AuditProjection {
       this.failure = err;
       return;
     }
+    const delay = Math.min(RESUME_MS * 2 ** this.failuresInARow++, RESUME_MAX_MS);
     this.resume = setTimeout(() => {
       this.resume = null;
       this.start().catch((e: unknown) => this.fail(e, 'audit projection could not resume'));
-    }, RESUME_MS);
+    }, delay);
     this.resume.unref();
   }
 

@@ -73,6 +73,10 @@ export class ReadModel {
     return () => this.observers.delete(fn);
   }
 
+  offApplied(fn: (e: StoredEvent) => void): void {
+    this.observers.delete(fn);
+  }
+
   verify(token: string, opts: VerifyOptions = {}): VerifyResult {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return MALFORMED;
     // Raw 32-byte digest as a latin1 string: no hex encoding, compared in constant time by the table.

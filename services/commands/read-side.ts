@@ -90,7 +90,9 @@ export class ReadSide {
 
   /** Observe each event after it is applied (expiry, throttles, streams). Returns the unsubscribe. */
   onApplied(fn: (e: StoredEvent) => void): () => void {
-    return this.model.onApplied(fn);
+    this.model.onApplied(fn);
+    // From whichever model is current then: a restore (start(from)) moves the observers to another model.
+    return () => this.model.offApplied(fn);
   }
 
   // ---------------------------------------------------------------- verification

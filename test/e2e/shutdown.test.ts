@@ -192,9 +192,10 @@ describe('e2e: shutdown always ends the process', function () {
     });
     const failing: PluginFactory = () => ({
       name: 'failing',
+      // Throws at once, before returning a promise.
       start: () => {
         began();
-        return Promise.reject(new Error('start failed'));
+        throw new Error('start failed');
       },
     });
     const dir = tempDir('start-fails');

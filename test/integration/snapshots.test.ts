@@ -6,6 +6,7 @@ import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { loadSnapshot, placeIn, type SnapshotWarning } from '../../services/snapshots/load-snapshot.js';
 import { feedSnapshotFile, readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
 import { Snapshotter } from '../../services/snapshots/snapshotter.js';
+import { ReadSide } from '../../services/commands/read-side.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
 import { freshDatabase } from '../support/postgres.js';
 import { PostgresEventStore } from '../../events/store/postgres.js';
@@ -77,6 +78,28 @@ describe('read-model snapshots', function () {
     await fromSnap.expiry.runDue();
     const expired = [...fromSnap.read.allKeys()].filter((k) => k.status === 1).length;
     expect(expired).to.be.greaterThan(0);
+  });
+
+  it('an observer registered before a restore sees the events after it, and its unsubscribe still stops it', async () => {
+    await someHistory(t.ledger, 3);
+    await snapshotter(t, file).snapshotNow();
+    const model = await loadSnapshot(t.ledger.store, file, warn);
+    const read = new ReadSide(t.ledger.store, () => undefined);
+    const seen: string[] = [];
+    const off = read.onApplied((e) => void seen.push(e.type));
+    await read.start(model!); // the restored model replaces the one the observer was registered on
+    try {
+      await someHistory(t.ledger, 1);
+      await read.waitFor(await t.ledger.store.headPosition());
+      expect(seen).to.include('ApiKeyCreated');
+      off();
+      const before = seen.length;
+      await someHistory(t.ledger, 1);
+      await read.waitFor(await t.ledger.store.headPosition());
+      expect(seen).to.have.length(before);
+    } finally {
+      await read.stop();
+    }
   });
 
   it('a second snapshot starts from the first and moves it forward', async () => {
