@@ -53,6 +53,12 @@ const CHANNEL = 'token_ledger_events';
 const APPEND_LOCK = 7_202_612_001;
 const SCHEMA_VERSION = 1;
 
+/** The version the ledger tables are at; null when none is recorded. */
+async function storedVersion(q: pg.Pool | pg.ClientBase): Promise<number | null> {
+  const r = await q.query<{ v: string }>(`SELECT v FROM ledger_meta WHERE k = 'schema_version'`);
+  return r.rows[0] ? Number(r.rows[0].v) : null;
+}
+
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS ledger_events (
      position  BIGINT  PRIMARY KEY,
@@ -142,8 +148,7 @@ export class PostgresEventStore implements EventStore {
       // Instances starting together migrate one at a time.
       await c.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
       await c.query(MIGRATIONS[0]!);
-      const r = await c.query<{ v: string }>(`SELECT v FROM ledger_meta WHERE k = 'schema_version'`);
-      const from = r.rows[0] ? Number(r.rows[0].v) : 1;
+      const from = (await storedVersion(c)) ?? 1;
       if (from > SCHEMA_VERSION)
         throw new StoreUnavailableError(
           `the ledger tables are version ${from}; this build knows ${SCHEMA_VERSION}`,
@@ -165,8 +170,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async checkVersion(): Promise<void> {
-    const r = await this.pool.query<{ v: string }>(`SELECT v FROM ledger_meta WHERE k = 'schema_version'`);
-    const at = r.rows[0] ? Number(r.rows[0].v) : null;
+    const at = await storedVersion(this.pool);
     if (at !== SCHEMA_VERSION)
       throw new StoreUnavailableError(
         `the ledger tables are version ${at}; this process needs ${SCHEMA_VERSION}`,

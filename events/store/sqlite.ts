@@ -180,8 +180,7 @@ export class SqliteEventStore implements EventStore {
   private flush(): void {
     this.flushScheduled = false;
     if (this.committing) return; // sent when the group under way is answered
-    const batch = this.queue.length <= MAX_GROUP ? this.queue : this.queue.slice(0, MAX_GROUP);
-    this.queue = batch === this.queue ? [] : this.queue.slice(MAX_GROUP);
+    const batch = this.queue.splice(0, MAX_GROUP);
     if (batch.length === 0) return this.settled();
     this.committing = true;
     this.committer

@@ -1,5 +1,6 @@
 // The writer process's side of its channel to the server (see follower-process.ts): its configuration, its reports,
 // and the server's wake-ups and close; a server that is gone (even by kill -9) counts as a close.
+import { LedgerError } from '../../events/errors.js';
 import { FOLLOWER_CONFIG_ENV, type FollowerMessage } from './follower-process.js';
 
 export class FollowerChannel<C> {
@@ -46,14 +47,12 @@ export class FollowerChannel<C> {
     return this.closing ? Promise.resolve() : new Promise((resolve) => this.closeListeners.push(resolve));
   }
 
-  /** Reports a failure: retriable ones (a dropped connection) too, for the server resumes by starting a new writer. */
+  /**
+   * Reports a failure, already translated by its store (whose errors say whether they are retriable): retriable ones
+   * too, for the server resumes by starting a new writer.
+   */
   fail(err: unknown): void {
-    const code = (err as { code?: unknown }).code;
-    const retriable =
-      (err as { retriable?: unknown }).retriable === true ||
-      code === 'SQLITE_BUSY' ||
-      code === 'SQLITE_LOCKED' ||
-      code === 'SQLITE_IOERR';
+    const retriable = err instanceof LedgerError && err.retriable;
     this.post({ kind: 'error', message: err instanceof Error ? err.message : String(err), retriable });
   }
 

@@ -2,6 +2,7 @@
 // in transactions of up to BATCH events; sleeps until woken by a commit of the server, or a poll for other writers.
 import Database from 'better-sqlite3';
 import { arrayToRecorded, READ_ALL_SQL, type RowArray } from '../../events/store/sqlite.js';
+import { translateSqlite } from '../../events/store/sqlite-appender.js';
 import { AuditDb } from './audit-db.js';
 import { FollowerChannel } from './follower-channel.js';
 import type { FollowerConfig } from './sqlite-follower.js';
@@ -54,5 +55,5 @@ async function run(): Promise<void> {
 }
 
 run()
-  .catch((err: unknown) => channel.fail(err))
+  .catch((err: unknown) => channel.fail(translateSqlite(err, 'audit write')))
   .finally(() => channel.end());

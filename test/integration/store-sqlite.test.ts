@@ -5,13 +5,24 @@ import { arrayToRecorded, SqliteEventStore } from '../../events/store/sqlite.js'
 import { storeContract } from '../support/store-contract.js';
 import { tempDir } from '../support/tmp.js';
 
+/** Two instances on one file, as two processes sharing it would be (they see each other's appends by polling). */
+function twoInstances(label: string): {
+  dir: ReturnType<typeof tempDir>;
+  store: SqliteEventStore;
+  other: SqliteEventStore;
+} {
+  const dir = tempDir(label);
+  const file = join(dir.path, 'ledger.db');
+  return {
+    dir,
+    store: new SqliteEventStore(file, { pollIntervalMs: 20 }),
+    other: new SqliteEventStore(file, { pollIntervalMs: 20 }),
+  };
+}
+
 describe('event store contract: SQLite', () => {
-  // Two instances on one file, as two processes sharing it would be (they see each other's appends by polling).
   storeContract('sqlite', async () => {
-    const dir = tempDir('store');
-    const file = join(dir.path, 'ledger.db');
-    const store = new SqliteEventStore(file, { pollIntervalMs: 20 });
-    const other = new SqliteEventStore(file, { pollIntervalMs: 20 });
+    const { dir, store, other } = twoInstances('store');
     return {
       store,
       other,
@@ -26,10 +37,7 @@ describe('event store contract: SQLite', () => {
 
 describe('integration: SQLite appends committed on the writer thread', () => {
   it('reads back, through its own recent commits and the file, exactly what the file holds, with another writer between', async () => {
-    const dir = tempDir('store-writer');
-    const file = join(dir.path, 'ledger.db');
-    const store = new SqliteEventStore(file, { pollIntervalMs: 20 });
-    const other = new SqliteEventStore(file, { pollIntervalMs: 20 });
+    const { dir, store, other } = twoInstances('store-writer');
     try {
       const seen: number[] = [];
       const sub = store.subscribeAll((e) => void seen.push(e.position));
