@@ -1,6 +1,7 @@
 // Turns stored records into typed ledger events, upcasting old schema versions on the way in.
 import { EVENT_TYPES, schemaVersionOf, type LedgerEvent, type LedgerEventType, type StoredEvent } from './catalog.js';
 import type { EventMetadata } from './metadata.js';
+import { RowEvent } from './store/row-event.js';
 import type { RecordedEvent } from './store/types.js';
 
 type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
@@ -20,11 +21,13 @@ export function isLedgerEventType(t: string): t is LedgerEventType {
 /** Returns null for event types this version does not know (written by a newer version, or foreign). */
 export function toStoredEvent(r: RecordedEvent): StoredEvent | null {
   if (!isLedgerEventType(r.type)) return null;
-  const metadata = r.metadata as EventMetadata;
-  let data = r.data as Record<string, unknown>;
-  let v = metadata.schemaVersion ?? 1;
-  const chain = upcasters[r.type];
   const current = schemaVersionOf(r.type);
+  const row = r instanceof RowEvent;
+  let v = ((row ? r.schemaVersion : (r.metadata as EventMetadata).schemaVersion) ?? 1) as number;
+  // A row needing no upcast is already the stored event, its metadata still unparsed.
+  if (row && v >= current) return r as unknown as StoredEvent;
+  let data = r.data as Record<string, unknown>;
+  const chain = upcasters[r.type];
   while (v < current) {
     const up = chain?.[v];
     if (up === undefined) throw new TypeError(`no upcaster for ${r.type} v${v}`);
@@ -34,7 +37,7 @@ export function toStoredEvent(r: RecordedEvent): StoredEvent | null {
   return {
     type: r.type,
     data,
-    metadata,
+    metadata: r.metadata as EventMetadata,
     streamId: r.streamId,
     revision: r.revision,
     position: r.position,

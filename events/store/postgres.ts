@@ -9,6 +9,7 @@ import { checkout } from './pg-checkout.js';
 import { planBatch, type AppendOutcome, type IdRow } from './append-plan.js';
 import { LedgerError, StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
+import { RowEvent } from './row-event.js';
 import { assertReadPosition, beyondTheLog } from './positions.js';
 import type {
   AppendResult,
@@ -88,15 +89,7 @@ function translate(err: unknown, what: string): LedgerError {
 }
 
 function toRecorded(r: Row): RecordedEvent {
-  return {
-    position: Number(r[0]),
-    id: r[1],
-    streamId: r[2],
-    revision: r[3],
-    type: r[4],
-    data: JSON.parse(r[5]) as unknown,
-    metadata: JSON.parse(r[6]) as unknown,
-  };
+  return new RowEvent(Number(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]);
 }
 
 const COLUMNS = 'position, event_id, stream_id, revision, type, data, metadata';

@@ -8,6 +8,7 @@ import { outcomeError, translateSqlite as translate } from './sqlite-appender.js
 import { RecentCommits } from './recent-commits.js';
 import { inlineCommitter, threadCommitter, type GroupCommitter } from './sqlite-writer.js';
 import { catchUpSubscription } from './catch-up.js';
+import { RowEvent } from './row-event.js';
 import { assertReadPosition, beyondTheLog } from './positions.js';
 import type {
   AppendResult,
@@ -68,15 +69,7 @@ CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 `;
 
 function toRecorded(r: Row): RecordedEvent {
-  return {
-    id: r.event_id,
-    streamId: r.stream_id,
-    revision: r.revision,
-    position: r.position,
-    type: r.type,
-    data: JSON.parse(r.data) as unknown,
-    metadata: JSON.parse(r.metadata) as unknown,
-  };
+  return new RowEvent(r.position, r.event_id, r.stream_id, r.revision, r.type, r.data, r.metadata);
 }
 
 /** readAll's query: rows after a position, in log order, as arrays. */
@@ -88,15 +81,7 @@ export type RowArray = [number, string, string, number, string, string, string];
 
 /** A row of readAll's shape decoded into a recorded event (also used by readers of the file in other threads). */
 export function arrayToRecorded(r: Readonly<RowArray>): RecordedEvent {
-  return {
-    id: r[1],
-    streamId: r[2],
-    revision: r[3],
-    position: r[0],
-    type: r[4],
-    data: JSON.parse(r[5]) as unknown,
-    metadata: JSON.parse(r[6]) as unknown,
-  };
+  return new RowEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
 }
 
 export class SqliteEventStore implements EventStore {

@@ -22,6 +22,8 @@ const LATIN1 = 'latin1' as BinaryToTextEncoding;
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED', key: null });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', key: null });
 const EMPTY_MEMBERSHIPS: ReadonlyMap<string, LiveMembership> = new Map();
+/** When the event happened; read only by the handlers that keep it, so replay leaves most metadata unparsed. */
+const occurredAt = (e: StoredEvent): number => Date.parse(e.metadata.occurredAt);
 /** The read model's compact status as the domain names it. */
 export const LIFECYCLE: { readonly [S in KeyStatus]: KeyLifecycle } = {
   [KeyStatus.Active]: 'active',
@@ -181,9 +183,10 @@ export class ReadModel {
 
   /** One handler per event type: leaving a type out fails to compile. */
   private readonly handlers: {
-    [T in LedgerEventType]: (e: StoredEvent<Extract<LedgerEvent, { type: T }>>, at: number) => void;
+    [T in LedgerEventType]: (e: StoredEvent<Extract<LedgerEvent, { type: T }>>) => void;
   } = {
-    UserRegistered: (e, at) => {
+    UserRegistered: (e) => {
+      const at = occurredAt(e);
       const d = e.data;
       const u: UserView = {
         id: d.userId,
@@ -216,7 +219,8 @@ export class ReadModel {
       const s = this.sessions.get(e.data.sessionId);
       if (s) s.ended = true;
     },
-    UserLoginSucceeded: (e, at) => {
+    UserLoginSucceeded: (e) => {
+      const at = occurredAt(e);
       let mine = this.userSessions.get(e.data.userId);
       if (mine === undefined) this.userSessions.set(e.data.userId, (mine = new Set()));
       // Sessions are short-lived: forget this user's expired ones as new ones arrive.
@@ -236,7 +240,8 @@ export class ReadModel {
     UserLoginFailed: () => undefined,
     UserPasswordChangeFailed: () => undefined,
     UserLockoutLifted: () => undefined,
-    WorkspaceCreated: (e, at) => {
+    WorkspaceCreated: (e) => {
+      const at = occurredAt(e);
       const d = e.data;
       const existing = this.workspaces.get(d.workspaceId);
       const ws: WorkspaceView = existing ?? {
@@ -273,7 +278,8 @@ export class ReadModel {
         }
       }
     },
-    WorkspaceInvitationCreated: (e, at) => {
+    WorkspaceInvitationCreated: (e) => {
+      const at = occurredAt(e);
       const d = e.data;
       this.invitations.set(d.invitationId, {
         id: d.invitationId,
@@ -287,8 +293,8 @@ export class ReadModel {
         closedAt: null,
       });
     },
-    WorkspaceInvitationAccepted: (e, at) => this.closeInvitation(e.data.invitationId, 'accepted', at),
-    WorkspaceInvitationCancelled: (e, at) => this.closeInvitation(e.data.invitationId, e.data.reason, at),
+    WorkspaceInvitationAccepted: (e) => this.closeInvitation(e.data.invitationId, 'accepted', occurredAt(e)),
+    WorkspaceInvitationCancelled: (e) => this.closeInvitation(e.data.invitationId, e.data.reason, occurredAt(e)),
     WorkspacePolicySet: (e) => {
       const ws = this.workspaces.get(e.data.workspaceId);
       if (ws) {
@@ -297,7 +303,8 @@ export class ReadModel {
         ws.maxGraceSeconds = e.data.maxGraceSeconds;
       }
     },
-    ApiKeyCreated: (e, at) => {
+    ApiKeyCreated: (e) => {
+      const at = occurredAt(e);
       const d = e.data;
       const owner = this.users.get(d.userId);
       if (owner === undefined) return; // a key of an unknown user can never verify
@@ -358,7 +365,8 @@ export class ReadModel {
         this.releaseHandle(k);
       }
     },
-    ApiKeyRevoked: (e, at) => {
+    ApiKeyRevoked: (e) => {
+      const at = occurredAt(e);
       const k = this.keysById.get(e.data.keyId);
       if (k && k.status !== KeyStatus.Revoked) {
         k.status = KeyStatus.Revoked;
@@ -374,8 +382,8 @@ export class ReadModel {
   };
 
   private evolve(e: StoredEvent): void {
-    const handle = this.handlers[e.type] as (e: StoredEvent, at: number) => void;
-    handle(e, Date.parse(e.metadata.occurredAt));
+    const handle = this.handlers[e.type] as (e: StoredEvent) => void;
+    handle(e);
   }
 
   private closeInvitation(invitationId: string, status: InvitationView['status'], at: number): void {

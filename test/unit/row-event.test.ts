@@ -1,0 +1,101 @@
+// A row's metadata is parsed on first use, and its schema version read off the text without parsing only when the
+// text leaves no doubt: checked against JSON.parse on generated metadata, awkward strings and member orders included.
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { toStoredEvent } from '../../events/serialization.js';
+import { RowEvent, trailingSchemaVersion } from '../../events/store/row-event.js';
+
+const META = {
+  eventId: 'e1',
+  occurredAt: '2026-01-01T00:00:00.000Z',
+  actor: { type: 'user', id: 'usr_1' },
+  request: { ip: '10.0.0.1', userAgent: 'curl/8' },
+  correlationId: 'c1',
+  causationId: null,
+  schemaVersion: 2,
+};
+
+const row = (type: string, data: unknown, metadata: string): RowEvent =>
+  new RowEvent(7, 'e1', 'apikey-k1', 0, type, JSON.stringify(data), metadata);
+
+/** JSON.parse's answer: the top-level member, or undefined. */
+const parsedVersion = (json: string): unknown => (JSON.parse(json) as { schemaVersion?: unknown }).schemaVersion;
+
+describe('row events', () => {
+  it('reads the version of metadata this ledger writes without parsing it, and parses it on first use', () => {
+    const text = JSON.stringify(META);
+    expect(trailingSchemaVersion(text)).to.equal(2);
+    const r = row('ApiKeyUsed', { keyId: 'k1' }, text);
+    expect(r.schemaVersion).to.equal(2);
+    expect(r.metadata).to.deep.equal(META);
+    expect(r.metadata).to.equal(r.metadata);
+  });
+
+  it('answers undefined for text it cannot be sure of, so the metadata is parsed instead', () => {
+    for (const text of [
+      '{"a":{"schemaVersion":1}}', // nested, not top-level
+      '{"a":"x\\",\\"schemaVersion\\":3"}', // inside a string
+      '{"schemaVersion":1,"x\\",\\"schemaVersion":5}', // the tail of another member's name
+      '{"schemaVersion": 2}', // not compact
+      '{"schemaVersion":2,"x":1}', // not the last member
+      '{"x":1,"schemaVersion":02}', // leading zero
+      '{"x":1,"schemaVersion":2.5}',
+      '{"x":1,"schemaVersion":12345678901}', // more digits than it reads
+      '{"x":1,"schemaVersion":}',
+      '{"x":1}',
+      '}',
+      '',
+    ])
+      expect(trailingSchemaVersion(text), text).to.equal(undefined);
+    expect(row('ApiKeyUsed', {}, '{"a":{"schemaVersion":1}}').schemaVersion).to.equal(undefined);
+    expect(row('ApiKeyUsed', {}, '{"schemaVersion": 1 }').schemaVersion).to.equal(1);
+  });
+
+  it('agrees with JSON.parse on generated metadata whenever it answers', () => {
+    const value = fc.jsonValue({ maxDepth: 2 });
+    const version = fc.oneof(fc.nat(), fc.constant(undefined), fc.string(), fc.double());
+    const nastyKey = fc.constantFrom('schemaVersion', 'x","schemaVersion', ',"schemaVersion":', 'a');
+    const member = fc.oneof(value, fc.nat());
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.oneof(fc.string(), nastyKey, nastyKey), member),
+        version,
+        fc.boolean(),
+        (rest, v, last) => {
+          const members: Record<string, unknown> = last ? { ...rest, schemaVersion: v } : { schemaVersion: v, ...rest };
+          const text = JSON.stringify(members);
+          const probed = trailingSchemaVersion(text);
+          if (probed !== undefined) expect(probed).to.equal(parsedVersion(text));
+          expect(row('ApiKeyUsed', {}, text).schemaVersion).to.deep.equal(parsedVersion(text));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is its own stored event when no upcast is due; an old version is upcast with its metadata', () => {
+    const current = row('ApiKeyUsed', { keyId: 'k1', count: 1, presentations: { bearer: 1 } }, JSON.stringify(META));
+    expect(toStoredEvent(current)).to.equal(current);
+    const v1 = JSON.stringify({ ...META, schemaVersion: 1 });
+    const old = toStoredEvent(row('ApiKeyUsed', { keyId: 'k1', count: 3, presentation: 'bearer' }, v1));
+    expect(old?.data).to.deep.include({ presentations: { bearer: 3 } });
+    expect(old?.metadata).to.deep.equal({ ...META, schemaVersion: 1 });
+  });
+
+  it('hands JSON.stringify its parsed metadata', () => {
+    const r = row('ApiKeyRevoked', { keyId: 'k1' }, JSON.stringify(META));
+    expect(JSON.parse(JSON.stringify(r))).to.deep.equal({
+      position: 7,
+      id: 'e1',
+      streamId: 'apikey-k1',
+      revision: 0,
+      type: 'ApiKeyRevoked',
+      data: { keyId: 'k1' },
+      metadata: META,
+    });
+  });
+
+  it('still refuses data that is not JSON when the row is read', () => {
+    expect(() => new RowEvent(1, 'e', 's', 0, 'ApiKeyUsed', '{', '{}')).to.throw(SyntaxError);
+  });
+});
