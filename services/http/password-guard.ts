@@ -106,21 +106,15 @@ export function followLoginEvent(
   e: StoredEvent,
   emailOf: (userId: string) => string | undefined,
 ): void {
-  const ip = e.metadata.request.ip ?? null;
-  const at = Date.parse(e.metadata.occurredAt);
-  const account = (userId: string): string | null => {
-    const email = emailOf(userId);
-    return email === undefined ? null : accountKey(email);
-  };
   switch (e.type) {
     case 'UserLoginFailed':
-      if (e.data.reason !== 'throttled') guard.failed(accountKey(e.data.email), ip, at);
+      if (e.data.reason !== 'throttled') countFailure(guard, accountKey(e.data.email), e);
       return;
     case 'UserPasswordChangeFailed':
-      if (e.data.reason !== 'throttled') guard.failed(account(e.data.userId), ip, at);
+      if (e.data.reason !== 'throttled') countFailure(guard, accountOf(emailOf, e.data.userId), e);
       return;
     case 'UserLoginSucceeded': {
-      const key = account(e.data.userId);
+      const key = accountOf(emailOf, e.data.userId);
       if (key !== null) guard.lift(key);
       return;
     }
@@ -130,6 +124,16 @@ export function followLoginEvent(
     default:
       return;
   }
+}
+
+/** Reads the metadata of the failures only: every other event passes here too, its metadata unparsed (row-event.ts). */
+function countFailure(guard: PasswordGuard, account: string | null, e: StoredEvent): void {
+  guard.failed(account, e.metadata.request.ip ?? null, Date.parse(e.metadata.occurredAt));
+}
+
+function accountOf(emailOf: (userId: string) => string | undefined, userId: string): string | null {
+  const email = emailOf(userId);
+  return email === undefined ? null : accountKey(email);
 }
 
 /** 429 with Retry-After: the shared password throttle holds this account or address back. */

@@ -4,6 +4,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { toStoredEvent } from '../../events/serialization.js';
 import { RowEvent, trailingSchemaVersion } from '../../events/store/row-event.js';
+import { ReadModel } from '../../projections/read-model/read-model.js';
+import { followLoginEvent, PasswordGuard } from '../../services/http/password-guard.js';
+import { keyCreatedData } from '../support/events.js';
 
 const META = {
   eventId: 'e1',
@@ -97,5 +100,29 @@ describe('row events', () => {
 
   it('still refuses data that is not JSON when the row is read', () => {
     expect(() => new RowEvent(1, 'e', 's', 0, 'ApiKeyUsed', '{', '{}')).to.throw(SyntaxError);
+  });
+
+  it('is replayed by the read model and the login follower without its metadata parsed, for ApiKeyUsed', () => {
+    const model = new ReadModel();
+    const guard = new PasswordGuard({ maxFailuresPerAccount: 5, maxFailuresPerIp: 50, windowSeconds: 60 }, () => 0);
+    model.onApplied((e) => followLoginEvent(guard, e, () => undefined));
+    const meta = JSON.stringify(META);
+    const user = {
+      userId: 'usr_1',
+      email: 'ann@example.com',
+      name: 'Ann',
+      passwordHash: '$argon2id$x',
+      systemRole: 'user',
+    };
+    model.applyRecorded(new RowEvent(1, 'e1', 'user-usr_1', 0, 'UserRegistered', JSON.stringify(user), meta));
+    model.applyRecorded(
+      new RowEvent(2, 'e2', 'apikey-key_1', 0, 'ApiKeyCreated', JSON.stringify(keyCreatedData()), meta),
+    );
+    // Text that fails JSON.parse but ends as this ledger's metadata does: reading it would throw.
+    const unparsable = '{"occurredAt":,"schemaVersion":2}';
+    const used = { keyId: 'key_1', count: 3, firstAt: META.occurredAt, lastAt: '2026-01-01T00:00:09.000Z' };
+    model.applyRecorded(new RowEvent(3, 'e3', 'apikey-key_1', 1, 'ApiKeyUsed', JSON.stringify(used), unparsable));
+    expect(model.position).to.equal(3);
+    expect(model.findKey('usr_1', 'key_1')).to.deep.include({ useCount: 3, lastUsedAt: Date.parse(used.lastAt) });
   });
 });
