@@ -26,7 +26,7 @@ const RUNS = 3;
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const ratio = (n: number): string => `×${n.toFixed(2)}`;
-/** Rounds of the replay measurement. */
+/** Three rounds, so the median is not the first, cold one. */
 const REPLAY_ROUNDS = 3;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -128,7 +128,8 @@ async function snapshot(dataDir: string): Promise<{ done: SnapshotDone; p99: num
 /**
  * The replay a start does (a fresh read side catching up on the whole log) against a raw row read of the same file
  * (rows as the store reads them: no JSON, no projection), and between them the store's decoded pages (rows + JSON).
- * Rounds of the three interleaved; the figure is the median round's ratio (the first round, cold, flatters the raw read).
+ * The three are measured in turn, round after round; the figure is the median round's ratio, since the first round's
+ * raw read runs cold and flatters it.
  */
 async function replayVsRaw(dataDir: string): Promise<{ events: number; rounds: ReplayRound[] }> {
   const file = join(dataDir, 'ledger.db');

@@ -1,5 +1,6 @@
 // A recorded event decoded from a table row: its metadata is parsed on first use, since replaying the read model needs
 // the data of every event but the metadata of few (ApiKeyUsed, nine in ten events, needs none).
+import { StoreUnavailableError } from '../errors.js';
 import type { RecordedEvent } from './types.js';
 
 const VERSION_KEY = ',"schemaVersion":';
@@ -20,8 +21,16 @@ export class RowEvent implements RecordedEvent {
     this.data = JSON.parse(data) as unknown;
   }
 
+  /** Refused as a read of the row would have been before: the store holds something this ledger did not write. */
   get metadata(): unknown {
-    if (this.parsed === undefined) this.parsed = JSON.parse(this.metadataJson) as unknown;
+    if (this.parsed === undefined) {
+      try {
+        this.parsed = JSON.parse(this.metadataJson) as unknown;
+      } catch (err) {
+        const what = `the metadata of the event at position ${this.position} (${this.id}) is not JSON`;
+        throw new StoreUnavailableError(what, err, false);
+      }
+    }
     return this.parsed;
   }
 
@@ -31,7 +40,7 @@ export class RowEvent implements RecordedEvent {
     return trailingSchemaVersion(this.metadataJson) ?? (this.metadata as { schemaVersion?: unknown }).schemaVersion;
   }
 
-  /** JSON.stringify and spreads see own fields only: this one hands them the parsed metadata. */
+  /** JSON.stringify sees own fields only, and the metadata is a getter: this hands it the parsed metadata. */
   toJSON(): RecordedEvent {
     const { position, id, streamId, revision, type, data, metadata } = this;
     return { position, id, streamId, revision, type, data, metadata };
@@ -40,14 +49,16 @@ export class RowEvent implements RecordedEvent {
 
 /**
  * The schema version of metadata serialized compactly with `schemaVersion` as its last member, `…,"schemaVersion":2}`,
- * as this ledger writes it; undefined for any other text. The final `}` closes the outermost object and a JSON string
- * cannot hold an unescaped `"` after a `,`, so the member found is the top-level one. A linear scan, no regex.
+ * as this ledger writes it; undefined for any other text, which the caller then parses. Why the member found is the
+ * top-level one: the final `}` closes the outermost object, so the number before it is that object's last value; and
+ * inside a JSON string every `"` follows a backslash, so the `"` after the `,` opens the member's name. A linear scan.
  */
 export function trailingSchemaVersion(json: string): number | undefined {
   const end = json.length - 1;
   if (end < VERSION_KEY.length + 1 || json.charCodeAt(end) !== 0x7d) return undefined;
   let i = end - 1;
   let value = 0;
+  // At most 9 digits (a version is small); more, and the text is left to JSON.parse.
   for (let scale = 1; i > end - 10; i--, scale *= 10) {
     const c = json.charCodeAt(i);
     if (c < 0x30 || c > 0x39) break;

@@ -126,7 +126,7 @@ export function followLoginEvent(
   }
 }
 
-/** Reads the metadata of the failures only: every other event passes here too, its metadata unparsed (row-event.ts). */
+/** Only failures read the metadata: every event of the log passes followLoginEvent, most with it still unparsed. */
 function countFailure(guard: PasswordGuard, account: string | null, e: StoredEvent): void {
   guard.failed(account, e.metadata.request.ip ?? null, Date.parse(e.metadata.occurredAt));
 }

@@ -2,6 +2,7 @@
 // text leaves no doubt: checked against JSON.parse on generated metadata, awkward strings and member orders included.
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { StoreUnavailableError } from '../../events/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { RowEvent, trailingSchemaVersion } from '../../events/store/row-event.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
@@ -98,8 +99,20 @@ describe('row events', () => {
     });
   });
 
-  it('still refuses data that is not JSON when the row is read', () => {
+  it('still refuses data that is not JSON when the row is read, and metadata when it is read, naming the event', () => {
     expect(() => new RowEvent(1, 'e', 's', 0, 'ApiKeyUsed', '{', '{}')).to.throw(SyntaxError);
+    const r = new RowEvent(9, 'e9', 's', 0, 'ApiKeyUsed', '{}', '{"a":,"schemaVersion":2}');
+    expect(r.schemaVersion).to.equal(2);
+    const err = (() => {
+      try {
+        return r.metadata;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).to.be.instanceOf(StoreUnavailableError);
+    expect(err).to.include({ code: 'STORE_UNAVAILABLE', retriable: false });
+    expect((err as Error).message).to.include('position 9 (e9)');
   });
 
   it('is replayed by the read model and the login follower without its metadata parsed, for ApiKeyUsed', () => {
