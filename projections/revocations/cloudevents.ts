@@ -94,6 +94,8 @@ export function revocationCloudEvents(
   items: readonly RevocationItem[],
   source = DEFAULT_SOURCE,
 ): RevocationEvent[] {
+  // Most events revoke nothing: they leave here with their metadata unparsed (the feed replays every event).
+  if (items.length === 0) return [];
   const actor = actorOf(e);
   return items.map((it, i) => {
     const data: RevocationData = {

@@ -6,6 +6,7 @@ import { StoreUnavailableError } from '../../events/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { RowEvent, trailingSchemaVersion } from '../../events/store/row-event.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
+import { FeedState } from '../../projections/revocations/feed-state.js';
 import { followLoginEvent, PasswordGuard } from '../../services/http/password-guard.js';
 import { keyCreatedData } from '../support/events.js';
 
@@ -115,7 +116,7 @@ describe('row events', () => {
     expect((err as Error).message).to.include('position 9 (e9)');
   });
 
-  it('is replayed by the read model and the login follower without its metadata parsed, for ApiKeyUsed', () => {
+  it('is replayed by the read model, the login follower and the revocation feed without its metadata, for ApiKeyUsed', () => {
     const model = new ReadModel();
     const guard = new PasswordGuard({ maxFailuresPerAccount: 5, maxFailuresPerIp: 50, windowSeconds: 60 }, () => 0);
     model.onApplied((e) => followLoginEvent(guard, e, () => undefined));
@@ -127,14 +128,19 @@ describe('row events', () => {
       passwordHash: '$argon2id$x',
       systemRole: 'user',
     };
-    model.applyRecorded(new RowEvent(1, 'e1', 'user-usr_1', 0, 'UserRegistered', JSON.stringify(user), meta));
-    model.applyRecorded(
-      new RowEvent(2, 'e2', 'apikey-key_1', 0, 'ApiKeyCreated', JSON.stringify(keyCreatedData()), meta),
-    );
+    const log: RowEvent[] = [];
+    log.push(new RowEvent(1, 'e1', 'user-usr_1', 0, 'UserRegistered', JSON.stringify(user), meta));
+    log.push(new RowEvent(2, 'e2', 'apikey-key_1', 0, 'ApiKeyCreated', JSON.stringify(keyCreatedData()), meta));
     // Text that fails JSON.parse but ends as this ledger's metadata does: reading it would throw.
     const unparsable = '{"occurredAt":,"schemaVersion":2}';
     const used = { keyId: 'key_1', count: 3, firstAt: META.occurredAt, lastAt: '2026-01-01T00:00:09.000Z' };
-    model.applyRecorded(new RowEvent(3, 'e3', 'apikey-key_1', 1, 'ApiKeyUsed', JSON.stringify(used), unparsable));
+    log.push(new RowEvent(3, 'e3', 'apikey-key_1', 1, 'ApiKeyUsed', JSON.stringify(used), unparsable));
+    const feed = new FeedState();
+    for (const r of log) {
+      model.applyRecorded(r);
+      feed.apply(r);
+    }
+    expect(feed.position).to.equal(3);
     expect(model.position).to.equal(3);
     expect(model.findKey('usr_1', 'key_1')).to.deep.include({ useCount: 3, lastUsedAt: Date.parse(used.lastAt) });
   });
