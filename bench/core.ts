@@ -18,6 +18,7 @@ import { PostgresAuditStore } from '../projections/audit/postgres-store.js';
 import { AuditProjection } from '../projections/audit/projection.js';
 import { PostgresEventStore } from '../events/store/postgres.js';
 import { copyToPostgres } from './pg-copy.js';
+import { readAllRows } from './raw-read.js';
 import { auditExtensions } from '../projections/audit/timeline.js';
 import { JwtService } from '../services/crypto/jwt.js';
 import { loadSigningKey } from '../services/crypto/key-material.js';
@@ -404,13 +405,7 @@ async function benchRebuild(dir: string): Promise<void> {
   // Baseline: just reading the rows, as readAll does (no JSON, no projection).
   const raw = new SqliteEventStore(file);
   let t0 = performance.now();
-  let rows = 0;
-  for (let after = -1; ;) {
-    const page = raw.readAllRaw(after, 1000);
-    rows += page.length;
-    if (page.length < 1000) break;
-    after = page[page.length - 1]![0];
-  }
+  const rows = readAllRows(raw);
   const rawSec = (performance.now() - t0) / 1000;
   await raw.close();
 

@@ -14,6 +14,7 @@ import { Snapshotter } from '../services/snapshots/snapshotter.js';
 import type { SnapshotDone } from '../services/snapshots/snapshot-job.js';
 import { tempDir } from '../test/support/tmp.js';
 import { figure, machine, misses } from './report.js';
+import { readAllRows } from './raw-read.js';
 import { writeLedgerLog } from './restart-log.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -138,13 +139,7 @@ async function replayVsRaw(dataDir: string): Promise<{ events: number; rounds: R
   let events = 0;
   for (let round = 0; round < REPLAY_ROUNDS; round++) {
     let t0 = performance.now();
-    let rows = 0;
-    for (let after = -1; ;) {
-      const page = store.readAllRaw(after, 1000);
-      rows += page.length;
-      if (page.length < 1000) break;
-      after = page[page.length - 1]![0];
-    }
+    const rows = readAllRows(store);
     const rawSec = (performance.now() - t0) / 1000;
     t0 = performance.now();
     let decoded = 0;

@@ -239,6 +239,9 @@ export type StoredEvent<E extends LedgerEvent = LedgerEvent> = E & {
   readonly position: number;
 };
 
+/** When the event happened, in ms (read from its metadata, which a row parses only on this first use). */
+export const occurredAt = (e: StoredEvent): number => Date.parse(e.metadata.occurredAt);
+
 export const streams = {
   user: (id: string) => `user-${id}`,
   workspace: (id: string) => `workspace-${id}`,

@@ -1,6 +1,6 @@
 // In-memory lookup/revocation read model: pure evolve over ledger events, plus the verify hot path.
 import { hash, type BinaryToTextEncoding } from 'node:crypto';
-import type { LedgerEvent, LedgerEventType, StoredEvent } from '../../events/catalog.js';
+import { occurredAt, type LedgerEvent, type LedgerEventType, type StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { keyPhase, type KeyLifecycle, type KeyPhase } from '../../services/domain/key-validity.js';
@@ -22,8 +22,6 @@ const LATIN1 = 'latin1' as BinaryToTextEncoding;
 const MALFORMED: VerifyResult = Object.freeze({ valid: false, code: 'MALFORMED', key: null });
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: 'NOT_FOUND', key: null });
 const EMPTY_MEMBERSHIPS: ReadonlyMap<string, LiveMembership> = new Map();
-/** When the event happened; read only by the handlers that keep it, so replay leaves most metadata unparsed. */
-const occurredAt = (e: StoredEvent): number => Date.parse(e.metadata.occurredAt);
 /** The read model's compact status as the domain names it. */
 export const LIFECYCLE: { readonly [S in KeyStatus]: KeyLifecycle } = {
   [KeyStatus.Active]: 'active',

@@ -1,7 +1,7 @@
 // A key as it was at an instant or ledger position: its own stream replayed up to then with the real decider,
 // rendered by the same view as today's answer. Needs only the ledger, so GET /v1/keys/:id?asOf works without audit.db.
 import type { ApiKeyEvent, StoredEvent, WorkspaceRole } from '../../events/catalog.js';
-import { streams } from '../../events/catalog.js';
+import { occurredAt, streams } from '../../events/catalog.js';
 import { NotFoundError } from '../domain/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { KeyStatus, type KeyView, type UserView, type WorkspaceView } from '../../projections/read-model/views.js';
@@ -82,8 +82,6 @@ export function auditWorkspace(
   return ws;
 }
 
-const occurred = (e: StoredEvent): number => Date.parse(e.metadata.occurredAt);
-
 /** The instant the ledger was at `position`: when the event there (or, on stores with gaps, the next one) happened. */
 async function instantOf(ledger: Ledger, position: number): Promise<number> {
   const head = await ledger.store.headPosition();
@@ -95,7 +93,7 @@ async function instantOf(ledger: Ledger, position: number): Promise<number> {
     });
   const first = await ledger.store.firstEventAtOrAfter(position);
   const e = first ? toStoredEvent(first) : null;
-  return e ? occurred(e) : ledger.now();
+  return e ? occurredAt(e) : ledger.now();
 }
 
 interface Folded {
@@ -135,7 +133,7 @@ function fold(events: readonly StoredEvent[]): Folded {
       }
       case 'ApiKeyRevoked':
         if (f.revokedAt === null) {
-          f.revokedAt = occurred(ke);
+          f.revokedAt = occurredAt(ke);
           f.revokeReason = ke.data.reason;
         }
         break;
@@ -169,7 +167,8 @@ async function streamUpTo(ledger: Ledger, streamId: string, asOf: AsOf): Promise
     const page = await ledger.store.readStream(streamId, { fromRevision: from, maxCount: STREAM_PAGE });
     for (const r of page) {
       const e = toStoredEvent(r);
-      if (e !== null && (asOf.kind === 'position' ? e.position <= asOf.position : occurred(e) <= asOf.ms)) out.push(e);
+      if (e !== null && (asOf.kind === 'position' ? e.position <= asOf.position : occurredAt(e) <= asOf.ms))
+        out.push(e);
     }
     if (page.length < STREAM_PAGE) return out;
   }
@@ -199,7 +198,7 @@ export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promis
   const all = (await ledger.store.readStream(streams.apiKey(keyId)))
     .map(toStoredEvent)
     .filter((e): e is StoredEvent => e !== null);
-  const upTo = all.filter((e) => (asOf.kind === 'position' ? e.position <= asOf.position : occurred(e) <= asOf.ms));
+  const upTo = all.filter((e) => (asOf.kind === 'position' ? e.position <= asOf.position : occurredAt(e) <= asOf.ms));
   const f = fold(upTo);
   const c = f.created;
   if (!f.state.exists || c === null) {
@@ -230,7 +229,7 @@ export async function keyAsOf(ledger: Ledger, keyId: string, asOf: AsOf): Promis
     scopes: c.data.scopes === null ? null : new Set(c.data.scopes),
     format: c.data.format,
     start: c.data.start,
-    createdAt: occurred(c),
+    createdAt: occurredAt(c),
     expiresAt: endOfLife(s) ?? Infinity,
     requestedExpiresAt: s.expiresAt,
     status: phase === 'revoked' ? KeyStatus.Revoked : phase === 'expired' ? KeyStatus.Expired : KeyStatus.Active,

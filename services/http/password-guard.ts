@@ -1,7 +1,7 @@
 // One gate for every path that checks a password (login, password change): the same per-account and per-IP
 // throttles, admitted before the slow argon2 work, so no path is a free guessing oracle or a CPU amplifier.
 // Failures are counted from the log's login events, so the limits hold across every instance sharing the store.
-import type { StoredEvent } from '../../events/catalog.js';
+import { occurredAt, type StoredEvent } from '../../events/catalog.js';
 import { HttpError } from './errors.js';
 import { OncePerWindow, Throttle, type Ticket } from './throttle.js';
 
@@ -128,7 +128,7 @@ export function followLoginEvent(
 
 /** Only failures read the metadata: every event of the log passes followLoginEvent, most with it still unparsed. */
 function countFailure(guard: PasswordGuard, account: string | null, e: StoredEvent): void {
-  guard.failed(account, e.metadata.request.ip ?? null, Date.parse(e.metadata.occurredAt));
+  guard.failed(account, e.metadata.request.ip ?? null, occurredAt(e));
 }
 
 function accountOf(emailOf: (userId: string) => string | undefined, userId: string): string | null {

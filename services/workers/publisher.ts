@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Counter, Histogram } from 'prom-client';
-import type { StoredEvent } from '../../events/catalog.js';
+import { occurredAt, type StoredEvent } from '../../events/catalog.js';
 import { toStoredEvent } from '../../events/serialization.js';
 import { START, type EventStore, type RecordedEvent, type Subscription } from '../../events/store/types.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -374,7 +374,7 @@ export class KafkaPublisher {
     }
     this.pending.push({
       position: r.position,
-      occurredAt: e ? Date.parse(e.metadata.occurredAt) : Date.now(),
+      occurredAt: e ? occurredAt(e) : Date.now(),
       messages,
     });
     this.wakeSender?.();
