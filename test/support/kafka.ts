@@ -140,6 +140,23 @@ export class TopicReader {
     });
   }
 
+  /** Ledger positions 1..head not yet seen on `topic`. */
+  missingPositions(topic: string, head: number): number[] {
+    const seen = new Set(this.on(topic).map((m) => m.value?.ledgerposition as number));
+    return Array.from({ length: head }, (_, i) => i + 1).filter((p) => !seen.has(p));
+  }
+
+  /**
+   * Waits until every position up to `head` is on `topic`, then returns those still missing (none when no gap).
+   * A topic's partitions reach the reader in no set order, so the head's message may arrive before another's.
+   */
+  async positionsMissingAfterWait(topic: string, head: number, timeoutMs: number): Promise<number[]> {
+    await waitUntil(() => this.missingPositions(topic, head).length === 0, timeoutMs, 'every ledger position').catch(
+      () => undefined,
+    );
+    return this.missingPositions(topic, head);
+  }
+
   async waitFor(cond: (r: TopicReader) => boolean, timeoutMs: number, what: string): Promise<void> {
     await waitUntil(() => cond(this), timeoutMs, what);
   }
