@@ -1,6 +1,7 @@
 // The writer process's side of its channel to the server (see follower-process.ts): its configuration, its reports,
 // and the server's wake-ups and close; a server that is gone (even by kill -9) counts as a close.
 import { LedgerError } from '../../events/errors.js';
+import { nicedChildConfig } from '../niced-child.js';
 import { FOLLOWER_CONFIG_ENV, type FollowerMessage } from './follower-process.js';
 
 export class FollowerChannel<C> {
@@ -11,12 +12,8 @@ export class FollowerChannel<C> {
   private readonly send: NonNullable<typeof process.send>;
 
   constructor(script: string) {
-    const send = process.send?.bind(process);
-    const raw = process.env[FOLLOWER_CONFIG_ENV];
-    if (send === undefined || raw === undefined)
-      throw new TypeError(`${script} runs as a child process started by followInChild`);
-    this.send = send;
-    this.config = JSON.parse(raw) as C;
+    this.config = nicedChildConfig<C>(script, FOLLOWER_CONFIG_ENV);
+    this.send = process.send!.bind(process);
     process.on('message', (m: string) => (m === 'close' ? this.close() : this.wake?.()));
     process.on('disconnect', () => this.close());
   }

@@ -1,11 +1,9 @@
 // Runs an audit writer in a child process at the lowest CPU priority, so neither its decoding, its hashing nor its
 // writes share the request loop, and neither do its garbage collector's threads (a worker thread's would: they are per
 // process, and not niced). This side starts it, relays the positions it has stored, and closes it in order.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { StoreUnavailableError } from '../../events/errors.js';
 import type { Subscription } from '../../events/store/types.js';
+import { spawnNiced, stderrTail } from '../niced-child.js';
 
 /** What a writer process reports. */
 export type FollowerMessage =
@@ -25,29 +23,13 @@ export interface FollowerChild {
   readonly watch?: (listener: () => void) => () => void;
 }
 
-/** `nice` runs the whole writer process (every thread it starts) at the lowest priority; without it, it runs as is. */
-const NICE = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
-
-function startWriter(child: FollowerChild): ChildProcess {
-  const args = [fileURLToPath(child.script)];
-  const [cmd, argv] = NICE ? [NICE, ['-n', '19', process.execPath, ...args]] : [process.execPath, args];
-  // Its own process group: a Ctrl-C or a group signal reaches the server, which closes it in order; a server that dies
-  // anyway disconnects the channel, and the writer stops after its current batch. No inherited stdout or stderr: an
-  // inherited pipe shares its file flags with the child, and with it the server hung at exit on a stdout nobody read.
-  return spawn(cmd, argv, {
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    detached: true,
-    env: { ...process.env, [FOLLOWER_CONFIG_ENV]: JSON.stringify(child.config) },
-  });
-}
-
 /** Starts the writer; its subscription catches up when the writer first reaches the log's end, and closes it in order. */
 export function followInChild(
   spec: FollowerChild,
   onPosition: (position: number) => void,
   onError: (err: unknown) => void,
 ): Subscription {
-  const child = startWriter(spec);
+  const child = spawnNiced(spec.script, FOLLOWER_CONFIG_ENV, spec.config);
   let closing = false;
   let caught!: () => void;
   let failed!: (err: unknown) => void;
@@ -70,13 +52,11 @@ export function followInChild(
   child.on('error', (err) =>
     fail(new StoreUnavailableError(`audit writer process failed: ${err.message}`, err, false)),
   );
-  // The end of what it wrote to stderr (a crash's message), for the error that reports its exit.
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+  const lastError = stderrTail(child);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       if (!closing && failure === null) {
-        const why = stderr.trim().split('\n').at(-1) ?? '';
+        const why = lastError();
         // Killed (the OOM killer's SIGKILL) is worth a new writer; a crash of its own (an abort, a fault) or an exit is not.
         fail(
           new StoreUnavailableError(

@@ -1,6 +1,9 @@
 // What the snapshot worker is given and what it answers.
 import type { Config } from '../config.js';
 
+/** The environment variable that carries the job to the snapshot process (not argv: a database URL may hold a password). */
+export const SNAPSHOT_JOB_ENV = 'LEDGER_SNAPSHOT_JOB';
+
 export interface SnapshotJob {
   readonly store: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>;
   readonly file: string;
@@ -21,4 +24,5 @@ export interface SnapshotDone {
 
 export type SnapshotMessage =
   | SnapshotDone
-  | { readonly type: 'warn'; readonly msg: string; readonly detail: { file: string; reason: string; detail: string } };
+  | { readonly type: 'warn'; readonly msg: string; readonly detail: { file: string; reason: string; detail: string } }
+  | { readonly type: 'failed'; readonly message: string };

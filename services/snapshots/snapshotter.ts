@@ -1,7 +1,9 @@
-// Periodic read-model snapshots: once the read model has moved `every` events past the last snapshot, a worker thread
-// writes the next one (one at a time). The request loop only starts the worker and reads its answer.
-import { Worker } from 'node:worker_threads';
-import type { SnapshotDone, SnapshotJob, SnapshotMessage } from './snapshot-job.js';
+// Periodic read-model snapshots: once the read model has moved `every` events past the last snapshot, a niced child
+// process writes the next one (one at a time). The request loop only starts it and reads its answer.
+import type { ChildProcess } from 'node:child_process';
+import { StoreUnavailableError } from '../../events/errors.js';
+import { spawnNiced, stderrTail } from '../../projections/niced-child.js';
+import { SNAPSHOT_JOB_ENV, type SnapshotDone, type SnapshotJob, type SnapshotMessage } from './snapshot-job.js';
 import type { SnapshotWarning } from './load-snapshot.js';
 
 const CHECK_MS = 5000;
@@ -22,7 +24,7 @@ export interface SnapshotterOptions {
 export class Snapshotter {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SnapshotDone> | null = null;
-  private worker: Worker | null = null;
+  private child: ChildProcess | null = null;
   private last: number;
 
   constructor(private readonly o: SnapshotterOptions) {
@@ -43,24 +45,32 @@ export class Snapshotter {
     this.timer.unref();
   }
 
-  /** Writes a snapshot now (or joins the one being written); resolves with what the worker did. */
+  /** Writes a snapshot now (or joins the one being written); resolves with what the process did. */
   snapshotNow(): Promise<SnapshotDone> {
     return (this.running ??= this.spawn().finally(() => (this.running = null)));
   }
 
   private spawn(): Promise<SnapshotDone> {
     return new Promise((resolve, reject) => {
-      const w = new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData: this.o.job });
-      this.worker = w;
+      const c = spawnNiced(new URL('./snapshot-process.js', import.meta.url), SNAPSHOT_JOB_ENV, this.o.job);
+      this.child = c;
+      const lastError = stderrTail(c);
       let done: SnapshotDone | null = null;
-      w.on('message', (m: SnapshotMessage) => {
+      let failure: string | null = null;
+      c.on('message', (m: SnapshotMessage) => {
         if (m.type === 'warn') this.o.warn(m.msg, m.detail);
+        else if (m.type === 'failed') failure = m.message;
         else done = m;
       });
-      w.once('error', reject);
-      w.once('exit', (code) => {
-        this.worker = null;
-        if (done === null) return reject(new Error(`the snapshot worker exited (${code}) without writing`));
+      c.once('error', reject);
+      c.once('exit', (code, signal) => {
+        this.child = null;
+        if (done === null) {
+          const why = failure ?? lastError();
+          const what = `the snapshot process exited (${code ?? signal}) without writing${why ? `: ${why}` : ''}`;
+          // Killed (the OOM killer's SIGKILL) may pass; the timer tries again either way.
+          return reject(new StoreUnavailableError(what, null, signal === 'SIGKILL'));
+        }
         this.last = done.position;
         this.o.written(done);
         resolve(done);
@@ -72,8 +82,12 @@ export class Snapshotter {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    const w = this.worker;
-    if (w) await w.terminate();
+    const c = this.child;
+    if (c !== null && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((resolve) => c.once('exit', resolve));
+      c.kill('SIGKILL');
+      await exited;
+    }
     await this.running?.catch(() => undefined);
   }
 }

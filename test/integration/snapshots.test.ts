@@ -1,12 +1,14 @@
-// Read-model snapshots: written by the worker (0600, atomically), loaded with the log after them, and ignored with a
+// Read-model snapshots: written by a child process (0600, atomically), loaded with the log after them, and ignored with a
 // warning when corrupt, of another version, or taken from another log.
 import { expect } from 'chai';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { loadSnapshot, placeIn, type SnapshotWarning } from '../../services/snapshots/load-snapshot.js';
 import { feedSnapshotFile, readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
 import { Snapshotter } from '../../services/snapshots/snapshotter.js';
 import { ReadSide } from '../../services/commands/read-side.js';
+import { rejectsWith } from '../support/async.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
 import { freshDatabase } from '../support/postgres.js';
 import { PostgresEventStore } from '../../events/store/postgres.js';
@@ -30,9 +32,10 @@ function snapshotter(
   file: string,
   warn: SnapshotWarning = () => undefined,
   databaseUrl: string | null = null,
+  dataDir = t.dir,
 ): Snapshotter {
   return new Snapshotter({
-    job: { store: { dataDir: t.dir, eventStoreUrl: null, databaseUrl }, file, feedFile: feedSnapshotFile(t.dir) },
+    job: { store: { dataDir, eventStoreUrl: null, databaseUrl }, file, feedFile: feedSnapshotFile(t.dir) },
     every: 0,
     position: () => t.ledger.read.position,
     loadedAt: -1,
@@ -56,7 +59,7 @@ describe('read-model snapshots', function () {
   });
   afterEach(async () => t?.dispose());
 
-  it('the worker writes a 0600 snapshot; a new ledger starts from it and the log after it', async () => {
+  it('the snapshot process writes a 0600 snapshot; a new ledger starts from it and the log after it', async () => {
     await someHistory(t.ledger, 12);
     const done = await snapshotter(t, file).snapshotNow();
     expect(done.position).to.equal(await t.ledger.store.headPosition());
@@ -112,6 +115,27 @@ describe('read-model snapshots', function () {
     expect(second.position).to.equal(await t.ledger.store.headPosition());
     const again = await s.snapshotNow();
     expect([again.from, again.position, again.bytes]).to.deep.equal([second.position, second.position, 0]);
+  });
+
+  it('a snapshot process that cannot open the store fails with STORE_UNAVAILABLE naming why; nothing is written', async () => {
+    await someHistory(t.ledger, 2);
+    // A data folder below a file cannot be opened.
+    const s = snapshotter(t, file, warn, null, join(file, 'below-a-file'));
+    writeFileSync(file, 'not a folder');
+    const err = await rejectsWith(s.snapshotNow(), 'STORE_UNAVAILABLE');
+    expect(err.message).to.match(/snapshot process exited \(1\) without writing: cannot open the ledger/);
+    expect(readFileSync(file, 'utf8')).to.equal('not a folder');
+    expect(s.lastPosition).to.equal(-1);
+  });
+
+  it('stop() ends a snapshot being written: its process is killed and nothing is written', async () => {
+    await someHistory(t.ledger, 4);
+    const s = snapshotter(t, file);
+    const running = s.snapshotNow();
+    await s.stop();
+    const err = await rejectsWith(running, 'STORE_UNAVAILABLE');
+    expect(err.message).to.include('(SIGKILL)');
+    expect(existsSync(file)).to.equal(false);
   });
 
   describe('ignored with a warning, so the log is replayed', () => {
@@ -178,7 +202,7 @@ describe('read-model snapshots', function () {
 describe('read-model snapshots on PostgreSQL', function () {
   this.timeout(60_000);
 
-  it('the worker snapshots the shared store into the instance data folder; the image equals the live model', async () => {
+  it('the snapshot process snapshots the shared store into the instance data folder; the image equals the live model', async () => {
     const db = await freshDatabase('snapshot');
     const t = await makeLedger({ store: await PostgresEventStore.open(db.url, { pollIntervalMs: 50 }) });
     try {

@@ -1,7 +1,7 @@
-// Worker thread: brings the last snapshots (read model, revocation feed) up to the store's head on its own store connection and writes the next one,
-// so building, serializing and hashing a large image never runs on the request loop.
-import { setPriority } from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
+// Child process (started by Snapshotter, niced): brings the last snapshots (read model, revocation feed) up to the
+// store's head on its own store connection and writes the next one, so building, serializing and hashing a large image
+// never runs on the request loop, and the memory it takes goes back to the system when it exits.
+import { nicedChildConfig } from '../../projections/niced-child.js';
 import { readPages } from '../../events/store/read-pages.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
 import { toImage } from '../../projections/read-model/image.js';
@@ -15,26 +15,20 @@ import {
   type SnapshotImage,
   type SnapshotKind,
 } from './snapshot-file.js';
-import type { SnapshotDone, SnapshotJob, SnapshotMessage } from './snapshot-job.js';
+import { SNAPSHOT_JOB_ENV, type SnapshotDone, type SnapshotJob, type SnapshotMessage } from './snapshot-job.js';
 
 const PAGE = 5000;
 
-/** Lowest CPU priority for this thread (on Linux a nice value is per thread); a platform that refuses keeps it as is. */
-function lowerPriority(): void {
-  try {
-    setPriority(19);
-  } catch (err) {
-    if (!(err instanceof Error && 'code' in err)) throw err; // EACCES/ENOSYS: only speed differs
-  }
+/** Sends a message to the server; resolves once it is handed over (a server that is gone gets nothing). */
+function post(m: SnapshotMessage): Promise<void> {
+  return new Promise((resolve) => (process.connected ? process.send!(m, undefined, {}, () => resolve()) : resolve()));
 }
 
 async function run(job: SnapshotJob): Promise<void> {
-  const post = (m: SnapshotMessage): void => parentPort!.postMessage(m);
-  lowerPriority();
   const t0 = performance.now();
   const store = await openStore(job.store);
   try {
-    const warn: SnapshotWarning = (msg, detail) => post({ type: 'warn', msg, detail });
+    const warn: SnapshotWarning = (msg, detail) => void post({ type: 'warn', msg, detail });
     const model = (await loadSnapshot(store, job.file, warn)) ?? new ReadModel();
     // Items are built with the default source: the feed re-sources them at load.
     const feed =
@@ -76,10 +70,20 @@ async function run(job: SnapshotJob): Promise<void> {
       feed: { position: feed.position, bytes: feedBytes },
       ms: performance.now() - t0,
     };
-    post(done);
+    await post(done);
   } finally {
     await store.close();
   }
 }
 
-await run(workerData as SnapshotJob);
+// A server that is gone (even by kill -9) takes its snapshot job with it: a restarted one starts its own.
+process.on('disconnect', () => process.exit());
+try {
+  await run(nicedChildConfig<SnapshotJob>('snapshot-process.js', SNAPSHOT_JOB_ENV));
+} catch (err) {
+  // The server reports it; a crash's stack on stderr would say less.
+  await post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  process.exitCode = 1;
+}
+// The channel is all that holds the process open once the store is closed: letting it go ends the process.
+if (process.connected) process.disconnect();

@@ -1,0 +1,38 @@
+// Starts a compiled node script as a child process at the lowest CPU priority, with an IPC channel and its configuration
+// in the environment (never argv: a database URL may hold a password). Shared by the audit writer and the snapshot job:
+// a process's garbage collector threads are niced with it (a worker thread's are not), and its memory goes back to the
+// system when it exits (a worker thread's stays in this process's allocator).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** `nice` runs the whole process (every thread it starts) at the lowest priority; without it, it runs as is. */
+const NICE = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
+
+export function spawnNiced(script: URL, configEnv: string, config: unknown): ChildProcess {
+  const args = [fileURLToPath(script)];
+  const [cmd, argv] = NICE ? [NICE, ['-n', '19', process.execPath, ...args]] : [process.execPath, args];
+  // Its own process group: a Ctrl-C or a group signal reaches the server, which closes it in order. No inherited stdout
+  // or stderr: an inherited pipe shares its file flags with the child, and with it the server hung at exit on a stdout
+  // nobody read.
+  return spawn(cmd, argv, {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    detached: true,
+    env: { ...process.env, [configEnv]: JSON.stringify(config) },
+  });
+}
+
+/** The child's configuration, as `spawnNiced` passed it; a TypeError when the script was not started that way. */
+export function nicedChildConfig<C>(script: string, configEnv: string): C {
+  const raw = process.env[configEnv];
+  if (process.send === undefined || raw === undefined)
+    throw new TypeError(`${script} runs as a child process started by spawnNiced`);
+  return JSON.parse(raw) as C;
+}
+
+/** Keeps the end of what a child writes to stderr (a crash's message), for the error that reports its exit. */
+export function stderrTail(child: ChildProcess): () => string {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+  return () => stderr.trim().split('\n').at(-1) ?? '';
+}
