@@ -214,7 +214,7 @@ async function main(): Promise<void> {
       `  ${ratio(warm.median / emptyStart.median)} of an empty start (${sec(emptyStart.median)}; runs ${emptyStart.all.map(sec).join(', ')}); runs ${warm.all.map(sec).join(', ')}, snapshot loaded + tail in ${int(warm.restoreMs)} ms; no snapshot ${sec(cold)} (${ratio(cold / emptyStart.median)}; first start with audit build ${sec(first)})`,
     );
     figure(
-      'snapshot write (worker)',
+      'snapshot write (child process)',
       sec(snap.done.ms),
       'loop not blocked',
       null,

@@ -3,7 +3,7 @@
 // key creations/s, 20 revocations/s, audit queries at 5/s, and the Kafka publisher when a broker is configured. Verify
 // latency is compared with an idle run of the same verify load (nothing else running) in the same server.
 // SOAK_SECONDS=60 per run (10 for a quick check); SOAK_STORE=sqlite | postgres | both (default both);
-// SOAK_KEYS=10000. LEDGER_TEST_KAFKA_BROKERS=host:port turns the publisher on. On SQLite it first measures peak verify
+// SOAK_KEYS=10000; SOAK_MEMORY_TRACE=1 prints memory floors every 20 s. LEDGER_TEST_KAFKA_BROKERS=host:port turns the publisher on. On SQLite it first measures peak verify
 // throughput with SOAK_FLUSH_KEYS=20000 keys in use, 50 ms usage flush against the default one (0 skips it).
 import autocannon from 'autocannon';
 import { spawnListening, type Child } from './child.js';
@@ -48,12 +48,67 @@ function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
   );
 }
 
-/** The server's main-thread JS heap in use (bytes), from its own /metrics. */
-async function heapUsed(url: string): Promise<number> {
+/** The server's main-thread JS heap in use and its memory outside the heap (bytes), from its own /metrics. */
+async function heapOf(url: string): Promise<{ heap: number; heapTotal: number; external: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
-  if (!m) throw new Error('no nodejs_heap_size_used_bytes in /metrics');
-  return Number(m[1]);
+  const read = (name: string): number => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    if (!m) throw new Error(`no ${name} in /metrics`);
+    return Number(m[1]);
+  };
+  return {
+    heap: read('nodejs_heap_size_used_bytes'),
+    heapTotal: read('nodejs_heap_size_total_bytes'),
+    external: read('nodejs_external_memory_bytes'),
+  };
+}
+
+interface MemorySample {
+  t: number;
+  rss: number;
+  heap: number;
+  heapTotal: number;
+  external: number;
+}
+
+/**
+ * The server's RSS and heap every 500 ms. Growth compares the lowest values of the first and last 10 s: a snapshot
+ * worker or an uncollected heap lifts single samples for a moment, and that is not growth.
+ */
+class MemoryWatch {
+  readonly samples: MemorySample[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly t0 = performance.now();
+
+  constructor(
+    private readonly server: Server,
+    private readonly url: string,
+  ) {
+    this.timer = setInterval(() => void this.sample(), 500);
+  }
+
+  private async sample(): Promise<void> {
+    const t = performance.now() - this.t0;
+    const rss = this.server.rss();
+    const h = await heapOf(this.url).catch(() => ({ heap: NaN, heapTotal: NaN, external: NaN }));
+    this.samples.push({ t, rss, ...h });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The lowest of each value within [from, to) ms. */
+  floor(from: number, to: number): MemorySample {
+    const w = this.samples.filter((s) => s.t >= from && s.t < to);
+    const low = (k: 'rss' | 'heap' | 'heapTotal' | 'external'): number =>
+      Math.min(...w.map((s) => s[k]).filter((v) => !isNaN(v)));
+    return { t: from, rss: low('rss'), heap: low('heap'), heapTotal: low('heapTotal'), external: low('external') };
+  }
+
+  peak(): number {
+    return Math.max(...this.samples.map((s) => s.rss));
+  }
 }
 
 async function call(url: string, method: string, bearer: string | null, body?: unknown): Promise<unknown> {
@@ -185,6 +240,27 @@ class LagWatch {
   }
 }
 
+/**
+ * Waits until the audit projection and the publisher (when on) have caught up with the log the keys were created in,
+ * so the idle run measures verification alone and not their start.
+ */
+async function settled(url: string): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    const ready = (await (await fetch(`${url}/readyz`)).json()) as Ready;
+    const detail = (n: string): Record<string, unknown> => ready.checks.find((c) => c.name === n)?.detail ?? {};
+    const head = Number(detail('read_model').head ?? detail('read_model').position);
+    let behind = head - Number(detail('audit_projection').position);
+    if (BROKERS !== '') {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      behind += Number(/^ledger_publisher_lag_events (\S+)$/m.exec(text)?.[1] ?? NaN);
+    }
+    if (behind === 0) return;
+    if (performance.now() > deadline) throw new Error(`followers still ${behind} events behind after 120 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** Runs `fn` `perSecond` times a second until `until`; counts failures. */
 function paced(perSecond: number, fn: () => Promise<unknown>, failures: { n: number; first: unknown }): () => void {
   const timer = setInterval(() => {
@@ -233,6 +309,7 @@ async function soak(store: string): Promise<void> {
       token: string;
     };
     const verifying = tokens.slice(0, KEYS);
+    await settled(url);
     const peak = await verifyLoad(url, verifying, 5, null);
     const rate = peak.requests.average / 2;
     const idle = await verifyLoad(url, verifying, SECONDS, rate);
@@ -243,8 +320,7 @@ async function soak(store: string): Promise<void> {
     const fresh: string[] = []; // keys created during the soak: the ones it revokes
     let created = 0;
     let revoked = 0;
-    const rss0 = server.rss();
-    const heap0 = await heapUsed(url);
+    const memory = new MemoryWatch(server, url);
     const stops = [
       paced(
         CREATES_PER_S,
@@ -269,15 +345,9 @@ async function soak(store: string): Promise<void> {
       paced(1000 / SAMPLE_MS, () => lag.sample(), failures),
     ];
     t = performance.now();
-    t = performance.now();
-    let rssMid = NaN;
-    const measured = server;
-    const mid = setTimeout(() => (rssMid = measured.rss()), (SECONDS * 1000) / 2);
     const busy = await verifyLoad(url, verifying, SECONDS, rate);
-    clearTimeout(mid);
     for (const stop of stops) stop();
-    const rss1 = server.rss();
-    const heap1 = await heapUsed(url);
+    memory.stop();
     await lag.sample();
 
     const p99Ratio = busy.latency.p99 / Math.max(idle.latency.p99, 0.001);
@@ -295,14 +365,26 @@ async function soak(store: string): Promise<void> {
     );
     for (const [name, w] of lag.worst)
       figure(`largest lag, ${name}`, `${int(w.ms)} ms`, '≤ 1,000 ms', w.ms <= 1000, `  ${int(w.events)} events`);
-    const growth = (rss1 - rss0) / 2 ** 20;
+    const ms = SECONDS * 1000;
+    const first = memory.floor(0, 10_000);
+    const last = memory.floor(ms - 10_000, ms + 1_000);
+    const mb = (b: number): string => fix(b / 2 ** 20, 0);
+    const growth = (last.rss - first.rss) / 2 ** 20;
     figure(
       'RSS growth',
       `${fix(growth, 1)} MB`,
       '≤ 50 MB',
       growth <= 50,
-      `  ${fix(rss0 / 2 ** 20, 0)} → ${fix(rss1 / 2 ** 20, 0)} MB (${fix((rss1 - rssMid) / 2 ** 20, 1)} MB of it in the second half); the main thread's live JS heap meanwhile ${fix(heap0 / 2 ** 20, 0)} → ${fix(heap1 / 2 ** 20, 0)} MB (what a leak would grow)`,
+      `  lowest RSS of the first and last 10 s: ${mb(first.rss)} → ${mb(last.rss)} MB (peak ${mb(memory.peak())} MB); ` +
+        `main-thread JS heap ${mb(first.heap)} → ${mb(last.heap)} MB, outside it ${mb(first.external)} → ${mb(last.external)} MB`,
     );
+    if (process.env.SOAK_MEMORY_TRACE === '1')
+      for (let from = 0; from < ms; from += 20_000) {
+        const f = memory.floor(from, from + 20_000);
+        console.log(
+          `    ${fix(from / 1000, 0)} s: RSS ${mb(f.rss)} MB, heap ${mb(f.heap)} of ${mb(f.heapTotal)} MB, external ${mb(f.external)} MB`,
+        );
+      }
     figure(
       'errors',
       int(errors),
