@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 /** `nice` runs the whole process (every thread it starts) at the lowest priority; without it, it runs as is. */
 const NICE = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
+/** The pid of the process that started the child, so the child can tell when it is gone. */
+const PARENT_ENV = 'LEDGER_PARENT_PID';
 
 export function spawnNiced(script: URL, configEnv: string, config: unknown): ChildProcess {
   const args = [fileURLToPath(script)];
@@ -18,8 +20,16 @@ export function spawnNiced(script: URL, configEnv: string, config: unknown): Chi
   return spawn(cmd, argv, {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     detached: true,
-    env: { ...process.env, [configEnv]: JSON.stringify(config) },
+    env: { ...process.env, [configEnv]: JSON.stringify(config), [PARENT_ENV]: String(process.pid) },
   });
+}
+
+/**
+ * In the child: whether the process that started it is gone (even by kill -9). Its parent then changes; read from the
+ * pid it was given, since the parent may be gone before the child's first line runs.
+ */
+export function parentGone(): boolean {
+  return String(process.ppid) !== process.env[PARENT_ENV];
 }
 
 /** The child's configuration, as `spawnNiced` passed it; a TypeError when the script was not started that way. */

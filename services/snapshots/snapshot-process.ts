@@ -1,7 +1,7 @@
 // Child process (started by Snapshotter, niced): brings the last snapshots (read model, revocation feed) up to the
 // store's head on its own store connection and writes the next one, so building, serializing and hashing a large image
 // never runs on the request loop, and the memory it takes goes back to the system when it exits.
-import { nicedChildConfig } from '../../projections/niced-child.js';
+import { nicedChildConfig, parentGone } from '../../projections/niced-child.js';
 import { readPages } from '../../events/store/read-pages.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
 import { toImage } from '../../projections/read-model/image.js';
@@ -18,6 +18,14 @@ import {
 import { SNAPSHOT_JOB_ENV, type SnapshotDone, type SnapshotJob, type SnapshotMessage } from './snapshot-job.js';
 
 const PAGE = 5000;
+
+/**
+ * A server that is gone (even by kill -9) takes its snapshot job with it: a restarted one starts its own, and two must
+ * never write one file. Checked between pages, for a replay in pages may not let the channel's close in until it ends.
+ */
+function exitIfOrphaned(): void {
+  if (parentGone()) process.exit();
+}
 
 /** Sends a message to the server; resolves once it is handed over (a server that is gone gets nothing). */
 function post(m: SnapshotMessage): Promise<void> {
@@ -39,14 +47,17 @@ async function run(job: SnapshotJob): Promise<void> {
         (i: FeedImage) => FeedState.fromImage(i),
         warn,
       )) ?? new FeedState();
+    exitIfOrphaned();
     const from = model.position;
     const feedFrom = feed.position;
     // Both ignore what they already hold, so one pass from the older of the two serves both.
-    for await (const page of readPages(store, { after: Math.min(from, feedFrom), pageSize: PAGE }))
+    for await (const page of readPages(store, { after: Math.min(from, feedFrom), pageSize: PAGE })) {
+      exitIfOrphaned();
       for (const r of page) {
         model.applyRecorded(r);
         feed.apply(r);
       }
+    }
     const write = async (
       file: string,
       position: number,
@@ -54,7 +65,10 @@ async function run(job: SnapshotJob): Promise<void> {
       kind: SnapshotKind,
     ): Promise<number> => {
       const place = await placeIn(store, position);
-      return place === null ? 0 : writeSnapshot(file, place, image(), kind);
+      if (place === null) return 0;
+      const img = image();
+      exitIfOrphaned();
+      return writeSnapshot(file, place, img, kind);
     };
     const bytes =
       model.position > from ? await write(job.file, model.position, () => toImage(model), READ_MODEL_SNAPSHOT) : 0;
@@ -76,7 +90,6 @@ async function run(job: SnapshotJob): Promise<void> {
   }
 }
 
-// A server that is gone (even by kill -9) takes its snapshot job with it: a restarted one starts its own.
 process.on('disconnect', () => process.exit());
 try {
   await run(nicedChildConfig<SnapshotJob>('snapshot-process.js', SNAPSHOT_JOB_ENV));

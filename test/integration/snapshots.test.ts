@@ -1,14 +1,17 @@
 // Read-model snapshots: written by a child process (0600, atomically), loaded with the log after them, and ignored with a
 // warning when corrupt, of another version, or taken from another log.
 import { expect } from 'chai';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { loadSnapshot, placeIn, type SnapshotWarning } from '../../services/snapshots/load-snapshot.js';
 import { feedSnapshotFile, readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
+import { SNAPSHOT_JOB_ENV } from '../../services/snapshots/snapshot-job.js';
 import { Snapshotter } from '../../services/snapshots/snapshotter.js';
 import { ReadSide } from '../../services/commands/read-side.js';
-import { rejectsWith } from '../support/async.js';
+import { rejectsWith, waitUntil } from '../support/async.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
 import { freshDatabase } from '../support/postgres.js';
 import { PostgresEventStore } from '../../events/store/postgres.js';
@@ -43,6 +46,33 @@ function snapshotter(
     written: () => undefined,
     failed: () => undefined,
   });
+}
+
+/** Runs test/support/snapshot-helper.js: a stand-in server that starts a snapshot of `dir`. */
+function runHelper(dir: string, mode: 'stay' | 'orphan'): Promise<{ signal: string | null; out: string }> {
+  const script = fileURLToPath(new URL('../support/snapshot-helper.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [script, dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    c.once('error', reject);
+    c.once('exit', (_code, signal) => resolve({ signal, out }));
+  });
+}
+
+/** Pids of snapshot processes whose job names `dir` (the job travels in their environment). */
+function snapshotProcessesOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, 'utf8');
+      if (env.includes(`${SNAPSHOT_JOB_ENV}=`) && env.includes(dir)) pids.push(Number(name));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
 }
 
 describe('read-model snapshots', function () {
@@ -136,6 +166,18 @@ describe('read-model snapshots', function () {
     const err = await rejectsWith(running, 'STORE_UNAVAILABLE');
     expect(err.message).to.include('(SIGKILL)');
     expect(existsSync(file)).to.equal(false);
+  });
+
+  it('a snapshot process whose server is killed with kill -9 exits without writing; one whose server lives writes', async () => {
+    await someHistory(t.ledger, 6);
+    const orphan = await runHelper(t.dir, 'orphan');
+    expect(orphan.signal).to.equal('SIGKILL');
+    await waitUntil(() => snapshotProcessesOf(t.dir).length === 0, 10_000, 'the orphaned snapshot process to exit');
+    expect(existsSync(file)).to.equal(false);
+    // The control: the same helper, left alive, gets its snapshot.
+    const stay = await runHelper(t.dir, 'stay');
+    expect(stay.out).to.equal(`written ${await t.ledger.store.headPosition()}\n`);
+    expect(existsSync(file)).to.equal(true);
   });
 
   describe('ignored with a warning, so the log is replayed', () => {
