@@ -5,9 +5,10 @@
 // positions, so transactions commit in position order; PostgreSQL makes a transaction visible before it releases its
 // locks, so a reader that sees position P also sees every position below P, and `position > cursor` never skips.
 import pg from 'pg';
+import { pgError } from './pg-errors.js';
 import { checkout } from './pg-checkout.js';
 import { planBatch, type AppendOutcome, type IdRow } from './append-plan.js';
-import { LedgerError, StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import { catchUpSubscription } from './catch-up.js';
 import { RowEvent } from './row-event.js';
 import { assertReadPosition, beyondTheLog } from './positions.js';
@@ -74,20 +75,6 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE IF NOT EXISTS ledger_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);`,
 ];
 
-/** SQLSTATE classes after which trying again may help: connection, resources, operator intervention, contention. */
-const RETRIABLE = /^(08|53|57P0|40001|40P01|55P03)/;
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
-
-function translate(err: unknown, what: string): LedgerError {
-  if (err instanceof LedgerError) return err;
-  const raw = (err as { code?: unknown }).code;
-  const code = typeof raw === 'string' ? raw : '';
-  const message = (err as Error).message ?? String(err);
-  const retriable =
-    RETRIABLE.test(code) || NETWORK.has(code) || /Connection terminated|connection.*(closed|ended)/i.test(message);
-  return new StoreUnavailableError(`postgres ${what} failed: ${message}`, err, retriable);
-}
-
 function toRecorded(r: Row): RecordedEvent {
   return new RowEvent(Number(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]);
 }
@@ -128,7 +115,7 @@ export class PostgresEventStore implements EventStore {
       await (opts.migrate === false ? store.checkVersion() : store.migrate());
     } catch (err) {
       await store.pool.end().catch(() => undefined);
-      throw translate(err, 'open');
+      throw pgError(err, 'open');
     }
     await store.listen(0);
     return store;
@@ -275,7 +262,7 @@ export class PostgresEventStore implements EventStore {
       // The outcome of the whole group is unknown: every caller may retry with the same ids (appends are idempotent).
       if (client) await client.query('ROLLBACK').catch(() => undefined);
       client?.release(err instanceof Error);
-      const e = translate(err, 'append');
+      const e = pgError(err, 'append');
       for (const p of batch) p.reject(e);
       return;
     }
@@ -310,7 +297,7 @@ export class PostgresEventStore implements EventStore {
       });
       return r.rows.map(toRecorded);
     } catch (err) {
-      throw translate(err, 'readStream');
+      throw pgError(err, 'readStream');
     }
   }
 
@@ -325,7 +312,7 @@ export class PostgresEventStore implements EventStore {
       const last = events.length > 0 ? events[events.length - 1]!.position : opts.after;
       return { events, lastPosition: last, isEnd: events.length < opts.maxCount };
     } catch (err) {
-      throw translate(err, 'readAll');
+      throw pgError(err, 'readAll');
     }
   }
 
@@ -341,7 +328,7 @@ export class PostgresEventStore implements EventStore {
       });
       rows = r.rows;
     } catch (err) {
-      throw translate(err, 'firstEventAtOrAfter');
+      throw pgError(err, 'firstEventAtOrAfter');
     }
     if (rows[0]) return toRecorded(rows[0]);
     if (position === -1) return null;
@@ -395,7 +382,7 @@ export class PostgresEventStore implements EventStore {
       const r = await this.pool.query<{ p: string | null }>('SELECT max(position) AS p FROM ledger_events');
       return r.rows[0]?.p == null ? -1 : Number(r.rows[0].p);
     } catch (err) {
-      throw translate(err, 'headPosition');
+      throw pgError(err, 'headPosition');
     }
   }
 

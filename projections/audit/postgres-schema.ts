@@ -1,8 +1,9 @@
 // The audit tables in the ledger's PostgreSQL database: created or migrated on start, one instance at a time. Text
 // columns use the "C" collation, so comparisons and ORDER BY agree with SQLite's byte order.
 import pg from 'pg';
+import { pgError } from '../../events/store/pg-errors.js';
 import { GENESIS_CHAIN } from '../../events/chain.js';
-import { LedgerError, StoreUnavailableError } from '../../events/errors.js';
+import { StoreUnavailableError, type LedgerError } from '../../events/errors.js';
 import { FOREVER_MS } from './timeline.js';
 import { AUDIT_INDEXES } from './indexes.js';
 
@@ -106,19 +107,9 @@ export const AUDIT_TYPES = {
     oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-/** SQLSTATE classes after which trying again may help: connection, resources, operator intervention, contention. */
-const RETRIABLE = /^(08|53|57P0|40001|40P01|55P03)/;
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
-
 /** A driver error as the ledger's coded error, saying whether trying again may help. */
 export function auditPgError(err: unknown, what: string): LedgerError {
-  if (err instanceof LedgerError) return err;
-  const raw = (err as { code?: unknown }).code;
-  const code = typeof raw === 'string' ? raw : '';
-  const message = (err as Error).message ?? String(err);
-  const retriable =
-    RETRIABLE.test(code) || NETWORK.has(code) || /Connection terminated|connection.*(?:closed|ended)/i.test(message);
-  return new StoreUnavailableError(`postgres audit ${what} failed: ${message}`, err, retriable);
+  return pgError(err, `audit ${what}`);
 }
 
 /**

@@ -1,7 +1,8 @@
 // The publisher's checkpoint in the ledger's PostgreSQL database: whichever instance holds the kafka-publisher lease
 // resumes where the last acknowledged batch ended. Client: `pg`, the driver the PostgreSQL event store already uses.
 import pg from 'pg';
-import { StoreUnavailableError } from '../../events/errors.js';
+import type { LedgerError } from '../../events/errors.js';
+import { pgError } from '../../events/store/pg-errors.js';
 import type { CheckpointStore } from './checkpoint.js';
 
 const TABLE = `CREATE TABLE IF NOT EXISTS ledger_publisher_checkpoints (
@@ -12,17 +13,8 @@ const TABLE = `CREATE TABLE IF NOT EXISTS ledger_publisher_checkpoints (
 const UPSERT = `INSERT INTO ledger_publisher_checkpoints AS c (name, position, updated_at) VALUES ($1, $2, now())
   ON CONFLICT (name) DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position), updated_at = now()`;
 
-/** Connection, resource and operator-intervention SQLSTATE classes, and socket errors: trying again may help. */
-const RETRIABLE = /^(08|53|57P0|40001|40P01|55P03)/;
-const NETWORK = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)$/;
-
-function unavailable(err: unknown, what: string): StoreUnavailableError {
-  const raw = (err as { code?: unknown }).code;
-  const code = typeof raw === 'string' ? raw : '';
-  const message = err instanceof Error ? err.message : String(err);
-  const retriable =
-    RETRIABLE.test(code) || NETWORK.test(code) || /Connection terminated|connection.*(closed|ended)/i.test(message);
-  return new StoreUnavailableError(`postgres publisher checkpoint ${what} failed: ${message}`, err, retriable);
+function unavailable(err: unknown, what: string): LedgerError {
+  return pgError(err, `publisher checkpoint ${what}`);
 }
 
 export class PostgresCheckpointStore implements CheckpointStore {

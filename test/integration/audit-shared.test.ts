@@ -201,7 +201,12 @@ describe('integration: audit writers overlapping on one PostgreSQL database', fu
     const stores = [await PostgresAuditStore.open(db.url), await PostgresAuditStore.open(db.url)];
     const errors: string[] = [];
     // Both believe they hold the lease (one has not yet noticed it lost it): the stored checkpoint's lock serializes them.
-    const writers = stores.map((s) => new AuditProjection(s, events, (msg) => errors.push(msg)));
+    const writers = stores.map(
+      (s) =>
+        new AuditProjection(s, events, (msg, err) =>
+          errors.push(`${msg}: ${err instanceof Error ? err.message : String(err)}`),
+        ),
+    );
     const append = async (i: number): Promise<void> => {
       for (let attempt = 0; ; attempt++) {
         try {
