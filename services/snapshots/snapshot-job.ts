@@ -1,4 +1,4 @@
-// What the snapshot worker is given and what it answers.
+// What the snapshot process is given and what it answers.
 import type { Config } from '../config.js';
 
 /** The environment variable that carries the job to the snapshot process (not argv: a database URL may hold a password). */
