@@ -2,7 +2,7 @@
 // database, no disk), as any busy process beside the server would. What it costs the request loop is what sharing
 // these cores costs, whatever the neighbour does.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { nicedNode } from '../projections/niced-child.js';
 
 const BUSY = `const { hash } = require('node:crypto');
 let keep = [];
@@ -14,11 +14,8 @@ for (;;) {
 
 /** Runs `fn` while the neighbour runs; the neighbour is killed when `fn` settles. */
 export async function besideNeighbour<T>(fn: () => Promise<T>): Promise<T> {
-  const nice = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
-  const args = ['-e', BUSY];
-  const child = nice
-    ? spawn(nice, ['-n', '19', process.execPath, ...args], { stdio: 'ignore' })
-    : spawn(process.execPath, args, { stdio: 'ignore' });
+  const [cmd, args] = nicedNode(['-e', BUSY]);
+  const child = spawn(cmd, args, { stdio: 'ignore' });
   try {
     await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
     await new Promise((resolve) => setTimeout(resolve, 300)); // node's own start, before the loop runs

@@ -3,8 +3,9 @@
 // key creations/s, 20 revocations/s, audit queries at 5/s, and the Kafka publisher when a broker is configured. Verify
 // latency is compared with an idle run of the same verify load (nothing else running) in the same server.
 // SOAK_SECONDS=60 per run (10 for a quick check); SOAK_STORE=sqlite | postgres | both (default both);
-// SOAK_KEYS=10000; SOAK_MEMORY_TRACE=1 prints memory floors every 20 s. LEDGER_TEST_KAFKA_BROKERS=host:port turns the publisher on. On SQLite it first measures peak verify
-// throughput with SOAK_FLUSH_KEYS=20000 keys in use, 50 ms usage flush against the default one (0 skips it).
+// SOAK_KEYS=10000; SOAK_MEMORY_TRACE=1 prints memory floors every 20 s. LEDGER_TEST_KAFKA_BROKERS=host:port turns the
+// publisher on. On SQLite it first measures peak verify throughput with SOAK_FLUSH_KEYS=20000 keys in use, 50 ms usage
+// flush against the default one (0 skips it).
 import autocannon from 'autocannon';
 import { spawnListening, type Child } from './child.js';
 import { randomBytes } from 'node:crypto';
@@ -50,18 +51,18 @@ function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
   );
 }
 
-/** The server's main-thread JS heap in use and its memory outside the heap (bytes), from its own /metrics. */
+/** A metric's value in /metrics text; NaN when absent. */
+function metric(text: string, name: string): number {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** The server's main-thread JS heap in use, its capacity, and its memory outside the heap (bytes), from /metrics. */
 async function heapOf(url: string): Promise<{ heap: number; heapTotal: number; external: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const read = (name: string): number => {
-    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-    if (!m) throw new Error(`no ${name} in /metrics`);
-    return Number(m[1]);
-  };
   return {
-    heap: read('nodejs_heap_size_used_bytes'),
-    heapTotal: read('nodejs_heap_size_total_bytes'),
-    external: read('nodejs_external_memory_bytes'),
+    heap: metric(text, 'nodejs_heap_size_used_bytes'),
+    heapTotal: metric(text, 'nodejs_heap_size_total_bytes'),
+    external: metric(text, 'nodejs_external_memory_bytes'),
   };
 }
 
@@ -74,8 +75,8 @@ interface MemorySample {
 }
 
 /**
- * The server's RSS and heap every 500 ms. Growth compares the lowest values of the first and last 10 s: a snapshot
- * worker or an uncollected heap lifts single samples for a moment, and that is not growth.
+ * The server's RSS and heap every 500 ms. Growth compares the lowest values of the first and last 10 s: garbage not yet
+ * collected lifts single samples for a moment, and that is not growth.
  */
 class MemoryWatch {
   readonly samples: MemorySample[] = [];
@@ -178,6 +179,12 @@ interface Ready {
   checks: Array<{ name: string; ok: boolean; detail?: Record<string, unknown> }>;
 }
 
+/** /readyz's detail of each check, by name (empty when absent). */
+async function readiness(url: string): Promise<(name: string) => Record<string, unknown>> {
+  const ready = (await (await fetch(`${url}/readyz`)).json()) as Ready;
+  return (name) => ready.checks.find((c) => c.name === name)?.detail ?? {};
+}
+
 /**
  * Peak verify throughput with FLUSH_KEYS keys in use, with the default usage flush and with a 50 ms one (a server
  * started for each on the same data folder). Beside them, what bounds the ratio: a 1 s flush, and how many ApiKeyUsed
@@ -240,9 +247,7 @@ class LagWatch {
 
   async sample(): Promise<void> {
     const t = performance.now();
-    const r = await fetch(`${this.url}/readyz`);
-    const ready = (await r.json()) as Ready;
-    const detail = (n: string): Record<string, unknown> => ready.checks.find((c) => c.name === n)?.detail ?? {};
+    const detail = await readiness(this.url);
     const rm = detail('read_model');
     const head = Number(rm.head ?? rm.position);
     this.heads.push({ t, head });
@@ -251,11 +256,10 @@ class LagWatch {
     this.note('audit projection', Number(detail('audit_projection').position), head, t);
     if (BROKERS !== '') {
       const text = await (await fetch(`${this.url}/metrics`)).text();
-      const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
       const w = this.worst.get('publisher') ?? { events: 0, ms: 0 };
       this.worst.set('publisher', {
-        events: Math.max(w.events, gauge('ledger_publisher_lag_events')),
-        ms: Math.max(w.ms, gauge('ledger_publisher_lag_seconds') * 1000),
+        events: Math.max(w.events, metric(text, 'ledger_publisher_lag_events')),
+        ms: Math.max(w.ms, metric(text, 'ledger_publisher_lag_seconds') * 1000),
       });
     }
   }
@@ -268,13 +272,12 @@ class LagWatch {
 async function settled(url: string): Promise<void> {
   const deadline = performance.now() + 120_000;
   for (;;) {
-    const ready = (await (await fetch(`${url}/readyz`)).json()) as Ready;
-    const detail = (n: string): Record<string, unknown> => ready.checks.find((c) => c.name === n)?.detail ?? {};
+    const detail = await readiness(url);
     const head = Number(detail('read_model').head ?? detail('read_model').position);
     let behind = head - Number(detail('audit_projection').position);
     if (BROKERS !== '') {
       const text = await (await fetch(`${url}/metrics`)).text();
-      behind += Number(/^ledger_publisher_lag_events (\S+)$/m.exec(text)?.[1] ?? NaN);
+      behind += metric(text, 'ledger_publisher_lag_events');
     }
     if (behind === 0) return;
     if (performance.now() > deadline) throw new Error(`followers still ${behind} events behind after 120 s`);
@@ -397,7 +400,7 @@ async function soak(store: string): Promise<void> {
       '≤ 50 MB',
       growth <= 50,
       `  lowest RSS of the first and last 10 s: ${mb(first.rss)} → ${mb(last.rss)} MB (peak ${mb(memory.peak())} MB); ` +
-        `main-thread JS heap ${mb(first.heap)} → ${mb(last.heap)} MB, outside it ${mb(first.external)} → ${mb(last.external)} MB`,
+        `main-thread JS heap ${mb(first.heap)} → ${mb(last.heap)} MB (V8's capacity ${mb(first.heapTotal)} → ${mb(last.heapTotal)} MB), outside it ${mb(first.external)} → ${mb(last.external)} MB`,
     );
     if (process.env.SOAK_MEMORY_TRACE === '1')
       for (let from = 0; from < ms; from += 20_000) {

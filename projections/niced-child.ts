@@ -11,9 +11,13 @@ const NICE = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
 /** The pid of the process that started the child, so the child can tell when it is gone. */
 const PARENT_ENV = 'LEDGER_PARENT_PID';
 
+/** The command and arguments that run node with `args` at the lowest CPU priority (as is, without `nice`). */
+export function nicedNode(args: readonly string[]): [string, string[]] {
+  return NICE ? [NICE, ['-n', '19', process.execPath, ...args]] : [process.execPath, [...args]];
+}
+
 export function spawnNiced(script: URL, configEnv: string, config: unknown): ChildProcess {
-  const args = [fileURLToPath(script)];
-  const [cmd, argv] = NICE ? [NICE, ['-n', '19', process.execPath, ...args]] : [process.execPath, args];
+  const [cmd, argv] = nicedNode([fileURLToPath(script)]);
   // Its own process group: a Ctrl-C or a group signal reaches the server, which closes it in order. No inherited stdout
   // or stderr: an inherited pipe shares its file flags with the child, and with it the server hung at exit on a stdout
   // nobody read.
