@@ -3,7 +3,7 @@
 // a process's garbage collector threads are niced with it (a worker thread's are not), and its memory goes back to the
 // system when it exits (a worker thread's stays in this process's allocator).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** `nice` runs the whole process (every thread it starts) at the lowest priority; without it, it runs as is. */
@@ -41,7 +41,28 @@ export function nicedChildConfig<C>(script: string, configEnv: string): C {
   const raw = process.env[configEnv];
   if (process.send === undefined || raw === undefined)
     throw new TypeError(`${script} runs as a child process started by spawnNiced`);
+  niceOwnAutogroup();
   return JSON.parse(raw) as C;
+}
+
+const AUTOGROUP = '/proc/self/autogroup';
+
+/**
+ * Its own session gives the child its own autogroup (Linux), and the scheduler weighs autogroups as equals whatever
+ * their processes' nice: without this a niced child took as much CPU as the server. Unprivileged changes are
+ * rate-limited system-wide (EAGAIN), so it tries again for a second; where it cannot, it says so on stderr.
+ */
+export function niceOwnAutogroup(attempt = 0): void {
+  if (!existsSync(AUTOGROUP)) return;
+  try {
+    writeFileSync(AUTOGROUP, '19');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && attempt < 10) {
+      setTimeout(() => niceOwnAutogroup(attempt + 1), 110).unref();
+      return;
+    }
+    process.stderr.write(`running at normal priority: ${AUTOGROUP}: ${(err as Error).message}\n`);
+  }
 }
 
 /** Keeps the end of what a child writes to stderr (a crash's message), for the error that reports its exit. */
@@ -49,4 +70,21 @@ export function stderrTail(child: ChildProcess): () => string {
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
   return () => stderr.trim().split('\n').at(-1) ?? '';
+}
+
+/**
+ * Relays `watch`'s signals (the server's commits) to the child as 'wake', at most one per turn of the event loop: commits
+ * come in bursts, and one wake-up reads them all. Returns the unwatch.
+ */
+export function relayWakes(child: ChildProcess, watch: (listener: () => void) => () => void): () => void {
+  let queued = false;
+  const send = (): void => {
+    queued = false;
+    if (child.connected) child.send('wake');
+  };
+  return watch(() => {
+    if (queued) return;
+    queued = true;
+    setImmediate(send);
+  });
 }

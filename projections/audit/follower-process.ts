@@ -3,7 +3,7 @@
 // process, and not niced). This side starts it, relays the positions it has stored, and closes it in order.
 import { StoreUnavailableError } from '../../events/errors.js';
 import type { Subscription } from '../../events/store/types.js';
-import { spawnNiced, stderrTail } from '../niced-child.js';
+import { relayWakes, spawnNiced, stderrTail } from '../niced-child.js';
 
 /** What a writer process reports. */
 export type FollowerMessage =
@@ -72,7 +72,7 @@ export function followInChild(
   const tell = (m: string): void => {
     if (child.connected) child.send(m);
   };
-  const unwatch = spec.watch?.(() => tell('wake')) ?? (() => undefined);
+  const unwatch = spec.watch ? relayWakes(child, spec.watch) : () => undefined;
   return {
     caughtUp,
     close: async () => {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitUntil } from '../support/async.js';
-import { childrenRunning, running } from '../support/processes.js';
+import { autogroupNiceOf, childrenRunning, niceOf, running } from '../support/processes.js';
 import { AuditDb } from '../../projections/audit/audit-db.js';
 import { followInProcess, type LogFile } from '../../projections/audit/sqlite-follower.js';
 import { auditExtensions } from '../../projections/audit/timeline.js';
@@ -107,7 +107,7 @@ describe('integration: audit catch-up with deferred indexes', function () {
     expect(indexes(file)).to.deep.equal(all);
   });
 
-  it('a writer that dies is reported as a failure; one whose server is killed with -9 exits', async () => {
+  it('runs niced, its autogroup too; a writer that dies is reported as a failure; one whose server is killed with -9 exits', async () => {
     const errors: unknown[] = [];
     const sub = followInProcess(
       join(t.dir, 'killed.db'),
@@ -119,6 +119,10 @@ describe('integration: audit catch-up with deferred indexes', function () {
     await sub.caughtUp;
     const [pid] = writersOf(process.pid);
     expect(pid, 'the writer process').to.be.a('number');
+    expect(niceOf(pid!)).to.equal(19);
+    // Its session is its own autogroup, weighed against the server's as an equal unless the group is niced too.
+    if (autogroupNiceOf(process.pid) !== null)
+      await waitUntil(() => autogroupNiceOf(pid!) === 19, 5000, "the writer's autogroup at nice 19");
     process.kill(pid!, 'SIGKILL');
     await waitUntil(() => errors.length > 0, 10_000, 'the failure to be reported');
     expect(String(errors[0])).to.include('audit writer process exited (SIGKILL)');

@@ -1,5 +1,6 @@
-// Child processes seen through /proc: the audit writer processes a test expects to start, end or be killed.
-import { readdirSync, readFileSync } from 'node:fs';
+// Child processes seen through /proc: the writer and publisher processes a test expects to start, end or be killed,
+// and the priority they run at.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /** Whether a process is alive (an exited one nobody has reaped yet is a zombie: state Z). */
 export function running(pid: number): boolean {
@@ -27,4 +28,16 @@ export function childrenRunning(ppid: number, script: string): number[] {
     }
   }
   return out;
+}
+
+/** A process's nice value (the 19th field of its stat). */
+export function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+/** The nice value of a process's autogroup (Linux), or null where the kernel keeps none. */
+export function autogroupNiceOf(pid: number): number | null {
+  if (!existsSync('/proc/self/autogroup')) return null;
+  return Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]);
 }
