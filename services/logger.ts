@@ -1,5 +1,6 @@
 // pino logger; credentials never reach it (URLs are rebuilt without secrets, headers are not logged, and these paths are censored as a backstop).
 import pino, { type Logger } from 'pino';
+import type { LogFn } from './workers/publisher.js';
 
 const REDACT = [
   'token',
@@ -20,4 +21,9 @@ const REDACT = [
 
 export function createLogger(level: string): Logger {
   return pino({ level, base: { service: 'token-ledger' }, redact: { paths: REDACT, censor: '[REDACTED]' } });
+}
+
+/** A component's log function (level, message, fields) writing to `logger`. */
+export function pinoLog(logger: Logger): LogFn {
+  return (level, msg, extra) => logger[level](extra ?? {}, msg);
 }

@@ -12,6 +12,7 @@ export function ledgerFile(config: Pick<Config, 'dataDir'>): string {
 /** Opens the configured store; any failure (a read-only or foreign file, a folder we may not enter) is a coded STORE_UNAVAILABLE. */
 export async function openStore(
   config: Pick<Config, 'dataDir' | 'eventStoreUrl' | 'databaseUrl'>,
+  opts: { readonly readOnly?: boolean } = {},
 ): Promise<EventStore> {
   const where = config.eventStoreUrl
     ? 'EventStoreDB'
@@ -27,8 +28,12 @@ export async function openStore(
       const { createEsdbStore } = await import('../events/store/esdb.js');
       return createEsdbStore(config.eventStoreUrl);
     }
-    return new SqliteEventStore(ledgerFile(config));
+    // Only a SQLite store starts a writer up front (a thread), which a reader of the log does without.
+    return new SqliteEventStore(ledgerFile(config), { readOnly: opts.readOnly === true });
   } catch (err) {
+    // Already translated by its adapter: the same error, named for the ledger it could not open.
+    if (err instanceof StoreUnavailableError)
+      throw new StoreUnavailableError(`cannot open the ledger (${where}): ${err.message}`, err, err.retriable);
     if (err instanceof LedgerError) throw err;
     throw new StoreUnavailableError(`cannot open the ledger (${where}): ${(err as Error).message}`, err, false);
   }

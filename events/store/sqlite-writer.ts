@@ -27,6 +27,14 @@ export function inlineCommitter(db: Database.Database): GroupCommitter {
   };
 }
 
+/** For a reader of the file in another process (the publisher's, the snapshot job's): no writer thread to start. */
+export function noCommitter(): GroupCommitter {
+  return {
+    commit: () => Promise.reject(new TypeError('this SQLite store was opened read-only')),
+    close: () => Promise.resolve(),
+  };
+}
+
 /** The commit, fsync included, runs on a worker thread with its own connection; the caller's loop only posts. */
 export function threadCommitter(file: string): GroupCommitter {
   const worker = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: { file } });

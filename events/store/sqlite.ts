@@ -6,7 +6,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { PlannedAppend } from './append-plan.js';
 import { outcomeError, translateSqlite as translate } from './sqlite-appender.js';
 import { RecentCommits } from './recent-commits.js';
-import { inlineCommitter, threadCommitter, type GroupCommitter } from './sqlite-writer.js';
+import { inlineCommitter, noCommitter, threadCommitter, type GroupCommitter } from './sqlite-writer.js';
 import { catchUpSubscription } from './catch-up.js';
 import { RowEvent } from './row-event.js';
 import { assertReadPosition, beyondTheLog } from './positions.js';
@@ -41,6 +41,8 @@ interface Row {
 export interface SqliteStoreOptions {
   /** How often to look for appends made by other processes sharing the file. */
   readonly pollIntervalMs?: number;
+  /** Reads only (a process following the log of a server): appends are a TypeError and no writer thread starts. */
+  readonly readOnly?: boolean;
 }
 
 /**
@@ -100,6 +102,7 @@ export class SqliteEventStore implements EventStore {
   private readonly subs = new Set<Subscription>();
   private readonly watchers = new Set<() => void>();
   private readonly pollIntervalMs: number;
+  private readonly readOnly: boolean;
   private readonly stmts: {
     maxPos: Database.Statement<[], { p: number | null }>;
     readStream: Database.Statement<[string, number, number], Row>;
@@ -110,9 +113,11 @@ export class SqliteEventStore implements EventStore {
   constructor(file: string, opts: SqliteStoreOptions = {}) {
     this.file = file;
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
-    secureSqliteFile(file);
+    this.readOnly = opts.readOnly === true;
+    if (!this.readOnly) secureSqliteFile(file); // a reader's server made and secured it
     try {
-      this.db = new Database(file);
+      // A reader follows a server's log: it never creates one.
+      this.db = new Database(file, { fileMustExist: this.readOnly });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
@@ -134,7 +139,11 @@ export class SqliteEventStore implements EventStore {
         .raw(true),
     };
     try {
-      this.committer = inMemory(file) ? inlineCommitter(this.db) : threadCommitter(file);
+      this.committer = this.readOnly
+        ? noCommitter()
+        : inMemory(file)
+          ? inlineCommitter(this.db)
+          : threadCommitter(file);
     } catch (err) {
       this.db.close();
       throw translate(err, 'open');
@@ -147,6 +156,7 @@ export class SqliteEventStore implements EventStore {
     expectedRevision: ExpectedRevision = 'any',
   ): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed', null, false));
+    if (this.readOnly) return Promise.reject(new TypeError('this SQLite store was opened read-only'));
     if (events.length === 0) return Promise.reject(new TypeError('append needs at least one event'));
     return new Promise((resolve, reject) => {
       // Serialized before it joins the group: an event that cannot be stored rejects this append (TypeError) alone.
@@ -288,6 +298,11 @@ export class SqliteEventStore implements EventStore {
     const ws = [...this.waiters];
     for (const w of ws) w();
     for (const w of this.watchers) w();
+  }
+
+  /** Another process appended (its server said so): subscribers read the file now, not at their next poll. */
+  noticeAppend(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   /** Calls `listener` after every commit of this instance (readers of the file in other threads wake on it). */

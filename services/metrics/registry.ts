@@ -22,9 +22,21 @@ function defaultNodeMetrics(): Metric[] {
 export class Metrics {
   /** Never the prom-client global registry: each instance renders only its own metrics plus the process's. */
   readonly registry = new Registry();
+  /** Exposition text of metrics kept by child processes (see addSource). */
+  private readonly sources = new Set<() => Promise<string>>();
 
-  constructor() {
-    for (const m of defaultNodeMetrics()) this.registry.registerMetric(m);
+  /** `processMetrics: false` leaves out the Node process's own (a child process's would clash with its server's). */
+  constructor(opts: { readonly processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) for (const m of defaultNodeMetrics()) this.registry.registerMetric(m);
+  }
+
+  /**
+   * Adds the exposition text `read` gives (metrics another process keeps, under names of its own) to every render;
+   * returns its removal.
+   */
+  addSource(read: () => Promise<string>): () => void {
+    this.sources.add(read);
+    return () => void this.sources.delete(read);
   }
 
   /** The counter of this name, created on first use. */
@@ -61,8 +73,14 @@ export class Metrics {
   }
 
   /** The Prometheus text exposition of everything registered. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    const own = this.registry.metrics();
+    if (this.sources.size === 0) return own;
+    const texts = await Promise.all([own, ...[...this.sources].map((read) => read())]);
+    return `${texts
+      .map((t) => t.trimEnd())
+      .filter((t) => t !== '')
+      .join('\n')}\n`;
   }
 
   get contentType(): string {

@@ -1,6 +1,6 @@
 // The Kafka publisher runs on the holder of one lease, whether inside a server or as run-publisher: never two at once.
 import type { ReadinessCheck } from '../http/context.js';
-import type { KafkaPublisher } from '../workers/publisher.js';
+import type { PublisherHandle } from '../workers/publisher.js';
 import type { Singleton } from '../workers/singleton.js';
 
 export const PUBLISHER_LEASE = 'kafka-publisher';
@@ -9,7 +9,7 @@ export const PUBLISHER_LEASE = 'kafka-publisher';
  * The holder shows the publisher's state, lag and last error; a standby has nothing to publish and is healthy. Neither
  * fails on a broker outage: Kafka being down must never take the API out of rotation.
  */
-export function publisherReadiness(publisher: KafkaPublisher, lease: Singleton): ReadinessCheck {
+export function publisherReadiness(publisher: Pick<PublisherHandle, 'status'>, lease: Singleton): ReadinessCheck {
   return {
     name: 'kafka_publisher',
     check: () => {

@@ -34,7 +34,7 @@ function post(m: SnapshotMessage): Promise<void> {
 
 async function run(job: SnapshotJob): Promise<void> {
   const t0 = performance.now();
-  const store = await openStore(job.store);
+  const store = await openStore(job.store, { readOnly: true });
   try {
     const warn: SnapshotWarning = (msg, detail) => void post({ type: 'warn', msg, detail });
     const model = (await loadSnapshot(store, job.file, warn)) ?? new ReadModel();

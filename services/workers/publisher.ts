@@ -41,6 +41,7 @@ export interface PublisherOptions {
   readonly heartbeatMs?: number;
   /** How often the log's head position is polled, for the lag figures (default 1000 ms). */
   readonly headPollMs?: number;
+  /** Its counters and delivery histogram; the gauges are publisherGauges', read from status(). */
   readonly metrics?: Metrics;
   readonly log?: LogFn;
   /**
@@ -86,7 +87,16 @@ export interface PublisherStatus {
   readonly published: number;
 }
 
-export class KafkaPublisher {
+/** What a lease holder runs: the publisher itself, or the child process that runs it (publisher-process.ts). */
+export interface PublisherHandle {
+  /** Starts publishing in the background; never waits for the bus. */
+  start(): void;
+  /** Resolves once nothing more will be published. */
+  stop(): Promise<void>;
+  status(): PublisherStatus;
+}
+
+export class KafkaPublisher implements PublisherHandle {
   readonly checkpointName: string;
   private readonly o: Required<Omit<PublisherOptions, 'metrics' | 'log' | 'checkpointName' | 'restoreIndex'>> &
     Pick<PublisherOptions, 'metrics' | 'restoreIndex'>;
@@ -142,34 +152,6 @@ export class KafkaPublisher {
           ),
         }
       : null;
-    if (m) {
-      m.gauge(
-        'ledger_publisher_checkpoint_position',
-        'Last ledger position the message bus acknowledged',
-        () => this.checkpoint,
-      );
-      m.gauge(
-        'ledger_publisher_lag_events',
-        'Ledger events read from the log and not yet acknowledged by the message bus',
-        () => this.pending.length,
-      );
-      m.gauge(
-        'ledger_publisher_lag_positions',
-        'Head minus checkpoint, in the event store position unit (EventStoreDB: bytes)',
-        () => this.lagPositions(),
-      );
-      m.gauge('ledger_publisher_lag_seconds', 'Age of the oldest ledger event waiting for the message bus', () =>
-        this.lagSeconds(),
-      );
-      m.gauge(
-        'ledger_publisher_heartbeat_age_seconds',
-        'Time since the last heartbeat the message bus acknowledged (-1: none yet)',
-        () => (this.lastHeartbeatAt === null ? -1 : (Date.now() - this.lastHeartbeatAt) / 1000),
-      );
-      m.gauge('ledger_publisher_up', '1 while the publisher is connected and its last send succeeded', () =>
-        this.connected && this.lastError === null ? 1 : 0,
-      );
-    }
   }
 
   /**

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { arrayToRecorded, SqliteEventStore } from '../../events/store/sqlite.js';
+import { waitUntil } from '../support/async.js';
 import { storeContract } from '../support/store-contract.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -92,6 +93,35 @@ describe('integration: SQLite appends committed on the writer thread', () => {
       expect(await again.headPosition()).to.equal(100);
     } finally {
       await again.close();
+      dir.cleanup();
+    }
+  });
+
+  it('a read-only instance (a reader in another process) refuses appends, and reads what the writer commits as soon as it is told', async () => {
+    const dir = tempDir('store-readonly');
+    const file = join(dir.path, 'ledger.db');
+    const writer = new SqliteEventStore(file);
+    // A poll far beyond the test's bounds: only noticeAppend can deliver in time.
+    const reader = new SqliteEventStore(file, { readOnly: true, pollIntervalMs: 600_000 });
+    try {
+      const ev = (n: number) => ({ id: randomUUID(), type: 'T', data: { n }, metadata: null });
+      await writer.append('s', [ev(1)]);
+      let err: unknown = null;
+      await reader.append('s', [ev(2)]).catch((e: unknown) => (err = e));
+      expect(err).to.be.instanceOf(TypeError);
+      expect(await reader.headPosition()).to.equal(1);
+      const seen: number[] = [];
+      const sub = reader.subscribeAll((e) => void seen.push(e.position));
+      await sub.caughtUp;
+      expect(seen).to.deep.equal([1]);
+      await writer.append('s', [ev(3)]);
+      reader.noticeAppend();
+      await waitUntil(() => seen.length === 2, 5000, 'the noticed append');
+      expect(seen).to.deep.equal([1, 2]);
+      await sub.close();
+    } finally {
+      await reader.close();
+      await writer.close();
       dir.cleanup();
     }
   });

@@ -52,6 +52,26 @@ describe('unit: metrics registry', () => {
     expect(sample(await m.render(), 'ledger_open_things')).to.equal(-1);
   });
 
+  it('renders what another process reports after its own metrics, until the source is removed; without process metrics on request', async () => {
+    const m = new Metrics();
+    m.counter('ledger_own_total', 'own').inc(2);
+    const child = new Metrics({ processMetrics: false });
+    child.counter('ledger_child_total', 'from a child process').inc(5);
+    expect(await child.render()).to.not.include('process_cpu_user_seconds_total');
+    let text = await child.render();
+    const remove = m.addSource(() => Promise.resolve(text));
+    const both = await m.render();
+    expect(sample(both, 'ledger_own_total')).to.equal(2);
+    expect(sample(both, 'ledger_child_total')).to.equal(5);
+    expect(both.match(/^# TYPE ledger_child_total /gm)).to.have.length(1);
+    expect(both.endsWith('\n') && !both.endsWith('\n\n'), 'one final newline').to.equal(true);
+    text = ''; // a source with nothing to say (its process is not running) adds nothing
+    expect(sample(await m.render(), 'ledger_child_total')).to.equal(undefined);
+    remove();
+    text = await child.render();
+    expect(sample(await m.render(), 'ledger_child_total')).to.equal(undefined);
+  });
+
   it('HTTP metrics: every login outcome and throttle kind starts at 0; requests land in the latency histogram', async () => {
     const m = new Metrics();
     const h = new HttpMetrics(m);
