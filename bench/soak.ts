@@ -18,6 +18,7 @@ import { SYSTEM } from '../services/ledger.js';
 import { openLedger } from '../services/open-ledger.js';
 import { freshDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { tempDir } from '../test/support/tmp.js';
+import { cpuShare, formatShare } from './cpu-share.js';
 import { figure, machine, misses } from './report.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -185,6 +186,14 @@ async function readiness(url: string): Promise<(name: string) => Record<string, 
   return (name) => ready.checks.find((c) => c.name === name)?.detail ?? {};
 }
 
+/** The server's child processes and the other processes whose CPU the usage-flush figure reports. */
+const SERVER_CHILDREN = {
+  'audit writer': 'sqlite-follower-worker',
+  publisher: 'publisher-child',
+  'snapshot writer': 'snapshot-process',
+};
+const OTHERS = { 'Kafka broker': 'kafka.Kafka' };
+
 /**
  * Peak verify throughput with FLUSH_KEYS keys in use, with the default usage flush and with a 50 ms one (a server
  * started for each on the same data folder). Beside them, what bounds the ratio: a 1 s flush, and how many ApiKeyUsed
@@ -199,22 +208,25 @@ async function flushCost(env: NodeJS.ProcessEnv, tokens: readonly string[]): Pro
       await store.close();
     }
   };
-  const peak = async (flushMs: string | undefined): Promise<{ rate: number; perRequest: number }> => {
+  const peak = async (flushMs: string | undefined): Promise<{ rate: number; perRequest: number; cpu: string }> => {
     const server = await startServer({ ...env, LEDGER_USAGE_FLUSH_MS: flushMs });
     let requests = 0;
     let rate = 0;
     let before = 0;
+    let cpu = '';
     try {
       await settled(server.url); // what the run before left to publish and to audit is not this setting's cost
       before = await head();
       requests += (await verifyLoad(server.url, tokens, 2, null)).requests.total; // warm up
+      const share = cpuShare({ server: server.proc.pid!, children: SERVER_CHILDREN, others: OTHERS });
       const r = await verifyLoad(server.url, tokens, FLUSH_SECONDS, null);
+      cpu = formatShare(share());
       requests += r.requests.total;
       rate = r.requests.average;
     } finally {
       await server.stop(); // a stopping server writes the uses it still holds
     }
-    return { rate, perRequest: ((await head()) - before) / requests };
+    return { rate, perRequest: ((await head()) - before) / requests, cpu };
   };
   const slow = await peak(undefined);
   const fast = await peak('50');
@@ -225,7 +237,10 @@ async function flushCost(env: NodeJS.ProcessEnv, tokens: readonly string[]): Pro
     '≥ ×0.7',
     fast.rate / slow.rate >= 0.7,
     `  GET /v1/auth/me over ${int(tokens.length)} keys: ${int(fast.rate)} req/s with LEDGER_USAGE_FLUSH_MS=50, ${int(slow.rate)} req/s with the default (10 s)\n` +
-      `  the bound, same run: ApiKeyUsed events per request ${fix(fast.perRequest)} at 50 ms, ${fix(slow.perRequest)} with the default; a 1 s flush writes ${fix(second.perRequest)} per request and serves ${int(second.rate)} req/s (×${fix(second.rate / slow.rate)} of the default, ×${fix(second.rate / fast.rate)} of 50 ms)`,
+      `  the bound, same run: ApiKeyUsed events per request ${fix(fast.perRequest)} at 50 ms, ${fix(slow.perRequest)} with the default; a 1 s flush writes ${fix(second.perRequest)} per request and serves ${int(second.rate)} req/s (×${fix(second.rate / slow.rate)} of the default, ×${fix(second.rate / fast.rate)} of 50 ms)\n` +
+      `  CPU in cores, default: ${slow.cpu}\n` +
+      `  CPU in cores, 50 ms:   ${fast.cpu}\n` +
+      `  CPU in cores, 1 s:     ${second.cpu}`,
   );
 }
 
