@@ -18,7 +18,7 @@ import { followInProcess } from '../projections/audit/sqlite-follower.js';
 import { PostgresAuditStore } from '../projections/audit/postgres-store.js';
 import { AuditProjection } from '../projections/audit/projection.js';
 import { PostgresEventStore } from '../events/store/postgres.js';
-import { besideNeighbour } from './neighbour.js';
+import { besideDiskWriter, besideNeighbour } from './neighbour.js';
 import { copyToPostgres } from './pg-copy.js';
 import { readAllRows } from './raw-read.js';
 import { auditExtensions } from '../projections/audit/timeline.js';
@@ -586,6 +586,12 @@ async function benchAuditCatchUp(dir: string): Promise<void> {
   // What any busy neighbour costs the verify loop on these cores: as long as the catch-up took, up to 10 s.
   const nearEnd = performance.now() + 300 + Math.min(10_000, sec * 1000);
   const beside = await besideNeighbour(() => verifyLatencies(rm, tokens, () => performance.now() > nearEnd));
+  // What writing audit.db's bytes costs it: a writer process writing as many bytes per second as the catch-up did.
+  const writeRate = 2 * bytesPerEvent * rate;
+  const untilDisk = performance.now() + 300 + Math.min(10_000, sec * 1000);
+  const besideDisk = await besideDiskWriter(join(dir, 'disk-neighbour.bin'), writeRate, () =>
+    verifyLatencies(rm, tokens, () => performance.now() > untilDisk),
+  );
   const p99 = (xs: number[]): number => xs[Math.min(xs.length - 1, Math.floor(0.99 * xs.length))]!;
   const p50 = (xs: number[]): number => xs[Math.floor(0.5 * xs.length)]!;
   console.log(`\naudit projection catch-up — ${int(w.events)} events into a fresh audit.db, writer process (nice 19)`);
@@ -603,7 +609,8 @@ async function benchAuditCatchUp(dir: string): Promise<void> {
     '≤ ×2',
     p99(busy) <= 2 * p99(idle),
     `  a verify due every ms: p99 ${int(p99(busy))} µs late (p50 ${int(p50(busy))}), idle p99 ${int(p99(idle))} µs (p50 ${int(p50(idle))})\n` +
-      `  the bound, same run: beside a plain-JS neighbour process (nice 19, no database, no disk) p99 ${int(p99(beside))} µs (×${fix(p99(beside) / p99(idle))} of idle)`,
+      `  the bound, same run: beside a plain-JS neighbour process (nice 19, no database, no disk) p99 ${int(p99(beside))} µs (×${fix(p99(beside) / p99(idle))} of idle); ` +
+      `beside a process only writing a file at the catch-up's ${fix(writeRate / 2 ** 20, 0)} MiB/s (fsync every 16 MiB) p99 ${int(p99(besideDisk))} µs (×${fix(p99(besideDisk) / p99(idle))} of idle)`,
   );
   await benchAuditCatchUpPg(file, rm, tokens);
 }

@@ -189,10 +189,11 @@ async function readiness(url: string): Promise<(name: string) => Record<string, 
 /** The server's child processes and the other processes whose CPU the usage-flush figure reports. */
 const SERVER_CHILDREN = {
   'audit writer': 'sqlite-follower-worker',
+  'audit writer (PostgreSQL)': 'postgres-follower-worker',
   publisher: 'publisher-child',
   'snapshot writer': 'snapshot-process',
 };
-const OTHERS = { 'Kafka broker': 'kafka.Kafka' };
+const OTHERS = { 'Kafka broker': 'kafka.Kafka', 'PostgreSQL server': 'postgres:' };
 
 /**
  * Peak verify throughput with FLUSH_KEYS keys in use, with the default usage flush and with a 50 ms one (a server
@@ -384,7 +385,9 @@ async function soak(store: string): Promise<void> {
       paced(1000 / SAMPLE_MS, () => lag.sample(), failures),
     ];
     t = performance.now();
+    const share = cpuShare({ server: server.proc.pid!, children: SERVER_CHILDREN, others: OTHERS });
     const busy = await verifyLoad(url, verifying, SECONDS, rate);
+    const cpu = formatShare(share());
     for (const stop of stops) stop();
     memory.stop();
     await lag.sample();
@@ -393,7 +396,8 @@ async function soak(store: string): Promise<void> {
     const errors = busy.errors + busy.non2xx + failures.n;
     console.log(
       `  verify ${int(rate)} req/s (half of a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
-        `${int(created)} keys created, ${int(revoked)} revoked while it ran`,
+        `${int(created)} keys created, ${int(revoked)} revoked while it ran\n` +
+        `  CPU in cores: ${cpu}`,
     );
     figure(
       'verify p99 under load vs idle',
