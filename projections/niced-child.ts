@@ -1,30 +1,42 @@
-// Starts a compiled node script as a child process at the lowest CPU priority, with an IPC channel and its configuration
-// in the environment (never argv: a database URL may hold a password). Shared by the audit writer and the snapshot job:
+// Starts a compiled node script as a child process at a low CPU priority, with an IPC channel and its configuration
+// in the environment (never argv: a database URL may hold a password). Shared by the audit writer, the snapshot job and
+// the Kafka publisher:
 // a process's garbage collector threads are niced with it (a worker thread's are not), and its memory goes back to the
 // system when it exits (a worker thread's stays in this process's allocator).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** `nice` runs the whole process (every thread it starts) at the lowest priority; without it, it runs as is. */
+/** `nice` runs the whole process (every thread it starts) at a lower priority; without it, it runs as is. */
 const NICE = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
 /** The pid of the process that started the child, so the child can tell when it is gone. */
 const PARENT_ENV = 'LEDGER_PARENT_PID';
+/** The nice value the child gives its autogroup (see niceOwnAutogroup). */
+const NICE_ENV = 'LEDGER_CHILD_NICE';
+/** The lowest CPU priority, for work that may wait (the audit writer, snapshots). */
+export const LOWEST_PRIORITY = 19;
 
-/** The command and arguments that run node with `args` at the lowest CPU priority (as is, without `nice`). */
-export function nicedNode(args: readonly string[]): [string, string[]] {
-  return NICE ? [NICE, ['-n', '19', process.execPath, ...args]] : [process.execPath, [...args]];
+/** The command and arguments that run node with `args` at nice `level` (as is, without `nice`). */
+export function nicedNode(args: readonly string[], level = LOWEST_PRIORITY): [string, string[]] {
+  return NICE ? [NICE, ['-n', String(level), process.execPath, ...args]] : [process.execPath, [...args]];
 }
 
-export function spawnNiced(script: URL, configEnv: string, config: unknown): ChildProcess {
-  const [cmd, argv] = nicedNode([fileURLToPath(script)]);
+/** Starts `script` at nice `level`, 1 (nearly the server's priority) to 19 (the lowest, the default). */
+export function spawnNiced(script: URL, configEnv: string, config: unknown, level = LOWEST_PRIORITY): ChildProcess {
+  if (!Number.isInteger(level) || level < 1 || level > 19) throw new TypeError('a nice level is a whole number 1–19');
+  const [cmd, argv] = nicedNode([fileURLToPath(script)], level);
   // Its own process group: a Ctrl-C or a group signal reaches the server, which closes it in order. No inherited stdout
   // or stderr: an inherited pipe shares its file flags with the child, and with it the server hung at exit on a stdout
   // nobody read.
   return spawn(cmd, argv, {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     detached: true,
-    env: { ...process.env, [configEnv]: JSON.stringify(config), [PARENT_ENV]: String(process.pid) },
+    env: {
+      ...process.env,
+      [configEnv]: JSON.stringify(config),
+      [PARENT_ENV]: String(process.pid),
+      [NICE_ENV]: String(level),
+    },
   });
 }
 
@@ -41,7 +53,7 @@ export function nicedChildConfig<C>(script: string, configEnv: string): C {
   const raw = process.env[configEnv];
   if (process.send === undefined || raw === undefined)
     throw new TypeError(`${script} runs as a child process started by spawnNiced`);
-  niceOwnAutogroup();
+  niceOwnAutogroup(Number(process.env[NICE_ENV] ?? LOWEST_PRIORITY));
   return JSON.parse(raw) as C;
 }
 
@@ -52,13 +64,13 @@ const AUTOGROUP = '/proc/self/autogroup';
  * their processes' nice: without this a niced child took as much CPU as the server. Unprivileged changes are
  * rate-limited system-wide (EAGAIN), so it tries again for a second; where it cannot, it says so on stderr.
  */
-export function niceOwnAutogroup(attempt = 0): void {
+export function niceOwnAutogroup(level: number, attempt = 0): void {
   if (!existsSync(AUTOGROUP)) return;
   try {
-    writeFileSync(AUTOGROUP, '19');
+    writeFileSync(AUTOGROUP, String(level));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && attempt < 10) {
-      setTimeout(() => niceOwnAutogroup(attempt + 1), 110).unref();
+      setTimeout(() => niceOwnAutogroup(level, attempt + 1), 110).unref();
       return;
     }
     process.stderr.write(`running at normal priority: ${AUTOGROUP}: ${(err as Error).message}\n`);
@@ -73,8 +85,8 @@ export function stderrTail(child: ChildProcess): () => string {
 }
 
 /**
- * Relays `watch`'s signals (the server's commits) to the child as 'wake', at most one per turn of the event loop: commits
- * come in bursts, and one wake-up reads them all. Returns the unwatch.
+ * Relays `watch`'s signals (the server's commits) to the child as 'wake', at most one per turn of the event loop:
+ * commits come in bursts, and one wake-up reads them all. Returns the unwatch.
  */
 export function relayWakes(child: ChildProcess, watch: (listener: () => void) => () => void): () => void {
   let queued = false;

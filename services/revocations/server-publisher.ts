@@ -1,4 +1,4 @@
-// The server's publisher: in a child process at the lowest CPU priority when that process can open the same store
+// The server's publisher: in a child process below the server's CPU priority when that process can open the same store
 // (a SQLite file, PostgreSQL, EventStoreDB, all from the configuration); in this process otherwise (a store handed in
 // by code, an in-memory one). Either way the same handle, status, gauges and counters.
 import { SqliteEventStore } from '../../events/store/sqlite.js';

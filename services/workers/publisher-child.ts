@@ -1,7 +1,7 @@
-// The server's Kafka publisher process (started by publisher-process.ts at the lowest CPU priority): opens the store for
-// reading, publishes from the stored checkpoint, and reports its status, metrics and log lines to the server. It stops
-// on the server's word, or as soon as the server is gone (even by kill -9), so a new lease holder never publishes
-// beside an orphan.
+// The server's Kafka publisher process, started by publisher-process.ts below the server's CPU priority. It opens the
+// store for reading, publishes from the stored checkpoint, and reports its status, metrics and log lines to the server.
+// It stops on the server's word, or as soon as the server is gone (even by kill -9), so a new lease holder never
+// publishes beside an orphan.
 import { SqliteEventStore } from '../../events/store/sqlite.js';
 import { nicedChildConfig, parentGone } from '../../projections/niced-child.js';
 import { Metrics } from '../metrics/registry.js';

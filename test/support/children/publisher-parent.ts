@@ -1,4 +1,4 @@
-// Child process for the publisher process's lifetime test: runs a PublisherProcess over a ledger file and waits (forever).
+// Child process for the publisher process's lifetime test: runs a PublisherProcess over a ledger file, and waits.
 //
 //   node publisher-parent.js <data folder> <brokers>
 //
