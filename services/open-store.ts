@@ -22,13 +22,14 @@ export async function openStore(
   try {
     if (config.databaseUrl) {
       const { PostgresEventStore } = await import('../events/store/postgres.js');
-      return await PostgresEventStore.open(config.databaseUrl);
+      // A reader never migrates: that takes the append lock, which a niced process must not hold.
+      return await PostgresEventStore.open(config.databaseUrl, { migrate: opts.readOnly !== true });
     }
     if (config.eventStoreUrl) {
       const { createEsdbStore } = await import('../events/store/esdb.js');
       return createEsdbStore(config.eventStoreUrl);
     }
-    // Only a SQLite store starts a writer up front (a thread), which a reader of the log does without.
+    // A reader of a SQLite log starts no writer thread, and never creates the file.
     return new SqliteEventStore(ledgerFile(config), { readOnly: opts.readOnly === true });
   } catch (err) {
     // Already translated by its adapter: the same error, named for the ledger it could not open.

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { PostgresEventStore } from '../../events/store/postgres.js';
+import { openStore } from '../../services/open-store.js';
+import { rejectsWith } from '../support/async.js';
 import { storeContract } from '../support/store-contract.js';
 import { freshDatabase } from '../support/postgres.js';
 
@@ -33,6 +35,23 @@ describe('event store contract: PostgreSQL', function () {
         (e: unknown) => e,
       );
       expect(err).to.have.property('code', 'STORE_UNAVAILABLE');
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('a reader of the log (openStore read-only: the publisher and snapshot processes) never creates or migrates the tables', async () => {
+    const db = await freshDatabase('reader');
+    const config = { dataDir: '/nonexistent', eventStoreUrl: null, databaseUrl: db.url };
+    try {
+      const err = await rejectsWith(openStore(config, { readOnly: true }), 'STORE_UNAVAILABLE');
+      expect(err.message).to.match(/^cannot open the ledger/);
+      const writer = await openStore(config);
+      await writer.append('s', [{ id: crypto.randomUUID(), type: 'T', data: {}, metadata: null }]);
+      const reader = await openStore(config, { readOnly: true });
+      expect(await reader.headPosition()).to.equal(await writer.headPosition());
+      await reader.close();
+      await writer.close();
     } finally {
       await db.drop();
     }
