@@ -85,18 +85,25 @@ export function stderrTail(child: ChildProcess): () => string {
 }
 
 /**
- * Relays `watch`'s signals (the server's commits) to the child as 'wake', at most one per turn of the event loop:
- * commits come in bursts, and one wake-up reads them all. Returns the unwatch.
+ * Relays `watch`'s signals (the server's commits) to the child as 'wake'. One is in flight at a time: a wake-up reads
+ * every commit before it, and a busy child that reads its channel late must not leave a backlog of them in the server
+ * (one per loop turn, and a niced child may read nothing for a second). Returns the unwatch.
  */
 export function relayWakes(child: ChildProcess, watch: (listener: () => void) => () => void): () => void {
-  let queued = false;
+  let inFlight = false;
+  let again = false;
   const send = (): void => {
-    queued = false;
-    if (child.connected) child.send('wake');
+    if (!child.connected) return;
+    inFlight = true;
+    again = false;
+    // Called once the message is written to the channel; an error means the child is gone, which its exit reports.
+    child.send('wake', (err) => {
+      inFlight = false;
+      if (err === null && again) send();
+    });
   };
   return watch(() => {
-    if (queued) return;
-    queued = true;
-    setImmediate(send);
+    if (inFlight) again = true;
+    else send();
   });
 }
