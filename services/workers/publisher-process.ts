@@ -175,9 +175,11 @@ export class PublisherProcess implements PublisherHandle {
       const detail = failure ?? stderr();
       onGone(`exited (${code ?? signal})${detail ? `: ${detail}` : ''}`);
     });
-    // A process that never started emits no 'exit'.
-    child.once('error', (err) => {
+    // A process that never started emits no 'exit'. Any other error is a send to a child that is going (its exit
+    // follows), and is logged: an 'error' event nobody listens to would end the server.
+    child.on('error', (err) => {
       if (child.pid === undefined) onGone(`could not start: ${err.message}`);
+      else this.o.log('warn', 'publisher process channel failed', { err: err.message });
     });
   }
 }
