@@ -112,6 +112,7 @@ export function cpuShare(g: CpuGroups): () => CpuShare {
     const main = after.serverMain - before.serverMain;
     add('server main thread', main);
     add('server threads', (after.server?.own ?? 0) - (before.server?.own ?? 0) - main);
+    // Every group in the order given, before the ones found only at the end.
     for (const [label] of [...Object.entries(g.children), ...Object.entries(g.others)]) add(label, 0);
     // Children that ended within the run are in the server's reaped ticks, whole: less what they had used before it.
     let reaped = (after.server?.reaped ?? 0) - (before.server?.reaped ?? 0);

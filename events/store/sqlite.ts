@@ -295,8 +295,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private wake(): void {
-    const ws = [...this.waiters];
-    for (const w of ws) w();
+    this.noticeAppend();
     for (const w of this.watchers) w();
   }
 
