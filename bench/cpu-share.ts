@@ -67,7 +67,10 @@ interface Snapshot {
   readonly serverWait: number;
   readonly benchWait: number;
   /** Each matching process's ticks and its group, by pid. */
-  readonly procs: Map<number, { readonly group: string; readonly ticks: number; readonly child: boolean }>;
+  readonly procs: Map<
+    number,
+    { readonly group: string; readonly ticks: number; readonly child: boolean; readonly wait: number }
+  >;
 }
 
 function snapshot(g: CpuGroups): Snapshot {
@@ -79,7 +82,10 @@ function snapshot(g: CpuGroups): Snapshot {
     const child = t.ppid === g.server;
     const groups = child ? Object.entries(g.children) : Object.entries(g.others);
     const hit = groups.find(([, word]) => t.cmd.includes(word));
-    if (hit) procs.set(Number(name), { group: hit[0], ticks: t.own, child });
+    if (hit) {
+      const wait = child ? runQueueWait(`/proc/${name}/task/${name}`) : 0;
+      procs.set(Number(name), { group: hit[0], ticks: t.own, child, wait });
+    }
   }
   const self = process.cpuUsage();
   return {
@@ -97,7 +103,7 @@ function snapshot(g: CpuGroups): Snapshot {
 export interface CpuShare {
   /** Each group's CPU over the run, in cores. */
   readonly cores: Map<string, number>;
-  /** The share of the run each main thread spent runnable but waiting for a CPU. */
+  /** The share of the run each main thread spent runnable but waiting for a CPU (the server's children's included). */
   readonly waiting: Map<string, number>;
 }
 
@@ -130,6 +136,12 @@ export function cpuShare(g: CpuGroups): () => CpuShare {
       ['server main thread', (after.serverWait - before.serverWait) / 1e9 / seconds],
       ['load generator', (after.benchWait - before.benchWait) / 1e9 / seconds],
     ]);
+    // A niced child that lags may be starved (it waits here) or waiting on something else (it sleeps): this tells which.
+    for (const [pid, a] of after.procs) {
+      const b = before.procs.get(pid);
+      if (a.child && b !== undefined)
+        waiting.set(a.group, (waiting.get(a.group) ?? 0) + (a.wait - b.wait) / 1e9 / seconds);
+    }
     return { cores, waiting };
   };
 }

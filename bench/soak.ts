@@ -5,7 +5,8 @@
 // SOAK_SECONDS=60 per run (10 for a quick check); SOAK_STORE=sqlite | postgres | both (default both);
 // SOAK_KEYS=10000; SOAK_MEMORY_TRACE=1 prints memory floors every 20 s. LEDGER_TEST_KAFKA_BROKERS=host:port turns the
 // publisher on. On SQLite it first measures peak verify throughput with SOAK_FLUSH_KEYS=20000 keys in use, 50 ms usage
-// flush against the default one (0 skips it).
+// flush against the default one (0 skips it). SOAK_RATE=N verifies at N req/s instead of half the peak (the peak, measured
+// for 5 s, varies between runs by more than any setting moves the lags: a fixed rate makes two runs comparable).
 import autocannon from 'autocannon';
 import { spawnListening, type Child } from './child.js';
 import { randomBytes } from 'node:crypto';
@@ -36,7 +37,9 @@ const NODE_ARGS = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter((a) => a 
 /** Keys in use for the usage-flush figure (SQLite run only; 0 skips it), and its seconds per measurement. */
 const FLUSH_KEYS = Number(process.env.SOAK_FLUSH_KEYS ?? 20_000);
 const FLUSH_SECONDS = Number(process.env.SOAK_FLUSH_SECONDS ?? 10);
+const FIXED_RATE = process.env.SOAK_RATE === undefined ? null : Number(process.env.SOAK_RATE);
 if (!(SECONDS >= 5)) throw new TypeError('SOAK_SECONDS must be at least 5');
+if (FIXED_RATE !== null && !(FIXED_RATE > 0)) throw new TypeError('SOAK_RATE must be a positive number of requests/s');
 if (!STORES.every((s) => s === 'sqlite' || s === 'postgres'))
   throw new TypeError('SOAK_STORE: sqlite, postgres or both');
 
@@ -351,7 +354,7 @@ async function soak(store: string): Promise<void> {
     const verifying = tokens.slice(0, KEYS);
     await settled(url);
     const peak = await verifyLoad(url, verifying, 5, null);
-    const rate = peak.requests.average / 2;
+    const rate = FIXED_RATE ?? peak.requests.average / 2;
     const idle = await verifyLoad(url, verifying, SECONDS, rate);
 
     // The soak: the same verify load, plus writes, audit queries and the lag sampler.
@@ -395,7 +398,7 @@ async function soak(store: string): Promise<void> {
     const p99Ratio = busy.latency.p99 / Math.max(idle.latency.p99, 0.001);
     const errors = busy.errors + busy.non2xx + failures.n;
     console.log(
-      `  verify ${int(rate)} req/s (half of a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
+      `  verify ${int(rate)} req/s (${FIXED_RATE === null ? 'half of' : 'SOAK_RATE; '}a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
         `${int(created)} keys created, ${int(revoked)} revoked while it ran\n` +
         `  CPU in cores: ${cpu}`,
     );

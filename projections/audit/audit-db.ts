@@ -6,6 +6,7 @@ import { GENESIS_CHAIN } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { secureSqliteFile } from '../../events/store/data-dir.js';
 import { flatten } from './flatten.js';
+import { KeyWorkspaces } from './key-workspaces.js';
 import { CSV_COLUMNS, type AuditRow } from './row.js';
 import type { AuditState } from './store.js';
 
@@ -19,8 +20,6 @@ export type { AuditRow, AuditState };
 export const AUDIT_SCHEMA_VERSION = 2;
 
 const PAGE_BYTES = 16_384;
-/** Keys whose workspace the projection keeps in memory (a key's workspace never changes). */
-const KEY_CACHE = 100_000;
 
 /**
  * Where the parts sit in `line` = {"position":P,"prevChain":"<64>","chain":"<64>","event":E}\n (1-based, P has
@@ -156,17 +155,13 @@ export class AuditDb {
       // A key's first event is its ApiKeyCreated. INDEXED BY: without statistics the planner may pick the type index and scan.
       .prepare('SELECT about_ws FROM audit_events INDEXED BY audit_by_key WHERE key_id = ? ORDER BY position LIMIT 1')
       .pluck() as Database.Statement<[string], string | null>;
-    // Most events are uses of a few hot keys: remember their workspace (bounded; cleared when full, then refilled).
-    const known = new Map<string, string | null>();
-    const rememberKey = (keyId: string, ws: string | null): void => {
-      if (known.size >= KEY_CACHE) known.clear();
-      known.set(keyId, ws);
-    };
+    // Most events are uses of a few hot keys: remember their workspace.
+    const known = new KeyWorkspaces();
     const keyWorkspace = (keyId: string): string | null => {
       // While indexes are deferred every key's first row is in memory (audit_by_key is one of the deferred indexes).
       if (this.firstRows !== null) return this.firstRows.get(keyId) ?? null;
       let ws = known.get(keyId);
-      if (ws === undefined) rememberKey(keyId, (ws = firstOfKey.get(keyId) ?? null));
+      if (ws === undefined) known.remember(keyId, (ws = firstOfKey.get(keyId) ?? null));
       return ws;
     };
     this.state = this.readState();
@@ -183,7 +178,7 @@ export class AuditDb {
         this.insertRow.run(row);
         if (row.key_id !== null && this.firstRows !== null && !this.firstRows.has(row.key_id))
           this.firstRows.set(row.key_id, row.about_ws);
-        if (row.type === 'ApiKeyCreated' && row.key_id !== null) rememberKey(row.key_id, row.about_ws);
+        if (row.type === 'ApiKeyCreated' && row.key_id !== null) known.remember(row.key_id, row.about_ws);
         for (const apply of this.appliers) apply(row, e);
         position = e.position;
         chain = row.chain;

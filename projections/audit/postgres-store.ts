@@ -6,6 +6,7 @@ import { GENESIS_CHAIN } from '../../events/chain.js';
 import type { RecordedEvent, Subscription } from '../../events/store/types.js';
 import { followInChild } from './follower-process.js';
 import { AUDIT_TYPES, PG_AUDIT_TABLES, auditPgError, fromPgText, migrateAudit, toPgText } from './postgres-schema.js';
+import { KeyWorkspaces } from './key-workspaces.js';
 import { applyBatchIn, lockCheckpoint } from './postgres-write.js';
 import { CSV_COLUMNS, csvLine, DERIVED_CELLS, type AuditRow, type Cell } from './row.js';
 import { PageBuffer } from './page-buffer.js';
@@ -91,6 +92,8 @@ export class PostgresAuditStore implements AuditStore {
   /** Rows this process wrote since its last ANALYZE, and up to it. */
   private unanalyzed = 0;
   private analyzed = 0;
+  /** Each key's workspace, as its first stored row gives it (they never change). */
+  private readonly keyWorkspaces = new KeyWorkspaces();
 
   readonly follow?: (onPosition: (position: number) => void, onError: (err: unknown) => void) => Subscription;
 
@@ -187,7 +190,9 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async applyBatch(events: readonly RecordedEvent[]): Promise<AuditState> {
-    const { state, written } = await this.transaction('write', (c) => applyBatchIn(c, events, this.gapFree));
+    const { state, written } = await this.transaction('write', (c) =>
+      applyBatchIn(c, events, this.gapFree, this.keyWorkspaces),
+    );
     // Fresh statistics once the tables have grown a lot (a catch-up), so the planner picks the indexes; autovacuum
     // would get there too, but only a minute or so later.
     this.unanalyzed += written;
@@ -208,7 +213,8 @@ export class PostgresAuditStore implements AuditStore {
         GENESIS_CHAIN,
       ]);
       let state: AuditState = { position: -1, chain: GENESIS_CHAIN };
-      for await (const b of batches) state = (await applyBatchIn(c, b, false)).state;
+      const known = new KeyWorkspaces(); // the tables are rebuilt from whatever log is given: nothing carried over
+      for await (const b of batches) state = (await applyBatchIn(c, b, false, known)).state;
       return state;
     });
     await this.query('analyze', `ANALYZE ${PG_AUDIT_TABLES.join(', ')}`, []);

@@ -8,6 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { StoreUnavailableError } from '../../events/errors.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { flatten } from './flatten.js';
+import type { KeyWorkspaces } from './key-workspaces.js';
 import { fromPgText, toPgText } from './postgres-schema.js';
 import { applyTimeline } from './postgres-timeline.js';
 import { TIMELINE_TYPES } from './timeline-fold.js';
@@ -62,14 +63,35 @@ export class AuditGapError extends StoreUnavailableError {
   }
 }
 
-/** The workspace of each key's first stored row (what its events without a workspace are about); absent: no row. */
-async function keyWorkspaces(c: pg.ClientBase, keys: Set<string>): Promise<Map<string, string | null>> {
-  if (keys.size === 0) return new Map();
+/**
+ * The workspace of each key's first stored row (what its events without a workspace are about); absent: no row. One
+ * index probe per key (LIMIT 1 under LATERAL): DISTINCT ON over the keys' rows read every row of each, which grows
+ * with the key's history. Remembered answers cost no query.
+ */
+async function keyWorkspaces(
+  c: pg.ClientBase,
+  keys: Set<string>,
+  known: KeyWorkspaces,
+): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  const ask: string[] = [];
+  for (const k of keys) {
+    const ws = known.get(k);
+    if (ws === undefined) ask.push(k);
+    else out.set(k, ws);
+  }
+  if (ask.length === 0) return out;
   const r = await c.query<{ key_id: string; about_ws: string | null }>(
-    'SELECT DISTINCT ON (key_id) key_id, about_ws FROM audit_events WHERE key_id = ANY($1::text[]) ORDER BY key_id, position',
-    [[...keys].map(toPgText)],
+    `SELECT k.key_id, f.about_ws FROM unnest($1::text[]) AS k(key_id)
+     CROSS JOIN LATERAL (SELECT about_ws FROM audit_events e WHERE e.key_id = k.key_id ORDER BY e.position LIMIT 1) f`,
+    [ask.map(toPgText)],
   );
-  return new Map(r.rows.map((x) => [fromPgText(x.key_id), fromPgText(x.about_ws)]));
+  for (const x of r.rows) {
+    const ws = fromPgText(x.about_ws);
+    known.remember(fromPgText(x.key_id), ws);
+    out.set(fromPgText(x.key_id), ws);
+  }
+  return out;
 }
 
 /** Where the batch has got to: the chain and clock state after its last row. */
@@ -87,6 +109,7 @@ async function flattenChunk(
   c: pg.ClientBase,
   at: Cursor,
   events: readonly RecordedEvent[],
+  known: KeyWorkspaces,
 ): Promise<Array<{ row: AuditRow; data: Data }>> {
   const flat = events.map((e) => {
     const row = flatten(e, at.chain, at.hw);
@@ -98,14 +121,19 @@ async function flattenChunk(
   const unknown = new Set(
     flat.filter((f) => f.row.about_ws === null && f.row.key_id !== null).map((f) => f.row.key_id!),
   );
-  const before = await keyWorkspaces(c, unknown);
+  const before = await keyWorkspaces(c, unknown, known);
   const first = new Map<string, string | null>();
   return flat.map((f) => {
     const k = f.row.key_id;
     if (k === null) return f;
     const row =
       f.row.about_ws === null ? { ...f.row, about_ws: before.has(k) ? before.get(k)! : (first.get(k) ?? null) } : f.row;
-    if (!first.has(k)) first.set(k, row.about_ws);
+    if (!first.has(k)) {
+      first.set(k, row.about_ws);
+      // The key's first row is this one: asked and not stored, or its creation. The same log always gives the same
+      // first row, so what is remembered here holds even if this transaction is rolled back and redone.
+      if ((unknown.has(k) && !before.has(k)) || row.type === 'ApiKeyCreated') known.remember(k, row.about_ws);
+    }
     return { row, data: f.data };
   });
 }
@@ -157,6 +185,7 @@ export async function applyBatchIn(
   c: pg.ClientBase,
   events: readonly RecordedEvent[],
   gapFree: boolean,
+  known: KeyWorkspaces,
 ): Promise<{ state: AuditState; written: number }> {
   // Rebuildable from the log, and the checkpoint commits with the rows: a commit lost in a crash is simply redone.
   await c.query('SET LOCAL synchronous_commit = off');
@@ -170,7 +199,7 @@ export async function applyBatchIn(
   // In chunks, so a large batch never holds all its rows at once; only the few the timelines need are kept.
   const timeline: Array<{ row: AuditRow; data: Data }> = [];
   for (let i = 0; i < fresh.length; i += ROWS_PER_COPY) {
-    const rows = await flattenChunk(c, at, fresh.slice(i, i + ROWS_PER_COPY));
+    const rows = await flattenChunk(c, at, fresh.slice(i, i + ROWS_PER_COPY), known);
     await insertRows(c, rows);
     for (const r of rows) if (TIMELINE_TYPES.has(r.row.type)) timeline.push(r);
   }

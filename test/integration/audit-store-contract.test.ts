@@ -9,7 +9,7 @@ import { GENESIS_CHAIN, checkpointSigningInput } from '../../events/chain.js';
 import { LedgerError } from '../../events/errors.js';
 import type { RecordedEvent } from '../../events/store/types.js';
 import { flatten } from '../../projections/audit/flatten.js';
-import type { PostgresAuditStore } from '../../projections/audit/postgres-store.js';
+import { PostgresAuditStore } from '../../projections/audit/postgres-store.js';
 import { csvRecord, CSV_HEADER } from '../../projections/audit/row.js';
 import type { SqliteAuditStore } from '../../projections/audit/sqlite-store.js';
 import type { AuditStore, RecordFormat } from '../../projections/audit/store.js';
@@ -361,6 +361,24 @@ describe('integration: the audit store contract (SQLite and PostgreSQL give the 
       expect(jsonl.bytes.toString('utf8')).to.equal(rows.map((r) => r.line).join(''));
     } finally {
       await odd.dispose();
+    }
+  });
+
+  it("gives a key event without a workspace its key's from the stored rows, after a takeover by a new writer", async () => {
+    const before = await pg.store.rows({ filters: {}, scope: null, order: 'asc' });
+    const first = await postgresAuditStore();
+    const taker = await PostgresAuditStore.open(first.url);
+    try {
+      // Every key is created in the first half; the second writer remembers none of them and must read the stored rows.
+      const cut = log.findLastIndex((e) => e.type === 'ApiKeyCreated') + 1;
+      const later = log.slice(cut).filter((e) => e.type.startsWith('ApiKey') && !('workspaceId' in (e.data as object)));
+      expect(later.length).to.be.greaterThan(10);
+      await project(first.store, log.slice(0, cut), 3);
+      await project(taker, log.slice(cut), 4);
+      expect(await taker.rows({ filters: {}, scope: null, order: 'asc' })).to.deep.equal(before);
+    } finally {
+      await taker.close();
+      await first.dispose();
     }
   });
 
