@@ -398,7 +398,7 @@ async function soak(store: string): Promise<void> {
     const p99Ratio = busy.latency.p99 / Math.max(idle.latency.p99, 0.001);
     const errors = busy.errors + busy.non2xx + failures.n;
     console.log(
-      `  verify ${int(rate)} req/s (${FIXED_RATE === null ? 'half of' : 'SOAK_RATE; '}a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
+      `  verify ${int(rate)} req/s (${FIXED_RATE === null ? 'half of ' : 'SOAK_RATE; '}a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
         `${int(created)} keys created, ${int(revoked)} revoked while it ran\n` +
         `  CPU in cores: ${cpu}`,
     );

@@ -8,13 +8,15 @@ export class FollowerChannel<C> {
   readonly config: C;
   private closing = false;
   private wake: (() => void) | null = null;
+  /** A wake-up that came while the writer was busy: its next sleep returns at once. */
+  private woken = false;
   private readonly closeListeners: Array<() => void> = [];
   private readonly send: NonNullable<typeof process.send>;
 
   constructor(script: string) {
     this.config = nicedChildConfig<C>(script, FOLLOWER_CONFIG_ENV);
     this.send = process.send!.bind(process);
-    process.on('message', (m: string) => (m === 'close' ? this.close() : this.wake?.()));
+    process.on('message', (m: string) => (m === 'close' ? this.close() : this.wakeUp()));
     process.on('disconnect', () => this.close());
   }
 
@@ -26,8 +28,12 @@ export class FollowerChannel<C> {
     if (process.connected) this.send(m);
   }
 
-  /** Resolves on the next wake-up or close, or after `ms`. */
+  /** Resolves on the next wake-up or close, or after `ms`; at once if a wake-up came since the last sleep. */
   sleep(ms: number): Promise<void> {
+    if (this.woken || this.closing) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -56,6 +62,11 @@ export class FollowerChannel<C> {
   /** Lets the process end (it ends once its channel no longer holds it open). */
   end(): void {
     if (process.connected) process.disconnect();
+  }
+
+  private wakeUp(): void {
+    if (this.wake) this.wake();
+    else this.woken = true;
   }
 
   private close(): void {
