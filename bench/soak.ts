@@ -55,17 +55,22 @@ function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
   );
 }
 
-/** A metric's value in /metrics text; NaN when absent. */
+/** A metric's value in /metrics text (the name may carry its labels, as written there); NaN when absent. */
 function metric(text: string, name: string): number {
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const at = text.indexOf(`\n${name} `);
+  if (at < 0) return NaN;
+  const end = text.indexOf('\n', at + 1);
+  return Number(text.slice(at + name.length + 2, end < 0 ? undefined : end));
 }
 
 /** The server's main-thread JS heap in use, its capacity, and its memory outside the heap (bytes), from /metrics. */
-async function heapOf(url: string): Promise<{ heap: number; heapTotal: number; external: number }> {
+async function heapOf(url: string): Promise<Omit<MemorySample, 't' | 'rss'>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return {
     heap: metric(text, 'nodejs_heap_size_used_bytes'),
     heapTotal: metric(text, 'nodejs_heap_size_total_bytes'),
+    newSpace: metric(text, 'nodejs_heap_space_size_total_bytes{space="new"}'),
+    oldSpace: metric(text, 'nodejs_heap_space_size_total_bytes{space="old"}'),
     external: metric(text, 'nodejs_external_memory_bytes'),
   };
 }
@@ -75,6 +80,9 @@ interface MemorySample {
   rss: number;
   heap: number;
   heapTotal: number;
+  /** V8's young generation (it grows with the allocation rate) and old generation, in capacity. */
+  newSpace: number;
+  oldSpace: number;
   external: number;
 }
 
@@ -97,7 +105,13 @@ class MemoryWatch {
   private async sample(): Promise<void> {
     const t = performance.now() - this.t0;
     const rss = this.server.rss();
-    const h = await heapOf(this.url).catch(() => ({ heap: NaN, heapTotal: NaN, external: NaN }));
+    const h = await heapOf(this.url).catch(() => ({
+      heap: NaN,
+      heapTotal: NaN,
+      newSpace: NaN,
+      oldSpace: NaN,
+      external: NaN,
+    }));
     this.samples.push({ t, rss, ...h });
   }
 
@@ -108,9 +122,17 @@ class MemoryWatch {
   /** The lowest of each value within [from, to) ms. */
   floor(from: number, to: number): MemorySample {
     const w = this.samples.filter((s) => s.t >= from && s.t < to);
-    const low = (k: 'rss' | 'heap' | 'heapTotal' | 'external'): number =>
+    const low = (k: Exclude<keyof MemorySample, 't'>): number =>
       Math.min(...w.map((s) => s[k]).filter((v) => !isNaN(v)));
-    return { t: from, rss: low('rss'), heap: low('heap'), heapTotal: low('heapTotal'), external: low('external') };
+    return {
+      t: from,
+      rss: low('rss'),
+      heap: low('heap'),
+      heapTotal: low('heapTotal'),
+      newSpace: low('newSpace'),
+      oldSpace: low('oldSpace'),
+      external: low('external'),
+    };
   }
 
   peak(): number {
@@ -422,7 +444,7 @@ async function soak(store: string): Promise<void> {
       '≤ 50 MB',
       growth <= 50,
       `  lowest RSS of the first and last 10 s: ${mb(first.rss)} → ${mb(last.rss)} MB (peak ${mb(memory.peak())} MB); ` +
-        `main-thread JS heap ${mb(first.heap)} → ${mb(last.heap)} MB (V8's capacity ${mb(first.heapTotal)} → ${mb(last.heapTotal)} MB), outside it ${mb(first.external)} → ${mb(last.external)} MB`,
+        `main-thread JS heap ${mb(first.heap)} → ${mb(last.heap)} MB (V8's capacity ${mb(first.heapTotal)} → ${mb(last.heapTotal)} MB, of which young generation ${mb(first.newSpace)} → ${mb(last.newSpace)} MB, old ${mb(first.oldSpace)} → ${mb(last.oldSpace)} MB), outside it ${mb(first.external)} → ${mb(last.external)} MB`,
     );
     if (process.env.SOAK_MEMORY_TRACE === '1')
       for (let from = 0; from < ms; from += 20_000) {
