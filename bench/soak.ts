@@ -19,7 +19,7 @@ import { SYSTEM } from '../services/ledger.js';
 import { openLedger } from '../services/open-ledger.js';
 import { freshDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { tempDir } from '../test/support/tmp.js';
-import { cpuShare, formatShare } from './cpu-share.js';
+import { cpuShare, formatShare, type CpuShare } from './cpu-share.js';
 import { figure, machine, misses } from './report.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -209,6 +209,20 @@ interface Ready {
 async function readiness(url: string): Promise<(name: string) => Record<string, unknown>> {
   const ready = (await (await fetch(`${url}/readyz`)).json()) as Ready;
   return (name) => ready.checks.find((c) => c.name === name)?.detail ?? {};
+}
+
+/** The log's head position, as the read model reports it. */
+async function logHead(url: string): Promise<number> {
+  const rm = (await readiness(url))('read_model');
+  return Number(rm.head ?? rm.position);
+}
+
+/** What each follower spends per event appended during the run: what a follower falling behind would need more of. */
+function perEvent(share: CpuShare, eventsPerSecond: number): string {
+  const each = [...share.cores]
+    .filter(([name, cores]) => (name.startsWith('audit writer') || name === 'publisher') && cores > 0)
+    .map(([name, cores]) => `${name} ${int((cores * 1e6) / eventsPerSecond)} µs`);
+  return `${int(eventsPerSecond)} events/s appended to the log; CPU per event: ${each.join(', ')}`;
 }
 
 /** The server's child processes and the other processes whose CPU the usage-flush figure reports. */
@@ -410,9 +424,12 @@ async function soak(store: string): Promise<void> {
       paced(1000 / SAMPLE_MS, () => lag.sample(), failures),
     ];
     t = performance.now();
+    const headBefore = await logHead(url);
     const share = cpuShare({ server: server.proc.pid!, children: SERVER_CHILDREN, others: OTHERS });
     const busy = await verifyLoad(url, verifying, SECONDS, rate);
-    const cpu = formatShare(share());
+    const measured = share();
+    const appended = (await logHead(url)) - headBefore;
+    const cpu = formatShare(measured);
     for (const stop of stops) stop();
     memory.stop();
     await lag.sample();
@@ -422,7 +439,8 @@ async function soak(store: string): Promise<void> {
     console.log(
       `  verify ${int(rate)} req/s (${FIXED_RATE === null ? 'half of ' : 'SOAK_RATE; '}a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
         `${int(created)} keys created, ${int(revoked)} revoked while it ran\n` +
-        `  CPU in cores: ${cpu}`,
+        `  CPU in cores: ${cpu}\n` +
+        `  ${perEvent(measured, appended / SECONDS)}`,
     );
     figure(
       'verify p99 under load vs idle',
