@@ -126,13 +126,16 @@ if (mode === 'floor') {
     listening(
       createServer((req, res) => {
         const start = process.hrtime.bigint();
-        void readBody(req).then((raw) => {
+        // Plain callbacks, as the bare server always had: no promise per request in the baseline.
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
           const r = answer(
             req.method,
             req.headers.authorization ?? '',
             req.headers['user-agent'] ?? null,
             req.socket.remoteAddress ?? null,
-            () => raw,
+            () => Buffer.concat(chunks).toString('utf8'),
           );
           if (r.json === null) res.writeHead(r.status).end();
           else
