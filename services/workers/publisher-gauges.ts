@@ -3,27 +3,28 @@
 import type { Metrics } from '../metrics/registry.js';
 import type { PublisherStatus } from './publisher.js';
 
-export function publisherGauges(m: Metrics, status: () => PublisherStatus): void {
-  m.gauge(
-    'ledger_publisher_checkpoint_position',
-    'Last ledger position the message bus acknowledged',
-    () => status().checkpoint,
-  );
-  m.gauge(
+type NumberField = {
+  [K in keyof PublisherStatus]: PublisherStatus[K] extends number ? K : never;
+}[keyof PublisherStatus];
+
+/** The gauges that are one number of the status, as is. */
+const PLAIN: ReadonlyArray<readonly [name: string, help: string, field: NumberField]> = [
+  ['ledger_publisher_checkpoint_position', 'Last ledger position the message bus acknowledged', 'checkpoint'],
+  [
     'ledger_publisher_lag_events',
     'Ledger events read from the log and not yet acknowledged by the message bus',
-    () => status().lagEvents,
-  );
-  m.gauge(
+    'lagEvents',
+  ],
+  [
     'ledger_publisher_lag_positions',
     'Head minus checkpoint, in the event store position unit (EventStoreDB: bytes)',
-    () => status().lagPositions,
-  );
-  m.gauge(
-    'ledger_publisher_lag_seconds',
-    'Age of the oldest ledger event waiting for the message bus',
-    () => status().lagSeconds,
-  );
+    'lagPositions',
+  ],
+  ['ledger_publisher_lag_seconds', 'Age of the oldest ledger event waiting for the message bus', 'lagSeconds'],
+];
+
+export function publisherGauges(m: Metrics, status: () => PublisherStatus): void {
+  for (const [name, help, field] of PLAIN) m.gauge(name, help, () => status()[field]);
   m.gauge(
     'ledger_publisher_heartbeat_age_seconds',
     'Time since the last heartbeat the message bus acknowledged (-1: none yet)',
