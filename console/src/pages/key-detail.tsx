@@ -180,7 +180,8 @@ function detail(e: AuditItem): JSX.Element | string {
 }
 
 function AsOf(props: { id: string; created: string }): JSX.Element {
-  const [at, setAt] = useState(() => isoToLocal(Date.now()));
+  // The field holds whole seconds: now, cut to the second, may precede a key created this very second (a 404).
+  const [at, setAt] = useState(() => isoToLocal(Math.max(Date.now(), Date.parse(props.created) + 999 || 0)));
   const [result, setResult] = useState<KeyAsOf | null>(null);
   const [error, setError] = useState<unknown>(null);
   const show = async (e: Event): Promise<void> => {
