@@ -19,7 +19,7 @@ const config = channel.config;
 async function run(): Promise<void> {
   const extensions = auditExtensions.filter((x) => config.extensions.includes(x.name));
   if (extensions.length !== config.extensions.length) throw new TypeError('unknown audit extension');
-  const audit = new AuditDb(config.auditFile, extensions);
+  const audit = new AuditDb(config.auditFile, extensions, { writer: true });
   const log = new Database(config.logFile, { readonly: true, fileMustExist: true });
   try {
     log.pragma('busy_timeout = 5000');
