@@ -1,5 +1,5 @@
 // Core performance figures of the ledger, each against its target and, where meaningful, a baseline
-// measured in the same run. `npm run bench`; BENCH_SCALE=0.1 for a quick run, BENCH_ONLY=verify,memory,rebuild,audit,create
+// measured in the same run. `npm run bench`; BENCH_SCALE=0.1 for a quick run, BENCH_ONLY=verify,memory,rebuild,audit,writer,create
 // for a subset.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, hash } from 'node:crypto';
@@ -18,6 +18,7 @@ import { followInProcess } from '../projections/audit/sqlite-follower.js';
 import { PostgresAuditStore } from '../projections/audit/postgres-store.js';
 import { AuditProjection } from '../projections/audit/projection.js';
 import { PostgresEventStore } from '../events/store/postgres.js';
+import { benchAuditWriterLive } from './audit-writer-live.js';
 import { besideDiskWriter, besideNeighbour } from './neighbour.js';
 import { copyToPostgres } from './pg-copy.js';
 import { readAllRows } from './raw-read.js';
@@ -727,12 +728,13 @@ async function main(): Promise<void> {
   console.log(`  ${'figure'.padEnd(34)} ${'value'.padStart(18)}   ${'target'.padEnd(22)} verdict`);
   const dir = tempDir('bench');
   try {
-    // BENCH_ONLY=verify,memory,rebuild,audit,create runs a subset.
-    const only = new Set((process.env.BENCH_ONLY ?? 'verify,memory,rebuild,audit,create').split(','));
+    // BENCH_ONLY=verify,memory,rebuild,audit,writer,create runs a subset.
+    const only = new Set((process.env.BENCH_ONLY ?? 'verify,memory,rebuild,audit,writer,create').split(','));
     if (only.has('verify')) benchVerify();
     if (only.has('memory')) await benchMemory();
     if (only.has('rebuild')) await benchRebuild(dir.path);
     if (only.has('audit')) await benchAuditCatchUp(dir.path);
+    if (only.has('writer')) benchAuditWriterLive(dir.path, scaled(1_000_000, 20_000), scaled(100_000, 10_000));
     if (only.has('create')) await benchCreate(dir.path);
   } finally {
     dir.cleanup();
