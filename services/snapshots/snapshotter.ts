@@ -8,6 +8,30 @@ import type { SnapshotWarning } from './load-snapshot.js';
 
 const CHECK_MS = 5000;
 
+/**
+ * The share of wall time periodic snapshots may take: after one that took D ms the next waits at least D·(1/share − 1)
+ * ms. The job's cost is mostly fixed per snapshot (load, image, write: seconds at 100k keys), so on a busy ledger
+ * `every` alone would start one every few seconds, taking CPU from the other followers.
+ */
+export const SNAPSHOT_SHARE = 0.1;
+
+/** Whether the timer starts a snapshot: `every` events past the last one, and its rest after the last job is over. */
+export function snapshotDue(s: {
+  readonly every: number;
+  readonly position: number;
+  readonly last: number;
+  readonly now: number;
+  readonly restUntil: number;
+}): boolean {
+  return s.every > 0 && s.position - s.last >= s.every && s.now >= s.restUntil;
+}
+
+/** When the next periodic snapshot may start, after a job that ran from `started` to `ended` (ms). */
+export function restAfter(started: number, ended: number, share = SNAPSHOT_SHARE): number {
+  if (!(share > 0 && share <= 1)) throw new TypeError('a snapshot share is in (0, 1]');
+  return ended + Math.max(0, ended - started) * (1 / share - 1);
+}
+
 export interface SnapshotterOptions {
   readonly job: SnapshotJob;
   /** Events past the last snapshot before the next one is written; 0: never on its own (snapshotNow still works). */
@@ -19,6 +43,8 @@ export interface SnapshotterOptions {
   readonly warn: SnapshotWarning;
   readonly written: (done: SnapshotDone) => void;
   readonly failed: (err: unknown) => void;
+  /** A monotonic clock in ms (tests pass their own). */
+  readonly now?: () => number;
 }
 
 export class Snapshotter {
@@ -26,9 +52,18 @@ export class Snapshotter {
   private running: Promise<SnapshotDone> | null = null;
   private child: ChildProcess | null = null;
   private last: number;
+  /** No periodic snapshot starts before this instant (SNAPSHOT_SHARE), whether the last job wrote or failed. */
+  private restUntil = -Infinity;
+  private readonly now: () => number;
 
   constructor(private readonly o: SnapshotterOptions) {
     this.last = o.loadedAt;
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  /** A snapshot process is running. */
+  get writing(): boolean {
+    return this.running !== null;
   }
 
   /** The position of the newest snapshot written (or loaded) by this process. */
@@ -38,16 +73,30 @@ export class Snapshotter {
 
   start(): void {
     if (this.o.every === 0 || this.timer !== null) return;
-    this.timer = setInterval(() => {
-      if (this.running === null && this.o.position() - this.last >= this.o.every)
-        this.snapshotNow().catch((err: unknown) => this.o.failed(err));
-    }, CHECK_MS);
+    this.timer = setInterval(() => this.tick(), CHECK_MS);
     this.timer.unref();
   }
 
-  /** Writes a snapshot now (or joins the one being written); resolves with what the process did. */
+  /** What the timer does every CHECK_MS: starts a snapshot when one is due (public for tests, which pass a clock). */
+  tick(): void {
+    const due = snapshotDue({
+      every: this.o.every,
+      position: this.o.position(),
+      last: this.last,
+      now: this.now(),
+      restUntil: this.restUntil,
+    });
+    if (this.running === null && due) this.snapshotNow().catch((err: unknown) => this.o.failed(err));
+  }
+
+  /** Writes a snapshot now (or joins the one being written), whatever the rest; resolves with what the process did. */
   snapshotNow(): Promise<SnapshotDone> {
-    return (this.running ??= this.spawn().finally(() => (this.running = null)));
+    if (this.running !== null) return this.running;
+    const started = this.now();
+    return (this.running = this.spawn().finally(() => {
+      this.running = null;
+      this.restUntil = restAfter(started, this.now());
+    }));
   }
 
   private spawn(): Promise<SnapshotDone> {

@@ -36,15 +36,17 @@ function snapshotter(
   warn: SnapshotWarning = () => undefined,
   databaseUrl: string | null = null,
   dataDir = t.dir,
+  periodic: { every: number; now: () => number; written: () => void } | null = null,
 ): Snapshotter {
   return new Snapshotter({
     job: { store: { dataDir, eventStoreUrl: null, databaseUrl }, file, feedFile: feedSnapshotFile(t.dir) },
-    every: 0,
+    every: periodic?.every ?? 0,
     position: () => t.ledger.read.position,
     loadedAt: -1,
     warn,
-    written: () => undefined,
+    written: periodic?.written ?? (() => undefined),
     failed: () => undefined,
+    ...(periodic ? { now: periodic.now } : {}),
   });
 }
 
@@ -145,6 +147,26 @@ describe('read-model snapshots', function () {
     expect(second.position).to.equal(await t.ledger.store.headPosition());
     const again = await s.snapshotNow();
     expect([again.from, again.position, again.bytes]).to.deep.equal([second.position, second.position, 0]);
+  });
+
+  it('the timer starts the next snapshot only after the rest that keeps snapshots to a tenth of wall time', async () => {
+    await someHistory(t.ledger, 2);
+    let now = 0;
+    let written = 0;
+    const s = snapshotter(t, file, warn, null, t.dir, { every: 1, now: () => now, written: () => void written++ });
+    const first = s.snapshotNow();
+    now = 1_000; // the job takes 1 s by this clock: the next may start 9 s after it ended
+    await first;
+    await someHistory(t.ledger, 1);
+    now = 9_999;
+    s.tick();
+    expect(s.writing).to.equal(false);
+    now = 10_000;
+    s.tick();
+    expect(s.writing).to.equal(true);
+    await waitUntil(() => written === 2, 20_000, 'the second snapshot');
+    expect(s.lastPosition).to.equal(await t.ledger.store.headPosition());
+    await s.stop();
   });
 
   it('a snapshot process that cannot open the store fails with STORE_UNAVAILABLE naming why; nothing is written', async () => {
