@@ -15,7 +15,13 @@ const CHECK_MS = 5000;
  */
 export const SNAPSHOT_SHARE = 0.1;
 
-/** Whether the timer starts a snapshot: `every` events past the last one, and its rest after the last job is over. */
+/** The log tail after the last snapshot, in `every`s, past which the rest is cut short: what a restart replays stays bounded. */
+export const MAX_TAIL_EVERIES = 8;
+
+/**
+ * Whether the timer starts a snapshot: `every` events past the last one, and the rest after the last job over (or the
+ * tail MAX_TAIL_EVERIES times `every` long, whatever the rest).
+ */
 export function snapshotDue(s: {
   readonly every: number;
   readonly position: number;
@@ -23,7 +29,8 @@ export function snapshotDue(s: {
   readonly now: number;
   readonly restUntil: number;
 }): boolean {
-  return s.every > 0 && s.position - s.last >= s.every && s.now >= s.restUntil;
+  const tail = s.position - s.last;
+  return s.every > 0 && tail >= s.every && (s.now >= s.restUntil || tail >= MAX_TAIL_EVERIES * s.every);
 }
 
 /** When the next periodic snapshot may start, after a job that ran from `started` to `ended` (ms). */

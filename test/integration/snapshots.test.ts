@@ -9,7 +9,7 @@ import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { loadSnapshot, placeIn, type SnapshotWarning } from '../../services/snapshots/load-snapshot.js';
 import { feedSnapshotFile, readSnapshot, snapshotFile, writeSnapshot } from '../../services/snapshots/snapshot-file.js';
 import { SNAPSHOT_JOB_ENV } from '../../services/snapshots/snapshot-job.js';
-import { Snapshotter } from '../../services/snapshots/snapshotter.js';
+import { MAX_TAIL_EVERIES, Snapshotter } from '../../services/snapshots/snapshotter.js';
 import { ReadSide } from '../../services/commands/read-side.js';
 import { rejectsWith, waitUntil } from '../support/async.js';
 import { makeLedger, seedOwner, type TestLedger } from '../support/ledger.js';
@@ -48,6 +48,24 @@ function snapshotter(
     failed: () => undefined,
     ...(periodic ? { now: periodic.now } : {}),
   });
+}
+
+/** A snapshotter on a clock of the test's whose first snapshot took `jobMs` by it: the rest after it is 9 × jobMs. */
+async function afterFirstSnapshot(
+  t: TestLedger,
+  file: string,
+  every: number,
+  jobMs: number,
+): Promise<{ s: Snapshotter; clock: { now: number }; written: () => number }> {
+  await someHistory(t.ledger, 2);
+  const clock = { now: 0 };
+  let written = 0;
+  const periodic = { every, now: () => clock.now, written: () => void written++ };
+  const s = snapshotter(t, file, () => undefined, null, t.dir, periodic);
+  const first = s.snapshotNow();
+  clock.now = jobMs;
+  await first;
+  return { s, clock, written: () => written };
 }
 
 /** Runs test/support/snapshot-helper.js: a stand-in server that starts a snapshot of `dir`. */
@@ -150,21 +168,35 @@ describe('read-model snapshots', function () {
   });
 
   it('the timer starts the next snapshot only after the rest that keeps snapshots to a tenth of wall time', async () => {
-    await someHistory(t.ledger, 2);
-    let now = 0;
-    let written = 0;
-    const s = snapshotter(t, file, warn, null, t.dir, { every: 1, now: () => now, written: () => void written++ });
-    const first = s.snapshotNow();
-    now = 1_000; // the job takes 1 s by this clock: the next may start 9 s after it ended
-    await first;
+    const every = 3;
+    const { s, clock, written } = await afterFirstSnapshot(t, file, every, 1_000); // the next may start 9 s after it
     await someHistory(t.ledger, 1);
-    now = 9_999;
+    const tail = (await t.ledger.store.headPosition()) - s.lastPosition;
+    expect(tail).to.be.within(every, MAX_TAIL_EVERIES * every - 1); // enough events, not so many that the rest is cut
+    clock.now = 9_999;
     s.tick();
     expect(s.writing).to.equal(false);
-    now = 10_000;
+    clock.now = 10_000;
     s.tick();
     expect(s.writing).to.equal(true);
-    await waitUntil(() => written === 2, 20_000, 'the second snapshot');
+    await waitUntil(() => written() === 2, 20_000, 'the second snapshot');
+    expect(s.lastPosition).to.equal(await t.ledger.store.headPosition());
+    await s.stop();
+  });
+
+  it('a tail of eight times every cuts the rest short', async () => {
+    const every = 3;
+    const { s, written } = await afterFirstSnapshot(t, file, every, 1_000_000); // a rest of 9,000 s
+    // Each tick during the rest starts nothing until the tail reaches MAX_TAIL_EVERIES times every.
+    for (;;) {
+      await someHistory(t.ledger, 1);
+      const tail = (await t.ledger.store.headPosition()) - s.lastPosition;
+      s.tick();
+      if (tail >= MAX_TAIL_EVERIES * every) break;
+      expect(s.writing).to.equal(false);
+    }
+    expect(s.writing).to.equal(true);
+    await waitUntil(() => written() === 2, 20_000, 'the snapshot the tail forced');
     expect(s.lastPosition).to.equal(await t.ledger.store.headPosition());
     await s.stop();
   });

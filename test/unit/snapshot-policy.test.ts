@@ -1,8 +1,8 @@
 // When the timer starts a periodic read-model snapshot: `every` events past the last one, and not before the rest that
-// keeps snapshots to SNAPSHOT_SHARE of wall time.
+// keeps snapshots to SNAPSHOT_SHARE of wall time, unless the tail a restart would replay has grown too long.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { restAfter, SNAPSHOT_SHARE, snapshotDue } from '../../services/snapshots/snapshotter.js';
+import { MAX_TAIL_EVERIES, restAfter, SNAPSHOT_SHARE, snapshotDue } from '../../services/snapshots/snapshotter.js';
 
 describe('snapshot policy', () => {
   describe('restAfter', () => {
@@ -40,6 +40,28 @@ describe('snapshot policy', () => {
 
     it('given enough events but the rest not over, then it waits', () => {
       expect(snapshotDue({ ...base, restUntil: 5_001 })).to.equal(false);
+    });
+
+    it('given a tail of eight times every, then it is due even during the rest', () => {
+      expect(MAX_TAIL_EVERIES).to.equal(8);
+      expect(snapshotDue({ ...base, restUntil: 1e12, position: 60_000 + 400_000 - 1 })).to.equal(false);
+      expect(snapshotDue({ ...base, restUntil: 1e12, position: 60_000 + 400_000 })).to.equal(true);
+    });
+
+    it('is due exactly when every is reached and either the rest is over or the tail is long', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 1e6 }),
+          fc.nat(1e8),
+          fc.nat(1e8),
+          fc.nat(1e9),
+          fc.nat(1e9),
+          (every, last, tail, now, restUntil) => {
+            const due = snapshotDue({ every, position: last + tail, last, now, restUntil });
+            expect(due).to.equal(tail >= every && (now >= restUntil || tail >= 8 * every));
+          },
+        ),
+      );
     });
 
     it('given the rest over but too few events, then it waits', () => {
