@@ -16,7 +16,7 @@ const CHECK_MS = 5000;
 export const SNAPSHOT_SHARE = 0.1;
 
 /** The log tail after the last snapshot, in `every`s, past which the rest is cut short: what a restart replays stays bounded. */
-export const MAX_TAIL_EVERIES = 8;
+export const MAX_TAIL_EVERIES = 4;
 
 /**
  * Whether the timer starts a snapshot: `every` events past the last one, and the rest after the last job over (or the

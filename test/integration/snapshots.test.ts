@@ -184,7 +184,7 @@ describe('read-model snapshots', function () {
     await s.stop();
   });
 
-  it('a tail of eight times every cuts the rest short', async () => {
+  it('a tail of four times every cuts the rest short', async () => {
     const every = 3;
     const { s, written } = await afterFirstSnapshot(t, file, every, 1_000_000); // a rest of 9,000 s
     // Each tick during the rest starts nothing until the tail reaches MAX_TAIL_EVERIES times every.
