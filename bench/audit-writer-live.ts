@@ -1,12 +1,13 @@
 // The SQLite audit writer's live cost: CPU per ApiKeyUsed row once audit.db holds a long history, with the writer
 // connection's settings against the driver's defaults (what every connection had before), same run, same file.
+import { hash } from 'node:crypto';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecordedEvent } from '../events/store/types.js';
 import { AuditDb } from '../projections/audit/audit-db.js';
 import { auditExtensions } from '../projections/audit/timeline.js';
 import { uuidV7 } from '../services/ids.js';
-import { prng } from '../test/support/prng.js';
+import { idOf, prng } from '../test/support/prng.js';
 import { figure } from './report.js';
 
 const KEYS = 10_000;
@@ -24,12 +25,7 @@ class History {
   readonly keys: string[];
 
   constructor(private readonly rnd: () => number) {
-    const alpha = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-    this.keys = Array.from({ length: KEYS }, () => {
-      let s = 'key_';
-      for (let i = 0; i < 22; i++) s += alpha[Math.floor(rnd() * 62)]!;
-      return s;
-    });
+    this.keys = Array.from({ length: KEYS }, () => idOf(rnd, 'key'));
   }
 
   private meta(type: string, id: string): unknown {
@@ -63,7 +59,7 @@ class History {
         alias: null,
         scopes: ['read'],
         format: 'opaque',
-        digest: key.padEnd(64, '0').slice(0, 64),
+        digest: hash('sha256', key, 'hex'),
         start: 'tl_abcd',
         expiresAt: null,
         sealed: null,

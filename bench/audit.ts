@@ -24,7 +24,7 @@ import { bootstrapAdmin } from '../services/bootstrap.js';
 import { loadConfig } from '../services/config.js';
 import { SYSTEM } from '../services/ledger.js';
 import { openLedger } from '../services/open-ledger.js';
-import { prng } from '../test/support/prng.js';
+import { idOf, prng } from '../test/support/prng.js';
 import type { TestDatabase } from '../test/support/postgres.js';
 import { tempDir } from '../test/support/tmp.js';
 import { figure, machine, misses } from './report.js';
@@ -122,12 +122,6 @@ class DueQueues {
   }
 }
 
-const ALPHA = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-function randomId(rnd: () => number, prefix: string): string {
-  let s = `${prefix}_`;
-  for (let i = 0; i < 22; i++) s += ALPHA[Math.floor(rnd() * 62)]!;
-  return s;
-}
 function randomUuid(rnd: () => number): string {
   let h = '';
   for (let i = 0; i < 32; i++) h += Math.floor(rnd() * 16).toString(16);
@@ -231,7 +225,7 @@ async function history(
     causationId: string | null = null,
     ua = true,
   ): unknown => {
-    const requestId = randomId(rnd, 'req');
+    const requestId = idOf(rnd, 'req');
     return {
       eventId: '',
       occurredAt: new Date(now).toISOString(),
@@ -264,9 +258,9 @@ async function history(
     owner: string,
     rotatedFrom: string | null,
     ttlDays: number | null,
-    keyId = randomId(rnd, 'key'),
+    keyId = idOf(rnd, 'key'),
   ): Promise<string> => {
-    const token = `tl_${randomId(rnd, 'x').slice(2)}${randomId(rnd, 'y').slice(2)}`;
+    const token = `tl_${idOf(rnd, 'x').slice(2)}${idOf(rnd, 'y').slice(2)}`;
     const digest = createHash('sha256').update(token).digest('hex');
     const retrievable = rnd() < 0.1;
     const expiresAt = ttlDays === null ? null : now + ttlDays * DAY;
@@ -290,9 +284,9 @@ async function history(
           ? {
               alg: 'A256GCM',
               kid: 'mk1',
-              iv: randomId(rnd, 'iv').slice(3, 19),
-              ct: randomId(rnd, 'ct').slice(3),
-              tag: randomId(rnd, 't').slice(2, 24),
+              iv: idOf(rnd, 'iv').slice(3, 19),
+              ct: idOf(rnd, 'ct').slice(3),
+              tag: idOf(rnd, 't').slice(2, 24),
             }
           : null,
         rotatedFrom,
@@ -381,7 +375,7 @@ async function history(
       );
     } else if (r < 0.03 && keyId && info) {
       const grace = [0, 3600_000, DAY][Math.floor(rnd() * 3)]!;
-      const successor = randomId(rnd, 'key');
+      const successor = idOf(rnd, 'key');
       end(keyId, 'grace');
       await put(
         streams.apiKey(keyId),
@@ -412,7 +406,7 @@ async function history(
       await put(
         streams.user(u),
         'UserLoginSucceeded',
-        { userId: u, sessionId: randomId(rnd, 'ses'), expiresAt: new Date(now + 900_000).toISOString() },
+        { userId: u, sessionId: idOf(rnd, 'ses'), expiresAt: new Date(now + 900_000).toISOString() },
         meta('UserLoginSucceeded', { type: 'user', id: u }),
       );
     } else if (r < 0.08) {

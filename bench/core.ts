@@ -29,7 +29,7 @@ import { Sealer } from '../services/crypto/sealing.js';
 import { digestHex, displayStart, mintOpaqueToken } from '../services/crypto/tokens.js';
 import { Ledger, SYSTEM } from '../services/ledger.js';
 import { tempDir } from '../test/support/tmp.js';
-import { prng } from '../test/support/prng.js';
+import { idOf, prng } from '../test/support/prng.js';
 import { figure, machine, misses } from './report.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -43,12 +43,6 @@ const fix = (n: number, d = 2): string => n.toFixed(d);
 
 // ------------------------------------------------------------------ synthetic events
 
-const ALPHA = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-function idOf(rnd: () => number, prefix: string): string {
-  let s = prefix + '_';
-  for (let i = 0; i < 22; i++) s += ALPHA[Math.floor(rnd() * 62)]!;
-  return s;
-}
 /** A UUIDv7 as the ledger makes them (time first, then random), for ids made one after another, one ms apart. */
 let idMs = Date.parse('2026-01-01T00:00:00.000Z');
 function uuidOf(rnd: () => number): string {

@@ -86,6 +86,14 @@ interface MemorySample {
   external: number;
 }
 
+/** The sampled values of a MemorySample (all but its time). */
+const MEMORY_FIELDS = ['rss', 'heap', 'heapTotal', 'newSpace', 'oldSpace', 'external'] as const;
+
+/** Heap figures of a sample whose /metrics read failed: unknown, left out of the floors. */
+function unknownHeap(): Omit<MemorySample, 't' | 'rss'> {
+  return { heap: NaN, heapTotal: NaN, newSpace: NaN, oldSpace: NaN, external: NaN };
+}
+
 /**
  * The server's RSS and heap every 500 ms. Growth compares the lowest values of the first and last 10 s: garbage not yet
  * collected lifts single samples for a moment, and that is not growth.
@@ -105,14 +113,8 @@ class MemoryWatch {
   private async sample(): Promise<void> {
     const t = performance.now() - this.t0;
     const rss = this.server.rss();
-    const h = await heapOf(this.url).catch(() => ({
-      heap: NaN,
-      heapTotal: NaN,
-      newSpace: NaN,
-      oldSpace: NaN,
-      external: NaN,
-    }));
-    this.samples.push({ t, rss, ...h });
+    const h = await heapOf(this.url).catch(() => null);
+    this.samples.push({ t, rss, ...(h ?? unknownHeap()) });
   }
 
   stop(): void {
@@ -122,17 +124,9 @@ class MemoryWatch {
   /** The lowest of each value within [from, to) ms. */
   floor(from: number, to: number): MemorySample {
     const w = this.samples.filter((s) => s.t >= from && s.t < to);
-    const low = (k: Exclude<keyof MemorySample, 't'>): number =>
-      Math.min(...w.map((s) => s[k]).filter((v) => !isNaN(v)));
-    return {
-      t: from,
-      rss: low('rss'),
-      heap: low('heap'),
-      heapTotal: low('heapTotal'),
-      newSpace: low('newSpace'),
-      oldSpace: low('oldSpace'),
-      external: low('external'),
-    };
+    const floor: MemorySample = { t: from, rss: NaN, ...unknownHeap() };
+    for (const k of MEMORY_FIELDS) floor[k] = Math.min(...w.map((s) => s[k]).filter((v) => !isNaN(v)));
+    return floor;
   }
 
   peak(): number {
@@ -426,8 +420,10 @@ async function soak(store: string): Promise<void> {
     t = performance.now();
     const headBefore = await logHead(url);
     const share = cpuShare({ server: server.proc.pid!, children: SERVER_CHILDREN, others: OTHERS });
+    const shareFrom = performance.now();
     const busy = await verifyLoad(url, verifying, SECONDS, rate);
     const measured = share();
+    const shareSeconds = (performance.now() - shareFrom) / 1000;
     const appended = (await logHead(url)) - headBefore;
     const cpu = formatShare(measured);
     for (const stop of stops) stop();
@@ -440,7 +436,7 @@ async function soak(store: string): Promise<void> {
       `  verify ${int(rate)} req/s (${FIXED_RATE === null ? 'half of ' : 'SOAK_RATE; '}a measured peak ${int(peak.requests.average)}/s), ${fix((performance.now() - t) / 1000, 0)} s; ` +
         `${int(created)} keys created, ${int(revoked)} revoked while it ran\n` +
         `  CPU in cores: ${cpu}\n` +
-        `  ${perEvent(measured, appended / SECONDS)}`,
+        `  ${perEvent(measured, appended / shareSeconds)}`,
     );
     figure(
       'verify p99 under load vs idle',

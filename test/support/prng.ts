@@ -9,3 +9,12 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A type-prefixed id shaped as the ledger makes them (`key_` + 22 base62 characters), drawn from a seeded PRNG. */
+export function idOf(rnd: () => number, prefix: string): string {
+  let s = `${prefix}_`;
+  for (let i = 0; i < 22; i++) s += BASE62[Math.floor(rnd() * 62)]!;
+  return s;
+}
