@@ -239,8 +239,14 @@ export type StoredEvent<E extends LedgerEvent = LedgerEvent> = E & {
   readonly position: number;
 };
 
-/** When the event happened, in ms (read from its metadata, which a row parses only on this first use). */
-export const occurredAt = (e: StoredEvent): number => Date.parse(e.metadata.occurredAt);
+/** A row read from a store tells its time without parsing the rest of its metadata (`RowEvent`). */
+interface TimedRow {
+  readonly occurredAtText?: string;
+}
+
+/** When the event happened, in ms (a row reads it from its metadata text, parsing the whole only if it must). */
+export const occurredAt = (e: StoredEvent): number =>
+  Date.parse((e as TimedRow).occurredAtText ?? e.metadata.occurredAt);
 
 export const streams = {
   user: (id: string) => `user-${id}`,

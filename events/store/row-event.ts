@@ -4,6 +4,8 @@ import { StoreUnavailableError } from '../errors.js';
 import type { RecordedEvent } from './types.js';
 
 const VERSION_KEY = ',"schemaVersion":';
+/** Members the time is looked for among: this ledger writes `eventId` first and `occurredAt` second. */
+const LEADING_MEMBERS = 3;
 
 export class RowEvent implements RecordedEvent {
   readonly data: unknown;
@@ -40,6 +42,15 @@ export class RowEvent implements RecordedEvent {
     return trailingSchemaVersion(this.metadataJson) ?? (this.metadata as { schemaVersion?: unknown }).schemaVersion;
   }
 
+  /** `metadata.occurredAt` without parsing the metadata when it leads it, as this ledger writes it (see `leadingString`). */
+  get occurredAtText(): string {
+    if (this.parsed === undefined) {
+      const t = leadingString(this.metadataJson, 'occurredAt', LEADING_MEMBERS);
+      if (t !== undefined) return t;
+    }
+    return (this.metadata as { occurredAt: string }).occurredAt;
+  }
+
   /** JSON.stringify sees own fields only, and the metadata is a getter: this hands it the parsed metadata. */
   toJSON(): RecordedEvent {
     const { position, id, streamId, revision, type, data, metadata } = this;
@@ -66,4 +77,30 @@ export function trailingSchemaVersion(json: string): number | undefined {
   }
   if (i === end - 1 || json.charCodeAt(i + 1) === 0x30) return undefined; // no digits, or a leading zero
   return json.startsWith(VERSION_KEY, i - VERSION_KEY.length + 1) ? value : undefined;
+}
+
+/**
+ * The value of the member `name` when it is among the first `members` members of compact JSON and they all are strings
+ * without escapes, `{"a":"…","name":"…",…`; undefined for any other text, which the caller then parses. Why it is the
+ * value JSON.parse gives: with no backslash before its end, each string ends at its next `"`, so the members are read
+ * exactly; and the name occurs nowhere after (a repeated member would win). Native scans only, linear.
+ */
+export function leadingString(json: string, name: string, members: number): string | undefined {
+  if (json.charCodeAt(0) !== 0x7b) return undefined; // {
+  const backslash = json.indexOf('\\');
+  let at = 1;
+  for (let m = 0; m < members; m++) {
+    if (json.charCodeAt(at) !== 0x22) return undefined; // a member's name opens
+    const nameEnd = json.indexOf('"', at + 1);
+    // `"name":"`: the value is a string too
+    if (nameEnd < 0 || json.charCodeAt(nameEnd + 1) !== 0x3a || json.charCodeAt(nameEnd + 2) !== 0x22) return undefined;
+    const valueEnd = json.indexOf('"', nameEnd + 3);
+    if (valueEnd < 0 || (backslash >= 0 && backslash < valueEnd)) return undefined;
+    if (nameEnd - at - 1 === name.length && json.startsWith(name, at + 1)) {
+      return json.includes(`"${name}"`, valueEnd + 1) ? undefined : json.slice(nameEnd + 3, valueEnd);
+    }
+    if (json.charCodeAt(valueEnd + 1) !== 0x2c) return undefined; // the next member follows
+    at = valueEnd + 2;
+  }
+  return undefined;
 }

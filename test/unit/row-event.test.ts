@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { StoreUnavailableError } from '../../events/errors.js';
 import { toStoredEvent } from '../../events/serialization.js';
-import { RowEvent, trailingSchemaVersion } from '../../events/store/row-event.js';
+import { leadingString, RowEvent, trailingSchemaVersion } from '../../events/store/row-event.js';
 import { ReadModel } from '../../projections/read-model/read-model.js';
 import { FeedState } from '../../projections/revocations/feed-state.js';
 import { followLoginEvent, PasswordGuard } from '../../services/http/password-guard.js';
@@ -76,6 +76,58 @@ describe('row events', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('reads the time of metadata this ledger writes without parsing it, and of any other text by parsing it', () => {
+    const text = JSON.stringify(META);
+    expect(leadingString(text, 'occurredAt', 3)).to.equal(META.occurredAt);
+    // The rest of the text is not read: it is parsed, and refused if it must be, on first use of the metadata.
+    const cut = text.slice(0, text.indexOf(',"actor"'));
+    expect(row('ApiKeyCreated', {}, cut).occurredAtText).to.equal(META.occurredAt);
+    const reordered = JSON.stringify({ actor: META.actor, occurredAt: '2026-02-02T00:00:00.000Z' });
+    expect(leadingString(reordered, 'occurredAt', 3)).to.equal(undefined);
+    expect(row('ApiKeyCreated', {}, reordered).occurredAtText).to.equal('2026-02-02T00:00:00.000Z');
+  });
+
+  it('answers undefined for a leading member it cannot be sure of', () => {
+    for (const text of [
+      '{"eventId":"a\\"b","occurredAt":"t"}', // an escape before it
+      '{"eventId":"a","occurredAt":"t\\u0031"}', // an escape inside it
+      '{"eventId":"a","occurredAt":"t","occurredAt":"u"}', // repeated: the last wins in JSON.parse
+      '{"eventId":"a","occurredAt":"t","x":{"occurredAt":"u"}}', // named again further on
+      '{"eventId":1,"occurredAt":"t"}', // a member before it that is not a string
+      '{"occurredAt":2}',
+      '{"eventId": "a","occurredAt":"t"}', // not compact
+      '{"a":"1","b":"2","c":"3","occurredAt":"t"}', // beyond the members it looks at
+      '{"occurredAtX":"t"}',
+      '{"occurredAt":"t',
+      '{"occurredAt',
+      '[]',
+      '',
+    ])
+      expect(leadingString(text, 'occurredAt', 3), text).to.equal(undefined);
+  });
+
+  it('agrees with JSON.parse on the leading string member of generated metadata whenever it answers', () => {
+    const nastyKey = fc.constantFrom('occurredAt', 'occurredAt"', 'x":"occurredAt', '"occurredAt"', 'a');
+    const member = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string(), fc.constant('2026-01-01T00:00:00.000Z'));
+    const text = fc
+      .array(fc.tuple(fc.oneof(fc.string(), nastyKey, nastyKey), member), { maxLength: 6 })
+      .map((pairs) => {
+        // Built by hand so that repeated names stay repeated, as JSON.parse may meet them.
+        return `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
+      });
+    let answered = 0;
+    fc.assert(
+      fc.property(text, fc.integer({ min: 1, max: 4 }), (json, members) => {
+        const probed = leadingString(json, 'occurredAt', members);
+        if (probed === undefined) return;
+        answered++;
+        expect(probed).to.equal((JSON.parse(json) as { occurredAt?: unknown }).occurredAt);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(answered).to.be.greaterThan(0);
   });
 
   it('is its own stored event when no upcast is due; an old version is upcast with its metadata', () => {
