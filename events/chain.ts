@@ -33,8 +33,9 @@ function canonical(value: unknown, redact: boolean): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
+      return quoted(value);
     case 'boolean':
-      return JSON.stringify(value);
+      return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no NaN or Infinity');
       return JSON.stringify(value);
@@ -48,21 +49,46 @@ function canonical(value: unknown, redact: boolean): string {
         return `${out}]`;
       }
       const obj = value as Record<string, unknown>;
+      const keys = sortedKeys(obj);
       let out = '{';
-      for (const k of Object.keys(obj).sort()) {
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
         const v = obj[k];
         if (v === undefined) continue;
         const text =
           redact && v !== null && SECRET_FIELDS.includes(k) && !isRedacted(v)
             ? redactionMarker(v)
             : canonical(v, redact);
-        out += `${out.length === 1 ? '' : ','}${JSON.stringify(k)}:${text}`;
+        out += `${out.length === 1 ? '' : ','}${quoted(k)}:${text}`;
       }
       return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON cannot hold a ${typeof value}`);
   }
+}
+
+/** JSON.stringify(s): the string as is between quotes when nothing in it needs escaping, the common case. */
+function quoted(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Control chars, `"`, `\` and surrogates (a lone one is escaped) are left to JSON.stringify.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+/** Keys sorted by UTF-16 code units, as sort() does; small objects (every event's) by insertion, far cheaper here. */
+function sortedKeys(obj: object): string[] {
+  const keys = Object.keys(obj);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > k; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = k;
+  }
+  return keys;
 }
 
 /** {"redacted":"sha256:<hex of the secret's canonical JSON>"}, canonical. */

@@ -1,5 +1,6 @@
 // The public byte layout of the hash chain (docs/canonical-bytes.md): every rule pinned by spelled-out bytes.
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import {
   GENESIS_CHAIN,
@@ -39,6 +40,37 @@ describe('unit: canonical bytes and the hash chain', () => {
       );
       expect(() => canonicalJson(NaN)).to.throw(TypeError);
       expect(() => canonicalJson({ x: Infinity })).to.throw(TypeError);
+    });
+
+    it('equals a plain reference (sort(), JSON.stringify per string) on generated values, large objects included', () => {
+      const reference = (v: unknown): string => {
+        if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+        if (v !== null && typeof v === 'object')
+          return `{${Object.keys(v)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${reference((v as Record<string, unknown>)[k])}`)
+            .join(',')}}`;
+        return JSON.stringify(v);
+      };
+      // Any UTF-16 units (lone surrogates too), and key counts on both sides of the small-object sort.
+      const text = fc.string({ unit: 'binary', maxLength: 12 });
+      const key = fc.oneof(text, fc.constantFrom('a', 'B', 'é', '😀', '\ud800', '"', ''));
+      const value = fc.letrec((tie) => ({
+        leaf: fc.oneof(fc.constant(null), fc.boolean(), fc.double({ noNaN: true, noDefaultInfinity: true }), text),
+        node: fc.oneof(
+          { depthSize: 'small' },
+          tie('leaf'),
+          fc.array(tie('node'), { maxLength: 4 }),
+          fc.dictionary(key, tie('node'), { maxKeys: 24 }),
+        ),
+      })).node;
+      const large = fc.dictionary(key, value, { minKeys: 17, maxKeys: 40 });
+      fc.assert(
+        fc.property(fc.oneof(value, large), (v) => {
+          expect(canonicalJson(v)).to.equal(reference(v));
+        }),
+        { numRuns: 3000 },
+      );
     });
 
     it('omits undefined members, writes undefined array items as null, refuses other types', () => {
