@@ -21,14 +21,29 @@ export const DEFAULT_SOURCE = '/token-ledger';
 /** Field names that hold secret material or a digest of it, anywhere in an event's data. */
 const SECRET_FIELDS: ReadonlySet<string> = new Set(['digest', 'sealed', 'passwordHash', 'token', 'secret', 'password']);
 
-/** A deep copy of `data` without secret-bearing fields. */
+/** `data` without secret-bearing fields: a deep copy when it holds one, else `data` itself (events are immutable). */
 export function stripSecrets(data: unknown): unknown {
-  if (Array.isArray(data)) return data.map(stripSecrets);
+  return holdsSecret(data) ? copyWithoutSecrets(data) : data;
+}
+
+/** Whether a secret-bearing field occurs at any depth; allocates nothing (most events, uses above all, hold none). */
+function holdsSecret(data: unknown): boolean {
+  if (data === null || typeof data !== 'object') return false;
+  if (Array.isArray(data)) return data.some(holdsSecret);
+  for (const k in data) {
+    if (!Object.hasOwn(data, k)) continue;
+    if (SECRET_FIELDS.has(k) || holdsSecret((data as Record<string, unknown>)[k])) return true;
+  }
+  return false;
+}
+
+function copyWithoutSecrets(data: unknown): unknown {
+  if (Array.isArray(data)) return data.map(copyWithoutSecrets);
   if (data === null || typeof data !== 'object') return data;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
     if (SECRET_FIELDS.has(k)) continue;
-    out[k] = stripSecrets(v);
+    out[k] = copyWithoutSecrets(v);
   }
   return out;
 }

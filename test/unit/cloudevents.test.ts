@@ -1,5 +1,6 @@
 // CloudEvents mapping, secret stripping, the per-key fan-out index, cursors and the SSE parser.
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { StoredEvent } from '../../events/catalog.js';
 import {
   CLOUDEVENTS_CONTENT_TYPE,
@@ -38,6 +39,36 @@ describe('unit: CloudEvents mapping', () => {
       a: 1,
       nested: [{ keep: true }],
     });
+  });
+
+  it('hands back data that holds no secret as it is, and agrees with a plain stripping copy on generated data', () => {
+    const used = { keyId: 'key_1', count: 3, presentations: { bearer: 3 }, lastIp: '10.0.0.1' };
+    expect(stripSecrets(used)).to.equal(used);
+    const strip = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(strip)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .filter(([k]) => !['digest', 'sealed', 'passwordHash', 'token', 'secret', 'password'].includes(k))
+                .map(([k, x]) => [k, strip(x)]),
+            )
+          : v;
+    const key = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('digest', 'sealed', 'token', 'secret', 'keyId'));
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.jsonValue({ maxDepth: 0 }),
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(key, tie('node'), { maxKeys: 5 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(stripSecrets(v)).to.deep.equal(strip(v));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('maps a ledger event to a structured CloudEvent keyed by its aggregate', () => {
