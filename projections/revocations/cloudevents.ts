@@ -40,7 +40,8 @@ function holdsSecret(data: unknown): boolean {
 function copyWithoutSecrets(data: unknown): unknown {
   if (Array.isArray(data)) return data.map(copyWithoutSecrets);
   if (data === null || typeof data !== 'object') return data;
-  const out: Record<string, unknown> = {};
+  // No prototype: a member named `__proto__` (JSON.parse makes it an own member) stays a member of the copy.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
     if (SECRET_FIELDS.has(k)) continue;
     out[k] = copyWithoutSecrets(v);

@@ -54,7 +54,12 @@ describe('unit: CloudEvents mapping', () => {
                 .map(([k, x]) => [k, strip(x)]),
             )
           : v;
-    const key = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('digest', 'sealed', 'token', 'secret', 'keyId'));
+    const parsed = JSON.parse('{"__proto__":{"keyId":"k"},"digest":"d","n":1}') as unknown;
+    expect(JSON.stringify(stripSecrets(parsed))).to.equal('{"__proto__":{"keyId":"k"},"n":1}');
+    const key = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom('digest', 'sealed', 'token', 'secret', 'keyId', '__proto__'),
+    );
     const value = fc.letrec((tie) => ({
       node: fc.oneof(
         { depthSize: 'small' },
