@@ -6,7 +6,8 @@ export const RANDOM_BYTES = 32; // 256 bits, above the 192-bit floor
 export const BODY_CHARS = 43; // ceil(256 / log2(62))
 export const CHECKSUM_CHARS = 6;
 const PREFIX_RE = /^[a-z][a-z0-9]{0,15}$/;
-const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+/** The base62 digits in value order, as tokens, ids and checksums use them. */
+export const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 export function assertPrefix(prefix: string): void {
   if (!PREFIX_RE.test(prefix)) throw new TypeError(`token prefix must match ${PREFIX_RE.source}`);

@@ -12,7 +12,7 @@ import { FeedState, type FeedImage } from '../../projections/revocations/feed-st
 import type { IdGenerator } from '../../services/ids.js';
 import { SYSTEM, type Ledger } from '../../services/ledger.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
-import { prng } from '../support/prng.js';
+import { idOf, prng } from '../support/prng.js';
 
 const SEED = Number(process.env.REBUILD_SEED ?? 0x5eed1e5);
 const OPS = Number(process.env.REBUILD_OPS ?? 600);
@@ -20,7 +20,6 @@ const OPS = Number(process.env.REBUILD_OPS ?? 600);
 /** Deterministic ids so a failing seed replays the same streams. */
 function seededIds(seed: number): IdGenerator {
   const r = prng(seed ^ 0x1d5);
-  const ALPHA = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
   let n = 0;
   const hex = (len: number): string => {
     let s = '';
@@ -29,11 +28,7 @@ function seededIds(seed: number): IdGenerator {
   };
   return {
     uuid: () => `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${(n++).toString(16).padStart(12, '0')}`,
-    id: (prefix) => {
-      let s = '';
-      for (let i = 0; i < 22; i++) s += ALPHA[Math.floor(r() * 62)]!;
-      return `${prefix}_${s}`;
-    },
+    id: (prefix) => idOf(r, prefix),
   };
 }
 

@@ -1,3 +1,5 @@
+import { ALPHABET } from '../../services/crypto/tokens.js';
+
 /** mulberry32: a small seeded PRNG, so a randomized history is reproducible from its seed. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -10,11 +12,9 @@ export function prng(seed: number): () => number {
   };
 }
 
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
 /** A type-prefixed id shaped as the ledger makes them (`key_` + 22 base62 characters), drawn from a seeded PRNG. */
 export function idOf(rnd: () => number, prefix: string): string {
   let s = `${prefix}_`;
-  for (let i = 0; i < 22; i++) s += BASE62[Math.floor(rnd() * 62)]!;
+  for (let i = 0; i < 22; i++) s += ALPHABET[Math.floor(rnd() * 62)]!;
   return s;
 }
