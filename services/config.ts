@@ -46,6 +46,8 @@ export interface Config {
   checkpointSeconds: number;
   /** Events applied past the last read-model snapshot before a worker writes the next one; 0: none. */
   snapshotEvery: number;
+  /** The serving process's old generation grows to (1 + this/100) × what a full GC keeps; 0: V8's own heuristic. */
+  heapGrowingPercent: number;
   /** Each registered plugin's settings, validated with the rest (read them with pluginSettings). */
   plugins: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
@@ -382,6 +384,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, plugins: readon
     checkpointEvery: int(env, 'LEDGER_CHECKPOINT_EVERY', 1000, 1, 10_000_000),
     checkpointSeconds: int(env, 'LEDGER_CHECKPOINT_SECONDS', 60, 1, 86_400),
     snapshotEvery: int(env, 'LEDGER_SNAPSHOT_EVERY', 50_000, 0, 1_000_000_000),
+    heapGrowingPercent: int(env, 'LEDGER_HEAP_GROWING_PERCENT', 50, 0, 1000),
     plugins: readPluginSettings(env, plugins),
   };
 }

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { exitProcess, LOG_DRAIN_MS } from '../../exit.js';
+import { applyHeapGrowing } from '../../heap-tuning.js';
 import type { RunningServer } from '../../server.js';
 import { parseCommand } from '../args.js';
 import type { Command } from '../command.js';
@@ -74,6 +75,7 @@ export const serveCommand: Command = {
         import('../../server.js'),
       ]);
       const logger = createLogger(config.logLevel);
+      applyHeapGrowing(config.heapGrowingPercent);
       const starting = startServer(
         config,
         logger,
