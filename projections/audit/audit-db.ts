@@ -145,6 +145,8 @@ export interface AuditExtension {
    * applier, called once per event inside the batch transaction after the event's audit_events row is inserted.
    */
   prepare(db: Database.Database): (row: AuditRow, e: RecordedEvent) => void;
+  /** Indexes its applier never reads (only queries do): a long catch-up builds them after the rows, like audit_events'. */
+  readonly deferrableIndexes?: { readonly names: readonly string[]; readonly ddl: string };
 }
 
 export class AuditDb {
@@ -289,12 +291,14 @@ export class AuditDb {
       .raw(true)
       .all();
     this.firstRows = new Map(first.map(([key, ws]) => [key, ws]));
-    for (const ix of DEFERRABLE_INDEXES) this.db.exec(`DROP INDEX IF EXISTS ${ix}`);
+    for (const ix of [...DEFERRABLE_INDEXES, ...this.extensions.flatMap((x) => x.deferrableIndexes?.names ?? [])])
+      this.db.exec(`DROP INDEX IF EXISTS ${ix}`);
   }
 
   /** Builds the indexes deferIndexes dropped (each by one sort over the table). */
   restoreIndexes(): void {
     this.db.exec(AUDIT_INDEXES);
+    for (const x of this.extensions) if (x.deferrableIndexes) this.db.exec(x.deferrableIndexes.ddl);
     this.firstRows = null;
   }
 

@@ -31,14 +31,21 @@ CREATE TABLE IF NOT EXISTS audit_keys (
   rotated_from TEXT,
   successor_id TEXT
 );
--- Covering, in answer order: validAt reads a workspace's keys from this index alone, already sorted, times already ISO.
-CREATE INDEX IF NOT EXISTS audit_keys_valid ON audit_keys (workspace_id, created_ms, key_id, end_ms, user_id, name, handle, start, created_at, expires_at);
-CREATE INDEX IF NOT EXISTS audit_keys_by_pred ON audit_keys (rotated_from) WHERE rotated_from IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit_user_inactive (user_id TEXT NOT NULL, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_user_inactive_by_user ON audit_user_inactive (user_id, from_ms, to_ms);
 CREATE TABLE IF NOT EXISTS audit_membership (workspace_id TEXT NOT NULL, user_id TEXT NOT NULL, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_membership_by_member ON audit_membership (workspace_id, user_id, from_ms, to_ms);
 `;
+
+/** Read by queries only (the appliers find a key by its primary key), so a long catch-up may build them afterwards. */
+const KEY_INDEXES = {
+  names: ['audit_keys_valid', 'audit_keys_by_pred'],
+  ddl: `
+-- Covering, in answer order: validAt reads a workspace's keys from this index alone, already sorted, times already ISO.
+CREATE INDEX IF NOT EXISTS audit_keys_valid ON audit_keys (workspace_id, created_ms, key_id, end_ms, user_id, name, handle, start, created_at, expires_at);
+CREATE INDEX IF NOT EXISTS audit_keys_by_pred ON audit_keys (rotated_from) WHERE rotated_from IS NOT NULL;
+`,
+};
 
 export type Data = Record<string, unknown>;
 
@@ -164,11 +171,12 @@ function backfill(db: Database.Database, apply: (row: AuditRow, data: Data) => v
 export const timelineExtension: AuditExtension = {
   name: 'timeline',
   tables: TABLES,
+  deferrableIndexes: KEY_INDEXES,
   prepare(db) {
     // Tables of another version may lack columns: drop them before creating today's and filling them from audit_events.
     const outdated = timelineVersion(db) !== TIMELINE_VERSION;
     if (outdated) for (const t of TABLES) db.exec(`DROP TABLE IF EXISTS ${t}`);
-    db.exec(DDL);
+    db.exec(DDL + KEY_INDEXES.ddl);
     const apply = appliers(db);
     if (outdated) backfill(db, apply);
     return (row: AuditRow, e: RecordedEvent) => apply(row, (e.data ?? {}) as Data);
