@@ -50,6 +50,16 @@ export interface SqliteStoreOptions {
  * writer's. At 32 the fsync's share per append is already below an insert's own cost (bench: 64 in flight).
  */
 const MAX_GROUP = 32;
+/**
+ * A backlog (a usage flush queues one append per key used) is taken half at a time, up to this many: a large group
+ * shares one fsync among more appends, and the other half still gathers while it commits.
+ */
+const MAX_BULK_GROUP = 512;
+
+/** How many of `queued` appends the next group takes. */
+export function groupSize(queued: number): number {
+  return Math.min(queued, Math.max(MAX_GROUP, Math.min(MAX_BULK_GROUP, queued >> 1)));
+}
 
 /** An in-memory database lives in one connection: its commits cannot move to another thread. */
 function inMemory(file: string): boolean {
@@ -175,7 +185,7 @@ export class SqliteEventStore implements EventStore {
   private flush(): void {
     this.flushScheduled = false;
     if (this.committing) return; // sent when the group under way is answered
-    const batch = this.queue.splice(0, MAX_GROUP);
+    const batch = this.queue.splice(0, groupSize(this.queue.length));
     if (batch.length === 0) return this.settled();
     this.committing = true;
     this.committer

@@ -97,6 +97,33 @@ describe('integration: SQLite appends committed on the writer thread', () => {
     }
   });
 
+  it('commits a backlog (a usage flush) in larger groups: every append answered in queue order, a refused one alone', async () => {
+    const dir = tempDir('store-backlog');
+    const store = new SqliteEventStore(join(dir.path, 'ledger.db'));
+    try {
+      await store.append('taken', [{ id: randomUUID(), type: 'T', data: 0, metadata: null }]);
+      const n = 2000;
+      const appends = Array.from({ length: n }, (_, i) =>
+        i === 777
+          ? store.append('taken', [{ id: randomUUID(), type: 'T', data: i, metadata: null }], 'no_stream')
+          : store.append(`s${i}`, [{ id: randomUUID(), type: 'T', data: i, metadata: null }], 'no_stream'),
+      );
+      const outcomes = await Promise.allSettled(appends);
+      const refused = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
+      expect(refused).to.deep.equal([777]);
+      expect((outcomes[777] as PromiseRejectedResult).reason).to.have.property('code', 'CONCURRENCY');
+      const positions = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.position] : []));
+      expect(positions).to.deep.equal(Array.from({ length: n - 1 }, (_, i) => i + 2));
+      const page = await store.readAll({ after: 1, maxCount: n });
+      expect(page.events.map((e) => e.data)).to.deep.equal(
+        Array.from({ length: n }, (_, i) => i).filter((i) => i !== 777),
+      );
+    } finally {
+      await store.close();
+      dir.cleanup();
+    }
+  });
+
   it('a read-only instance (a reader in another process) refuses appends, and reads what the writer commits as soon as it is told', async () => {
     const dir = tempDir('store-readonly');
     const file = join(dir.path, 'ledger.db');
