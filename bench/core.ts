@@ -350,7 +350,7 @@ async function benchMemory(): Promise<void> {
 
 // ------------------------------------------------------------------ 3. rebuild from SQLite
 
-/** Writes `total` events through the store's own append API: whole key streams, thousands of appends per group commit. */
+/** Writes `total` events through the store's own append API: whole key streams, 5,000 appends in flight at a time. */
 async function writeLog(file: string, total: number): Promise<{ events: number; keys: number; seconds: number }> {
   const store = new SqliteEventStore(file);
   const rnd = prng(3);
@@ -471,7 +471,7 @@ async function benchRebuild(dir: string): Promise<void> {
 
   const rate = n / sec;
   console.log(
-    `\nrebuild from SQLite — ${int(n)} events (${int(w.keys)} key streams; written through SqliteEventStore.append, 5,000 appends per group commit, in ${fix(w.seconds, 1)} s)`,
+    `\nrebuild from SQLite — ${int(n)} events (${int(w.keys)} key streams; written through SqliteEventStore.append in waves of 5,000 appends (groups of up to 512 per commit), in ${fix(w.seconds, 1)} s)`,
   );
   figure(
     'readAll → toStoredEvent → apply',
