@@ -12,7 +12,7 @@ import { revocationsPlugin } from '../../services/revocations/plugin.js';
 import { PUBLISHER_NICE, PublisherProcess } from '../../services/workers/publisher-process.js';
 import { waitUntil } from '../support/async.js';
 import { describeKafka, publisherCaughtUp, TopicReader, uniqueTopics } from '../support/kafka.js';
-import { autogroupNiceOf, childrenRunning, niceOf, running } from '../support/processes.js';
+import { autogroupNiceOf, childrenRunning, niceOf, programOf, running } from '../support/processes.js';
 import { startTestServer } from '../support/server.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -66,6 +66,8 @@ describe('integration: the publisher process', function () {
       await waitUntil(() => childrenRunning(process.pid, SCRIPT).length === 1, 15_000, 'the publisher process');
       const [pid] = childrenRunning(process.pid, SCRIPT);
       expect(pid).to.equal(pub.pid);
+      // Read once `nice` has run node: until then the process is `nice` itself, not yet niced.
+      await waitUntil(() => programOf(pid!) !== 'nice', 5000, 'nice to start node');
       expect(niceOf(pid!)).to.equal(PUBLISHER_NICE).and.be.greaterThan(0);
       // Its own session is its own autogroup, which the scheduler weighs against the server's whatever the nice:
       // the group is niced too (retried for a while, as unprivileged changes are rate-limited).

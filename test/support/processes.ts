@@ -36,6 +36,11 @@ export function niceOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
+/** The name of the program a process runs now (Linux comm): `nice` until it has set the niceness and run its command. */
+export function programOf(pid: number): string {
+  return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+}
+
 /** The nice value of a process's autogroup (Linux), or null where the kernel keeps none. */
 export function autogroupNiceOf(pid: number): number | null {
   if (!existsSync('/proc/self/autogroup')) return null;
