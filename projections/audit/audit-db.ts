@@ -1,6 +1,6 @@
 // The audit read model's SQLite file: every ledger event flattened into queryable columns, with its chain value.
 // It never holds a secret: sealed tokens and password hashes are replaced by their digest (events/chain.ts).
-import { AUDIT_INDEXES, DEFERRABLE_INDEXES } from './indexes.js';
+import { AUDIT_INDEXES, indexNames } from './indexes.js';
 import Database from 'better-sqlite3';
 import { GENESIS_CHAIN } from '../../events/chain.js';
 import type { RecordedEvent } from '../../events/store/types.js';
@@ -145,8 +145,8 @@ export interface AuditExtension {
    * applier, called once per event inside the batch transaction after the event's audit_events row is inserted.
    */
   prepare(db: Database.Database): (row: AuditRow, e: RecordedEvent) => void;
-  /** Indexes its applier never reads (only queries do): a long catch-up builds them after the rows, like audit_events'. */
-  readonly deferrableIndexes?: { readonly names: readonly string[]; readonly ddl: string };
+  /** DDL of indexes its applier never reads (only queries do): a long catch-up builds them after the rows, like audit_events'. */
+  readonly deferrableIndexes?: string;
 }
 
 export class AuditDb {
@@ -291,15 +291,18 @@ export class AuditDb {
       .raw(true)
       .all();
     this.firstRows = new Map(first.map(([key, ws]) => [key, ws]));
-    for (const ix of [...DEFERRABLE_INDEXES, ...this.extensions.flatMap((x) => x.deferrableIndexes?.names ?? [])])
-      this.db.exec(`DROP INDEX IF EXISTS ${ix}`);
+    for (const ix of this.deferrableDdl().flatMap(indexNames)) this.db.exec(`DROP INDEX IF EXISTS ${ix}`);
   }
 
   /** Builds the indexes deferIndexes dropped (each by one sort over the table). */
   restoreIndexes(): void {
-    this.db.exec(AUDIT_INDEXES);
-    for (const x of this.extensions) if (x.deferrableIndexes) this.db.exec(x.deferrableIndexes.ddl);
+    for (const ddl of this.deferrableDdl()) this.db.exec(ddl);
     this.firstRows = null;
+  }
+
+  /** DDL of every index a long catch-up builds after its rows: audit_events' and the extensions' query-only ones. */
+  private deferrableDdl(): string[] {
+    return [AUDIT_INDEXES, ...this.extensions.flatMap((x) => x.deferrableIndexes ?? [])];
   }
 
   /** Drops every table and starts from the genesis chain (on an empty file, with the current page size). */

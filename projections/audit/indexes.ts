@@ -11,16 +11,10 @@ CREATE INDEX IF NOT EXISTS audit_by_hw ON audit_events (ms_hw, position);
 `;
 
 /**
- * Indexes a long catch-up may build after its rows instead of row by row: one sort per index instead of a random
- * B-tree insert per row (the writer keeps each key's workspace in memory meanwhile, what audit_by_key answers).
+ * The names of the indexes a DDL text creates. Each is one a long catch-up may build after its rows instead of row by
+ * row: one sort per index instead of a random B-tree insert per row (the writer keeps each key's workspace in memory
+ * meanwhile, what audit_by_key answers).
  */
-export const DEFERRABLE_INDEXES: readonly string[] = [
-  'audit_by_key',
-  'audit_by_user',
-  'audit_by_about_ws',
-  'audit_by_ws_type',
-  'audit_by_actor',
-  'audit_by_type',
-  'audit_by_digest',
-  'audit_by_hw',
-];
+export function indexNames(ddl: string): string[] {
+  return [...ddl.matchAll(/CREATE INDEX IF NOT EXISTS (\w+)/g)].map((m) => m[1]!);
+}

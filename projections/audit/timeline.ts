@@ -38,14 +38,11 @@ CREATE INDEX IF NOT EXISTS audit_membership_by_member ON audit_membership (works
 `;
 
 /** Read by queries only (the appliers find a key by its primary key), so a long catch-up may build them afterwards. */
-const KEY_INDEXES = {
-  names: ['audit_keys_valid', 'audit_keys_by_pred'],
-  ddl: `
+const KEY_INDEXES = `
 -- Covering, in answer order: validAt reads a workspace's keys from this index alone, already sorted, times already ISO.
 CREATE INDEX IF NOT EXISTS audit_keys_valid ON audit_keys (workspace_id, created_ms, key_id, end_ms, user_id, name, handle, start, created_at, expires_at);
 CREATE INDEX IF NOT EXISTS audit_keys_by_pred ON audit_keys (rotated_from) WHERE rotated_from IS NOT NULL;
-`,
-};
+`;
 
 export type Data = Record<string, unknown>;
 
@@ -176,7 +173,7 @@ export const timelineExtension: AuditExtension = {
     // Tables of another version may lack columns: drop them before creating today's and filling them from audit_events.
     const outdated = timelineVersion(db) !== TIMELINE_VERSION;
     if (outdated) for (const t of TABLES) db.exec(`DROP TABLE IF EXISTS ${t}`);
-    db.exec(DDL + KEY_INDEXES.ddl);
+    db.exec(DDL + KEY_INDEXES);
     const apply = appliers(db);
     if (outdated) backfill(db, apply);
     return (row: AuditRow, e: RecordedEvent) => apply(row, (e.data ?? {}) as Data);
