@@ -449,6 +449,7 @@ async function benchRebuild(dir: string): Promise<void> {
     if (page.isEnd) break;
   }
   const sec = (performance.now() - t0) / 1000;
+  const ahead = store.readAheadStats;
   await store.close();
   if (n !== w.events || rows !== w.events) throw new Error(`rebuild read ${n} events, raw ${rows}, wrote ${w.events}`);
 
@@ -478,7 +479,7 @@ async function benchRebuild(dir: string): Promise<void> {
     `${int(rate)} ev/s`,
     '≥ 200,000 ev/s',
     rate >= 200_000,
-    `  ${fix(sec)} s; baseline raw row read ${int(rows / rawSec)} rows/s (rebuild ×${fix(rate / (rows / rawSec))})`,
+    `  ${fix(sec)} s; baseline raw row read ${int(rows / rawSec)} rows/s (rebuild ×${fix(rate / (rows / rawSec))}); ${int(ahead.served)} of ${int(Math.ceil(n / 1000))} pages read ahead on a worker thread`,
   );
   figure(
     'Ledger.start() on the same file',

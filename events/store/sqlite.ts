@@ -9,6 +9,8 @@ import { RecentCommits } from './recent-commits.js';
 import { inlineCommitter, noCommitter, threadCommitter, type GroupCommitter } from './sqlite-writer.js';
 import { catchUpSubscription } from './catch-up.js';
 import { RowEvent } from './row-event.js';
+import { arrayToRecorded, columnsToRecorded, READ_ALL_SQL, type RowArray, type RowColumns } from './sqlite-rows.js';
+import { ReadAhead } from './sqlite-read-ahead.js';
 import { assertReadPosition, beyondTheLog } from './positions.js';
 import type {
   AppendResult,
@@ -43,7 +45,16 @@ export interface SqliteStoreOptions {
   readonly pollIntervalMs?: number;
   /** Reads only (a process following the log of a server): appends are a TypeError and no writer thread starts. */
   readonly readOnly?: boolean;
+  /**
+   * A readAll this many events or more behind the head reads the following pages on a worker thread (see ReadAhead);
+   * 0 never does. Default 50,000: below that, starting the thread costs more than it saves.
+   */
+  readonly readAheadFrom?: number;
 }
+
+const READ_AHEAD_FROM = 50_000;
+/** A read-ahead no reader has taken a page from for this long is replaced by one for the reader asking now. */
+const READ_AHEAD_IDLE_MS = 1000;
 
 /**
  * Appends per group at most: the next group gathers (its commands decided on this thread) while one commits on the
@@ -84,17 +95,7 @@ function toRecorded(r: Row): RecordedEvent {
   return new RowEvent(r.position, r.event_id, r.stream_id, r.revision, r.type, r.data, r.metadata);
 }
 
-/** readAll's query: rows after a position, in log order, as arrays. */
-export const READ_ALL_SQL =
-  'SELECT position, event_id, stream_id, revision, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?';
-
-/** SELECT position, event_id, stream_id, revision, type, data, metadata, as an array. */
-export type RowArray = [number, string, string, number, string, string, string];
-
-/** A row of readAll's shape decoded into a recorded event (also used by readers of the file in other threads). */
-export function arrayToRecorded(r: Readonly<RowArray>): RecordedEvent {
-  return new RowEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
-}
+export { arrayToRecorded, READ_ALL_SQL, type RowArray } from './sqlite-rows.js';
 
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
@@ -113,6 +114,10 @@ export class SqliteEventStore implements EventStore {
   private readonly watchers = new Set<() => void>();
   private readonly pollIntervalMs: number;
   private readonly readOnly: boolean;
+  private readonly readAheadFrom: number;
+  private ahead: ReadAhead | null = null;
+  /** Read-aheads started, pages they served, and why the last one ended early (tests and benchmarks read it). */
+  readonly readAheadStats = { started: 0, served: 0, lastFailure: null as string | null };
   private readonly stmts: {
     maxPos: Database.Statement<[], { p: number | null }>;
     readStream: Database.Statement<[string, number, number], Row>;
@@ -124,6 +129,9 @@ export class SqliteEventStore implements EventStore {
     this.file = file;
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.readOnly = opts.readOnly === true;
+    this.readAheadFrom = opts.readAheadFrom ?? READ_AHEAD_FROM;
+    if (!Number.isSafeInteger(this.readAheadFrom) || this.readAheadFrom < 0)
+      throw new TypeError('readAheadFrom must be a whole number of events, 0 or more');
     if (!this.readOnly) secureSqliteFile(file); // a reader's server made and secured it
     try {
       // A reader follows a server's log: it never creates one.
@@ -242,13 +250,56 @@ export class SqliteEventStore implements EventStore {
         const events = held.map(arrayToRecorded);
         return Promise.resolve({ events, lastPosition: events[events.length - 1]!.position, isEnd: false });
       }
-      const rows = this.stmts.readAll.all(opts.after, opts.maxCount);
-      const events = rows.map(arrayToRecorded);
-      const last = events.length > 0 ? events[events.length - 1]!.position : opts.after;
-      return Promise.resolve({ events, lastPosition: last, isEnd: events.length < opts.maxCount });
+      const ahead = this.ahead?.take(opts.after, opts.maxCount);
+      if (ahead) return ahead.then((page) => (page === null ? this.readAllHere(opts) : this.aheadPage(page)));
+      return Promise.resolve(this.readAllHere(opts));
     } catch (err) {
       return Promise.reject(translate(err, 'readAll'));
     }
+  }
+
+  /** A page the read-ahead read: not the end, which the next read on this connection tells. */
+  private aheadPage(page: RowColumns): ReadAllPage {
+    this.readAheadStats.served++;
+    try {
+      const events = columnsToRecorded(page);
+      if (events.length === 0) throw new TypeError('a read-ahead page is never empty');
+      return { events, lastPosition: events[events.length - 1]!.position, isEnd: false };
+    } catch (err) {
+      throw translate(err, 'readAll');
+    }
+  }
+
+  /** A page read on this thread's connection; a full one far behind the head starts a read-ahead of the next ones. */
+  private readAllHere(opts: { after: number; maxCount: number }): ReadAllPage {
+    try {
+      const rows = this.stmts.readAll.all(opts.after, opts.maxCount);
+      const events = rows.map(arrayToRecorded);
+      const last = events.length > 0 ? events[events.length - 1]!.position : opts.after;
+      if (events.length === opts.maxCount) this.maybeReadAhead(last, opts.maxCount);
+      return { events, lastPosition: last, isEnd: events.length < opts.maxCount };
+    } catch (err) {
+      throw translate(err, 'readAll');
+    }
+  }
+
+  private maybeReadAhead(after: number, pageSize: number): void {
+    if (this.readAheadFrom === 0 || this.closed || inMemory(this.file)) return;
+    const current = this.ahead;
+    if (current !== null && current.active && current.idleMs(performance.now()) < READ_AHEAD_IDLE_MS) return;
+    const head = this.stmts.maxPos.get()?.p ?? -1;
+    if (head - after < this.readAheadFrom) return;
+    this.dropReadAhead().catch((err: unknown) => (this.readAheadStats.lastFailure = `not stopped: ${String(err)}`));
+    this.ahead = new ReadAhead(this.file, after, head, pageSize);
+    this.readAheadStats.started++;
+  }
+
+  private dropReadAhead(): Promise<void> {
+    const a = this.ahead;
+    if (a === null) return Promise.resolve();
+    this.ahead = null;
+    if (a.failure !== null) this.readAheadStats.lastFailure = a.failure;
+    return a.close();
   }
 
   /** Positions are dense (1, 2, 3…), so nothing at or after a whole number other than START means it is beyond the head. */
@@ -338,6 +389,7 @@ export class SqliteEventStore implements EventStore {
     });
     await this.committer.close();
     await Promise.all([...this.subs].map((s) => s.close()));
+    await this.dropReadAhead();
     this.wake();
     this.db.close();
   }
