@@ -34,6 +34,8 @@ export function toStoredEvent(r: RecordedEvent): StoredEvent | null {
     data = up(data);
     v += 1;
   }
+  // An upcast row keeps its metadata unparsed too (most replays never read it), and says it is current now.
+  if (row) return r.upcast(data, v) as unknown as StoredEvent;
   return {
     type: r.type,
     data,

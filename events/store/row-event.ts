@@ -10,6 +10,8 @@ const LEADING_MEMBERS = 3;
 export class RowEvent implements RecordedEvent {
   readonly data: unknown;
   private parsed: unknown = undefined;
+  /** The schema version its data was upcast to; undefined while the data is as stored. */
+  private upcastTo: number | undefined = undefined;
 
   constructor(
     readonly position: number,
@@ -21,6 +23,15 @@ export class RowEvent implements RecordedEvent {
     private readonly metadataJson: string,
   ) {
     this.data = JSON.parse(data) as unknown;
+  }
+
+  /** The same event with its data upcast to `version`; the metadata stays as stored, and unparsed until read. */
+  upcast(data: unknown, version: number): RowEvent {
+    const r = new RowEvent(this.position, this.id, this.streamId, this.revision, this.type, 'null', this.metadataJson);
+    (r as { data: unknown }).data = data;
+    r.parsed = this.parsed;
+    r.upcastTo = version;
+    return r;
   }
 
   /** Refused as a read of the row would have been before: the store holds something this ledger did not write. */
@@ -38,6 +49,7 @@ export class RowEvent implements RecordedEvent {
 
   /** `metadata.schemaVersion` without parsing the metadata when this ledger wrote it (see `trailingSchemaVersion`). */
   get schemaVersion(): unknown {
+    if (this.upcastTo !== undefined) return this.upcastTo;
     if (this.parsed !== undefined) return (this.parsed as { schemaVersion?: unknown }).schemaVersion;
     return trailingSchemaVersion(this.metadataJson) ?? (this.metadata as { schemaVersion?: unknown }).schemaVersion;
   }

@@ -168,6 +168,21 @@ describe('row events', () => {
     expect((err as Error).message).to.include('position 9 (e9)');
   });
 
+  it('upcasts an old row without parsing its metadata, and only once', () => {
+    // Text that fails JSON.parse but ends as this ledger's metadata does: reading it would throw.
+    const unparsable = '{"occurredAt":,"schemaVersion":1}';
+    const v1 = { keyId: 'key_1', count: 3, firstAt: META.occurredAt, lastAt: META.occurredAt, presentation: 'bearer' };
+    const r = new RowEvent(4, 'e4', 'apikey-key_1', 1, 'ApiKeyUsed', JSON.stringify(v1), unparsable);
+    const e = toStoredEvent(r)!;
+    expect(e).to.be.instanceOf(RowEvent);
+    expect(e).to.deep.include({ position: 4, streamId: 'apikey-key_1', revision: 1, type: 'ApiKeyUsed' });
+    expect(e.data).to.deep.equal({ ...v1, presentations: { bearer: 3 } });
+    expect((e as unknown as RowEvent).schemaVersion).to.equal(2);
+    expect(toStoredEvent(e as unknown as RowEvent)).to.equal(e); // current now: not upcast again
+    expect(r.data).to.deep.equal(v1); // the row itself is unchanged
+    expect(() => e.metadata).to.throw(StoreUnavailableError, /position 4 \(e4\)/);
+  });
+
   it('is replayed by the read model, the login follower and the revocation feed without its metadata, for ApiKeyUsed', () => {
     const model = new ReadModel();
     const guard = new PasswordGuard({ maxFailuresPerAccount: 5, maxFailuresPerIp: 50, windowSeconds: 60 }, () => 0);
