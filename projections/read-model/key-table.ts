@@ -342,6 +342,8 @@ export class KeyTable {
   private digests = new Uint8Array(32 * 1024);
   private byDigest = new Int32Array(2048); // row + 1; 0 = empty
   private byId = new Int32Array(2048);
+  /** Each row's id hash: a probe compares it before touching the key, and a resize rehashes without the keys. */
+  private idHashes = new Int32Array(1024);
 
   get size(): number {
     return this.keys.length;
@@ -363,7 +365,9 @@ export class KeyTable {
     const key = new LiveKey(this, row, k);
     this.keys.push(key);
     this.insert(this.byDigest, this.digestSlot(this.digests, at), row);
-    this.insert(this.byId, hashString(k.id), row);
+    const h = hashString(k.id);
+    this.idHashes[row] = h;
+    this.insert(this.byId, h, row);
     return key;
   }
 
@@ -386,12 +390,15 @@ export class KeyTable {
 
   get(id: string): LiveKey | undefined {
     const mask = this.byId.length - 1;
-    let slot = hashString(id) & mask;
+    const h = hashString(id) | 0;
+    let slot = h & mask;
     for (;;) {
       const v = this.byId[slot]!;
       if (v === 0) return undefined;
-      const k = this.keys[v - 1]!;
-      if (k.id === id) return k;
+      if (this.idHashes[v - 1] === h) {
+        const k = this.keys[v - 1]!;
+        if (k.id === id) return k;
+      }
       slot = (slot + 1) & mask;
     }
   }
@@ -440,12 +447,17 @@ export class KeyTable {
     index[slot] = row + 1;
   }
 
-  /** Keeps both indexes at most half full and the digest column large enough, doubling as needed. */
+  /** Keeps both indexes at most half full and the row columns large enough, doubling as needed. */
   private ensureCapacity(rows: number): void {
     if (rows * 32 > this.digests.length) {
       const next = new Uint8Array(Math.max(this.digests.length * 2, rows * 32));
       next.set(this.digests);
       this.digests = next;
+    }
+    if (rows > this.idHashes.length) {
+      const next = new Int32Array(Math.max(this.idHashes.length * 2, rows));
+      next.set(this.idHashes);
+      this.idHashes = next;
     }
     if (rows * 2 <= this.byDigest.length) return;
     let cap = this.byDigest.length;
@@ -454,7 +466,7 @@ export class KeyTable {
     this.byId = new Int32Array(cap);
     for (let row = 0; row < this.keys.length; row++) {
       this.insert(this.byDigest, this.digestSlot(this.digests, row * 32), row);
-      this.insert(this.byId, hashString(this.keys[row]!.id), row);
+      this.insert(this.byId, this.idHashes[row]!, row);
     }
   }
 }
