@@ -183,6 +183,38 @@ describe('row events', () => {
     expect(() => e.metadata).to.throw(StoreUnavailableError, /position 4 \(e4\)/);
   });
 
+  it('upcasts ApiKeyUsed v1 data exactly as a spread would, an own __proto__ member included', () => {
+    const meta = JSON.stringify({ ...META, schemaVersion: 1 });
+    const upcast = (text: string): Record<string, unknown> =>
+      toStoredEvent(new RowEvent(5, 'e5', 's', 0, 'ApiKeyUsed', text, meta))!.data as unknown as Record<
+        string,
+        unknown
+      >;
+    const spread = (d: Record<string, unknown>): Record<string, unknown> => ({
+      ...d,
+      presentations: { [String(d.presentation)]: d.count },
+    });
+    const evil = upcast('{"__proto__":{"admin":true},"keyId":"k","count":2,"presentation":"bearer"}');
+    expect(Object.getPrototypeOf(evil)).to.equal(Object.prototype);
+    expect(Object.keys(evil)).to.deep.equal(['__proto__', 'keyId', 'count', 'presentation', 'presentations']);
+    expect((evil as { admin?: unknown }).admin).to.equal(undefined);
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 8 }),
+        fc.constantFrom('bearer', 'api-key', 'basic'),
+        fc.nat(),
+        (extra, presentation, count) => {
+          const text = JSON.stringify({ ...extra, keyId: 'k', presentation, count });
+          const got = upcast(text);
+          const want = spread(JSON.parse(text) as Record<string, unknown>);
+          expect(JSON.stringify(got)).to.equal(JSON.stringify(want)); // same members, same order
+          expect(Object.getPrototypeOf(got)).to.equal(Object.prototype);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('is replayed by the read model, the login follower and the revocation feed without its metadata, for ApiKeyUsed', () => {
     const model = new ReadModel();
     const guard = new PasswordGuard({ maxFailuresPerAccount: 5, maxFailuresPerIp: 50, windowSeconds: 60 }, () => 0);
