@@ -186,10 +186,7 @@ describe('row events', () => {
   it('upcasts ApiKeyUsed v1 data exactly as a spread would, an own __proto__ member included', () => {
     const meta = JSON.stringify({ ...META, schemaVersion: 1 });
     const upcast = (text: string): Record<string, unknown> =>
-      toStoredEvent(new RowEvent(5, 'e5', 's', 0, 'ApiKeyUsed', text, meta))!.data as unknown as Record<
-        string,
-        unknown
-      >;
+      toStoredEvent(new RowEvent(5, 'e5', 's', 0, 'ApiKeyUsed', text, meta))!.data;
     const spread = (d: Record<string, unknown>): Record<string, unknown> => ({
       ...d,
       presentations: { [String(d.presentation)]: d.count },
