@@ -116,8 +116,7 @@ export class SqliteEventStore implements EventStore {
   private readonly readOnly: boolean;
   private readonly readAheadFrom: number;
   private ahead: ReadAhead | null = null;
-  /** Read-aheads started, pages they served, and why the last one ended early (tests and benchmarks read it). */
-  readonly readAheadStats = { started: 0, served: 0, lastFailure: null as string | null };
+  private readonly aheadTotals = { started: 0, served: 0, readHere: 0, lastFailure: null as string | null };
   private readonly stmts: {
     maxPos: Database.Statement<[], { p: number | null }>;
     readStream: Database.Statement<[string, number, number], Row>;
@@ -258,9 +257,28 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
+  /**
+   * Read-aheads started, pages their threads read, pages read here instead (while waiting, or for want of a thread
+   * ahead), and why the last one ended early (tests and benchmarks read it).
+   */
+  get readAheadStats(): { started: number; served: number; readHere: number; lastFailure: string | null } {
+    const t = this.aheadTotals;
+    const a = this.ahead;
+    return {
+      started: t.started,
+      served: t.served + (a?.served ?? 0),
+      readHere: t.readHere + (a?.readHere ?? 0),
+      lastFailure: a?.failure ?? t.lastFailure,
+    };
+  }
+
+  /** Resolves once the read-ahead under way holds `pages` pages its reader has not taken (or it is over). */
+  readAheadHolding(pages: number): Promise<void> {
+    return this.ahead?.holding(pages) ?? Promise.resolve();
+  }
+
   /** A page the read-ahead read: not the end, which the next read on this connection tells. */
   private aheadPage(page: RowColumns): ReadAllPage {
-    this.readAheadStats.served++;
     try {
       const events = columnsToRecorded(page);
       if (events.length === 0) throw new TypeError('a read-ahead page is never empty');
@@ -289,16 +307,19 @@ export class SqliteEventStore implements EventStore {
     if (current !== null && current.active && current.idleMs(performance.now()) < READ_AHEAD_IDLE_MS) return;
     const head = this.stmts.maxPos.get()?.p ?? -1;
     if (head - after < this.readAheadFrom) return;
-    this.dropReadAhead().catch((err: unknown) => (this.readAheadStats.lastFailure = `not stopped: ${String(err)}`));
-    this.ahead = new ReadAhead(this.file, after, head, pageSize);
-    this.readAheadStats.started++;
+    this.dropReadAhead().catch((err: unknown) => (this.aheadTotals.lastFailure = `not stopped: ${String(err)}`));
+    this.ahead = new ReadAhead(this.file, after, head, pageSize, (a, n) => this.stmts.readAll.all(a, n));
+    this.aheadTotals.started++;
   }
 
   private dropReadAhead(): Promise<void> {
     const a = this.ahead;
     if (a === null) return Promise.resolve();
     this.ahead = null;
-    if (a.failure !== null) this.readAheadStats.lastFailure = a.failure;
+    const t = this.aheadTotals;
+    t.served += a.served;
+    t.readHere += a.readHere;
+    if (a.failure !== null) t.lastFailure = a.failure;
     return a.close();
   }
 

@@ -24,13 +24,17 @@ async function writtenLog(file: string): Promise<void> {
 /** Plain fields, so events from either path compare deeply (metadata included). */
 const plain = (e: RecordedEvent): unknown => JSON.parse(JSON.stringify(e)) as unknown;
 
-/** Every page from `after` on, as a catch-up reads them, until the end. */
-async function allPages(store: SqliteEventStore, after = -1): Promise<ReadAllPage[]> {
+/**
+ * Every page from `after` on, as a catch-up reads them, until the end. After the first, it waits until the thread of
+ * a read-ahead holds `held` pages: a reader faster than the thread reads the pages itself, and would test only that.
+ */
+async function allPages(store: SqliteEventStore, after = -1, held = 0): Promise<ReadAllPage[]> {
   const pages: ReadAllPage[] = [];
   for (;;) {
     const page = await store.readAll({ after, maxCount: PAGE });
     pages.push(page);
     if (page.isEnd) return pages;
+    if (pages.length === 1) await store.readAheadHolding(held);
     after = page.lastPosition;
   }
 }
@@ -50,11 +54,13 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
     const ahead = new SqliteEventStore(file, { readAheadFrom: 500 });
     try {
       const want = await allPages(direct);
-      const got = await allPages(ahead);
+      const got = await allPages(ahead, -1, 2);
       expect(direct.readAheadStats.started).to.equal(0);
-      expect(ahead.readAheadStats).to.deep.include({ started: 1, lastFailure: null });
-      // The first page is read here; the rest but the end come from the thread.
-      expect(ahead.readAheadStats.served).to.be.greaterThan(EVENTS / PAGE - 5);
+      const stats = ahead.readAheadStats;
+      expect(stats).to.deep.include({ started: 1, lastFailure: null });
+      // The first page starts it; of the others, each is read once: by the thread or, rather than wait, here.
+      expect(stats.served + stats.readHere).to.equal(EVENTS / PAGE - 1);
+      expect(stats.served).to.be.at.least(2);
       expect(got.map((p) => [p.lastPosition, p.events.length])).to.deep.equal(
         want.map((p) => [p.lastPosition, p.events.length]),
       );
@@ -64,6 +70,38 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
     } finally {
       await direct.close();
       await ahead.close();
+    }
+  });
+
+  it('shares the pages with a reader faster than its thread: each page is read once, by one of them', async () => {
+    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
+    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
+    try {
+      const want = (await allPages(direct)).flatMap((p) => p.events.map(plain));
+      expect((await allPages(store)).flatMap((p) => p.events.map(plain))).to.deep.equal(want);
+      const stats = store.readAheadStats;
+      expect(stats.served + stats.readHere).to.equal(EVENTS / PAGE - 1);
+    } finally {
+      await direct.close();
+      await store.close();
+    }
+  });
+
+  it('gives up, and the store reads on itself, when the positions are not dense', async () => {
+    const raw = new Database(file);
+    raw.prepare('DELETE FROM events WHERE position = ?').run(450); // the read-ahead's page 3 is 401…500
+    raw.close();
+    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
+    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
+    try {
+      const want = await allPages(direct);
+      const got = await allPages(store, -1, 4);
+      expect(got.flatMap((p) => p.events.map(plain))).to.deep.equal(want.flatMap((p) => p.events.map(plain)));
+      expect(got.map((p) => p.lastPosition)).to.deep.equal(want.map((p) => p.lastPosition));
+      expect(store.readAheadStats.lastFailure).to.match(/page 3 after position 400/);
+    } finally {
+      await direct.close();
+      await store.close();
     }
   });
 
@@ -96,6 +134,7 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
       while (!doneA || !doneB) {
         if (!doneA) {
           const p = await store.readAll({ after: afterA, maxCount: PAGE });
+          if (afterA === -1) await store.readAheadHolding(1);
           a.push(...p.events.map(plain));
           afterA = p.lastPosition;
           doneA = p.isEnd;
@@ -140,27 +179,24 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
   });
 
   it('refuses a page whose data is not JSON as the store refuses it, and serves the pages after it', async () => {
+    // The read-ahead starts after the first page: its page 1 is 201…300.
     const raw = new Database(file);
-    raw.prepare("UPDATE events SET data = '{' WHERE position = ?").run(2050);
+    raw.prepare("UPDATE events SET data = '{' WHERE position = ?").run(250);
     raw.close();
     const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
     const store = new SqliteEventStore(file, { readAheadFrom: 500 });
     try {
-      const fail = async (s: SqliteEventStore): Promise<string> => {
-        let after = -1;
-        for (;;) {
-          const p = s.readAll({ after, maxCount: PAGE });
-          if (after + PAGE >= 2050) return (await rejectsWith(p, 'STORE_UNAVAILABLE')).message;
-          after = (await p).lastPosition;
-        }
-      };
-      const message = await fail(store);
-      expect(message).to.equal(await fail(direct));
-      expect(store.readAheadStats.served).to.be.greaterThan(10);
+      const want = (await rejectsWith(direct.readAll({ after: 200, maxCount: PAGE }), 'STORE_UNAVAILABLE')).message;
+      await store.readAll({ after: -1, maxCount: PAGE });
+      await store.readAheadHolding(2); // pages 0 and 1 come from the thread
+      await store.readAll({ after: 100, maxCount: PAGE });
+      const got = await rejectsWith(store.readAll({ after: 200, maxCount: PAGE }), 'STORE_UNAVAILABLE');
+      expect(got.message).to.equal(want);
+      expect(store.readAheadStats).to.deep.include({ readHere: 0, lastFailure: null });
       // The same page read again (a catch-up retries) is read on the store's connection: same refusal.
-      await rejectsWith(store.readAll({ after: 2000, maxCount: PAGE }), 'STORE_UNAVAILABLE');
-      const next = await store.readAll({ after: 2100, maxCount: PAGE });
-      expect(next.events[0]!.position).to.equal(2101);
+      await rejectsWith(store.readAll({ after: 200, maxCount: PAGE }), 'STORE_UNAVAILABLE');
+      const next = await store.readAll({ after: 300, maxCount: PAGE });
+      expect(next.events[0]!.position).to.equal(301);
     } finally {
       await direct.close();
       await store.close();
