@@ -72,13 +72,15 @@ export class ReadAhead {
 
   /**
    * The page after `after` when it is the next one and the same size was asked. Null when the caller reads it itself:
-   * another position or size, the read-ahead is over, or no one has begun that page (the caller claims it). The
-   * promise gives null too if the read-ahead ends while the thread reads the page.
+   * another position or size, the read-ahead is over, another reader waits for that page, or no one has begun that
+   * page (the caller claims it). The promise gives null too if the read-ahead ends while the thread reads the page.
    */
   take(after: number, maxCount: number): Promise<RowColumns | null> | null {
     const j = this.taken;
     const s = this.shape;
     if (this.ended || j >= s.pages || maxCount !== s.pageSize || after !== pageAfter(s, j)) return null;
+    // Another reader at the same position already waits for this page: this one reads it itself.
+    if (this.waiting !== null) return null;
     const page = this.ready.get(j);
     if (page !== undefined) {
       this.ready.delete(j);

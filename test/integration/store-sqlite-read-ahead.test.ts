@@ -87,6 +87,32 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
     }
   });
 
+  it('answers two readers asking for the same page at once, each with the whole page', async () => {
+    // Two subscriptions of one process catching up from the same position: only one may wait for the thread's page.
+    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
+    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
+    try {
+      const want = (await allPages(direct)).flatMap((p) => p.events.map(plain));
+      const got: unknown[] = [];
+      for (let after = -1; ;) {
+        const [p, q] = await Promise.all([
+          store.readAll({ after, maxCount: PAGE }),
+          store.readAll({ after, maxCount: PAGE }),
+        ]);
+        expect(q.events.map(plain)).to.deep.equal(p.events.map(plain));
+        got.push(...p.events.map(plain));
+        if (p.isEnd) break;
+        if (after === -1) await store.readAheadHolding(1);
+        after = p.lastPosition;
+      }
+      expect(got).to.deep.equal(want);
+      expect(store.readAheadStats.started).to.equal(1);
+    } finally {
+      await direct.close();
+      await store.close();
+    }
+  });
+
   it('gives up, and the store reads on itself, when the positions are not dense', async () => {
     const raw = new Database(file);
     raw.prepare('DELETE FROM events WHERE position = ?').run(450); // the read-ahead's page 3 is 401…500
