@@ -130,12 +130,13 @@ export class ReadAhead {
 
   private arrived(r: ReadAheadReply): void {
     if ('failed' in r) return this.fail(`read-ahead failed: ${r.failed}`);
+    if (this.ended) return; // arrived after the end: dropped, like what was held
     this.served++;
     const w = this.waiting;
     if (w !== null && w.index === r.index) {
       this.waiting = null;
       w.resolve(r.page);
-    } else if (!this.ended) this.ready.set(r.index, r.page);
+    } else this.ready.set(r.index, r.page);
     const still: typeof this.holders = [];
     for (const h of this.holders) {
       if (this.ready.size >= h.pages) h.resolve();

@@ -277,11 +277,10 @@ export class SqliteEventStore implements EventStore {
     return this.ahead?.holding(pages) ?? Promise.resolve();
   }
 
-  /** A page the read-ahead read: not the end, which the next read on this connection tells. */
+  /** A page the read-ahead read (never empty: see notPage): not the end, which the next read on this connection tells. */
   private aheadPage(page: RowColumns): ReadAllPage {
     try {
       const events = columnsToRecorded(page);
-      if (events.length === 0) throw new TypeError('a read-ahead page is never empty');
       return { events, lastPosition: events[events.length - 1]!.position, isEnd: false };
     } catch (err) {
       throw translate(err, 'readAll');
