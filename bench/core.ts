@@ -323,18 +323,30 @@ function memoryChild(n: number): void {
   process.stdout.write(JSON.stringify({ keys: rm.keysById.size, bytes: heap + buffers, heap, buffers }) + '\n');
 }
 
-async function benchMemory(): Promise<void> {
-  const n = scaled(1_000_000, 10_000);
+/** Runs this file in a fresh node process (`nodeArgs` before it, `args` after) and parses the JSON it prints. */
+function childJson<T>(nodeArgs: string[], args: string[]): Promise<T> {
   const self = fileURLToPath(import.meta.url);
-  const out = await new Promise<string>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--expose-gc', self, '--memory-child', String(n)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+  return new Promise<T>((resolve, reject) => {
+    const c = spawn(process.execPath, [...nodeArgs, self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let s = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
-    c.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`memory child exited with ${code}`))));
+    c.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${args[0]} exited with ${code}`));
+      try {
+        resolve(JSON.parse(s) as T);
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
   });
-  const r = JSON.parse(out) as { keys: number; bytes: number; heap: number; buffers: number };
+}
+
+async function benchMemory(): Promise<void> {
+  const n = scaled(1_000_000, 10_000);
+  const r = await childJson<{ keys: number; bytes: number; heap: number; buffers: number }>(
+    ['--expose-gc'],
+    ['--memory-child', String(n)],
+  );
   const per = r.bytes / r.keys;
   console.log(
     `\nread model memory — ${int(r.keys)} ApiKeyCreated applied to one ReadModel (8 users, 3 workspaces), heapUsed + arrayBuffers delta after full GC`,
@@ -483,14 +495,7 @@ async function benchRebuild(dir: string): Promise<void> {
   const total = scaled(1_000_000, 20_000);
   const file = join(dir, 'rebuild.db');
   const w = await writeLog(file, total);
-  const self = fileURLToPath(import.meta.url);
-  const out = await new Promise<string>((resolve, reject) => {
-    const c = spawn(process.execPath, [self, '--rebuild-child', file], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let s = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
-    c.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`rebuild child exited with ${code}`))));
-  });
-  const r = JSON.parse(out) as RebuildRun;
+  const r = await childJson<RebuildRun>([], ['--rebuild-child', file]);
   if (r.events !== w.events || r.rows !== w.events)
     throw new Error(`rebuild read ${r.events} events, raw ${r.rows}, wrote ${w.events}`);
 
