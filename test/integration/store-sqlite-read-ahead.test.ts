@@ -24,6 +24,24 @@ async function writtenLog(file: string): Promise<void> {
 /** Plain fields, so events from either path compare deeply (metadata included). */
 const plain = (e: RecordedEvent): unknown => JSON.parse(JSON.stringify(e)) as unknown;
 
+/** The events of pages, as plain data. */
+const eventsOf = (pages: readonly ReadAllPage[]): unknown[] => pages.flatMap((p) => p.events.map(plain));
+
+/** The same log opened twice, without a read-ahead and with one from 500 events behind; both closed after `fn`. */
+async function bothStores(
+  file: string,
+  fn: (direct: SqliteEventStore, ahead: SqliteEventStore) => Promise<void>,
+): Promise<void> {
+  const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
+  const ahead = new SqliteEventStore(file, { readAheadFrom: 500 });
+  try {
+    await fn(direct, ahead);
+  } finally {
+    await direct.close();
+    await ahead.close();
+  }
+}
+
 /**
  * Every page from `after` on, as a catch-up reads them, until the end. After the first, it waits until the thread of
  * a read-ahead holds `held` pages: a reader faster than the thread reads the pages itself, and would test only that.
@@ -50,9 +68,7 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
   afterEach(() => dir.cleanup());
 
   it('hands out the pages the store reads itself, in order, and the end only from its own read', async () => {
-    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
-    const ahead = new SqliteEventStore(file, { readAheadFrom: 500 });
-    try {
+    await bothStores(file, async (direct, ahead) => {
       const want = await allPages(direct);
       const got = await allPages(ahead, -1, 2);
       expect(direct.readAheadStats.started).to.equal(0);
@@ -64,35 +80,25 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
       expect(got.map((p) => [p.lastPosition, p.events.length])).to.deep.equal(
         want.map((p) => [p.lastPosition, p.events.length]),
       );
-      expect(got.flatMap((p) => p.events.map(plain))).to.deep.equal(want.flatMap((p) => p.events.map(plain)));
+      expect(eventsOf(got)).to.deep.equal(eventsOf(want));
       expect(got.at(-1)!.isEnd).to.equal(true);
       expect(got.slice(0, -1).every((p) => !p.isEnd)).to.equal(true);
-    } finally {
-      await direct.close();
-      await ahead.close();
-    }
+    });
   });
 
   it('shares the pages with a reader faster than its thread: each page is read once, by one of them', async () => {
-    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
-    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
-    try {
-      const want = (await allPages(direct)).flatMap((p) => p.events.map(plain));
-      expect((await allPages(store)).flatMap((p) => p.events.map(plain))).to.deep.equal(want);
+    await bothStores(file, async (direct, store) => {
+      const want = eventsOf(await allPages(direct));
+      expect(eventsOf(await allPages(store))).to.deep.equal(want);
       const stats = store.readAheadStats;
       expect(stats.served + stats.readHere).to.equal(EVENTS / PAGE - 1);
-    } finally {
-      await direct.close();
-      await store.close();
-    }
+    });
   });
 
   it('answers two readers asking for the same page at once, each with the whole page', async () => {
     // Two subscriptions of one process catching up from the same position: only one may wait for the thread's page.
-    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
-    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
-    try {
-      const want = (await allPages(direct)).flatMap((p) => p.events.map(plain));
+    await bothStores(file, async (direct, store) => {
+      const want = eventsOf(await allPages(direct));
       const got: unknown[] = [];
       for (let after = -1; ;) {
         const [p, q] = await Promise.all([
@@ -107,28 +113,20 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
       }
       expect(got).to.deep.equal(want);
       expect(store.readAheadStats.started).to.equal(1);
-    } finally {
-      await direct.close();
-      await store.close();
-    }
+    });
   });
 
   it('gives up, and the store reads on itself, when the positions are not dense', async () => {
     const raw = new Database(file);
     raw.prepare('DELETE FROM events WHERE position = ?').run(450); // the read-ahead's page 3 is 401…500
     raw.close();
-    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
-    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
-    try {
+    await bothStores(file, async (direct, store) => {
       const want = await allPages(direct);
       const got = await allPages(store, -1, 4);
-      expect(got.flatMap((p) => p.events.map(plain))).to.deep.equal(want.flatMap((p) => p.events.map(plain)));
+      expect(eventsOf(got)).to.deep.equal(eventsOf(want));
       expect(got.map((p) => p.lastPosition)).to.deep.equal(want.map((p) => p.lastPosition));
       expect(store.readAheadStats.lastFailure).to.match(/page 3 after position 400/);
-    } finally {
-      await direct.close();
-      await store.close();
-    }
+    });
   });
 
   it('starts only this far behind the head', async () => {
@@ -147,10 +145,8 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
   });
 
   it('serves only the reader it reads for: another cursor reads on the store connection, and both see the log', async () => {
-    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
-    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
-    try {
-      const want = (await allPages(direct)).flatMap((p) => p.events.map(plain));
+    await bothStores(file, async (direct, store) => {
+      const want = eventsOf(await allPages(direct));
       const a: unknown[] = [];
       const b: unknown[] = [];
       let afterA = -1;
@@ -175,10 +171,7 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
       expect(a).to.deep.equal(want);
       expect(b).to.deep.equal(want.slice(1000));
       expect(store.readAheadStats.served).to.be.greaterThan(0);
-    } finally {
-      await direct.close();
-      await store.close();
-    }
+    });
   });
 
   it('reads on past what it was started for while appends go on', async () => {
@@ -209,9 +202,7 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
     const raw = new Database(file);
     raw.prepare("UPDATE events SET data = '{' WHERE position = ?").run(250);
     raw.close();
-    const direct = new SqliteEventStore(file, { readAheadFrom: 0 });
-    const store = new SqliteEventStore(file, { readAheadFrom: 500 });
-    try {
+    await bothStores(file, async (direct, store) => {
       const want = (await rejectsWith(direct.readAll({ after: 200, maxCount: PAGE }), 'STORE_UNAVAILABLE')).message;
       await store.readAll({ after: -1, maxCount: PAGE });
       await store.readAheadHolding(2); // pages 0 and 1 come from the thread
@@ -223,10 +214,7 @@ describe('integration: SQLite read-ahead of a long catch-up', () => {
       await rejectsWith(store.readAll({ after: 200, maxCount: PAGE }), 'STORE_UNAVAILABLE');
       const next = await store.readAll({ after: 300, maxCount: PAGE });
       expect(next.events[0]!.position).to.equal(301);
-    } finally {
-      await direct.close();
-      await store.close();
-    }
+    });
   });
 
   it('closes with a read-ahead under way, and reads nothing after', async () => {
