@@ -7,13 +7,15 @@ import type { KeyStatus, KeyView, Membership, UserView } from './views.js';
 const EPOCH = Date.UTC(2020, 0, 1);
 const NEVER = -1;
 
-// flags: status 2 bits | jwt 1 | retrievable 1 | created ms 10 | expiry ms 10
+// flags: status 2 bits | jwt 1 | retrievable 1 | created ms 10 | expiry ms 10 | grace 1
 const STATUS = 0b11;
 const JWT = 1 << 2;
 const RETRIEVABLE = 1 << 3;
 const CREATED_MS = 4;
 const EXPIRY_MS = 14;
 const MS = 1023;
+/** Set while the extras hold a rotation grace: verify reads every key's grace, and most keys' extras are cold. */
+const GRACE = 1 << 24;
 
 /** The membership object a key shares with every key of the same owner in the same workspace. */
 export interface LiveMembership extends Membership {
@@ -204,10 +206,11 @@ export class LiveKey implements KeyView {
     this.extras().rotatedTo = v;
   }
   get graceEndsAt(): number | null {
-    return this.x?.graceEndsAt ?? null;
+    return this.flags & GRACE ? this.extras().graceEndsAt : null;
   }
   set graceEndsAt(v: number | null) {
     this.extras().graceEndsAt = v;
+    this.flags = v === null ? this.flags & ~GRACE : this.flags | GRACE;
   }
   get lastUsedAt(): number | null {
     return this.x?.lastUsedAt ?? null;
@@ -260,12 +263,13 @@ export class LiveKey implements KeyView {
             x.revokeReason,
             x.expiredAt,
           ];
-    return [this.flags, this.createdSec, this.expirySec, extras];
+    return [this.flags & ~GRACE, this.createdSec, this.expirySec, extras]; // images keep their shape: grace is in the extras
   }
 
   unpack(p: PackedKey): void {
     [this.flags, this.createdSec, this.expirySec] = p;
     const e = p[3];
+    this.flags = e !== null && e[5] !== null ? this.flags | GRACE : this.flags & ~GRACE;
     this.x =
       e === null
         ? null

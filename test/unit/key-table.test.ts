@@ -124,4 +124,24 @@ describe('key table (read model storage)', () => {
       lastUsedAt: null,
     });
   });
+  it('keeps a rotation grace through a pack, and reads it from an image packed without the grace flag', () => {
+    const t = new KeyTable();
+    const ends = Date.parse('2026-05-06T07:08:09.010Z');
+    const k = t.add(hex('g'), newKey('key_g', { expiresAt: ends + 60_000 }))!;
+    k.useCount = 3; // usage alone allocates the extras and must not look like a grace
+    expect(k.graceEndsAt).to.equal(null);
+    k.graceEndsAt = ends;
+    expect([k.graceEndsAt, k.expiresAt, k.status]).to.deep.equal([ends, ends + 60_000, KeyStatus.Active]);
+    const image = k.pack();
+    // Images carry the grace in the extras only, as before the flag existed.
+    expect(image[0]).to.equal(t.add(hex('g2'), newKey('key_g2', { expiresAt: ends + 60_000 }))!.pack()[0]);
+    const back = t.add(hex('g3'), newKey('key_g3'))!;
+    back.unpack(image);
+    expect([back.graceEndsAt, back.useCount, back.expiresAt]).to.deep.equal([ends, 3, ends + 60_000]);
+    back.graceEndsAt = null;
+    expect(back.graceEndsAt).to.equal(null);
+    const plain = t.add(hex('g4'), newKey('key_g4'))!;
+    plain.unpack(t.add(hex('g5'), newKey('key_g5'))!.pack());
+    expect(plain.graceEndsAt).to.equal(null);
+  });
 });
