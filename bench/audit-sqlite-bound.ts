@@ -3,7 +3,7 @@
 import { rmSync } from 'node:fs';
 import type { RecordedEvent } from '../events/store/types.js';
 import { GENESIS_CHAIN } from '../events/chain.js';
-import { AuditDb, STORED, storedValues, type AuditRow } from '../projections/audit/audit-db.js';
+import { AuditDb, INSERT_ROW_SQL, storedValues, type AuditRow } from '../projections/audit/audit-db.js';
 import { flatten } from '../projections/audit/flatten.js';
 import { auditExtensions } from '../projections/audit/timeline.js';
 
@@ -30,9 +30,7 @@ export function sqliteOnlyRate(file: string, events: readonly RecordedEvent[]): 
     const audit = new AuditDb(file, auditExtensions, { writer: true });
     const t0 = performance.now();
     audit.deferIndexes();
-    const insert = audit.db.prepare<[Array<string | number | null>]>(
-      `INSERT INTO audit_events (${STORED.join(', ')}) VALUES (${STORED.map(() => '?').join(', ')}) ON CONFLICT(position) DO NOTHING`,
-    );
+    const insert = audit.db.prepare<[Array<string | number | null>]>(INSERT_ROW_SQL);
     const write = audit.db.transaction((batch: readonly AuditRow[]) => {
       for (const row of batch) insert.run(storedValues(row));
     });

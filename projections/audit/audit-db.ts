@@ -97,6 +97,9 @@ export function storedValues(r: AuditRow): Array<string | number | null> {
   ];
 }
 
+/** One row, its values in STORED order (as storedValues gives them); a replayed position is skipped. */
+export const INSERT_ROW_SQL = `INSERT INTO audit_events (${STORED.join(', ')}) VALUES (${STORED.map(() => '?').join(', ')}) ON CONFLICT(position) DO NOTHING`;
+
 const DDL = `
 CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_events (${EVENT_COLUMNS}${LINE_COLUMNS}
@@ -185,9 +188,7 @@ export class AuditDb {
     this.db.pragma('busy_timeout = 5000');
     if (!opts.readonly) this.migrate();
     // Positional, not named from the row object: the driver then looks up no property by name (~2 µs/row less, bench).
-    const insert = this.db.prepare<[Array<string | number | null>]>(
-      `INSERT INTO audit_events (${STORED.join(', ')}) VALUES (${STORED.map(() => '?').join(', ')}) ON CONFLICT(position) DO NOTHING`,
-    );
+    const insert = this.db.prepare<[Array<string | number | null>]>(INSERT_ROW_SQL);
     this.insertRow = { run: (row: AuditRow) => insert.run(storedValues(row)) };
     this.setMeta = this.db.prepare(
       'INSERT INTO audit_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',

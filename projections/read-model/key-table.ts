@@ -206,7 +206,7 @@ export class LiveKey implements KeyView {
     this.extras().rotatedTo = v;
   }
   get graceEndsAt(): number | null {
-    return this.flags & GRACE ? this.extras().graceEndsAt : null;
+    return this.flags & GRACE ? this.x!.graceEndsAt : null; // the flag is set only with the extras
   }
   set graceEndsAt(v: number | null) {
     this.extras().graceEndsAt = v;
@@ -267,9 +267,10 @@ export class LiveKey implements KeyView {
   }
 
   unpack(p: PackedKey): void {
-    [this.flags, this.createdSec, this.expirySec] = p;
-    const e = p[3];
-    this.flags = e !== null && e[5] !== null ? this.flags | GRACE : this.flags & ~GRACE;
+    const [flags, createdSec, expirySec, e] = p;
+    this.flags = e !== null && e[5] !== null ? flags | GRACE : flags & ~GRACE;
+    this.createdSec = createdSec;
+    this.expirySec = expirySec;
     this.x =
       e === null
         ? null
